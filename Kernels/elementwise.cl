@@ -1,0 +1,49 @@
+// Pointwise ops: residual add, axpy, GELU (GPT-2's tanh form) and its derivative.
+#define GELU_SCALE 0.7978845608028654f   // sqrt(2/pi)
+
+kernel void add(global const float* a, int a_off, global const float* b, int b_off,
+                global float* out, int out_off, int n)
+{
+    const int i = get_global_id(0);
+    if (i < n) out[out_off + i] = a[a_off + i] + b[b_off + i];
+}
+
+kernel void axpy(float alpha, global const float* x, int x_off, global float* y, int y_off, int n)
+{
+    const int i = get_global_id(0);
+    if (i < n) y[y_off + i] += alpha * x[x_off + i];
+}
+
+kernel void fill(global float* x, int x_off, float value, int n)
+{
+    const int i = get_global_id(0);
+    if (i < n) x[x_off + i] = value;
+}
+
+kernel void copy_rows(global const float* src, int src_off, int src_stride,
+                      global float* dst, int dst_off, int dst_stride, int rows, int cols)
+{
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (c < cols && r < rows) dst[dst_off + r * dst_stride + c] = src[src_off + r * src_stride + c];
+}
+
+kernel void gelu_forward(global const float* inp, int inp_off, global float* out, int out_off, int n)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float x = inp[inp_off + i];
+    const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    out[out_off + i] = 0.5f * x * (1.0f + tanh(u));
+}
+
+kernel void gelu_backward(global const float* inp, int inp_off, global const float* dout, int dout_off,
+                          global float* dinp, int dinp_off, int n)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float x = inp[inp_off + i];
+    const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    const float t = tanh(u);
+    const float du = GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+    dinp[dinp_off + i] = (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du) * dout[dout_off + i];
+}

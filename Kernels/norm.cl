@@ -1,0 +1,81 @@
+// LayerNorm over the last dimension, forward and backward (one work-item per row or column:
+// deterministic reductions, no atomics).
+
+kernel void layernorm_forward(global const float* inp, int inp_off, global const float* w, int w_off,
+                              global const float* b, int b_off, global float* out, int out_off,
+                              global float* mean, int mean_off, global float* rstd, int rstd_off,
+                              int rows, int cols, float eps)
+{
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    global const float* x = inp + inp_off + r * cols;
+    global float* o = out + out_off + r * cols;
+    w += w_off; b += b_off;
+    float s = 0.0f;
+    for (int c = 0; c < cols; c++) s += x[c];
+    const float m = s / cols;
+    float v = 0.0f;
+    for (int c = 0; c < cols; c++) { const float d = x[c] - m; v += d * d; }
+    const float rs = rsqrt(v / cols + eps);
+    for (int c = 0; c < cols; c++) o[c] = (x[c] - m) * rs * w[c] + b[c];
+    mean[mean_off + r] = m;
+    rstd[rstd_off + r] = rs;
+}
+
+// dinp += ..., per row.
+kernel void layernorm_backward_input(global const float* dout, int dout_off, global const float* inp, int inp_off,
+                                     global const float* w, int w_off, global const float* mean, int mean_off,
+                                     global const float* rstd, int rstd_off, global float* dinp, int dinp_off,
+                                     int rows, int cols)
+{
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    global const float* d = dout + dout_off + r * cols;
+    global const float* x = inp + inp_off + r * cols;
+    global float* dx = dinp + dinp_off + r * cols;
+    w += w_off;
+    const float m = mean[mean_off + r], s = rstd[rstd_off + r];
+    float md = 0.0f, mdn = 0.0f;
+    for (int c = 0; c < cols; c++) {
+        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
+        md += dnorm; mdn += dnorm * norm;
+    }
+    md /= cols; mdn /= cols;
+    for (int c = 0; c < cols; c++) {
+        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
+        dx[c] += (dnorm - md - norm * mdn) * s;
+    }
+}
+
+// dweight += sum_r dout * norm, dbias += sum_r dout, per column.
+kernel void layernorm_backward_params(global const float* dout, int dout_off, global const float* inp, int inp_off,
+                                      global const float* mean, int mean_off, global const float* rstd, int rstd_off,
+                                      global float* dw, int dw_off, global float* db, int db_off, int rows, int cols)
+{
+    const int c = get_global_id(0);
+    if (c >= cols) return;
+    dout += dout_off; inp += inp_off; mean += mean_off; rstd += rstd_off;
+    float sw = 0.0f, sb = 0.0f;
+    for (int r = 0; r < rows; r++) {
+        const float d = dout[r * cols + c];
+        sw += d * (inp[r * cols + c] - mean[r]) * rstd[r];
+        sb += d;
+    }
+    dw[dw_off + c] += sw;
+    db[db_off + c] += sb;
+}
+
+kernel void softmax_rows(global const float* inp, int inp_off, global float* out, int out_off,
+                         int rows, int cols, float temperature)
+{
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    global const float* x = inp + inp_off + r * cols;
+    global float* o = out + out_off + r * cols;
+    float mx = -INFINITY;
+    for (int c = 0; c < cols; c++) mx = fmax(mx, x[c]);
+    float s = 0.0f;
+    for (int c = 0; c < cols; c++) { const float e = exp((x[c] - mx) / temperature); o[c] = e; s += e; }
+    const float inv = 1.0f / s;
+    for (int c = 0; c < cols; c++) o[c] *= inv;
+}

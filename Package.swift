@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+// Foundry: a GPT-style model's whole life on any OpenCL device, with a pure-Swift oracle.
+import PackageDescription
+
+let package = Package(
+    name: "Foundry",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "foundry", targets: ["foundry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C headers of the system's OpenCL ICD loader (Debian: ocl-icd-opencl-dev, opencl-headers).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        // CLBlast's C API: used only by `foundry kernels bench` as the GEMM yardstick.
+        .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+
+        // The device contract: buffers, tensor views, the op set, errors, RNG.
+        .target(name: "FoundryCore", path: "Sources/FoundryCore"),
+        // The reference backend: plain Swift, one function per op. The oracle.
+        .target(name: "FoundryCPU", dependencies: ["FoundryCore"], path: "Sources/FoundryCPU"),
+        // Build-time tool + plugin that embed Kernels/*.cl into the binary.
+        .executableTarget(name: "EmbedKernels", path: "Sources/EmbedKernels"),
+        .plugin(name: "EmbedKernelsPlugin", capability: .buildTool(), dependencies: ["EmbedKernels"],
+                path: "Plugins/EmbedKernelsPlugin"),
+        // The OpenCL backend: context, queue, buffers, program cache, one wrapper per kernel family.
+        .target(name: "FoundryOpenCL", dependencies: ["FoundryCore", "COpenCL"],
+                path: "Sources/FoundryOpenCL", plugins: ["EmbedKernelsPlugin"]),
+        // Tokenizers, datasets, the built-in corpus.
+        .target(name: "FoundryData", dependencies: ["FoundryCore"], path: "Sources/FoundryData"),
+        // GPT-2 written once against the device contract; checkpoints in Hugging Face layout.
+        .target(name: "FoundryModel", dependencies: ["FoundryCore", "FoundryData"], path: "Sources/FoundryModel"),
+        // Sampling and generation with a KV cache.
+        .target(name: "FoundrySample", dependencies: ["FoundryCore", "FoundryModel"], path: "Sources/FoundrySample"),
+        // Optimizer, schedules, batching and the training stages.
+        .target(name: "FoundryTrain", dependencies: ["FoundryCore", "FoundryModel", "FoundryData", "FoundrySample"],
+                path: "Sources/FoundryTrain"),
+        // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
+        .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryCPU", "FoundryOpenCL", "CCLBlast"],
+                path: "Sources/FoundryCheck"),
+        // The command line: one ParsableCommand per file.
+        .executableTarget(name: "foundry", dependencies: [
+            "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
+            "FoundrySample", "FoundryTrain", "FoundryCheck",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/foundry"),
+        .testTarget(name: "FoundryTests", dependencies: [
+            "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "foundry",
+        ], path: "Tests/FoundryTests", resources: [.copy("Fixtures")]),
+    ],
+    // Swift 5 language mode: the engine shares raw device pointers across worker threads by
+    // design (disjoint rows), which strict Sendable checking cannot express.
+    swiftLanguageModes: [.v5]
+)

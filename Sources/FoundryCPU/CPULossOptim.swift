@@ -1,0 +1,54 @@
+import Foundation
+import FoundryCore
+
+extension CPUDevice {
+    public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
+                             rows: Int, vocab: Int, gradScale: Float) {
+        let x = f(logits), tg = i(targets), l = f(losses)
+        let g = dlogits.map { f($0) }
+        for r in 0..<rows {
+            let xr = x + r * vocab
+            let target = Int(tg[r])
+            var mx = -Float.infinity
+            for c in 0..<vocab { mx = max(mx, xr[c]) }
+            var s = 0.0
+            for c in 0..<vocab { s += Double(expf(xr[c] - mx)) }
+            if target < 0 {
+                l[r] = 0
+                if let g { for c in 0..<vocab { g[r * vocab + c] = 0 } }
+                continue
+            }
+            let logSum = Float(log(s)) + mx
+            l[r] = logSum - xr[target]
+            if let g {
+                let gr = g + r * vocab
+                for c in 0..<vocab {
+                    let p = expf(xr[c] - logSum)
+                    gr[c] = gradScale * (p - (c == target ? 1 : 0))
+                }
+            }
+        }
+    }
+
+    public func adamw(params: TensorRef, grads: TensorRef, m: TensorRef, v: TensorRef, decayCount: Int,
+                      lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: Float) {
+        let p = f(params), g = f(grads), mp = f(m), vp = f(v)
+        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+        for j in 0..<params.count {
+            let grad = g[j] * gradScale
+            // PyTorch's order: decoupled decay first, then the moment updates.
+            if j < decayCount { p[j] *= 1 - lr * weightDecay }
+            mp[j] = beta1 * mp[j] + (1 - beta1) * grad
+            vp[j] = beta2 * vp[j] + (1 - beta2) * grad * grad
+            let denom = vp[j].squareRoot() / bc2.squareRoot() + eps
+            p[j] -= (lr / bc1) * mp[j] / denom
+        }
+    }
+
+    public func sumOfSquares(_ x: TensorRef) throws -> Double {
+        let p = f(x)
+        var s = 0.0
+        for j in 0..<x.count { s += Double(p[j]) * Double(p[j]) }
+        return s
+    }
+}

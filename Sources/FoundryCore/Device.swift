@@ -1,0 +1,181 @@
+/// The device contract: the only thing the model and the stages know about hardware.
+///
+/// A backend owns buffers of 4-byte elements (fp32, or int32 for token ids) and runs the
+/// ops a GPT needs on views into them. Ops are asynchronous where the backend allows it;
+/// `read` waits for all queued work. Conventions shared by every op:
+///  - tensors are row-major and contiguous inside a `TensorRef`;
+///  - an argument named `d…` that the doc says "accumulates" is added to (`+=`), never
+///    overwritten, so gradients of shared parameters and micro-batches simply sum;
+///  - integer tensors (`tokens`, `targets`) hold int32; target −1 means "ignore".
+
+public protocol DeviceBuffer: AnyObject {
+    /// Number of 4-byte elements.
+    var count: Int { get }
+}
+
+/// A view of `count` elements starting at `offset` in a buffer.
+public struct TensorRef {
+    public let buffer: DeviceBuffer
+    public let offset: Int
+    public let count: Int
+    public init(_ buffer: DeviceBuffer, offset: Int = 0, count: Int? = nil) {
+        self.buffer = buffer
+        self.offset = offset
+        self.count = count ?? (buffer.count - offset)
+        precondition(offset >= 0 && offset + self.count <= buffer.count, "view out of range")
+    }
+    /// A sub-view, relative to this one.
+    public func slice(_ start: Int, _ length: Int) -> TensorRef {
+        precondition(start >= 0 && start + length <= count, "slice out of range")
+        return TensorRef(buffer, offset: offset + start, count: length)
+    }
+}
+
+/// Strides that place attention's queries, keys and values in memory. Training reads all
+/// three from the fused qkv activation ([B, T, 3C]); decoding reads keys and values from
+/// the KV cache ([B, maxT, C]).
+public struct AttentionLayout {
+    public var batch: Int, heads: Int, headDim: Int
+    public var tq: Int, tk: Int
+    public var qBatchStride: Int, qRowStride: Int
+    public var kvBatchStride: Int, kvRowStride: Int
+    public var outBatchStride: Int, outRowStride: Int
+    /// Absolute position of the first query (keys 0..<tk are at positions 0..<tk).
+    public var queryStart: Int
+    public var causal: Bool
+
+    public init(batch: Int, heads: Int, headDim: Int, tq: Int, tk: Int,
+                qBatchStride: Int, qRowStride: Int, kvBatchStride: Int, kvRowStride: Int,
+                outBatchStride: Int, outRowStride: Int, queryStart: Int, causal: Bool) {
+        self.batch = batch; self.heads = heads; self.headDim = headDim; self.tq = tq; self.tk = tk
+        self.qBatchStride = qBatchStride; self.qRowStride = qRowStride
+        self.kvBatchStride = kvBatchStride; self.kvRowStride = kvRowStride
+        self.outBatchStride = outBatchStride; self.outRowStride = outRowStride
+        self.queryStart = queryStart; self.causal = causal
+    }
+
+    /// The training layout: q, k, v interleaved in one [B, T, 3C] tensor, output [B, T, C].
+    public static func fused(batch: Int, seq: Int, channels: Int, heads: Int, causal: Bool) -> AttentionLayout {
+        AttentionLayout(batch: batch, heads: heads, headDim: channels / heads, tq: seq, tk: seq,
+                        qBatchStride: seq * 3 * channels, qRowStride: 3 * channels,
+                        kvBatchStride: seq * 3 * channels, kvRowStride: 3 * channels,
+                        outBatchStride: seq * channels, outRowStride: channels,
+                        queryStart: 0, causal: causal)
+    }
+}
+
+/// Which filters a sampler applies before the draw (transformers' order:
+/// temperature, top-k, top-p, min-p). Zero/one values disable a filter.
+public struct SamplingFilter: Sendable {
+    public var temperature: Float
+    public var topK: Int
+    public var topP: Float
+    public var minP: Float
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.minP = minP
+    }
+}
+
+public protocol Device: AnyObject {
+    /// "cpu" or "opencl".
+    var backend: String { get }
+    /// Human-readable device name.
+    var name: String { get }
+
+    // MARK: memory
+    /// A zero-filled buffer of `count` 4-byte elements.
+    func makeBuffer(count: Int) throws -> DeviceBuffer
+    func write(_ values: [Float], to: TensorRef) throws
+    func write(ints: [Int32], to: TensorRef) throws
+    func read(_ t: TensorRef) throws -> [Float]
+    func readInts(_ t: TensorRef) throws -> [Int32]
+    /// dst = src (same count).
+    func copy(_ src: TensorRef, to dst: TensorRef)
+    /// For r in 0..<rows: dst[r*dstStride ..< +cols] = src[r*srcStride ..< +cols].
+    func copyRows(_ src: TensorRef, srcStride: Int, to dst: TensorRef, dstStride: Int, rows: Int, cols: Int)
+    func fill(_ t: TensorRef, value: Float)
+    /// Wait for all queued work.
+    func finish() throws
+
+    // MARK: linear algebra
+    /// C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C + bias[n], all row-major.
+    /// op(X) is X or Xᵀ. With beta == 0, C is not read. `bias` may be nil.
+    func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?)
+    /// dbias[c] += Σ_r dout[r, c] (accumulates).
+    func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef)
+
+    // MARK: elementwise
+    /// out = a + b.
+    func add(_ a: TensorRef, _ b: TensorRef, out: TensorRef)
+    /// y += alpha · x.
+    func axpy(alpha: Float, x: TensorRef, y: TensorRef)
+    /// GELU, tanh form (GPT-2's "gelu_new").
+    func geluForward(_ inp: TensorRef, out: TensorRef)
+    /// dinp = gelu'(inp) · dout (overwrites dinp).
+    func geluBackward(_ inp: TensorRef, dout: TensorRef, dinp: TensorRef)
+
+    // MARK: normalisation
+    /// Row-wise LayerNorm over `cols`; also writes each row's mean and 1/std for the backward.
+    func layerNormForward(_ inp: TensorRef, weight: TensorRef, bias: TensorRef, out: TensorRef,
+                          mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float)
+    /// dinp, dweight, dbias all accumulate.
+    func layerNormBackward(dout: TensorRef, inp: TensorRef, weight: TensorRef, mean: TensorRef, rstd: TensorRef,
+                           dinp: TensorRef, dweight: TensorRef, dbias: TensorRef, rows: Int, cols: Int)
+    /// Row-wise softmax of inp / temperature.
+    func softmax(_ inp: TensorRef, out: TensorRef, rows: Int, cols: Int, temperature: Float)
+
+    // MARK: embeddings
+    /// out[b,t,:] = wte[tokens[b,t], :] + wpe[t, :].
+    func embeddingForward(tokens: TensorRef, wte: TensorRef, wpe: TensorRef, out: TensorRef,
+                          batch: Int, seq: Int, channels: Int)
+    /// dwte, dwpe accumulate.
+    func embeddingBackward(dout: TensorRef, tokens: TensorRef, dwte: TensorRef, dwpe: TensorRef,
+                           batch: Int, seq: Int, channels: Int)
+
+    // MARK: attention
+    /// Multi-head scaled dot-product attention. `att` receives the probabilities
+    /// [B, H, tq, tk] (kept for the backward).
+    func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, att: TensorRef,
+                          layout: AttentionLayout)
+    /// Backward of the fused (training) layout; dqkv is overwritten, `scratch` is [B, H, T, T].
+    func attentionBackward(dout: TensorRef, qkv: TensorRef, att: TensorRef, dqkv: TensorRef,
+                           scratch: TensorRef, layout: AttentionLayout)
+
+    // MARK: loss
+    /// Fused softmax + cross-entropy. losses[r] = −log softmax(logits[r])[targets[r]], or 0 where
+    /// targets[r] == −1. If `dlogits` is given it receives gradScale · (softmax − onehot) (0 on
+    /// ignored rows); it may alias `logits`.
+    func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
+                      rows: Int, vocab: Int, gradScale: Float)
+
+    // MARK: optimiser
+    /// One AdamW step over `count` parameters (PyTorch semantics). Weight decay applies to the
+    /// first `decayCount` elements only. Gradients are multiplied by `gradScale` first (clipping).
+    func adamw(params: TensorRef, grads: TensorRef, m: TensorRef, v: TensorRef, decayCount: Int,
+               lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: Float)
+    /// Σ x², accumulated in double precision.
+    func sumOfSquares(_ x: TensorRef) throws -> Double
+
+    // MARK: sampling
+    /// probs = the distribution a sampler draws from: softmax(logits / T) after top-k, top-p and
+    /// min-p (removed entries are 0, the rest renormalised). `rows` independent rows of `vocab`.
+    func samplingProbs(logits: TensorRef, probs: TensorRef, rows: Int, vocab: Int, filter: SamplingFilter)
+    /// out[r] = the first index i with Σ_{j≤i} probs[r,j] > u[r] · Σ probs[r,:] (a categorical draw).
+    func sampleDraw(probs: TensorRef, uniforms: TensorRef, out: TensorRef, rows: Int, vocab: Int)
+    /// out[r] = argmax (first maximum) of each row.
+    func argmax(_ x: TensorRef, out: TensorRef, rows: Int, vocab: Int)
+    /// transformers' repetition penalty on one row: for every distinct token in `tokens`
+    /// (count n), divide a positive logit by `penalty`, multiply a negative one.
+    func repetitionPenalty(logits: TensorRef, vocab: Int, tokens: TensorRef, count: Int, penalty: Float)
+}
+
+extension Device {
+    public func makeTensor(count: Int) throws -> TensorRef { TensorRef(try makeBuffer(count: count)) }
+    public func upload(_ values: [Float]) throws -> TensorRef {
+        let t = try makeTensor(count: values.count); try write(values, to: t); return t
+    }
+    public func upload(ints: [Int32]) throws -> TensorRef {
+        let t = try makeTensor(count: ints.count); try write(ints: ints, to: t); return t
+    }
+}

@@ -1,0 +1,232 @@
+import COpenCL
+import Foundation
+import FoundryCore
+
+final class CLBuffer: DeviceBuffer {
+    let count: Int
+    let mem: cl_mem
+    init(count: Int, mem: cl_mem) { self.count = count; self.mem = mem }
+    deinit { clReleaseMemObject(mem) }
+}
+
+/// An argument of a kernel launch. A tensor expands to two OpenCL arguments: its buffer and
+/// its element offset (see Kernels/common.h).
+enum KernelArg {
+    case tensor(TensorRef)
+    case int(Int)
+    case float(Float)
+    case mem(cl_mem)
+}
+
+/// The OpenCL backend: one context, one in-order queue, one program built from every file in
+/// Kernels/ (embedded at build time), kernels looked up by name.
+public final class OpenCLDevice: Device {
+    public let backend = "opencl"
+    public let name: String
+    public let info: OpenCLDeviceInfo
+    public let params: KernelParams
+    /// Whether the program came from the on-disk cache (for tests and `foundry devices`).
+    public private(set) var programFromCache = false
+
+    let context: cl_context
+    let queue: cl_command_queue
+    let program: cl_program
+    var kernels: [String: cl_kernel] = [:]
+    /// Zero-length ops and absent optional tensors bind this instead of a null buffer.
+    lazy var dummy: CLBuffer = try! makeCLBuffer(count: 1)
+    /// The first error raised inside an op; ops do not throw, so `read` and `finish` report it.
+    var pendingError: FoundryError?
+
+    /// Opens device `index` of `OpenCLPlatforms.devices()`.
+    public init(index: Int = 0, params: KernelParams? = nil) throws {
+        let all = try OpenCLPlatforms.devices()
+        guard all.indices.contains(index) else {
+            throw FoundryError("no OpenCL device \(index): this machine has \(all.count) (0...\(all.count - 1)); see `foundry devices`")
+        }
+        info = all[index]
+        name = info.name
+        self.params = params ?? KernelParams.defaults(isCPU: info.isCPU)
+        var status: cl_int = 0
+        var id: cl_device_id? = info.id
+        guard let ctx = clCreateContext(nil, 1, &id, nil, nil, &status), status == CL_SUCCESS else {
+            throw FoundryError("could not create an OpenCL context on \(info.name): \(clErrorName(status))")
+        }
+        context = ctx
+        guard let q = clCreateCommandQueue(ctx, info.id, 0, &status), status == CL_SUCCESS else {
+            clReleaseContext(ctx)
+            throw FoundryError("could not create an OpenCL queue on \(info.name): \(clErrorName(status))")
+        }
+        queue = q
+        do {
+            (program, programFromCache) = try OpenCLDevice.buildProgram(context: ctx, device: info, options: self.params.buildOptions)
+        } catch {
+            clReleaseCommandQueue(q); clReleaseContext(ctx)
+            throw error
+        }
+    }
+
+    deinit {
+        for k in kernels.values { clReleaseKernel(k) }
+        clReleaseProgram(program)
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    /// All kernel files in one translation unit, common.h first.
+    static var source: String {
+        let files = KernelSources.files
+        var text = files["common.h"] ?? ""
+        for (name, body) in files.sorted(by: { $0.key < $1.key }) where name.hasSuffix(".cl") {
+            text += "\n// ---- \(name) ----\n" + body
+        }
+        return text
+    }
+
+    static func buildProgram(context: cl_context, device: OpenCLDeviceInfo, options: String) throws -> (cl_program, Bool) {
+        let src = source
+        let key = ProgramCache.key([src, device.platform, device.name, device.version, device.driver, options])
+        var status: cl_int = 0
+        var id: cl_device_id? = device.id
+        if let binary = ProgramCache.load(key) {
+            var length = binary.count
+            var binStatus: cl_int = 0
+            let prog: cl_program? = binary.withUnsafeBufferPointer { buf in
+                var ptr: UnsafePointer<UInt8>? = buf.baseAddress
+                return clCreateProgramWithBinary(context, 1, &id, &length, &ptr, &binStatus, &status)
+            }
+            if let prog, status == CL_SUCCESS, binStatus == CL_SUCCESS,
+               clBuildProgram(prog, 1, &id, options, nil, nil) == CL_SUCCESS {
+                return (prog, true)
+            }
+            if let prog { clReleaseProgram(prog) }   // stale or foreign binary: rebuild from source
+        }
+        let prog: cl_program? = src.withCString { cstr in
+            var p: UnsafePointer<CChar>? = cstr
+            return clCreateProgramWithSource(context, 1, &p, nil, &status)
+        }
+        guard let prog, status == CL_SUCCESS else { throw FoundryError("OpenCL could not load the kernel source: \(clErrorName(status))") }
+        let built = clBuildProgram(prog, 1, &id, options, nil, nil)
+        if built != CL_SUCCESS {
+            let log = buildLog(prog, device.id)
+            clReleaseProgram(prog)
+            throw FoundryError("OpenCL kernel build failed on \(device.name) (\(clErrorName(built))); build log:\n\(log)")
+        }
+        var size = 0
+        if clGetProgramInfo(prog, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS, size > 0 {
+            var binary = [UInt8](repeating: 0, count: size)
+            let ok = binary.withUnsafeMutableBufferPointer { buf -> Bool in
+                var ptr: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+                return clGetProgramInfo(prog, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size, &ptr, nil) == CL_SUCCESS
+            }
+            if ok { ProgramCache.store(key, binary) }
+        }
+        return (prog, false)
+    }
+
+    static func buildLog(_ prog: cl_program, _ device: cl_device_id) -> String {
+        var size = 0
+        clGetProgramBuildInfo(prog, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        clGetProgramBuildInfo(prog, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil)
+        return String(cString: bytes)
+    }
+
+    // MARK: memory
+
+    func makeCLBuffer(count: Int) throws -> CLBuffer {
+        let bytes = max(count, 1) * 4
+        if UInt64(bytes) > info.maxAllocation {
+            throw FoundryError("out of device memory: a \(bytes >> 20) MiB buffer exceeds \(info.name)'s largest allocation (\(info.maxAllocation >> 20) MiB); use a smaller --batch/--context/model, or --backend cpu")
+        }
+        var status: cl_int = 0
+        guard let mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
+            throw FoundryError("out of device memory allocating \(bytes >> 20) MiB on \(info.name) (\(clErrorName(status))); use a smaller --batch/--context/model, or --backend cpu")
+        }
+        var zero: Float = 0
+        let fill = clEnqueueFillBuffer(queue, mem, &zero, 4, 0, bytes, 0, nil, nil)
+        if fill != CL_SUCCESS {
+            clReleaseMemObject(mem)
+            throw FoundryError("out of device memory initialising \(bytes >> 20) MiB on \(info.name) (\(clErrorName(fill))); use a smaller --batch/--context/model, or --backend cpu")
+        }
+        return CLBuffer(count: count, mem: mem)
+    }
+
+    public func makeBuffer(count: Int) throws -> DeviceBuffer { try makeCLBuffer(count: count) }
+
+    func mem(_ t: TensorRef) -> cl_mem {
+        guard let b = t.buffer as? CLBuffer else { fatalError("tensor from another device") }
+        return b.mem
+    }
+
+    func writeBytes(_ src: UnsafeRawPointer, count: Int, to t: TensorRef) throws {
+        precondition(count <= t.count)
+        if count == 0 { return }
+        try check(clEnqueueWriteBuffer(queue, mem(t), cl_bool(CL_TRUE), t.offset * 4, count * 4, src, 0, nil, nil), "write to device")
+    }
+    public func write(_ values: [Float], to t: TensorRef) throws {
+        try values.withUnsafeBytes { try writeBytes($0.baseAddress!, count: values.count, to: t) }
+    }
+    public func write(ints: [Int32], to t: TensorRef) throws {
+        try ints.withUnsafeBytes { try writeBytes($0.baseAddress!, count: ints.count, to: t) }
+    }
+    func readBytes(_ t: TensorRef, into dst: UnsafeMutableRawPointer) throws {
+        if let e = pendingError { pendingError = nil; throw e }
+        if t.count == 0 { return }
+        try check(clEnqueueReadBuffer(queue, mem(t), cl_bool(CL_TRUE), t.offset * 4, t.count * 4, dst, 0, nil, nil), "read from device")
+    }
+    public func read(_ t: TensorRef) throws -> [Float] {
+        var out = [Float](repeating: 0, count: t.count)
+        try out.withUnsafeMutableBytes { try readBytes(t, into: $0.baseAddress!) }
+        return out
+    }
+    public func readInts(_ t: TensorRef) throws -> [Int32] {
+        var out = [Int32](repeating: 0, count: t.count)
+        try out.withUnsafeMutableBytes { try readBytes(t, into: $0.baseAddress!) }
+        return out
+    }
+    public func finish() throws {
+        if let e = pendingError { pendingError = nil; throw e }
+        try check(clFinish(queue), "clFinish")
+    }
+
+    // MARK: launching
+
+    func kernel(_ name: String) throws -> cl_kernel {
+        if let k = kernels[name] { return k }
+        var status: cl_int = 0
+        guard let k = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
+            throw FoundryError("OpenCL kernel \(name) missing from the program: \(clErrorName(status))")
+        }
+        kernels[name] = k
+        return k
+    }
+
+    /// Enqueues `name` over `global` work-items (1 or 2 dimensions); the driver picks the
+    /// work-group shape. Errors are kept for the next `read` or `finish`.
+    func launch(_ name: String, _ global: [Int], _ args: [KernelArg]) {
+        if global.contains(0) { return }
+        do {
+            let k = try kernel(name)
+            var index: cl_uint = 0
+            func set<T>(_ value: T) throws {
+                var v = value
+                try check(clSetKernelArg(k, index, MemoryLayout<T>.size, &v), "set argument \(index) of \(name)")
+                index += 1
+            }
+            for arg in args {
+                switch arg {
+                case .tensor(let t): try set(mem(t) as cl_mem?); try set(cl_int(t.offset))
+                case .int(let v): try set(cl_int(v))
+                case .float(let v): try set(v)
+                case .mem(let m): try set(m as cl_mem?)
+                }
+            }
+            var sizes = global
+            try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, nil), "launch \(name)")
+        } catch let e as FoundryError {
+            if pendingError == nil { pendingError = e }
+        } catch {
+            if pendingError == nil { pendingError = FoundryError("\(error)") }
+        }
+    }
+}

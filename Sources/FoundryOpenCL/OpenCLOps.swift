@@ -1,0 +1,145 @@
+import COpenCL
+import Foundation
+import FoundryCore
+
+/// The Device ops as kernel launches. Each wrapper only maps arguments; the math is in Kernels/.
+extension OpenCLDevice {
+    public func copy(_ src: TensorRef, to dst: TensorRef) {
+        precondition(src.count == dst.count)
+        if src.count == 0 { return }
+        let status = clEnqueueCopyBuffer(queue, mem(src), mem(dst), src.offset * 4, dst.offset * 4, src.count * 4, 0, nil, nil)
+        if status != CL_SUCCESS, pendingError == nil { pendingError = FoundryError("OpenCL copy failed: \(clErrorName(status))") }
+    }
+
+    public func copyRows(_ src: TensorRef, srcStride: Int, to dst: TensorRef, dstStride: Int, rows: Int, cols: Int) {
+        launch("copy_rows", [cols, rows], [.tensor(src), .int(srcStride), .tensor(dst), .int(dstStride), .int(rows), .int(cols)])
+    }
+
+    public func fill(_ t: TensorRef, value: Float) {
+        launch("fill", [t.count], [.tensor(t), .float(value), .int(t.count)])
+    }
+
+    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?) {
+        let (sar, sap) = transA ? (1, m) : (k, 1)
+        let (sbp, sbj) = transB ? (1, k) : (n, 1)
+        let biasArg: KernelArg = bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy))
+        launch("gemm", [(n + params.gemmTN - 1) / params.gemmTN, (m + params.gemmTM - 1) / params.gemmTM], [
+            .int(m), .int(n), .int(k), .float(alpha), .float(beta),
+            .tensor(a), .int(sar), .int(sap), .tensor(b), .int(sbp), .int(sbj),
+            .tensor(c), biasArg, .int(bias == nil ? 0 : 1),
+        ])
+    }
+
+    public func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef) {
+        launch("bias_backward", [cols], [.tensor(dout), .tensor(dbias), .int(rows), .int(cols)])
+    }
+
+    public func add(_ a: TensorRef, _ b: TensorRef, out: TensorRef) {
+        launch("add", [out.count], [.tensor(a), .tensor(b), .tensor(out), .int(out.count)])
+    }
+
+    public func axpy(alpha: Float, x: TensorRef, y: TensorRef) {
+        launch("axpy", [y.count], [.float(alpha), .tensor(x), .tensor(y), .int(y.count)])
+    }
+
+    public func geluForward(_ inp: TensorRef, out: TensorRef) {
+        launch("gelu_forward", [out.count], [.tensor(inp), .tensor(out), .int(out.count)])
+    }
+
+    public func geluBackward(_ inp: TensorRef, dout: TensorRef, dinp: TensorRef) {
+        launch("gelu_backward", [dinp.count], [.tensor(inp), .tensor(dout), .tensor(dinp), .int(dinp.count)])
+    }
+
+    public func layerNormForward(_ inp: TensorRef, weight: TensorRef, bias: TensorRef, out: TensorRef,
+                                 mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float) {
+        launch("layernorm_forward", [rows], [.tensor(inp), .tensor(weight), .tensor(bias), .tensor(out),
+                                             .tensor(mean), .tensor(rstd), .int(rows), .int(cols), .float(eps)])
+    }
+
+    public func layerNormBackward(dout: TensorRef, inp: TensorRef, weight: TensorRef, mean: TensorRef, rstd: TensorRef,
+                                  dinp: TensorRef, dweight: TensorRef, dbias: TensorRef, rows: Int, cols: Int) {
+        launch("layernorm_backward_input", [rows], [.tensor(dout), .tensor(inp), .tensor(weight), .tensor(mean),
+                                                    .tensor(rstd), .tensor(dinp), .int(rows), .int(cols)])
+        launch("layernorm_backward_params", [cols], [.tensor(dout), .tensor(inp), .tensor(mean), .tensor(rstd),
+                                                     .tensor(dweight), .tensor(dbias), .int(rows), .int(cols)])
+    }
+
+    public func softmax(_ inp: TensorRef, out: TensorRef, rows: Int, cols: Int, temperature: Float) {
+        launch("softmax_rows", [rows], [.tensor(inp), .tensor(out), .int(rows), .int(cols), .float(temperature)])
+    }
+
+    public func embeddingForward(tokens: TensorRef, wte: TensorRef, wpe: TensorRef, out: TensorRef,
+                                 batch: Int, seq: Int, channels: Int) {
+        launch("embedding_forward", [channels, batch * seq], [.tensor(tokens), .tensor(wte), .tensor(wpe), .tensor(out),
+                                                              .int(batch * seq), .int(seq), .int(channels)])
+    }
+
+    public func embeddingBackward(dout: TensorRef, tokens: TensorRef, dwte: TensorRef, dwpe: TensorRef,
+                                  batch: Int, seq: Int, channels: Int) {
+        launch("embedding_backward_wte", [channels], [.tensor(dout), .tensor(tokens), .tensor(dwte),
+                                                      .int(batch * seq), .int(channels)])
+        launch("embedding_backward_wpe", [channels, seq], [.tensor(dout), .tensor(dwpe), .int(batch), .int(seq), .int(channels)])
+    }
+
+    public func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, att: TensorRef,
+                                 layout L: AttentionLayout) {
+        launch("attention_forward", [L.tq, L.batch * L.heads], [
+            .tensor(q), .tensor(k), .tensor(v), .tensor(out), .tensor(att),
+            .int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq), .int(L.tk),
+            .int(L.qBatchStride), .int(L.qRowStride), .int(L.kvBatchStride), .int(L.kvRowStride),
+            .int(L.outBatchStride), .int(L.outRowStride), .int(L.queryStart), .int(L.causal ? 1 : 0),
+        ])
+    }
+
+    public func attentionBackward(dout: TensorRef, qkv: TensorRef, att: TensorRef, dqkv: TensorRef,
+                                  scratch: TensorRef, layout L: AttentionLayout) {
+        let shape: [KernelArg] = [.int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq),
+                                  .int(L.outBatchStride), .int(L.outRowStride)]
+        launch("attention_backward_query", [L.tq, L.batch * L.heads],
+               [.tensor(dout), .tensor(qkv), .tensor(att), .tensor(dqkv), .tensor(scratch)] + shape)
+        launch("attention_backward_key", [L.tq, L.batch * L.heads],
+               [.tensor(dout), .tensor(qkv), .tensor(att), .tensor(dqkv), .tensor(scratch)] + shape)
+    }
+
+    public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
+                             rows: Int, vocab: Int, gradScale: Float) {
+        launch("cross_entropy", [rows], [
+            .tensor(logits), .tensor(targets), .tensor(losses), .tensor(dlogits ?? TensorRef(dummy)),
+            .int(dlogits == nil ? 0 : 1), .int(rows), .int(vocab), .float(gradScale),
+        ])
+    }
+
+    public func adamw(params: TensorRef, grads: TensorRef, m: TensorRef, v: TensorRef, decayCount: Int,
+                      lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: Float) {
+        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+        launch("adamw", [params.count], [
+            .tensor(params), .tensor(grads), .tensor(m), .tensor(v), .int(params.count), .int(decayCount),
+            .float(lr), .float(beta1), .float(beta2), .float(eps), .float(weightDecay), .float(bc1), .float(bc2), .float(gradScale),
+        ])
+    }
+
+    public func sumOfSquares(_ x: TensorRef) throws -> Double {
+        let workers = 1024
+        let partial = try makeCLBuffer(count: workers)
+        launch("sum_squares_partial", [workers], [.tensor(x), .int(x.count), .mem(partial.mem)])
+        return try read(TensorRef(partial)).reduce(0.0) { $0 + Double($1) }
+    }
+
+    public func samplingProbs(logits: TensorRef, probs: TensorRef, rows: Int, vocab: Int, filter: SamplingFilter) {
+        launch("sampling_probs", [rows], [.tensor(logits), .tensor(probs), .int(rows), .int(vocab),
+                                          .float(filter.temperature), .int(filter.topK), .float(filter.topP), .float(filter.minP)])
+    }
+
+    public func sampleDraw(probs: TensorRef, uniforms: TensorRef, out: TensorRef, rows: Int, vocab: Int) {
+        launch("sample_draw", [rows], [.tensor(probs), .tensor(uniforms), .tensor(out), .int(rows), .int(vocab)])
+    }
+
+    public func argmax(_ x: TensorRef, out: TensorRef, rows: Int, vocab: Int) {
+        launch("argmax_rows", [rows], [.tensor(x), .tensor(out), .int(rows), .int(vocab)])
+    }
+
+    public func repetitionPenalty(logits: TensorRef, vocab: Int, tokens: TensorRef, count: Int, penalty: Float) {
+        launch("repetition_penalty", [vocab], [.tensor(logits), .int(vocab), .tensor(tokens), .int(count), .float(penalty)])
+    }
+}

@@ -1,0 +1,76 @@
+import COpenCL
+import FoundryCore
+
+/// What `foundry devices` shows about one OpenCL device.
+public struct OpenCLDeviceInfo {
+    public let index: Int
+    public let platform: String
+    public let name: String
+    public let type: String
+    public let version: String
+    public let driver: String
+    public let globalMemory: UInt64
+    public let maxAllocation: UInt64
+    public let computeUnits: Int
+    public let isCPU: Bool
+    let id: cl_device_id
+}
+
+public enum OpenCLPlatforms {
+    /// Every device of every platform, numbered in platform order (the `--device` index).
+    public static func devices() throws -> [OpenCLDeviceInfo] {
+        var count: cl_uint = 0
+        let status = clGetPlatformIDs(0, nil, &count)
+        if status == -1001 || count == 0 { throw FoundryError(noOpenCLMessage) }
+        try check(status, "clGetPlatformIDs")
+        var platforms = [cl_platform_id?](repeating: nil, count: Int(count))
+        try check(clGetPlatformIDs(count, &platforms, nil), "clGetPlatformIDs")
+        var result: [OpenCLDeviceInfo] = []
+        for case let platform? in platforms {
+            let pname = platformString(platform, cl_platform_info(CL_PLATFORM_NAME))
+            var n: cl_uint = 0
+            guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &n) == CL_SUCCESS, n > 0 else { continue }
+            var ids = [cl_device_id?](repeating: nil, count: Int(n))
+            try check(clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), n, &ids, nil), "clGetDeviceIDs")
+            for case let id? in ids {
+                let type: cl_device_type = deviceValue(id, cl_device_info(CL_DEVICE_TYPE))
+                let isCPU = type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0
+                let gpu = type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0
+                result.append(OpenCLDeviceInfo(
+                    index: result.count, platform: pname,
+                    name: deviceString(id, cl_device_info(CL_DEVICE_NAME)),
+                    type: isCPU ? "CPU" : gpu ? "GPU" : "accelerator",
+                    version: deviceString(id, cl_device_info(CL_DEVICE_VERSION)),
+                    driver: deviceString(id, cl_device_info(CL_DRIVER_VERSION)),
+                    globalMemory: deviceValue(id, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE)),
+                    maxAllocation: deviceValue(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)),
+                    computeUnits: Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS)) as cl_uint),
+                    isCPU: isCPU, id: id))
+            }
+        }
+        if result.isEmpty { throw FoundryError(noOpenCLMessage) }
+        return result
+    }
+
+    static func platformString(_ p: cl_platform_id, _ what: cl_platform_info) -> String {
+        var size = 0
+        clGetPlatformInfo(p, what, 0, nil, &size)
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        clGetPlatformInfo(p, what, size, &bytes, nil)
+        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+    }
+    static func deviceString(_ d: cl_device_id, _ what: cl_device_info) -> String {
+        var size = 0
+        clGetDeviceInfo(d, what, 0, nil, &size)
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        clGetDeviceInfo(d, what, size, &bytes, nil)
+        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+    }
+    static func deviceValue<T: FixedWidthInteger>(_ d: cl_device_id, _ what: cl_device_info) -> T {
+        var v: T = 0
+        clGetDeviceInfo(d, what, MemoryLayout<T>.size, &v, nil)
+        return v
+    }
+}
+
+import Foundation
