@@ -1,0 +1,277 @@
+import Foundation
+import FoundryCore
+
+/// One row of the parity table.
+public struct KernelCheckResult {
+    public let kernel: String
+    public let shape: String
+    /// max |candidate − reference| / (1 + |reference|) over all outputs.
+    public let maxError: Double
+    public let tolerance: Double
+    public var passed: Bool { maxError <= tolerance }
+}
+
+/// A parity case: the same op with the same inputs on two devices, outputs compared.
+struct ParityCase {
+    let kernel: String
+    let shape: String
+    let tolerance: Double
+    /// Runs the op on a device and returns every output it wrote (ints as floats).
+    let run: (Device) throws -> [Float]
+}
+
+/// The kernel parity suite: every op of the device contract at awkward sizes (1, 3, 7, 33,
+/// 100, 257) and a transformer-shaped case, candidate against the CPU reference. Library code,
+/// so `foundry kernels test` can run it where no Swift toolchain exists.
+public enum KernelSuite {
+    /// `small` keeps shapes tiny (for oclgrind, which is ~100× slower).
+    public static func run(reference: Device, candidate: Device, small: Bool = false,
+                           progress: ((KernelCheckResult) -> Void)? = nil) throws -> [KernelCheckResult] {
+        var results: [KernelCheckResult] = []
+        for c in cases(small: small) {
+            let want = try c.run(reference)
+            let got = try c.run(candidate)
+            var worst = 0.0
+            if want.count != got.count {
+                worst = .infinity
+            } else {
+                for (a, b) in zip(got, want) {
+                    let e = Double(abs(a - b)) / (1 + Double(abs(b)))
+                    if e.isNaN || a.isNaN != b.isNaN { worst = .infinity } else { worst = max(worst, e) }
+                }
+            }
+            let r = KernelCheckResult(kernel: c.kernel, shape: c.shape, maxError: worst, tolerance: c.tolerance)
+            progress?(r)
+            results.append(r)
+        }
+        return results
+    }
+
+    static let sizes = [1, 3, 7, 33, 100, 257]
+
+    static func cases(small: Bool) -> [ParityCase] {
+        var all: [ParityCase] = []
+        let sizes = small ? [1, 3, 7] : KernelSuite.sizes
+        // GEMM in all four transpose forms, with and without bias / accumulation.
+        var gemmShapes: [(Int, Int, Int)] = small ? [(1, 1, 1), (3, 7, 5), (7, 3, 9)]
+            : [(1, 1, 1), (3, 7, 33), (7, 33, 3), (33, 100, 7), (100, 257, 33), (257, 33, 100)]
+        if !small { gemmShapes += [(768, 384, 128), (768, 128, 512), (128, 512, 768)] }
+        for (m, n, k) in gemmShapes {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let withBias = (m + n) % 2 == 1, beta: Float = k % 2 == 0 ? 1 : 0
+                all.append(ParityCase(kernel: "gemm_\(ta ? "t" : "n")\(tb ? "t" : "n")",
+                                      shape: "\(m)x\(n)x\(k)\(withBias ? "+bias" : "")\(beta != 0 ? " beta=1" : "")",
+                                      tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d in
+                    var g = Inputs(seed: UInt64(m * 31 + n * 7 + k))
+                    let a = try d.upload(g.normal(m * k)), b = try d.upload(g.normal(k * n))
+                    let c = try d.upload(g.normal(m * n)), bias = try d.upload(g.normal(n))
+                    d.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.75, a: a, b: b, beta: beta, c: c,
+                           bias: withBias ? bias : nil)
+                    return try d.read(c)
+                })
+            }
+        }
+        let rowShapes: [(Int, Int)] = small ? [(1, 1), (3, 7), (7, 3)]
+            : [(1, 1), (3, 7), (7, 33), (33, 100), (100, 257), (257, 3), (768, 128)]
+        for (rows, cols) in rowShapes {
+            let shape = "\(rows)x\(cols)"
+            all.append(ParityCase(kernel: "bias_backward", shape: shape, tolerance: 1e-5 * Double(rows).squareRoot()) { d in
+                var g = Inputs(seed: 1)
+                let dout = try d.upload(g.normal(rows * cols)), db = try d.upload(g.normal(cols))
+                d.biasBackward(dout: dout, rows: rows, cols: cols, dbias: db)
+                return try d.read(db)
+            })
+            all.append(ParityCase(kernel: "layernorm_forward", shape: shape, tolerance: 2e-5) { d in
+                var g = Inputs(seed: 2)
+                let x = try d.upload(g.normal(rows * cols, scale: 2, shift: 0.5))
+                let w = try d.upload(g.normal(cols)), b = try d.upload(g.normal(cols))
+                let out = try d.makeTensor(count: rows * cols), mean = try d.makeTensor(count: rows), rstd = try d.makeTensor(count: rows)
+                d.layerNormForward(x, weight: w, bias: b, out: out, mean: mean, rstd: rstd, rows: rows, cols: cols, eps: 1e-5)
+                return try d.read(out) + d.read(mean) + d.read(rstd).map { $0 * 1e-2 }
+            })
+            all.append(ParityCase(kernel: "layernorm_backward", shape: shape, tolerance: 5e-5 * Double(rows).squareRoot()) { d in
+                var g = Inputs(seed: 3)
+                let x = try d.upload(g.normal(rows * cols, scale: 2)), w = try d.upload(g.normal(cols)), b = try d.upload(g.normal(cols))
+                let out = try d.makeTensor(count: rows * cols), mean = try d.makeTensor(count: rows), rstd = try d.makeTensor(count: rows)
+                d.layerNormForward(x, weight: w, bias: b, out: out, mean: mean, rstd: rstd, rows: rows, cols: cols, eps: 1e-5)
+                let dout = try d.upload(g.normal(rows * cols)), dx = try d.upload(g.normal(rows * cols))
+                let dw = try d.upload(g.normal(cols)), db = try d.upload(g.normal(cols))
+                d.layerNormBackward(dout: dout, inp: x, weight: w, mean: mean, rstd: rstd, dinp: dx, dweight: dw, dbias: db, rows: rows, cols: cols)
+                return try d.read(dx) + d.read(dw) + d.read(db)
+            })
+            all.append(ParityCase(kernel: "softmax", shape: shape, tolerance: 1e-6) { d in
+                var g = Inputs(seed: 4)
+                let x = try d.upload(g.normal(rows * cols, scale: 4)), out = try d.makeTensor(count: rows * cols)
+                d.softmax(x, out: out, rows: rows, cols: cols, temperature: 0.7)
+                return try d.read(out)
+            })
+            all.append(ParityCase(kernel: "cross_entropy", shape: shape, tolerance: 2e-5) { d in
+                var g = Inputs(seed: 5)
+                let x = try d.upload(g.normal(rows * cols, scale: 3))
+                let targets = try d.upload(ints: (0..<rows).map { r in r % 5 == 3 ? -1 : Int32(g.rng.below(cols)) })
+                let losses = try d.makeTensor(count: rows), grad = try d.makeTensor(count: rows * cols)
+                d.crossEntropy(logits: x, targets: targets, losses: losses, dlogits: grad, rows: rows, vocab: cols, gradScale: 0.5)
+                let lossesNoGrad = try d.makeTensor(count: rows)
+                d.crossEntropy(logits: x, targets: targets, losses: lossesNoGrad, dlogits: nil, rows: rows, vocab: cols, gradScale: 1)
+                return try d.read(losses) + d.read(grad) + d.read(lossesNoGrad)
+            })
+            all.append(ParityCase(kernel: "copy_rows", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 6)
+                let src = try d.upload(g.normal(rows * (cols + 2))), dst = try d.upload(g.normal(rows * (cols + 3)))
+                d.copyRows(src.slice(1, rows * (cols + 2) - 1), srcStride: cols + 2, to: dst, dstStride: cols + 3, rows: rows, cols: cols)
+                return try d.read(dst)
+            })
+            all.append(ParityCase(kernel: "argmax", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 7)
+                let x = try d.upload(g.normal(rows * cols)), out = try d.makeTensor(count: rows)
+                d.argmax(x, out: out, rows: rows, vocab: cols)
+                return try d.readInts(out).map(Float.init)
+            })
+            let filters: [(String, SamplingFilter)] = [
+                ("greedy", SamplingFilter(temperature: 0)), ("T=1", SamplingFilter()),
+                ("T=0.7 top-k 5", SamplingFilter(temperature: 0.7, topK: 5)),
+                ("top-p 0.9", SamplingFilter(topP: 0.9)), ("min-p 0.05", SamplingFilter(minP: 0.05)),
+                ("T=1.3 k=40 p=0.95 min-p 0.02", SamplingFilter(temperature: 1.3, topK: 40, topP: 0.95, minP: 0.02)),
+            ]
+            for (label, filter) in filters {
+                all.append(ParityCase(kernel: "sampling_probs", shape: "\(shape) \(label)", tolerance: 1e-5) { d in
+                    var g = Inputs(seed: 8)
+                    let x = try d.upload(g.normal(rows * cols, scale: 3)), p = try d.makeTensor(count: rows * cols)
+                    d.samplingProbs(logits: x, probs: p, rows: rows, vocab: cols, filter: filter)
+                    return try d.read(p)
+                })
+            }
+            all.append(ParityCase(kernel: "sample_draw", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 9)
+                // Probabilities with zeros, so the draw must skip removed entries.
+                let probs = (0..<rows * cols).map { i -> Float in i % 3 == 1 ? 0 : g.rng.uniform() }
+                let p = try d.upload(probs), u = try d.upload((0..<rows).map { _ in g.rng.uniform() })
+                let out = try d.makeTensor(count: rows)
+                d.sampleDraw(probs: p, uniforms: u, out: out, rows: rows, vocab: cols)
+                return try d.readInts(out).map(Float.init)
+            })
+        }
+        for n in sizes + (small ? [] : [12 * 64 * 512]) {
+            let shape = "\(n)"
+            all.append(ParityCase(kernel: "add", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 10)
+                let a = try d.upload(g.normal(n)), b = try d.upload(g.normal(n)), o = try d.makeTensor(count: n)
+                d.add(a, b, out: o)
+                return try d.read(o)
+            })
+            all.append(ParityCase(kernel: "axpy", shape: shape, tolerance: 1e-7) { d in
+                var g = Inputs(seed: 11)
+                let x = try d.upload(g.normal(n)), y = try d.upload(g.normal(n))
+                d.axpy(alpha: -0.3, x: x, y: y)
+                return try d.read(y)
+            })
+            all.append(ParityCase(kernel: "fill", shape: shape, tolerance: 0) { d in
+                let x = try d.makeTensor(count: n + 2)
+                d.fill(x.slice(1, n), value: 2.5)
+                return try d.read(x)
+            })
+            all.append(ParityCase(kernel: "gelu_forward", shape: shape, tolerance: 1e-5) { d in
+                var g = Inputs(seed: 12)
+                let x = try d.upload(g.normal(n, scale: 3)), o = try d.makeTensor(count: n)
+                d.geluForward(x, out: o)
+                return try d.read(o)
+            })
+            all.append(ParityCase(kernel: "gelu_backward", shape: shape, tolerance: 5e-5) { d in
+                var g = Inputs(seed: 13)
+                let x = try d.upload(g.normal(n, scale: 3)), dout = try d.upload(g.normal(n)), o = try d.makeTensor(count: n)
+                d.geluBackward(x, dout: dout, dinp: o)
+                return try d.read(o)
+            })
+            all.append(ParityCase(kernel: "adamw", shape: shape, tolerance: 1e-6) { d in
+                var g = Inputs(seed: 14)
+                let p = try d.upload(g.normal(n)), gr = try d.upload(g.normal(n))
+                let m = try d.upload(g.normal(n, scale: 0.1)), v = try d.upload(g.normal(n, scale: 0.1).map { $0 * $0 })
+                d.adamw(params: p, grads: gr, m: m, v: v, decayCount: n / 2, lr: 1e-2, beta1: 0.9, beta2: 0.999,
+                        eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: 0.8)
+                return try d.read(p) + d.read(m) + d.read(v)
+            })
+            all.append(ParityCase(kernel: "sum_of_squares", shape: shape, tolerance: 1e-6) { d in
+                var g = Inputs(seed: 15)
+                let x = try d.upload(g.normal(n))
+                return [Float(try d.sumOfSquares(x) / Double(n))]
+            })
+            all.append(ParityCase(kernel: "repetition_penalty", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 16)
+                let x = try d.upload(g.normal(n))
+                let toks = try d.upload(ints: (0..<min(n, 20)).map { _ in Int32(g.rng.below(n)) })
+                d.repetitionPenalty(logits: x, vocab: n, tokens: toks, count: min(n, 20), penalty: 1.3)
+                return try d.read(x)
+            })
+        }
+        // Embeddings: (batch, seq, channels, vocab).
+        let embShapes: [(Int, Int, Int, Int)] = small ? [(1, 1, 1, 1), (2, 3, 7, 5)]
+            : [(1, 1, 1, 1), (1, 3, 7, 3), (2, 7, 33, 100), (3, 33, 100, 7), (1, 257, 3, 33), (12, 64, 128, 65)]
+        for (b, t, c, v) in embShapes {
+            let shape = "B\(b) T\(t) C\(c) V\(v)"
+            all.append(ParityCase(kernel: "embedding_forward", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 17)
+                let toks = try d.upload(ints: (0..<b * t).map { _ in Int32(g.rng.below(v)) })
+                let wte = try d.upload(g.normal(v * c)), wpe = try d.upload(g.normal(t * c)), out = try d.makeTensor(count: b * t * c)
+                d.embeddingForward(tokens: toks, wte: wte, wpe: wpe, out: out, batch: b, seq: t, channels: c)
+                return try d.read(out)
+            })
+            all.append(ParityCase(kernel: "embedding_backward", shape: shape, tolerance: 2e-6 * Double(b * t).squareRoot()) { d in
+                var g = Inputs(seed: 18)
+                let toks = try d.upload(ints: (0..<b * t).map { _ in Int32(g.rng.below(v)) })
+                let dout = try d.upload(g.normal(b * t * c)), dwte = try d.upload(g.normal(v * c)), dwpe = try d.upload(g.normal(t * c))
+                d.embeddingBackward(dout: dout, tokens: toks, dwte: dwte, dwpe: dwpe, batch: b, seq: t, channels: c)
+                return try d.read(dwte) + d.read(dwpe)
+            })
+        }
+        // Attention: (batch, seq, heads, headDim).
+        let attShapes: [(Int, Int, Int, Int)] = small ? [(1, 1, 1, 1), (2, 3, 2, 3)]
+            : [(1, 1, 1, 1), (1, 3, 2, 3), (2, 7, 3, 4), (1, 33, 2, 8), (2, 100, 1, 7), (1, 257, 1, 3), (12, 64, 4, 32)]
+        for (b, t, h, hd) in attShapes {
+            for causal in [true, false] {
+                let shape = "B\(b) T\(t) H\(h) hd\(hd)\(causal ? " causal" : " bidirectional")"
+                let c = h * hd
+                let layout = AttentionLayout.fused(batch: b, seq: t, channels: c, heads: h, causal: causal)
+                all.append(ParityCase(kernel: "attention_forward", shape: shape, tolerance: 2e-5) { d in
+                    var g = Inputs(seed: 19)
+                    let qkv = try d.upload(g.normal(b * t * 3 * c)), out = try d.makeTensor(count: b * t * c)
+                    let att = try d.makeTensor(count: b * h * t * t)
+                    d.attentionForward(q: qkv, k: qkv.slice(c, qkv.count - c), v: qkv.slice(2 * c, qkv.count - 2 * c),
+                                       out: out, att: att, layout: layout)
+                    return try d.read(out) + d.read(att)
+                })
+                all.append(ParityCase(kernel: "attention_backward", shape: shape, tolerance: 5e-5) { d in
+                    var g = Inputs(seed: 20)
+                    let qkv = try d.upload(g.normal(b * t * 3 * c)), out = try d.makeTensor(count: b * t * c)
+                    let att = try d.makeTensor(count: b * h * t * t), scratch = try d.makeTensor(count: b * h * t * t)
+                    d.attentionForward(q: qkv, k: qkv.slice(c, qkv.count - c), v: qkv.slice(2 * c, qkv.count - 2 * c),
+                                       out: out, att: att, layout: layout)
+                    let dout = try d.upload(g.normal(b * t * c)), dqkv = try d.makeTensor(count: b * t * 3 * c)
+                    d.attentionBackward(dout: dout, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout)
+                    return try d.read(dqkv)
+                })
+            }
+            // The decoding layout: queries for the last few positions against a KV cache.
+            let tq = min(t, 2), maxT = t + 3, c = h * hd
+            all.append(ParityCase(kernel: "attention_decode", shape: "B\(b) past \(t) new \(tq) H\(h) hd\(hd)", tolerance: 2e-5) { d in
+                var g = Inputs(seed: 21)
+                let q = try d.upload(g.normal(b * tq * 3 * c)), kc = try d.upload(g.normal(b * maxT * c)), vc = try d.upload(g.normal(b * maxT * c))
+                let out = try d.makeTensor(count: b * tq * c), att = try d.makeTensor(count: b * h * tq * t)
+                let layout = AttentionLayout(batch: b, heads: h, headDim: hd, tq: tq, tk: t,
+                                             qBatchStride: tq * 3 * c, qRowStride: 3 * c, kvBatchStride: maxT * c, kvRowStride: c,
+                                             outBatchStride: tq * c, outRowStride: c, queryStart: t - tq, causal: true)
+                d.attentionForward(q: q, k: kc, v: vc, out: out, att: att, layout: layout)
+                return try d.read(out) + d.read(att)
+            })
+        }
+        return all
+    }
+}
+
+/// Deterministic test inputs, identical on every device.
+struct Inputs {
+    var rng: RNG
+    init(seed: UInt64) { rng = RNG(seed: seed) }
+    mutating func normal(_ n: Int, scale: Float = 1, shift: Float = 0) -> [Float] {
+        (0..<n).map { _ in Float(rng.normal()) * scale + shift }
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import FoundryCore
+
+/// GPT-2, written once against the device contract: learned positions, pre-LayerNorm blocks,
+/// tanh GELU, biases everywhere, LM head tied to the token embedding. fp32.
+///
+/// Usage: `forward` computes logits for a [batch, seq] block of tokens; `loss` turns them into
+/// the mean cross-entropy over the non-ignored targets and, if asked, leaves d(loss)/d(logits)
+/// in place; `backward` then accumulates every parameter's gradient into `grads`.
+public final class GPT2 {
+    public let config: GPT2Config
+    public let device: Device
+    public let layout: ParameterLayout
+    /// All parameters, one arena; `grads` has the same layout.
+    public let params: TensorRef
+    public let grads: TensorRef
+
+    var acts: Activations?
+
+    public init(config: GPT2Config, device: Device) throws {
+        try config.validate()
+        self.config = config
+        self.device = device
+        layout = ParameterLayout(config)
+        params = try device.makeTensor(count: layout.total)
+        grads = try device.makeTensor(count: layout.total)
+    }
+
+    /// A view of one named parameter (HF name without "transformer.").
+    public func param(_ name: String) -> TensorRef { view(params, name) }
+    public func grad(_ name: String) -> TensorRef { view(grads, name) }
+    func view(_ arena: TensorRef, _ name: String) -> TensorRef {
+        guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
+        return arena.slice(e.offset, e.count)
+    }
+
+    /// GPT-2's initialisation: N(0, 0.02) for matrices and embeddings, residual projections
+    /// scaled by 1/√(2·layers), zero biases, unit LayerNorm gains.
+    public func initialise(seed: UInt64) throws {
+        var rng = RNG(seed: seed)
+        var values = [Float](repeating: 0, count: layout.total)
+        let projStd = 0.02 / (2 * Double(config.layers)).squareRoot()
+        for e in layout.entries {
+            let isWeight = e.name.hasSuffix(".weight")
+            if e.name.contains("ln_") {
+                if isWeight { for j in 0..<e.count { values[e.offset + j] = 1 } }
+            } else if isWeight {
+                let std = e.name.hasSuffix("c_proj.weight") ? projStd : 0.02
+                for j in 0..<e.count { values[e.offset + j] = Float(rng.normal() * std) }
+            }
+        }
+        try device.write(values, to: params)
+    }
+
+    public func zeroGrad() { device.fill(grads, value: 0) }
+
+    // MARK: forward
+
+    /// Logits [batch·seq, vocab] of the last forward pass.
+    public var logits: TensorRef {
+        guard let a = acts else { fatalError("forward has not run") }
+        return a.logits.slice(0, a.batch * a.seq * config.vocabSize)
+    }
+
+    /// Runs the model on `tokens` ([batch, seq], row-major, ids < vocab).
+    public func forward(tokens: [Int32], batch: Int, seq: Int) throws {
+        precondition(tokens.count == batch * seq)
+        guard seq <= config.maxSeq else {
+            throw FoundryError("sequence of \(seq) tokens is longer than the model's context (\(config.maxSeq))")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
+        }
+        let a = try activations(batch: batch, seq: seq)
+        try device.write(ints: tokens, to: a.tokens)
+        let d = device, C = config.channels, BT = batch * seq, V = config.vocabSize
+        d.embeddingForward(tokens: a.tokens, wte: param("wte.weight"), wpe: param("wpe.weight"), out: a.encoded,
+                           batch: batch, seq: seq, channels: C)
+        for l in 0..<config.layers {
+            let L = a.layers[l], p = "h.\(l)."
+            let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
+            d.layerNormForward(residual, weight: param(p + "ln_1.weight"), bias: param(p + "ln_1.bias"), out: L.ln1,
+                               mean: L.ln1Mean, rstd: L.ln1Rstd, rows: BT, cols: C, eps: config.layerNormEps)
+            d.gemm(transA: false, transB: false, m: BT, n: 3 * C, k: C, alpha: 1, a: L.ln1, b: param(p + "attn.c_attn.weight"),
+                   beta: 0, c: L.qkv, bias: param(p + "attn.c_attn.bias"))
+            d.attentionForward(q: L.qkv, k: L.qkv.slice(C, L.qkv.count - C), v: L.qkv.slice(2 * C, L.qkv.count - 2 * C),
+                               out: L.atty, att: L.att, layout: a.attention)
+            d.gemm(transA: false, transB: false, m: BT, n: C, k: C, alpha: 1, a: L.atty, b: param(p + "attn.c_proj.weight"),
+                   beta: 0, c: L.attproj, bias: param(p + "attn.c_proj.bias"))
+            d.add(residual, L.attproj, out: L.res2)
+            d.layerNormForward(L.res2, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: L.ln2,
+                               mean: L.ln2Mean, rstd: L.ln2Rstd, rows: BT, cols: C, eps: config.layerNormEps)
+            d.gemm(transA: false, transB: false, m: BT, n: 4 * C, k: C, alpha: 1, a: L.ln2, b: param(p + "mlp.c_fc.weight"),
+                   beta: 0, c: L.fch, bias: param(p + "mlp.c_fc.bias"))
+            d.geluForward(L.fch, out: L.fchGelu)
+            d.gemm(transA: false, transB: false, m: BT, n: C, k: 4 * C, alpha: 1, a: L.fchGelu, b: param(p + "mlp.c_proj.weight"),
+                   beta: 0, c: L.fcproj, bias: param(p + "mlp.c_proj.bias"))
+            d.add(L.res2, L.fcproj, out: L.res3)
+        }
+        d.layerNormForward(a.layers[config.layers - 1].res3, weight: param("ln_f.weight"), bias: param("ln_f.bias"),
+                           out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, rows: BT, cols: C, eps: config.layerNormEps)
+        // The LM head is the token embedding, transposed (tied weights).
+        d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1, a: a.lnf, b: param("wte.weight"),
+               beta: 0, c: a.logits, bias: nil)
+    }
+
+    /// Mean cross-entropy of the last forward's logits against `targets` ([batch·seq], −1 =
+    /// ignore). With `gradScale`, also leaves gradScale·d(sum of losses)/d(logits) in the logits
+    /// buffer for `backward` (pass 1/validCount for the mean; divide further to accumulate).
+    /// Returns the mean loss over valid targets and their count.
+    @discardableResult
+    public func loss(targets: [Int32], gradScale: Float? = nil) throws -> (loss: Double, count: Int) {
+        guard let a = acts else { fatalError("forward has not run") }
+        let BT = a.batch * a.seq
+        precondition(targets.count == BT)
+        if let bad = targets.first(where: { $0 < -1 || Int($0) >= config.vocabSize }) {
+            throw FoundryError("target id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
+        }
+        try device.write(ints: targets, to: a.targets)
+        device.crossEntropy(logits: logits, targets: a.targets, losses: a.losses, dlogits: gradScale == nil ? nil : logits,
+                            rows: BT, vocab: config.vocabSize, gradScale: gradScale ?? 1)
+        let losses = try device.read(a.losses)
+        let count = targets.filter { $0 >= 0 }.count
+        let sum = losses.reduce(0.0) { $0 + Double($1) }
+        if !sum.isFinite {
+            throw FoundryError("the loss is not finite (NaN or infinity): lower --lr, raise --warmup, or check the data")
+        }
+        return (count == 0 ? 0 : sum / Double(count), count)
+    }
+
+    /// Per-position losses of the last `loss` call.
+    public func positionLosses() throws -> [Float] {
+        guard let a = acts else { fatalError("forward has not run") }
+        return try device.read(a.losses.slice(0, a.batch * a.seq))
+    }
+
+    // MARK: backward
+
+    /// Accumulates d(loss)/d(parameters) into `grads`, from the gradient `loss(gradScale:)`
+    /// left in the logits. Layer by layer, the mirror image of `forward`.
+    public func backward() throws {
+        guard let a = acts else { fatalError("forward has not run") }
+        let d = device, C = config.channels, BT = a.batch * a.seq, V = config.vocabSize
+        let dres = a.dresidual, dC = a.dscratchC, d4C = a.dscratch4C, dqkv = a.dqkv
+        // logits = lnf · wteᵀ
+        d.gemm(transA: false, transB: false, m: BT, n: C, k: V, alpha: 1, a: logits, b: param("wte.weight"), beta: 0, c: dC, bias: nil)
+        d.gemm(transA: true, transB: false, m: V, n: C, k: BT, alpha: 1, a: logits, b: a.lnf, beta: 1, c: grad("wte.weight"), bias: nil)
+        d.fill(dres, value: 0)
+        d.layerNormBackward(dout: dC, inp: a.layers[config.layers - 1].res3, weight: param("ln_f.weight"), mean: a.lnfMean,
+                            rstd: a.lnfRstd, dinp: dres, dweight: grad("ln_f.weight"), dbias: grad("ln_f.bias"), rows: BT, cols: C)
+        for l in stride(from: config.layers - 1, through: 0, by: -1) {
+            let L = a.layers[l], p = "h.\(l)."
+            let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
+            // res3 = res2 + fcproj: dres is the gradient of both.
+            // fcproj = gelu(fch) · W_proj + b
+            d.gemm(transA: true, transB: false, m: 4 * C, n: C, k: BT, alpha: 1, a: L.fchGelu, b: dres, beta: 1,
+                   c: grad(p + "mlp.c_proj.weight"), bias: nil)
+            d.biasBackward(dout: dres, rows: BT, cols: C, dbias: grad(p + "mlp.c_proj.bias"))
+            d.gemm(transA: false, transB: true, m: BT, n: 4 * C, k: C, alpha: 1, a: dres, b: param(p + "mlp.c_proj.weight"),
+                   beta: 0, c: d4C, bias: nil)
+            d.geluBackward(L.fch, dout: d4C, dinp: d4C)
+            // fch = ln2 · W_fc + b
+            d.gemm(transA: true, transB: false, m: C, n: 4 * C, k: BT, alpha: 1, a: L.ln2, b: d4C, beta: 1,
+                   c: grad(p + "mlp.c_fc.weight"), bias: nil)
+            d.biasBackward(dout: d4C, rows: BT, cols: 4 * C, dbias: grad(p + "mlp.c_fc.bias"))
+            d.gemm(transA: false, transB: true, m: BT, n: C, k: 4 * C, alpha: 1, a: d4C, b: param(p + "mlp.c_fc.weight"),
+                   beta: 0, c: dC, bias: nil)
+            // ln2 = LN(res2): its gradient joins the skip path in dres, which is now d(res2).
+            d.layerNormBackward(dout: dC, inp: L.res2, weight: param(p + "ln_2.weight"), mean: L.ln2Mean, rstd: L.ln2Rstd,
+                                dinp: dres, dweight: grad(p + "ln_2.weight"), dbias: grad(p + "ln_2.bias"), rows: BT, cols: C)
+            // res2 = residual + attproj; attproj = atty · W_o + b
+            d.gemm(transA: true, transB: false, m: C, n: C, k: BT, alpha: 1, a: L.atty, b: dres, beta: 1,
+                   c: grad(p + "attn.c_proj.weight"), bias: nil)
+            d.biasBackward(dout: dres, rows: BT, cols: C, dbias: grad(p + "attn.c_proj.bias"))
+            d.gemm(transA: false, transB: true, m: BT, n: C, k: C, alpha: 1, a: dres, b: param(p + "attn.c_proj.weight"),
+                   beta: 0, c: dC, bias: nil)
+            d.attentionBackward(dout: dC, qkv: L.qkv, att: L.att, dqkv: dqkv, scratch: a.dpreatt, layout: a.attention)
+            // qkv = ln1 · W_qkv + b
+            d.gemm(transA: true, transB: false, m: C, n: 3 * C, k: BT, alpha: 1, a: L.ln1, b: dqkv, beta: 1,
+                   c: grad(p + "attn.c_attn.weight"), bias: nil)
+            d.biasBackward(dout: dqkv, rows: BT, cols: 3 * C, dbias: grad(p + "attn.c_attn.bias"))
+            d.gemm(transA: false, transB: true, m: BT, n: C, k: 3 * C, alpha: 1, a: dqkv, b: param(p + "attn.c_attn.weight"),
+                   beta: 0, c: dC, bias: nil)
+            // ln1 = LN(residual): dres becomes d(residual), the previous block's output.
+            d.layerNormBackward(dout: dC, inp: residual, weight: param(p + "ln_1.weight"), mean: L.ln1Mean, rstd: L.ln1Rstd,
+                                dinp: dres, dweight: grad(p + "ln_1.weight"), dbias: grad(p + "ln_1.bias"), rows: BT, cols: C)
+        }
+        d.embeddingBackward(dout: dres, tokens: a.tokens, dwte: grad("wte.weight"), dwpe: grad("wpe.weight"),
+                            batch: a.batch, seq: a.seq, channels: C)
+    }
+
+    func activations(batch: Int, seq: Int) throws -> Activations {
+        if let a = acts, a.batch == batch, a.seq == seq { return a }
+        acts = nil   // free the old set first: device memory may only hold one
+        let a = try Activations(config: config, device: device, batch: batch, seq: seq)
+        acts = a
+        return a
+    }
+}

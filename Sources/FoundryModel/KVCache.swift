@@ -1,0 +1,102 @@
+import FoundryCore
+
+/// Keys and values of every position seen so far, per layer ([batch, maxSeq, C] each, written
+/// in place as positions arrive), plus the scratch an incremental forward needs.
+public final class KVCache {
+    public let batch: Int
+    /// Positions already in the cache.
+    public internal(set) var length = 0
+    let keys: [TensorRef], values: [TensorRef]
+    let x, ln, qkv, atty, proj, fch, fchGelu, att, mean, rstd: TensorRef
+    let last, lastNorm, lastMean, lastRstd, logits: TensorRef
+    let chunk: Int
+
+    init(config c: GPT2Config, device: Device, batch: Int) throws {
+        self.batch = batch
+        let C = c.channels, T = c.maxSeq
+        chunk = T
+        let rows = batch * chunk
+        keys = try (0..<c.layers).map { _ in try device.makeTensor(count: batch * T * C) }
+        values = try (0..<c.layers).map { _ in try device.makeTensor(count: batch * T * C) }
+        x = try device.makeTensor(count: rows * C); ln = try device.makeTensor(count: rows * C)
+        qkv = try device.makeTensor(count: rows * 3 * C); atty = try device.makeTensor(count: rows * C)
+        proj = try device.makeTensor(count: rows * C)
+        fch = try device.makeTensor(count: rows * 4 * C); fchGelu = try device.makeTensor(count: rows * 4 * C)
+        att = try device.makeTensor(count: batch * c.heads * chunk * T)
+        mean = try device.makeTensor(count: rows); rstd = try device.makeTensor(count: rows)
+        last = try device.makeTensor(count: batch * C); lastNorm = try device.makeTensor(count: batch * C)
+        lastMean = try device.makeTensor(count: batch); lastRstd = try device.makeTensor(count: batch)
+        logits = try device.makeTensor(count: batch * c.vocabSize)
+    }
+
+    /// Forget every position (the buffers are reused).
+    public func reset() { length = 0 }
+}
+
+extension GPT2 {
+    public func makeCache(batch: Int) throws -> KVCache { try KVCache(config: config, device: device, batch: batch) }
+
+    /// Feeds `tokens` ([batch, n], positions cache.length ..< cache.length + n) through the model,
+    /// appending their keys and values to the cache, and returns the logits of the last new
+    /// position of each row ([batch, vocab], valid until the next call).
+    public func decode(tokens: [Int32], cache kv: KVCache) throws -> TensorRef {
+        let B = kv.batch, n = tokens.count / B, start = kv.length
+        precondition(tokens.count == B * n && n > 0)
+        guard start + n <= config.maxSeq else {
+            throw FoundryError("the KV cache is full (\(config.maxSeq) positions); reset it and re-feed a shorter context")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
+        }
+        let d = device, C = config.channels, rows = B * n, eps = config.layerNormEps
+        let tok = try device.upload(ints: tokens)
+        let x = kv.x.slice(0, rows * C), ln = kv.ln.slice(0, rows * C), qkv = kv.qkv.slice(0, rows * 3 * C)
+        let atty = kv.atty.slice(0, rows * C), proj = kv.proj.slice(0, rows * C)
+        let fch = kv.fch.slice(0, rows * 4 * C), fchGelu = kv.fchGelu.slice(0, rows * 4 * C)
+        let mean = kv.mean.slice(0, rows), rstd = kv.rstd.slice(0, rows)
+        // Positions start..<start+n: embed with the position table shifted by `start`.
+        let wpe = param("wpe.weight")
+        d.embeddingForward(tokens: tok, wte: param("wte.weight"), wpe: wpe.slice(start * C, wpe.count - start * C), out: x,
+                           batch: B, seq: n, channels: C)
+        let attLayout = AttentionLayout(batch: B, heads: config.heads, headDim: C / config.heads, tq: n, tk: start + n,
+                                        qBatchStride: n * 3 * C, qRowStride: 3 * C,
+                                        kvBatchStride: config.maxSeq * C, kvRowStride: C,
+                                        outBatchStride: n * C, outRowStride: C, queryStart: start,
+                                        causal: config.objective == .causal)
+        for l in 0..<config.layers {
+            let p = "h.\(l)."
+            d.layerNormForward(x, weight: param(p + "ln_1.weight"), bias: param(p + "ln_1.bias"), out: ln,
+                               mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
+            d.gemm(transA: false, transB: false, m: rows, n: 3 * C, k: C, alpha: 1, a: ln, b: param(p + "attn.c_attn.weight"),
+                   beta: 0, c: qkv, bias: param(p + "attn.c_attn.bias"))
+            for b in 0..<B {   // append this chunk's keys and values at positions start...
+                let kvAt = (b * config.maxSeq + start) * C, qkvAt = b * n * 3 * C
+                d.copyRows(qkv.slice(qkvAt + C, n * 3 * C - C), srcStride: 3 * C,
+                           to: kv.keys[l].slice(kvAt, n * C), dstStride: C, rows: n, cols: C)
+                d.copyRows(qkv.slice(qkvAt + 2 * C, n * 3 * C - 2 * C), srcStride: 3 * C,
+                           to: kv.values[l].slice(kvAt, n * C), dstStride: C, rows: n, cols: C)
+            }
+            d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
+                               att: kv.att.slice(0, B * config.heads * n * (start + n)), layout: attLayout)
+            d.gemm(transA: false, transB: false, m: rows, n: C, k: C, alpha: 1, a: atty, b: param(p + "attn.c_proj.weight"),
+                   beta: 0, c: proj, bias: param(p + "attn.c_proj.bias"))
+            d.add(x, proj, out: x)
+            d.layerNormForward(x, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: ln,
+                               mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
+            d.gemm(transA: false, transB: false, m: rows, n: 4 * C, k: C, alpha: 1, a: ln, b: param(p + "mlp.c_fc.weight"),
+                   beta: 0, c: fch, bias: param(p + "mlp.c_fc.bias"))
+            d.geluForward(fch, out: fchGelu)
+            d.gemm(transA: false, transB: false, m: rows, n: C, k: 4 * C, alpha: 1, a: fchGelu, b: param(p + "mlp.c_proj.weight"),
+                   beta: 0, c: proj, bias: param(p + "mlp.c_proj.bias"))
+            d.add(x, proj, out: x)
+        }
+        kv.length = start + n
+        // Only the last position of each row needs logits.
+        d.copyRows(x.slice((n - 1) * C, rows * C - (n - 1) * C), srcStride: n * C, to: kv.last, dstStride: C, rows: B, cols: C)
+        d.layerNormForward(kv.last, weight: param("ln_f.weight"), bias: param("ln_f.bias"), out: kv.lastNorm,
+                           mean: kv.lastMean, rstd: kv.lastRstd, rows: B, cols: C, eps: eps)
+        d.gemm(transA: false, transB: true, m: B, n: config.vocabSize, k: C, alpha: 1, a: kv.lastNorm, b: param("wte.weight"),
+               beta: 0, c: kv.logits, bias: nil)
+        return kv.logits
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// How to pick each next token. transformers' order: repetition penalty, temperature, top-k,
+/// top-p, min-p, then a categorical draw. Temperature 0 (or `greedy`) takes the argmax.
+public struct SamplingSettings: Sendable {
+    public var maxTokens = 200
+    public var filter = SamplingFilter(temperature: 0.8, topK: 0, topP: 1, minP: 0)
+    public var repetitionPenalty: Float = 1
+    public var seed: UInt64 = 1337
+    public var greedy = false
+    /// Stop when the model produces this token (usually end-of-text).
+    public var stopToken: Int32?
+    public init() {}
+}
+
+/// Autoregressive generation with a KV cache: the prompt is fed once, then one token per step.
+public final class Generator {
+    public let model: GPT2
+    let cache: KVCache
+    let probs, uniforms, picked: TensorRef
+
+    public init(model: GPT2) throws {
+        guard model.config.objective == .causal else {
+            throw FoundryError("this is a masked (bidirectional) model: it fills blanks, it cannot generate text left to right; use `foundry fill`")
+        }
+        self.model = model
+        cache = try model.makeCache(batch: 1)
+        probs = try model.device.makeTensor(count: model.config.vocabSize)
+        uniforms = try model.device.makeTensor(count: 1)
+        picked = try model.device.makeTensor(count: 1)
+    }
+
+    /// Generates up to `settings.maxTokens` tokens after `prompt`, calling `onToken` with each
+    /// one as soon as it exists (return false to stop). Returns the new tokens.
+    @discardableResult
+    public func generate(prompt: [Int32], settings: SamplingSettings, onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
+        guard !prompt.isEmpty else { throw FoundryError("the prompt is empty: give at least one token (for example the end-of-text token)") }
+        let d = model.device, V = model.config.vocabSize, T = model.config.maxSeq
+        var rng = RNG(seed: settings.seed)
+        var context = prompt
+        var generated: [Int32] = []
+        cache.reset()
+        var logits = try model.decode(tokens: Array(context.suffix(T)), cache: cache)
+        let greedy = settings.greedy || settings.filter.temperature <= 0
+        while generated.count < settings.maxTokens {
+            if settings.repetitionPenalty != 1 {
+                let window = Array(context.suffix(T))
+                d.repetitionPenalty(logits: logits, vocab: V, tokens: try d.upload(ints: window), count: window.count,
+                                    penalty: settings.repetitionPenalty)
+            }
+            if greedy {
+                d.argmax(logits, out: picked, rows: 1, vocab: V)
+            } else {
+                d.samplingProbs(logits: logits, probs: probs, rows: 1, vocab: V, filter: settings.filter)
+                try d.write([rng.uniform()], to: uniforms)
+                d.sampleDraw(probs: probs, uniforms: uniforms, out: picked, rows: 1, vocab: V)
+            }
+            let next = try d.readInts(picked)[0]
+            generated.append(next)
+            context.append(next)
+            if !onToken(next) || next == settings.stopToken { break }
+            if generated.count == settings.maxTokens { break }
+            if cache.length >= T {
+                // Context full: slide the window, keeping the most recent half, and re-feed it.
+                cache.reset()
+                logits = try model.decode(tokens: Array(context.suffix(T / 2)), cache: cache)
+            } else {
+                logits = try model.decode(tokens: [next], cache: cache)
+            }
+        }
+        return generated
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundrySample
+
+/// Settings of a pretraining run. Defaults are nanoGPT's character-level Shakespeare settings
+/// for a CPU (4 layers, 4 heads, 128 wide, context 64, batch 12, lr 1e-3, 2000 steps).
+public struct PretrainOptions {
+    public var layers = 4, heads = 4, embd = 128, context = 64
+    public var batch = 12, steps = 2000, gradAccum = 1
+    public var lr: Float = 1e-3
+    public var minLR: Float?             // default lr / 10
+    public var warmup = 100
+    public var weightDecay: Float = 0.1
+    public var beta2: Float = 0.99
+    public var clip: Float = 1.0
+    public var evalEvery = 250
+    /// How many validation tokens each evaluation reads (sequential windows).
+    public var evalTokens = 32_768
+    public var saveEvery = 500
+    public var logEvery = 10
+    public var seed: UInt64 = 1337
+    public var objective: Objective = .causal
+    /// Stop (and save) after this step even if `steps` is larger; the schedule still spans `steps`.
+    public var stopAt: Int?
+    public var previewTokens = 120
+    public init() {}
+}
+
+/// What a run ends with.
+public struct PretrainResult {
+    public var steps: Int
+    public var lastLoss: Double
+    public var valLoss: Double?
+    public var seconds: Double
+    public var tokensPerSecond: Double
+    public var interrupted: Bool
+    public var losses: [Double]
+}
+
+/// Self-supervised pretraining: next-token prediction (or masked-token prediction) with AdamW,
+/// warmup + cosine decay, gradient clipping and accumulation, periodic validation, sample
+/// previews, checkpoints, metrics.jsonl and a progress line.
+public final class Pretrainer {
+    public let model: GPT2
+    public let tokenizer: Tokenizer
+    public let data: TokenDataset
+    public let options: PretrainOptions
+    public let outDir: String
+    let optimizer: AdamW
+    var state: TrainState
+    let log: (String) -> Void
+
+    /// A new run (`resume == false`) or the continuation of the one saved in `outDir`.
+    public init(device: Device, tokenizer: Tokenizer, tokens: [Int32], options: PretrainOptions, outDir: String,
+                resume: Bool, log: @escaping (String) -> Void = { print($0) }) throws {
+        self.options = options
+        self.outDir = outDir
+        self.tokenizer = tokenizer
+        self.log = log
+        guard options.batch > 0, options.steps > 0, options.gradAccum > 0, options.context > 1 else {
+            throw FoundryError("--batch, --steps and --grad-accum must be positive and --context at least 2")
+        }
+        if resume {
+            model = try Checkpoint.load(outDir, device: device)
+            guard model.config.objective == options.objective else {
+                throw FoundryError("cannot resume: \(outDir) holds a \(model.config.objective.rawValue) model but this run asks for --objective \(options.objective.rawValue)")
+            }
+            guard model.config.vocabSize == tokenizer.vocabSize else {
+                throw FoundryError("cannot resume: the model's vocabulary (\(model.config.vocabSize)) does not match its tokenizer (\(tokenizer.vocabSize))")
+            }
+        } else {
+            let config = GPT2Config(vocabSize: tokenizer.vocabSize, maxSeq: options.context, channels: options.embd,
+                                    layers: options.layers, heads: options.heads, objective: options.objective,
+                                    eosTokenId: Int(tokenizer.eosToken))
+            model = try GPT2(config: config, device: device)
+            try model.initialise(seed: options.seed)
+        }
+        if options.objective == .masked && tokenizer.maskToken < 0 {
+            throw FoundryError("--objective masked needs a [MASK] token, and this tokenizer has none: train a tokenizer with Foundry")
+        }
+        data = try TokenDataset(tokens: tokens, seq: min(options.context, model.config.maxSeq))
+        optimizer = try AdamW(model: model, weightDecay: options.weightDecay)
+        optimizer.beta2 = options.beta2
+        if resume {
+            state = try TrainState.load(from: outDir, optimizer: optimizer, device: device)
+        } else {
+            state = TrainState(step: 0, rng: RNG(seed: options.seed &+ 1), objective: options.objective, dataTokens: tokens.count)
+        }
+    }
+
+    var seq: Int { min(options.context, model.config.maxSeq) }
+
+    func batch(_ rng: inout RNG, from split: [Int32]) -> (inputs: [Int32], targets: [Int32]) {
+        switch options.objective {
+        case .causal: return data.causalBatch(&rng, batch: options.batch, seq: seq, from: split)
+        case .masked: return data.maskedBatch(&rng, batch: options.batch, seq: seq, from: split,
+                                              maskToken: tokenizer.maskToken, vocab: model.config.vocabSize)
+        }
+    }
+
+    /// Mean loss over the validation split: sequential windows for a causal model, a fixed
+    /// masking for a masked one, so every evaluation sees the same tokens.
+    public func validationLoss() throws -> Double {
+        var total = 0.0, count = 0
+        let T = seq, B = options.batch
+        if options.objective == .masked {
+            var rng = RNG(seed: 0xE7A1)
+            let batches = max(1, options.evalTokens / (B * T))
+            for _ in 0..<batches {
+                let (x, y) = batch(&rng, from: data.val)
+                try model.forward(tokens: x, batch: B, seq: T)
+                let (l, n) = try model.loss(targets: y)
+                total += l * Double(n); count += n
+            }
+            return total / Double(max(count, 1))
+        }
+        let windows = min((data.val.count - 1) / T, max(1, options.evalTokens / T))
+        var w = 0
+        while w < windows {
+            let b = min(B, windows - w)
+            var x: [Int32] = [], y: [Int32] = []
+            for i in w..<w + b {
+                x += data.val[i * T..<(i + 1) * T]
+                y += data.val[i * T + 1...(i + 1) * T]
+            }
+            try model.forward(tokens: x, batch: b, seq: T)
+            let (l, n) = try model.loss(targets: y)
+            total += l * Double(n); count += n
+            w += b
+        }
+        return total / Double(max(count, 1))
+    }
+
+    public func save() throws {
+        try Checkpoint.save(model, tokenizer: tokenizer, to: outDir)
+        try TrainState.save(state, optimizer: optimizer, device: model.device, to: outDir)
+    }
+
+    func preview() {
+        guard options.objective == .causal, options.previewTokens > 0,
+              let gen = try? Generator(model: model) else { return }
+        var s = SamplingSettings()
+        s.maxTokens = options.previewTokens
+        s.filter = SamplingFilter(temperature: 0.8)
+        s.seed = 7
+        guard let out = try? gen.generate(prompt: [tokenizer.eosToken], settings: s) else { return }
+        let text = tokenizer.decode(out).replacingOccurrences(of: "\n", with: "\n  | ")
+        log("  sample:\n  | \(text)")
+    }
+
+    public func run() throws -> PretrainResult {
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let metrics = try MetricsLog(path: Checkpoint.path(outDir, "metrics.jsonl"), append: state.step > 0)
+        let schedule = LRSchedule(maxLR: options.lr, minLR: options.minLR ?? options.lr / 10,
+                                  warmup: options.warmup, total: options.steps)
+        let last = min(options.steps, options.stopAt ?? options.steps)
+        let tokensPerStep = options.batch * seq * options.gradAccum
+        let c = model.config
+        if state.step == 0 {
+            log("model: \(c.layers) layers, \(c.heads) heads, \(c.channels) wide, context \(c.maxSeq), vocab \(c.vocabSize) (\(tokenizer.kind)), \(c.parameterCount) parameters, \(c.objective.rawValue)")
+            log("data: \(data.train.count) training tokens, \(data.val.count) validation tokens; \(tokensPerStep) tokens per step on \(model.device.backend) (\(model.device.name))")
+        } else {
+            log("resuming at step \(state.step) of \(options.steps) from \(outDir)")
+        }
+        Interrupt.install()
+        defer { Interrupt.uninstall() }
+        let start = Date()
+        var lastLoss = Double.nan, valLoss: Double? = nil, losses: [Double] = []
+        var stepsRun = 0, interrupted = false
+        var windowStart = Date(), windowTokens = 0
+        while state.step < last {
+            let it = state.step
+            let lr = schedule.lr(it)
+            model.zeroGrad()
+            var stepLoss = 0.0
+            for _ in 0..<options.gradAccum {
+                let (x, y) = batch(&state.rng, from: data.train)
+                try model.forward(tokens: x, batch: options.batch, seq: seq)
+                let valid = y.filter { $0 >= 0 }.count
+                let (l, _) = try model.loss(targets: y, gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
+                try model.backward()
+                stepLoss += l / Double(options.gradAccum)
+            }
+            let norm = try optimizer.update(model, lr: lr, clip: options.clip)
+            state.step += 1
+            stepsRun += 1
+            windowTokens += tokensPerStep
+            lastLoss = stepLoss
+            losses.append(stepLoss)
+            let elapsed = Date().timeIntervalSince(start)
+            let tps = Double(stepsRun * tokensPerStep) / max(elapsed, 1e-9)
+            var fields: [(String, Any)] = [("step", state.step), ("loss", stepLoss), ("lr", Double(lr)),
+                                           ("grad_norm", norm), ("tokens_per_sec", tps)]
+            let evalNow = options.evalEvery > 0 && (state.step % options.evalEvery == 0 || state.step == last)
+            if evalNow {
+                let v = try validationLoss()
+                valLoss = v
+                fields.append(("val_loss", v))
+            }
+            metrics.write(fields)
+            if state.step % options.logEvery == 0 || state.step == 1 || evalNow || state.step == last {
+                let recent = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
+                let eta = Double(last - state.step) * Double(tokensPerStep) / max(recent, 1e-9)
+                log(String(format: "step %5d/%d | loss %.4f | lr %.2e | grad norm %.3f | %6.0f tok/s | ETA %@",
+                           state.step, options.steps, stepLoss, lr, norm, recent, formatDuration(eta))
+                    + (evalNow ? String(format: " | val loss %.4f", valLoss!) : ""))
+                windowStart = Date(); windowTokens = 0
+            }
+            if evalNow { preview() }
+            if Interrupt.requested {
+                interrupted = true
+                break
+            }
+            if options.saveEvery > 0 && state.step % options.saveEvery == 0 && state.step < last { try save() }
+        }
+        try save()
+        let seconds = Date().timeIntervalSince(start)
+        if interrupted {
+            log("interrupted at step \(state.step): checkpoint saved to \(outDir); continue with --resume")
+        } else {
+            log("saved \(outDir) at step \(state.step)")
+        }
+        return PretrainResult(steps: state.step, lastLoss: lastLoss, valLoss: valLoss, seconds: seconds,
+                              tokensPerSecond: Double(stepsRun * tokensPerStep) / max(seconds, 1e-9),
+                              interrupted: interrupted, losses: losses)
+    }
+}
+
+func formatDuration(_ s: Double) -> String {
+    guard s.isFinite else { return "?" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t / 60 % 60))m" : "\(t / 60)m\(String(format: "%02d", t % 60))s"
+}

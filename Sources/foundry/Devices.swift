@@ -1,0 +1,23 @@
+import ArgumentParser
+import FoundryOpenCL
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List OpenCL platforms and devices (the numbers --device takes).")
+
+    func run() throws {
+        let devices = try OpenCLPlatforms.devices()
+        print("index  type  compute units  global memory  max buffer  device (platform; OpenCL version; driver)")
+        for d in devices {
+            let mem = String(format: "%8.1f GiB", Double(d.globalMemory) / 1_073_741_824)
+            let alloc = String(format: "%7.1f GiB", Double(d.maxAllocation) / 1_073_741_824)
+            print("\(String(d.index).padding(5))  \(d.type.padding(4))  \(String(d.computeUnits).padding(13))  \(mem)   \(alloc)  \(d.name) (\(d.platform); \(d.version); \(d.driver))")
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+import Foundation

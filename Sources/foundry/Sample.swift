@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import FoundryCore
+import FoundryModel
+import FoundrySample
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a model, streaming tokens as they come (KV cache).",
+        discussion: """
+        Filters apply in transformers' order: repetition penalty, temperature, top-k, top-p, min-p.
+        --temperature 0 or --greedy takes the most likely token. The same seed gives the same text
+        on the same backend.
+
+        Examples:
+          foundry sample --model runs/shakespeare --prompt "ROMEO:" --top-k 40
+          foundry sample --logits 1,2 --temperature 1     (prints the distribution: 0.2689 0.7311)
+        """)
+
+    @Option(help: "Model directory.") var model: String?
+    @Option(help: "Text to continue (default: start from end-of-text).") var prompt = ""
+    @Option(help: "Tokens to generate.") var maxTokens = 200
+    @Option(help: "Softmax temperature; 0 = greedy.") var temperature: Float = 0.8
+    @Option(help: "Keep only the k most likely tokens (0 = off).") var topK = 0
+    @Option(help: "Keep the smallest set of tokens whose probability reaches p (1 = off).") var topP: Float = 1
+    @Option(help: "Drop tokens less likely than min-p × the top probability (0 = off).") var minP: Float = 0
+    @Option(help: "Penalise tokens already in the context (1 = off; transformers' rule).") var repetitionPenalty: Float = 1
+    @Option(help: "Random seed for the draws.") var seed: UInt64 = 1337
+    @Flag(help: "Always take the most likely token.") var greedy = false
+    @Option(help: "Instead of a model: comma-separated logits whose sampling distribution to print.") var logits: String?
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    var filter: SamplingFilter {
+        SamplingFilter(temperature: greedy ? 0 : temperature, topK: topK, topP: topP, minP: minP)
+    }
+
+    func validate() throws {
+        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard minP >= 0 && minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
+        guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0 (0 = greedy)") }
+    }
+
+    func run() throws {
+        let device = try deviceOptions.open()
+        if let logits {
+            let values = logits.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+                throw FoundryError("--logits must be comma-separated numbers, e.g. --logits 1,2")
+            }
+            let x = try device.upload(values.map { $0! })
+            let p = try device.makeTensor(count: values.count)
+            device.samplingProbs(logits: x, probs: p, rows: 1, vocab: values.count, filter: filter)
+            print(try device.read(p).map { String(format: "%.4f", $0) }.joined(separator: " "))
+            return
+        }
+        guard let model else { throw FoundryError("give --model DIR (a checkpoint directory), or --logits to inspect a distribution") }
+        let (gpt, tokOpt) = try loadModel(model, device: device, needTokenizer: true)
+        let tok = tokOpt!
+        let gen = try Generator(model: gpt)
+        var s = SamplingSettings()
+        s.maxTokens = maxTokens; s.filter = filter; s.repetitionPenalty = repetitionPenalty
+        s.seed = seed; s.greedy = greedy; s.stopToken = tok.eosToken
+        let promptIds = prompt.isEmpty ? [tok.eosToken] : try tok.encode(prompt)
+        print(prompt, terminator: "")
+        var produced: [Int32] = [], shown = ""
+        let start = Date()
+        try gen.generate(prompt: promptIds, settings: s) { id in
+            produced.append(id)
+            if id == tok.eosToken { return false }
+            // Print the decoded text's new tail; a BPE token may end inside a UTF-8 sequence.
+            let text = tok.decode(produced)
+            if !text.hasSuffix("\u{FFFD}") {
+                print(text.dropFirst(shown.count), terminator: "")
+                fflush(stdout)
+                shown = text
+            }
+            return true
+        }
+        let secs = Date().timeIntervalSince(start)
+        print("")
+        FileHandle.standardError.write(String(format: "[%d tokens, %.1f tokens/s, %@ backend]\n", produced.count,
+                                              Double(produced.count) / max(secs, 1e-9), device.backend).data(using: .utf8)!)
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import FoundryCore
+import FoundryData
+
+struct TokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer", abstract: "Train, inspect and apply tokenizers.",
+        subcommands: [TokenizerTrain.self, TokenizerEncode.self])
+}
+
+struct TokenizerTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a character-level or byte-level BPE tokenizer on a text file.",
+        discussion: "Example: foundry tokenizer train --data input.txt --kind bpe --vocab-size 1024 --out tokenizer.json")
+
+    @Option(help: "UTF-8 text file.") var data: String
+    @Option(help: "char or bpe.") var kind = "char"
+    @Option(help: "Vocabulary size (bpe only; 256 bytes + merges + 2 special tokens).") var vocabSize = 512
+    @Option(help: "Where to write tokenizer.json.") var out = "tokenizer.json"
+
+    func run() throws {
+        let text = try readText(data)
+        let tok = try TokenizerIO.train(kind: kind, corpus: text, vocabSize: vocabSize) { done, total in
+            if done % 100 == 0 || done == total { print("merges \(done)/\(total)") }
+        }
+        try tok.save(to: out)
+        let n = try tok.encode(text).count
+        print("wrote \(out): \(kind), \(tok.vocabSize) tokens; the corpus is \(n) tokens (\(String(format: "%.2f", Double(text.utf8.count) / Double(max(n, 1)))) bytes per token)")
+    }
+}
+
+struct TokenizerEncode: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "encode", abstract: "Print the token ids of a text, and check the round trip.")
+    @Option(help: "tokenizer.json (or a model directory).") var tokenizer: String
+    @Option(help: "Text to encode.") var text: String
+
+    func run() throws {
+        var path = tokenizer
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            path = (path as NSString).appendingPathComponent("tokenizer.json")
+        }
+        let tok = try TokenizerIO.load(path: path)
+        let ids = try tok.encode(text)
+        print(ids.map(String.init).joined(separator: " "))
+        print(tok.decode(ids) == text ? "round trip: exact" : "round trip: DIFFERS")
+    }
+}
