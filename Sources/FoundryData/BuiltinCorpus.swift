@@ -209,7 +209,7 @@ private struct CorpusGenerator {
         let day = pick(Words.days), wx = pick(Words.weather)
         switch rng.below(3) {
         case 0: w("On a \(wx) \(day) morning, \(a.name) woke up early.")
-        case 1: w("It was \(wx) in \(a.town) that \(day).")
+        case 1: w("It was \(wx) in \(a.town) that \(day), and \(a.name) had the day off.")
         default: w("One \(wx) \(pick(Words.seasons)) day, \(a.name) left \(a.poss) house in \(a.town).")
         }
         let steps = 3 + rng.below(5)
@@ -269,11 +269,13 @@ private struct CorpusGenerator {
         w("\"\(pick(Words.greetings)), \(b.name)!\" \(pick(["said", "called"])) \(a.name).\n")
         w("\"\(pick(Words.greetings)), \(a.name),\" \(b.name) \(pick(["replied", "answered", "said"])). \"How are you?\"\n")
         w("\"I am \(pick(Words.feelings)),\" said \(a.name). \"\(pick(["It is \(pick(Words.weather)) today.", "I have been busy.", "I just came from \(pick(Words.places)).", "\(a.petName) kept me awake."]))\"\n")
-        let turns = 2 + rng.below(4)
-        for _ in 0..<turns {
-            let (q, ans) = question(about: bi, askedBy: ai)
+        var kinds = Array(0..<7)
+        for i in stride(from: kinds.count - 1, to: 0, by: -1) { kinds.swapAt(i, rng.below(i + 1)) }
+        for k in kinds.prefix(2 + rng.below(4)) {
+            let (q, ans) = question(k, about: bi)
             w("\"\(q)\" asked \(a.name).\n")
-            w("\"\(ans)\" \(pick(["said", "replied", "answered"])) \(b.name).\n")
+            // The answer's final period becomes a comma before the speech tag.
+            w("\"\(ans.dropLast()),\" \(pick(["said", "replied", "answered"])) \(b.name).\n")
         }
         switch rng.below(3) {
         case 0: w("\"Goodbye, \(b.name)!\" said \(a.name), and \(a.subj) \(pick(Words.moves)) home.")
@@ -283,9 +285,9 @@ private struct CorpusGenerator {
     }
 
     /// A question to `bi` in the second person and the true answer in the first person.
-    mutating func question(about bi: Int, askedBy ai: Int) -> (String, String) {
+    func question(_ kind: Int, about bi: Int) -> (String, String) {
         let b = people[bi]
-        switch rng.below(7) {
+        switch kind {
         case 0: return ("Where do you live?", "I live in \(b.town).")
         case 1: return ("What is your job?", "I am \(an(b.job)).")
         case 2: return ("Do you have a pet?", "Yes, I have \(an(b.animal)). \(cap(b.petPoss)) name is \(b.petName).")

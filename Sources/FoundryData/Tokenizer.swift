@@ -148,7 +148,7 @@ struct TokenizerFile {
             appendJSONString(a, to: &o); w(", "); appendJSONString(b, to: &o); w("]")
         }
         w(merges.isEmpty ? "]\n" : "\n    ]\n")
-        w("  },\n  \"foundry\": {\"kind\": \"\(kind)\"}\n}\n")
+        w("  }\n}\n")   // no extra top-level keys: Hugging Face tokenizers rejects them
         return Data(o)
     }
 
@@ -162,6 +162,7 @@ struct TokenizerFile {
             throw FoundryError("tokenizer file \(path) is not valid JSON: \(e.message) at byte \(e.offset) "
                 + "(retrain it with `foundry tokenizer train`, or use a GPT-2 style tokenizer.json)")
         }
+        let maxVocab = 1 << 24
         guard root.object != nil else { throw bad("top level is not a JSON object") }
         guard let model = root["model"], model.object != nil else { throw bad("missing \"model\" object") }
         if let t = model["type"], !t.isNull, t.string != "BPE" {
@@ -172,7 +173,7 @@ struct TokenizerFile {
         var vocab: [(String, Int)] = []
         vocab.reserveCapacity(vocabPairs.count)
         for (tok, v) in vocabPairs {
-            guard let id = v.int, id >= 0, id < Int(Int32.max) else {
+            guard let id = v.int, id >= 0, id < maxVocab else {
                 throw bad("vocab entry \(debugQuote(tok)) has no valid integer id")
             }
             vocab.append((tok, id))
@@ -199,7 +200,7 @@ struct TokenizerFile {
         if let a = root["added_tokens"], !a.isNull {
             guard let arr = a.array else { throw bad("\"added_tokens\" is not an array") }
             for (i, item) in arr.enumerated() {
-                guard let content = item["content"]?.string, let id = item["id"]?.int, id >= 0, id < Int(Int32.max) else {
+                guard let content = item["content"]?.string, let id = item["id"]?.int, id >= 0, id < maxVocab else {
                     throw bad("added_tokens[\(i)] needs a string \"content\" and an integer \"id\"")
                 }
                 added.append((content, id))
@@ -212,6 +213,10 @@ struct TokenizerFile {
             kind = k
         } else if isByteLevel(root["pre_tokenizer"]) || isByteLevel(root["decoder"]) {
             kind = "bpe"
+        } else if merges.isEmpty, !vocab.isEmpty, vocab.allSatisfy({ tok, id in
+            added.contains { $0.1 == id } || tok.unicodeScalars.count == 1
+        }) {
+            kind = "char"  // one scalar per token and nothing to merge: a character-level vocabulary
         } else {
             throw FoundryError("tokenizer file \(path) is not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer) "
                 + "and was not written by Foundry; use a GPT-2 style tokenizer.json or train one with `foundry tokenizer train`")

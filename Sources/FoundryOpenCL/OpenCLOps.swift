@@ -21,12 +21,10 @@ extension OpenCLDevice {
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?) {
-        let (sar, sap) = transA ? (1, m) : (k, 1)
-        let (sbp, sbj) = transB ? (1, k) : (n, 1)
         let biasArg: KernelArg = bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy))
-        launch("gemm", [(n + params.gemmTN - 1) / params.gemmTN, (m + params.gemmTM - 1) / params.gemmTM], [
+        launch("gemm_\(transA ? "t" : "n")\(transB ? "t" : "n")", [(n + params.gemmTN - 1) / params.gemmTN, (m + params.gemmTM - 1) / params.gemmTM], [
             .int(m), .int(n), .int(k), .float(alpha), .float(beta),
-            .tensor(a), .int(sar), .int(sap), .tensor(b), .int(sbp), .int(sbj),
+            .tensor(a), .tensor(b),
             .tensor(c), biasArg, .int(bias == nil ? 0 : 1),
         ])
     }

@@ -1,0 +1,69 @@
+import XCTest
+import Foundation
+
+/// Every user mistake ends with one clear line on stderr and a non-zero exit — never a crash.
+final class CLIErrorTests: XCTestCase {
+    let fixture = Fixtures.path("gpt2-tiny")
+
+    func expectError(_ args: [String], mentions: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLI.run(args + ["--backend", "cpu"])
+        XCTAssertNotEqual(r.status, 0, "expected failure for \(args)", file: file, line: line)
+        XCTAssertLessThan(r.status, 128, "crashed (signal) for \(args): \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "expected one line, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: "), r.stderr, file: file, line: line)
+        for m in mentions { XCTAssertTrue(r.stderr.contains(m), "'\(m)' not in: \(r.stderr)", file: file, line: line) }
+    }
+
+    func write(_ text: String) -> String {
+        let p = CLI.tempDir() + "/tokens.json"
+        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        return p
+    }
+
+    func testMissingDataFile() throws {
+        try expectError(["pretrain", "--data", "/nonexistent/corpus.txt", "--out", CLI.tempDir()], mentions: ["/nonexistent/corpus.txt"])
+    }
+
+    func testWrongModelDirectory() throws {
+        try expectError(["sample", "--model", "/nonexistent/model"], mentions: ["model directory not found"])
+        let empty = CLI.tempDir()
+        try expectError(["sample", "--model", empty], mentions: ["config.json"])
+    }
+
+    func testMalformedTokensFile() throws {
+        let out = CLI.tempDir() + "/o.safetensors"
+        try expectError(["forward", "--model", fixture, "--tokens", write("[[1, 2], [3]]"), "--out", out], mentions: ["same"])
+        try expectError(["forward", "--model", fixture, "--tokens", write("{\"a\": 1}"), "--out", out], mentions: ["JSON array"])
+        try expectError(["forward", "--model", fixture, "--tokens", write("[[1, 2.5]]"), "--out", out], mentions: ["not an integer"])
+        try expectError(["forward", "--model", fixture, "--tokens", "/nonexistent/t.json", "--out", out], mentions: ["not found"])
+    }
+
+    func testTokenOutOfRange() throws {
+        let out = CLI.tempDir() + "/o.safetensors"
+        try expectError(["forward", "--model", fixture, "--tokens", write("[[1, 2, 53]]"), "--out", out], mentions: ["53", "out of range"])
+    }
+
+    func testTruncatedSafetensors() throws {
+        let dir = CLI.tempDir()
+        for f in ["config.json", "tokens.json"] {
+            try FileManager.default.copyItem(atPath: fixture + "/" + f, toPath: dir + "/" + f)
+        }
+        let full = try Data(contentsOf: URL(fileURLWithPath: fixture + "/model.safetensors"))
+        FileManager.default.createFile(atPath: dir + "/model.safetensors", contents: full.prefix(full.count / 2))
+        try expectError(["forward", "--model", dir, "--tokens", dir + "/tokens.json", "--out", dir + "/o.safetensors"],
+                        mentions: ["model.safetensors", "truncated"])
+    }
+
+    func testContextTooLong() throws {
+        let row = (0..<20).map { String($0 % 50) }.joined(separator: ", ")
+        try expectError(["forward", "--model", fixture, "--tokens", write("[[\(row)]]"), "--out", CLI.tempDir() + "/o"],
+                        mentions: ["context"])
+    }
+
+    func testBadBackendName() throws {
+        let r = try CLI.run(["sample", "--logits", "1,2"], environment: ["FOUNDRY_BACKEND": "cuda"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("FOUNDRY_BACKEND"), r.stderr)
+    }
+}

@@ -1,0 +1,44 @@
+import XCTest
+import FoundryCore
+import FoundryCPU
+import FoundryData
+import FoundryModel
+import FoundryTrain
+
+/// 10 steps, save, reload, 10 more give the same losses as 20 uninterrupted steps.
+final class ResumeTests: XCTestCase {
+    func options() -> PretrainOptions {
+        var o = PretrainOptions()
+        o.layers = 2; o.heads = 2; o.embd = 16; o.context = 16; o.batch = 4; o.steps = 20
+        o.warmup = 3; o.evalEvery = 0; o.saveEvery = 0; o.logEvery = 1000; o.previewTokens = 0; o.gradAccum = 2
+        return o
+    }
+
+    func run(_ device: Device, stopAt: Int?, resume: Bool, dir: String) throws -> [Double] {
+        let text = BuiltinCorpus.generate(characters: 20_000, seed: 3)
+        let tok = CharTokenizer.train(corpus: text)
+        var o = options(); o.stopAt = stopAt
+        let t = try Pretrainer(device: device, tokenizer: tok, tokens: try tok.encode(text), options: o, outDir: dir,
+                               resume: resume, log: { _ in })
+        return try t.run().losses
+    }
+
+    func check(_ device: Device, tolerance: Double) throws {
+        let straight = try run(device, stopAt: nil, resume: false, dir: CLI.tempDir())
+        let dir = CLI.tempDir()
+        let first = try run(device, stopAt: 10, resume: false, dir: dir)
+        let second = try run(device, stopAt: nil, resume: true, dir: dir)
+        XCTAssertEqual(straight.count, 20)
+        XCTAssertEqual(first.count, 10)
+        XCTAssertEqual(second.count, 10)
+        for (i, (a, b)) in zip(straight, first + second).enumerated() {
+            if tolerance == 0 { XCTAssertEqual(a, b, "step \(i + 1) differs on \(device.backend)") }
+            else { XCTAssertEqual(a, b, accuracy: tolerance, "step \(i + 1) on \(device.backend)") }
+        }
+        XCTAssertLessThan(straight.last!, straight.first!, "training should lower the loss")
+    }
+
+    func testResumeIsBitwiseOnCPU() throws { try check(CPUDevice(), tolerance: 0) }
+    func testResumeIsExactOnOpenCL() throws { try check(try TestDevices.openCL(), tolerance: 1e-6) }
+}
+
