@@ -60,9 +60,8 @@ final class SamplingTests: XCTestCase {
             let tokens: [Int32] = [3, 17, 42, 8, 0, 51, 9, 9, 30]
             let cache = try model.makeCache(batch: 1)
             var incremental: [[Float]] = []
-            _ = try model.decode(tokens: Array(tokens[0..<4]), cache: cache)   // a prompt, fed at once
-            incremental.append(try d.read(cache.logits))
-            for t in tokens[4...] { _ = try model.decode(tokens: [t], cache: cache); incremental.append(try d.read(cache.logits)) }
+            incremental.append(try d.read(try model.decode(tokens: Array(tokens[0..<4]), cache: cache)))  // a prompt, fed at once
+            for t in tokens[4...] { incremental.append(try d.read(try model.decode(tokens: [t], cache: cache))) }
             for (i, n) in (4...tokens.count).enumerated() {
                 try model.forward(tokens: Array(tokens[0..<n]), batch: 1, seq: n)
                 let full = try d.read(model.logits)
