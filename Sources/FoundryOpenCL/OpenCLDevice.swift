@@ -29,7 +29,9 @@ public final class OpenCLDevice: Device {
     public private(set) var programFromCache = false
 
     let context: cl_context
-    let queue: cl_command_queue
+    /// The in-order queue every op is enqueued on (public for benchmarks that call other
+    /// OpenCL libraries, such as CLBlast, on the same device).
+    public let queue: cl_command_queue
     let program: cl_program
     var kernels: [String: cl_kernel] = [:]
     /// Zero-length ops and absent optional tensors bind this instead of a null buffer.
@@ -153,7 +155,8 @@ public final class OpenCLDevice: Device {
 
     public func makeBuffer(count: Int) throws -> DeviceBuffer { try makeCLBuffer(count: count) }
 
-    func mem(_ t: TensorRef) -> cl_mem {
+    /// The OpenCL buffer behind a tensor (its element offset is `t.offset`).
+    public func mem(_ t: TensorRef) -> cl_mem {
         guard let b = t.buffer as? CLBuffer else { fatalError("tensor from another device") }
         return b.mem
     }

@@ -1,0 +1,102 @@
+import CCLBlast
+import Foundation
+import FoundryCore
+import FoundryOpenCL
+
+/// One benchmark row.
+public struct BenchRow {
+    public let kernel: String
+    public let shape: String
+    public let milliseconds: Double
+    /// GFLOP/s where the op has a natural flop count (GEMM), else nil.
+    public let gflops: Double?
+    /// CLBlast SGEMM on the same device, same shape, same run (GEMM rows only).
+    public let clblastGflops: Double?
+}
+
+/// Times kernels on a device: GEMM beside CLBlast's SGEMM, and the transformer ops at the
+/// shapes of nanoGPT's CPU settings (B 12, T 64, C 128, 4 heads).
+public enum KernelBench {
+    /// Median wall time of `reps` runs of `body` (each ending with `finish`), in ms.
+    static func time(_ device: Device, reps: Int, _ body: () throws -> Void) throws -> Double {
+        try body(); try device.finish()          // warm-up (and first-use compilation)
+        var samples: [Double] = []
+        for _ in 0..<reps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body(); try device.finish()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    public static func gemmShapes(squares: [Int]) -> [(String, Int, Int, Int, Bool, Bool)] {
+        var s = squares.map { ("square", $0, $0, $0, false, false) }
+        // nanoGPT CPU settings: B·T = 768 rows, C = 128.
+        s += [("qkv fwd", 768, 384, 128, false, false), ("mlp fwd", 768, 512, 128, false, false),
+              ("mlp dX", 768, 128, 512, false, true), ("mlp dW", 128, 512, 768, true, false),
+              ("lm head", 768, 65, 128, false, true)]
+        return s
+    }
+
+    public static func run(device: Device, squares: [Int] = [256, 512, 1024], reps: Int = 5,
+                           progress: (BenchRow) -> Void = { _ in }) throws -> [BenchRow] {
+        var rows: [BenchRow] = []
+        func emit(_ r: BenchRow) { rows.append(r); progress(r) }
+        var g = Inputs(seed: 1)
+        for (label, m, n, k, ta, tb) in gemmShapes(squares: squares) {
+            let a = try device.upload(g.normal(m * k)), b = try device.upload(g.normal(k * n)), c = try device.makeTensor(count: m * n)
+            let flops = 2.0 * Double(m) * Double(n) * Double(k)
+            let r = max(1, min(reps, Int(2e10 / flops)))
+            let ms = try time(device, reps: r) {
+                device.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: c, bias: nil)
+            }
+            var blas: Double? = nil
+            if let cl = device as? OpenCLDevice {
+                if let ms = try? time(device, reps: r, { try clblastSgemm(cl, ta, tb, m, n, k, a, b, c) }) {
+                    blas = flops / (ms * 1e6)
+                }
+            }
+            emit(BenchRow(kernel: "gemm_\(ta ? "t" : "n")\(tb ? "t" : "n")", shape: "\(label) \(m)x\(n)x\(k)",
+                          milliseconds: ms, gflops: flops / (ms * 1e6), clblastGflops: blas))
+        }
+        // Transformer ops at nanoGPT's CPU shapes.
+        let B = 12, T = 64, C = 128, H = 4, BT = B * T, V = 65
+        let x = try device.upload(g.normal(BT * C)), y = try device.makeTensor(count: BT * C)
+        let w = try device.upload(g.normal(C)), bias = try device.upload(g.normal(C))
+        let mean = try device.makeTensor(count: BT), rstd = try device.makeTensor(count: BT)
+        let qkv = try device.upload(g.normal(BT * 3 * C)), att = try device.makeTensor(count: B * H * T * T)
+        let dqkv = try device.makeTensor(count: BT * 3 * C), scratch = try device.makeTensor(count: B * H * T * T)
+        let big = try device.upload(g.normal(BT * 4 * C)), bigOut = try device.makeTensor(count: BT * 4 * C)
+        let logits = try device.upload(g.normal(BT * V)), losses = try device.makeTensor(count: BT)
+        let targets = try device.upload(ints: (0..<BT).map { Int32($0 % V) })
+        let layout = AttentionLayout.fused(batch: B, seq: T, channels: C, heads: H, causal: true)
+        let params = try device.upload(g.normal(800_000)), grads = try device.upload(g.normal(800_000))
+        let m = try device.makeTensor(count: 800_000), v = try device.makeTensor(count: 800_000)
+        let ops: [(String, String, () throws -> Void)] = [
+            ("layernorm_forward", "768x128", { device.layerNormForward(x, weight: w, bias: bias, out: y, mean: mean, rstd: rstd, rows: BT, cols: C, eps: 1e-5) }),
+            ("layernorm_backward", "768x128", { device.layerNormBackward(dout: x, inp: x, weight: w, mean: mean, rstd: rstd, dinp: y, dweight: w, dbias: bias, rows: BT, cols: C) }),
+            ("attention_forward", "B12 T64 H4", { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: y, att: att, layout: layout) }),
+            ("attention_backward", "B12 T64 H4", { device.attentionBackward(dout: x, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout) }),
+            ("gelu_forward", "768x512", { device.geluForward(big, out: bigOut) }),
+            ("gelu_backward", "768x512", { device.geluBackward(big, dout: big, dinp: bigOut) }),
+            ("cross_entropy", "768x65", { device.crossEntropy(logits: logits, targets: targets, losses: losses, dlogits: nil, rows: BT, vocab: V, gradScale: 1) }),
+            ("adamw", "800k params", { device.adamw(params: params, grads: grads, m: m, v: v, decayCount: 700_000, lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, step: 1, gradScale: 1) }),
+            ("sum_of_squares", "800k", { _ = try device.sumOfSquares(grads) }),
+        ]
+        for (name, shape, body) in ops {
+            emit(BenchRow(kernel: name, shape: shape, milliseconds: try time(device, reps: reps, body), gflops: nil, clblastGflops: nil))
+        }
+        return rows
+    }
+
+    /// CLBlast's SGEMM with the same row-major operands, on the device's own queue.
+    static func clblastSgemm(_ d: OpenCLDevice, _ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int,
+                             _ a: TensorRef, _ b: TensorRef, _ c: TensorRef) throws {
+        var queue: cl_command_queue? = d.queue
+        let status = CLBlastSgemm(CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+                                  tb ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, 1,
+                                  d.mem(a), a.offset, ta ? m : k, d.mem(b), b.offset, tb ? k : n, 0,
+                                  d.mem(c), c.offset, n, &queue, nil)
+        if status != CLBlastSuccess { throw FoundryError("CLBlast SGEMM failed with status \(status.rawValue)") }
+    }
+}
