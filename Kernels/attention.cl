@@ -12,7 +12,7 @@ kernel void attention_forward(global const float* q, int q_off, global const flo
 {
     const int i = get_global_id(0), bh = get_global_id(1);
     if (i >= tq || bh >= batch * heads) return;
-    const int b = bh / heads, h = bh % heads;
+    const int b = bh / heads, h = bh - b * heads;   // not bh % heads: oclgrind cannot check the "freeze" LLVM emits for a div/rem pair
     const float scale = rsqrt((float)hd);
     global const float* qi = q + q_off + b * q_bs + i * q_rs + h * hd;
     global float* arow = att + att_off + (bh * tq + i) * tk;
@@ -50,7 +50,7 @@ kernel void attention_backward_query(global const float* dout, int dout_off, glo
 {
     const int i = get_global_id(0), bh = get_global_id(1);
     if (i >= T || bh >= batch * heads) return;
-    const int b = bh / heads, h = bh % heads, C = heads * hd, rs = 3 * C;
+    const int b = bh / heads, h = bh - b * heads, C = heads * hd, rs = 3 * C;
     const float scale = rsqrt((float)hd);
     global const float* x = qkv + qkv_off + b * T * rs;
     global const float* arow = att + att_off + (bh * T + i) * T;
@@ -82,7 +82,7 @@ kernel void attention_backward_key(global const float* dout, int dout_off, globa
 {
     const int j = get_global_id(0), bh = get_global_id(1);
     if (j >= T || bh >= batch * heads) return;
-    const int b = bh / heads, h = bh % heads, C = heads * hd, rs = 3 * C;
+    const int b = bh / heads, h = bh - b * heads, C = heads * hd, rs = 3 * C;
     const float scale = rsqrt((float)hd);
     global const float* x = qkv + qkv_off + b * T * rs;
     global float* dk = dqkv + dqkv_off + (b * T + j) * rs + C + h * hd;

@@ -24,23 +24,24 @@ float kth_largest(global const float* x, int n, int k) {
     return key_value(lo);
 }
 
-// Largest threshold t with mass(p >= t) >= target, over non-negative p.
-float mass_threshold(global const float* p, int n, float target) {
+// The filtered distribution is computed on the fly from the logits rather than stored and
+// re-read, so each output element is written exactly once.
+// p1(c): softmax over the top-k survivors at this temperature (0 for the others).
+inline float p1(global const float* x, int c, float kth, float mx, float inv_t, float z1) {
+    return x[c] >= kth ? exp((x[c] - mx) * inv_t) / z1 : 0.0f;
+}
+
+// Largest threshold t with mass(p1 >= t) >= target: the nucleus of top-p, ties kept.
+float mass_threshold(global const float* x, int n, float kth, float mx, float inv_t, float z1, float target) {
     uint lo = order_key(0.0f), hi = order_key(1.0f);
     while (lo < hi) {
         const uint mid = lo + ((hi - lo) >> 1) + ((hi - lo) & 1u);   // upper middle, no overflow
         const float t = key_value(mid);
         float mass = 0.0f;
-        for (int c = 0; c < n; c++) if (p[c] >= t) mass += p[c];
+        for (int c = 0; c < n; c++) { const float p = p1(x, c, kth, mx, inv_t, z1); if (p >= t) mass += p; }
         if (mass >= target) lo = mid; else hi = mid - 1u;
     }
     return key_value(lo);
-}
-
-inline void normalise(global float* o, int n) {
-    float s = 0.0f;
-    for (int c = 0; c < n; c++) s += o[c];
-    for (int c = 0; c < n; c++) o[c] /= s;
 }
 
 kernel void sampling_probs(global const float* logits, int logits_off, global float* probs, int probs_off,
@@ -56,21 +57,21 @@ kernel void sampling_probs(global const float* logits, int logits_off, global fl
         for (int c = 0; c < vocab; c++) o[c] = (c == best) ? 1.0f : 0.0f;
         return;
     }
+    const float inv_t = 1.0f / temperature;
     const float kth = (top_k > 0 && top_k < vocab) ? kth_largest(x, vocab, top_k) : -INFINITY;
     float mx = -INFINITY;
     for (int c = 0; c < vocab; c++) if (x[c] >= kth) mx = fmax(mx, x[c]);
-    for (int c = 0; c < vocab; c++) o[c] = (x[c] >= kth) ? exp((x[c] - mx) / temperature) : 0.0f;
-    normalise(o, vocab);
-    if (top_p < 1.0f) {
-        const float t = mass_threshold(o, vocab, top_p);
-        for (int c = 0; c < vocab; c++) if (o[c] < t) o[c] = 0.0f;
-        normalise(o, vocab);
-    }
-    if (min_p > 0.0f) {
-        float top = 0.0f;
-        for (int c = 0; c < vocab; c++) top = fmax(top, o[c]);
-        for (int c = 0; c < vocab; c++) if (o[c] < min_p * top) o[c] = 0.0f;
-        normalise(o, vocab);
+    float z1 = 0.0f;
+    for (int c = 0; c < vocab; c++) if (x[c] >= kth) z1 += exp((x[c] - mx) * inv_t);
+    // top-p keeps p1 >= tp. min-p compares with the most likely token, whose p1 is 1/z1 (its
+    // logit is mx) whatever the renormalisation in between: keep p1 >= min_p / z1.
+    const float tp = top_p < 1.0f ? mass_threshold(x, vocab, kth, mx, inv_t, z1, top_p) : 0.0f;
+    const float tm = min_p > 0.0f ? min_p / z1 : 0.0f;
+    float z3 = 0.0f;
+    for (int c = 0; c < vocab; c++) { const float p = p1(x, c, kth, mx, inv_t, z1); if (p >= tp && p >= tm) z3 += p; }
+    for (int c = 0; c < vocab; c++) {
+        const float p = p1(x, c, kth, mx, inv_t, z1);
+        o[c] = (p >= tp && p >= tm) ? p / z3 : 0.0f;
     }
 }
 

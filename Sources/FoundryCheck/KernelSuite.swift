@@ -25,10 +25,11 @@ struct ParityCase {
 /// so `foundry kernels test` can run it where no Swift toolchain exists.
 public enum KernelSuite {
     /// `small` keeps shapes tiny (for oclgrind, which is ~100× slower).
-    public static func run(reference: Device, candidate: Device, small: Bool = false,
+    /// `only`: run just the kernels whose name contains this text.
+    public static func run(reference: Device, candidate: Device, small: Bool = false, only: String? = nil,
                            progress: ((KernelCheckResult) -> Void)? = nil) throws -> [KernelCheckResult] {
         var results: [KernelCheckResult] = []
-        for c in cases(small: small) {
+        for c in cases(small: small) where only.map({ c.kernel.contains($0) }) ?? true {
             let want = try c.run(reference)
             let got = try c.run(candidate)
             var worst = 0.0

@@ -19,13 +19,15 @@ struct KernelsTest: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @Flag(help: "Tiny shapes only (for slow checkers such as oclgrind).")
     var small = false
+    @Option(help: "Only kernels whose name contains this text (e.g. gemm, attention).")
+    var only: String?
 
     func run() throws {
         let device = try deviceOptions.open()
         print("kernel parity: \(device.backend) \(device.name) vs the Swift reference")
         print("kernel                shape                                   max error   tolerance  result")
         var failed = 0
-        let results = try KernelSuite.run(reference: CPUDevice(), candidate: device, small: small) { r in
+        let results = try KernelSuite.run(reference: CPUDevice(), candidate: device, small: small, only: only) { r in
             print("\(r.kernel.padding(21)) \(r.shape.padding(39)) \(String(format: "%10.2e  %10.2e", r.maxError, r.tolerance))  \(r.passed ? "pass" : "FAIL")")
         }
         failed = results.filter { !$0.passed }.count
