@@ -75,7 +75,7 @@ kernel void softmax_rows(global const float* inp, int inp_off, global float* out
     float mx = -INFINITY;
     for (int c = 0; c < cols; c++) mx = fmax(mx, x[c]);
     float s = 0.0f;
-    for (int c = 0; c < cols; c++) s += exp((x[c] - mx) / temperature);
+    for (int c = 0; c < cols; c++) { const float e = exp((x[c] - mx) / temperature); o[c] = e; s += e; }
     const float inv = 1.0f / s;
-    for (int c = 0; c < cols; c++) o[c] = exp((x[c] - mx) / temperature) * inv;
+    for (int c = 0; c < cols; c++) o[c] *= inv;
 }

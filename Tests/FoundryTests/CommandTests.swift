@@ -98,6 +98,17 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(again.programFromCache, "the second open should load the cached binary")
     }
 
+    func testKernelBuildFailureShowsTheBuildLog() throws {
+        _ = try TestDevices.openCL()
+        // An empty tile size makes the GEMM kernel fail to compile.
+        let r = try CLI.run(["kernels", "test", "--small", "--only", "gemm"],
+                            environment: ["FOUNDRY_CL_OPTIONS": "-DGEMM_TM=", "FOUNDRY_CACHE_DIR": CLI.tempDir()])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertLessThan(r.status, 128, r.stderr)
+        XCTAssertTrue(r.stderr.contains("kernel build failed") && r.stderr.contains("build log"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("error"), "the compiler's own messages are shown: \(r.stderr)")
+    }
+
     func testKernelsTestCommandPrintsATable() throws {
         _ = try TestDevices.openCL()
         let r = try CLI.run(["kernels", "test", "--small", "--only", "gemm"])
