@@ -37,18 +37,20 @@ let package = Package(
         // Optimizer, schedules, batching and the training stages.
         .target(name: "FoundryTrain", dependencies: ["FoundryCore", "FoundryModel", "FoundryData", "FoundrySample"],
                 path: "Sources/FoundryTrain"),
+        // Report cards: PNG line and bar charts, dependency-free.
+        .target(name: "FoundryReport", path: "Sources/FoundryReport"),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
         .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryCPU", "FoundryOpenCL", "CCLBlast"],
                 path: "Sources/FoundryCheck"),
         // The command line: one ParsableCommand per file.
         .executableTarget(name: "foundry", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/foundry"),
         .testTarget(name: "FoundryTests", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "foundry",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "foundry",
         ], path: "Tests/FoundryTests", resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw device pointers across worker threads by

@@ -1,0 +1,1 @@
+// The report module: PNG plots for pipeline reports.
