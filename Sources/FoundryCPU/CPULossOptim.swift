@@ -3,9 +3,10 @@ import FoundryCore
 
 extension CPUDevice {
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
-                             rows: Int, vocab: Int, gradScale: Float) {
+                             rows: Int, vocab: Int, gradScale: Float, rowScales: TensorRef?) {
         let x = f(logits), tg = i(targets), l = f(losses)
         let g = dlogits.map { f($0) }
+        let scales = rowScales.map { f($0) }
         for r in 0..<rows {
             let xr = x + r * vocab
             let target = Int(tg[r])
@@ -22,9 +23,10 @@ extension CPUDevice {
             l[r] = logSum - xr[target]
             if let g {
                 let gr = g + r * vocab
+                let scale = gradScale * (scales?[r] ?? 1)
                 for c in 0..<vocab {
                     let p = expf(xr[c] - logSum)
-                    gr[c] = gradScale * (p - (c == target ? 1 : 0))
+                    gr[c] = scale * (p - (c == target ? 1 : 0))
                 }
             }
         }

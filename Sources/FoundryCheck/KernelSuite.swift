@@ -114,7 +114,10 @@ public enum KernelSuite {
                 d.crossEntropy(logits: x, targets: targets, losses: losses, dlogits: grad, rows: rows, vocab: cols, gradScale: 0.5)
                 let lossesNoGrad = try d.makeTensor(count: rows)
                 d.crossEntropy(logits: x, targets: targets, losses: lossesNoGrad, dlogits: nil, rows: rows, vocab: cols, gradScale: 1)
-                return try d.read(losses) + d.read(grad) + d.read(lossesNoGrad)
+                let scales = try d.upload(g.normal(rows)), scaled = try d.makeTensor(count: rows * cols)
+                d.crossEntropy(logits: x, targets: targets, losses: try d.makeTensor(count: rows), dlogits: scaled,
+                               rows: rows, vocab: cols, gradScale: 2, rowScales: scales)
+                return try d.read(losses) + d.read(grad) + d.read(lossesNoGrad) + d.read(scaled)
             })
             all.append(ParityCase(kernel: "copy_rows", shape: shape, tolerance: 0) { d in
                 var g = Inputs(seed: 6)

@@ -144,10 +144,12 @@ public protocol Device: AnyObject {
 
     // MARK: loss
     /// Fused softmax + cross-entropy. losses[r] = −log softmax(logits[r])[targets[r]], or 0 where
-    /// targets[r] == −1. If `dlogits` is given it receives gradScale · (softmax − onehot) (0 on
-    /// ignored rows); it may alias `logits`.
+    /// targets[r] == −1. If `dlogits` is given it receives gradScale · rowScales[r] · (softmax −
+    /// onehot) (0 on ignored rows; rowScales nil means 1); it may alias `logits`. Per-row scales
+    /// turn any loss of per-token log-probabilities (DPO, PPO, …) into logit gradients:
+    /// d(−log p)/d logits = softmax − onehot.
     func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
-                      rows: Int, vocab: Int, gradScale: Float)
+                      rows: Int, vocab: Int, gradScale: Float, rowScales: TensorRef?)
 
     // MARK: optimiser
     /// One AdamW step over `count` parameters (PyTorch semantics). Weight decay applies to the
@@ -171,6 +173,11 @@ public protocol Device: AnyObject {
 }
 
 extension Device {
+    public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
+                             rows: Int, vocab: Int, gradScale: Float) {
+        crossEntropy(logits: logits, targets: targets, losses: losses, dlogits: dlogits, rows: rows, vocab: vocab,
+                     gradScale: gradScale, rowScales: nil)
+    }
     public func makeTensor(count: Int) throws -> TensorRef { TensorRef(try makeBuffer(count: count)) }
     public func upload(_ values: [Float]) throws -> TensorRef {
         let t = try makeTensor(count: values.count); try write(values, to: t); return t

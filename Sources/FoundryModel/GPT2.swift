@@ -62,8 +62,23 @@ public final class GPT2 {
         return a.logits.slice(0, a.batch * a.seq * config.vocabSize)
     }
 
-    /// Runs the model on `tokens` ([batch, seq], row-major, ids < vocab).
-    public func forward(tokens: [Int32], batch: Int, seq: Int) throws {
+    /// The final LayerNorm's output [batch·seq, C] of the last forward: what the LM head (or a
+    /// reward/value head) reads.
+    public var hidden: TensorRef {
+        guard let a = acts else { fatalError("forward has not run") }
+        return a.lnf.slice(0, a.batch * a.seq * config.channels)
+    }
+
+    /// Scratch [batch·seq, C] for a head's gradient w.r.t. `hidden`; fill it, then call
+    /// `backward(fromHidden:)`.
+    public var hiddenGradient: TensorRef {
+        guard let a = acts else { fatalError("forward has not run") }
+        return a.dscratchC.slice(0, a.batch * a.seq * config.channels)
+    }
+
+    /// Runs the model on `tokens` ([batch, seq], row-major, ids < vocab). With `logits: false`
+    /// it stops at `hidden` (for scalar heads), skipping the vocabulary projection.
+    public func forward(tokens: [Int32], batch: Int, seq: Int, logits computeLogits: Bool = true) throws {
         precondition(tokens.count == batch * seq)
         guard seq <= config.maxSeq else {
             throw FoundryError("sequence of \(seq) tokens is longer than the model's context (\(config.maxSeq))")
@@ -100,6 +115,7 @@ public final class GPT2 {
         d.layerNormForward(a.layers[config.layers - 1].res3, weight: param("ln_f.weight"), bias: param("ln_f.bias"),
                            out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, rows: BT, cols: C, eps: config.layerNormEps)
         // The LM head is the token embedding, transposed (tied weights).
+        guard computeLogits else { return }
         d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1, a: a.lnf, b: param("wte.weight"),
                beta: 0, c: a.logits, bias: nil)
     }
@@ -140,11 +156,22 @@ public final class GPT2 {
     /// left in the logits. Layer by layer, the mirror image of `forward`.
     public func backward() throws {
         guard let a = acts else { fatalError("forward has not run") }
-        let d = device, C = config.channels, BT = a.batch * a.seq, V = config.vocabSize
-        let dres = a.dresidual, dC = a.dscratchC, d4C = a.dscratch4C, dqkv = a.dqkv
+        let d = device, BT = a.batch * a.seq, V = config.vocabSize
         // logits = lnf · wteᵀ
-        d.gemm(transA: false, transB: false, m: BT, n: C, k: V, alpha: 1, a: logits, b: param("wte.weight"), beta: 0, c: dC, bias: nil)
-        d.gemm(transA: true, transB: false, m: V, n: C, k: BT, alpha: 1, a: logits, b: a.lnf, beta: 1, c: grad("wte.weight"), bias: nil)
+        d.gemm(transA: false, transB: false, m: BT, n: config.channels, k: V, alpha: 1, a: logits, b: param("wte.weight"),
+               beta: 0, c: a.dscratchC, bias: nil)
+        d.gemm(transA: true, transB: false, m: V, n: config.channels, k: BT, alpha: 1, a: logits, b: a.lnf, beta: 1,
+               c: grad("wte.weight"), bias: nil)
+        try backward(fromHidden: hiddenGradient)
+    }
+
+    /// Accumulates parameter gradients given d(loss)/d(hidden) (normally `hiddenGradient`,
+    /// which the blocks then reuse as scratch).
+    public func backward(fromHidden dHidden: TensorRef) throws {
+        guard let a = acts else { fatalError("forward has not run") }
+        let d = device, C = config.channels, BT = a.batch * a.seq
+        let dres = a.dresidual, dC = a.dscratchC, d4C = a.dscratch4C, dqkv = a.dqkv
+        if dHidden.offset != dC.offset || dHidden.buffer !== dC.buffer { d.copy(dHidden, to: dC.slice(0, BT * C)) }
         d.fill(dres, value: 0)
         d.layerNormBackward(dout: dC, inp: a.layers[config.layers - 1].res3, weight: param("ln_f.weight"), mean: a.lnfMean,
                             rstd: a.lnfRstd, dinp: dres, dweight: grad("ln_f.weight"), dbias: grad("ln_f.bias"), rows: BT, cols: C)

@@ -101,10 +101,11 @@ extension OpenCLDevice {
     }
 
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
-                             rows: Int, vocab: Int, gradScale: Float) {
+                             rows: Int, vocab: Int, gradScale: Float, rowScales: TensorRef?) {
         launch("cross_entropy", [rows], [
             .tensor(logits), .tensor(targets), .tensor(losses), .tensor(dlogits ?? TensorRef(dummy)),
             .int(dlogits == nil ? 0 : 1), .int(rows), .int(vocab), .float(gradScale),
+            .tensor(rowScales ?? TensorRef(dummy)), .int(rowScales == nil ? 0 : 1),
         ])
     }
 
