@@ -11,14 +11,27 @@ import FoundryData
 public enum Checkpoint {
     static let prefix = "transformer."
 
-    public static func save(_ model: GPT2, tokenizer: Tokenizer?, to dir: String) throws {
+    /// `extraTensors` and `architecture` let heads ride along (a reward model is saved as
+    /// "GPT2ForSequenceClassification" with "score.weight").
+    public static func save(_ model: GPT2, tokenizer: Tokenizer?, to dir: String,
+                            extraTensors: [NamedTensor] = [], architecture: String = "GPT2LMHeadModel") throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let values = try model.device.read(model.params)
         let tensors = model.layout.entries.map { e in
             NamedTensor(name: prefix + e.name, shape: e.shape, values: Array(values[e.offset..<e.offset + e.count]))
         }
-        try SafeTensors.write(tensors, metadata: ["format": "pt"], to: path(dir, "model.safetensors"))
-        let config = try JSONSerialization.data(withJSONObject: model.config.json(), options: [.prettyPrinted, .sortedKeys])
+        try SafeTensors.write(tensors + extraTensors, metadata: ["format": "pt"], to: path(dir, "model.safetensors"))
+        var json = model.config.json()
+        json["architectures"] = [architecture]
+        if architecture == "GPT2ForSequenceClassification" {
+            json["num_labels"] = 1
+            json["id2label"] = ["0": "LABEL_0"]
+            json["label2id"] = ["LABEL_0": 0]
+            // transformers reads the score just before the first pad token: padding with
+            // end-of-text puts it on the last real token, where Foundry reads it.
+            if let eos = model.config.eosTokenId { json["pad_token_id"] = eos }
+        }
+        let config = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(config, to: path(dir, "config.json"))
         try tokenizer?.save(to: path(dir, "tokenizer.json"))
     }

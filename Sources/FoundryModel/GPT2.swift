@@ -144,6 +144,17 @@ public final class GPT2 {
         return (count == 0 ? 0 : sum / Double(count), count)
     }
 
+    /// The targets and per-position loss buffers of the current shape (for losses built outside
+    /// the model, such as `backward(_:dLogp:)`).
+    public var targetsTensor: TensorRef {
+        guard let a = acts else { fatalError("forward has not run") }
+        return a.targets.slice(0, a.batch * a.seq)
+    }
+    public var lossesTensor: TensorRef {
+        guard let a = acts else { fatalError("forward has not run") }
+        return a.losses.slice(0, a.batch * a.seq)
+    }
+
     /// Per-position losses of the last `loss` call.
     public func positionLosses() throws -> [Float] {
         guard let a = acts else { fatalError("forward has not run") }

@@ -1,0 +1,82 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// Direct preference optimisation against a frozen reference (the starting policy): sigmoid
+/// (default, β = 0.1), IPO or hinge loss on the difference of policy/reference log-ratios of the
+/// chosen and rejected completions. Logs TRL's rewards/chosen, rewards/rejected,
+/// rewards/margins, rewards/accuracies.
+public struct DPOOptions {
+    public var lr: Float = 1e-4
+    public var beta = 0.1
+    public var loss: Losses.DPOKind = .sigmoid
+    public var epochs = 2
+    public var batch = 8
+    public var warmup = 5
+    public var clip: Float = 1
+    public var seed: UInt64 = 3
+    public var logEvery = 10
+    public init() {}
+}
+
+public final class DPOTrainer {
+    public let policy: GPT2
+    let options: DPOOptions
+    let optimizer: AdamW
+    let pad: Int32
+
+    public init(policy: GPT2, options: DPOOptions, pad: Int32) throws {
+        self.policy = policy; self.options = options; self.pad = pad
+        optimizer = try AdamW(model: policy, weightDecay: 0)
+    }
+
+    func batch(_ pairs: [TokenizedPair], _ idx: [Int]) -> SequenceBatch {
+        SequenceBatch(sequences: idx.map { pairs[$0].chosen.tokens } + idx.map { pairs[$0].rejected.tokens },
+                      lossMask: idx.map { pairs[$0].chosen.lossMask } + idx.map { pairs[$0].rejected.lossMask },
+                      pad: pad, maxSeq: policy.config.maxSeq)
+    }
+
+    @discardableResult
+    public func run(_ pairs: [TokenizedPair], log: StageLog) throws -> [[String: Double]] {
+        guard !pairs.isEmpty else { throw FoundryError("no comparison pairs for DPO") }
+        // The reference is the policy before any update: its log-probabilities, once.
+        var refChosen = [Double](repeating: 0, count: pairs.count), refRejected = refChosen
+        for start in stride(from: 0, to: pairs.count, by: options.batch) {
+            let idx = Array(start..<min(start + options.batch, pairs.count))
+            let lp = try policy.sequenceLogProbs(batch(pairs, idx))
+            for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
+        }
+        var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
+        let steps = max(1, options.epochs * pairs.count / max(1, min(options.batch, pairs.count)))
+        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        var history: [[String: Double]] = []
+        for step in 0..<steps {
+            let idx = order.next(), n = idx.count
+            let b = batch(pairs, idx)
+            let tokenLp = try policy.targetLogProbs(b)
+            let seqLp = (0..<b.batch).map { i in tokenLp[i * b.seq..<(i + 1) * b.seq].reduce(0, +) }
+            var dSeq = [Double](repeating: 0, count: b.batch)
+            var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0
+            for (k, i) in idx.enumerated() {
+                let r = Losses.dpo(options.loss, beta: options.beta, policyChosen: seqLp[k], policyRejected: seqLp[n + k],
+                                   refChosen: refChosen[i], refRejected: refRejected[i])
+                loss += r.loss / Double(n)
+                dSeq[k] = r.dChosen / Double(n); dSeq[n + k] = r.dRejected / Double(n)
+                rc += r.rewardChosen / Double(n); rr += r.rewardRejected / Double(n)
+                acc += (r.rewardChosen > r.rewardRejected ? 1 : 0) / Double(n)
+            }
+            // d loss / d(token log p) = d loss / d(sequence log p) on every trained token.
+            var dTok = [Double](repeating: 0, count: b.batch * b.seq)
+            for i in 0..<b.batch { for t in 0..<b.seq where b.targets[i * b.seq + t] >= 0 { dTok[i * b.seq + t] = dSeq[i] } }
+            policy.zeroGrad()
+            try policy.backward(b, dLogp: dTok)
+            try optimizer.update(policy, lr: schedule.lr(step), clip: options.clip)
+            let m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
+            history.append(m)
+            log.step(step + 1, of: steps, [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr),
+                                           ("rewards/margins", rc - rr), ("rewards/accuracies", acc)],
+                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+        }
+        return history
+    }
+}

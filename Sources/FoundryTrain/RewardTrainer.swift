@@ -1,0 +1,97 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// Reward-model training on comparisons: Bradley–Terry −log σ(r⁺ − r⁻ − margin) (TRL's
+/// RewardTrainer), or pointwise regression to a score. Rewards are read at each sequence's last
+/// token; the loss's gradient flows through the scalar head into the backbone.
+public struct RewardOptions {
+    public var lr: Float = 1e-4
+    public var headLR: Float = 1e-3
+    public var epochs = 2
+    public var batch = 16
+    public var warmup = 10
+    public var clip: Float = 1
+    public var centerRewardsCoefficient: Double = 0
+    public var seed: UInt64 = 2
+    public var logEvery = 10
+    public init() {}
+}
+
+public struct RewardMetrics {
+    public var loss: Double, accuracy: Double, margin: Double, meanReward: Double
+}
+
+public final class RewardTrainer {
+    public let model: RewardModel
+    let optimizer: AdamW
+    let options: RewardOptions
+    let pad: Int32
+
+    public init(model: RewardModel, options: RewardOptions, pad: Int32) throws {
+        self.model = model; self.options = options; self.pad = pad
+        optimizer = try AdamW(model: model.backbone, weightDecay: 0)
+    }
+
+    /// One pass over `pairs` in batches: the pairwise metrics, and (with `train`) an update per batch.
+    func pass(_ pairs: [TokenizedPair], indices: [Int], train: Bool, lr: Float) throws -> RewardMetrics {
+        let seqs = indices.map { pairs[$0].chosen.tokens } + indices.map { pairs[$0].rejected.tokens }
+        let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq)
+        let r = try model.rewards(b)
+        let n = indices.count
+        var loss = 0.0, correct = 0, margin = 0.0
+        var dScores = [Double](repeating: 0, count: 2 * n)
+        for i in 0..<n {
+            let bt = Losses.bradleyTerry(chosen: r[i], rejected: r[n + i], margin: pairs[indices[i]].margin,
+                                         centerCoefficient: options.centerRewardsCoefficient)
+            loss += bt.loss / Double(n)
+            dScores[i] = bt.dChosen / Double(n); dScores[n + i] = bt.dRejected / Double(n)
+            if r[i] > r[n + i] { correct += 1 }
+            margin += (r[i] - r[n + i]) / Double(n)
+        }
+        if train {
+            let bb = model.backbone
+            let hidden = try bb.device.read(bb.hidden)
+            var headGrad = [Float](repeating: 0, count: model.head.weight.count)
+            let rows = (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] }
+            let dHidden = model.head.backward(hidden: hidden, rows: rows, dScores: dScores, allRows: b.batch * b.seq, grad: &headGrad)
+            bb.zeroGrad()
+            try bb.device.write(dHidden, to: bb.hiddenGradient)
+            try bb.backward(fromHidden: bb.hiddenGradient)
+            try optimizer.update(bb, lr: lr, clip: options.clip)
+            model.head.update(grad: headGrad, lr: options.headLR * lr / options.lr)
+        }
+        return RewardMetrics(loss: loss, accuracy: Double(correct) / Double(n), margin: margin, meanReward: r.reduce(0, +) / Double(2 * n))
+    }
+
+    @discardableResult
+    public func run(_ pairs: [TokenizedPair], log: StageLog) throws -> [RewardMetrics] {
+        guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
+        var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
+        let steps = max(1, options.epochs * pairs.count / max(1, min(options.batch, pairs.count)))
+        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        var history: [RewardMetrics] = []
+        for step in 0..<steps {
+            let m = try pass(pairs, indices: order.next(), train: true, lr: schedule.lr(step))
+            history.append(m)
+            log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
+                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+        }
+        return history
+    }
+
+    /// Pairwise accuracy (and the other metrics) on held-out pairs, without updates.
+    public func evaluate(_ pairs: [TokenizedPair]) throws -> RewardMetrics {
+        var sum = RewardMetrics(loss: 0, accuracy: 0, margin: 0, meanReward: 0)
+        var seen = 0
+        for start in stride(from: 0, to: pairs.count, by: options.batch) {
+            let idx = Array(start..<min(start + options.batch, pairs.count))
+            let m = try pass(pairs, indices: idx, train: false, lr: 0)
+            let w = Double(idx.count)
+            sum.loss += m.loss * w; sum.accuracy += m.accuracy * w; sum.margin += m.margin * w; sum.meanReward += m.meanReward * w
+            seen += idx.count
+        }
+        let n = Double(max(seen, 1))
+        return RewardMetrics(loss: sum.loss / n, accuracy: sum.accuracy / n, margin: sum.margin / n, meanReward: sum.meanReward / n)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// Supervised finetuning on demonstrations: next-token cross-entropy on the tokens the mask
+/// selects (by default the completion only, as TRL's completion_only_loss), AdamW with a
+/// linear warmup and cosine decay, optional frozen embeddings and blocks.
+public struct SFTOptions {
+    public var lr: Float = 3e-4
+    public var epochs = 3
+    public var batch = 16
+    public var warmup = 10
+    public var weightDecay: Float = 0
+    public var clip: Float = 1
+    public var freezeLayers = 0
+    public var freezeEmbeddings = false
+    public var seed: UInt64 = 1
+    public var logEvery = 10
+    public init() {}
+}
+
+public final class SFTTrainer {
+    public let model: GPT2
+    let examples: [TokenizedExample]
+    let options: SFTOptions
+    let optimizer: AdamW
+    let freezer: Freezer
+    let pad: Int32
+
+    public init(model: GPT2, examples: [TokenizedExample], options: SFTOptions, pad: Int32) throws {
+        guard !examples.isEmpty else { throw FoundryError("no training examples: the SFT data is empty") }
+        self.model = model; self.examples = examples; self.options = options; self.pad = pad
+        optimizer = try AdamW(model: model, weightDecay: options.weightDecay)
+        freezer = try Freezer(model: model, layers: options.freezeLayers, embeddings: options.freezeEmbeddings)
+    }
+
+    public var steps: Int { max(1, options.epochs * examples.count / max(1, min(options.batch, examples.count))) }
+
+    /// Trains and returns the per-step losses.
+    @discardableResult
+    public func run(log: StageLog) throws -> [Double] {
+        var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
+        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        var losses: [Double] = []
+        for step in 0..<steps {
+            let idx = order.next()
+            let b = SequenceBatch(sequences: idx.map { examples[$0].tokens }, lossMask: idx.map { examples[$0].lossMask },
+                                  pad: pad, maxSeq: model.config.maxSeq)
+            model.zeroGrad()
+            try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+            let (loss, _) = try model.loss(targets: b.targets, gradScale: 1 / Float(max(1, b.validTargets)))
+            try model.backward()
+            let norm = try optimizer.update(model, lr: schedule.lr(step), clip: options.clip)
+            freezer.restore()
+            losses.append(loss)
+            log.step(step + 1, of: steps, [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(schedule.lr(step)))],
+                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+        }
+        return losses
+    }
+
+    /// Mean completion loss over `examples` (no update).
+    public static func evaluate(model: GPT2, examples: [TokenizedExample], pad: Int32, batch: Int = 16) throws -> Double {
+        var total = 0.0, count = 0
+        for start in stride(from: 0, to: examples.count, by: batch) {
+            let chunk = examples[start..<min(start + batch, examples.count)]
+            let b = SequenceBatch(sequences: chunk.map(\.tokens), lossMask: chunk.map(\.lossMask), pad: pad, maxSeq: model.config.maxSeq)
+            try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+            let (l, n) = try model.loss(targets: b.targets)
+            total += l * Double(n); count += n
+        }
+        return total / Double(max(count, 1))
+    }
+}

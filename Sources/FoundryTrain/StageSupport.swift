@@ -1,0 +1,102 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// A tokenised training example: the tokens and which of them the loss is computed on.
+public struct TokenizedExample {
+    public var tokens: [Int32]
+    public var lossMask: [Bool]
+    public init(tokens: [Int32], lossMask: [Bool]) {
+        precondition(tokens.count == lossMask.count)
+        self.tokens = tokens; self.lossMask = lossMask
+    }
+}
+
+/// A tokenised comparison: the same prompt with a preferred and a dispreferred response.
+public struct TokenizedPair {
+    public var chosen: TokenizedExample
+    public var rejected: TokenizedExample
+    public var margin: Double
+    public init(chosen: TokenizedExample, rejected: TokenizedExample, margin: Double = 0) {
+        self.chosen = chosen; self.rejected = rejected; self.margin = margin
+    }
+}
+
+/// Keeps chosen parameters fixed: their values are copied once and written back after every
+/// optimizer step (AdamW's decay would otherwise still move them). `--freeze-embeddings`
+/// freezes the token and position tables (and so the tied LM head); `--freeze-layers K` also
+/// freezes the first K blocks — the classic guard against catastrophic forgetting.
+public final class Freezer {
+    let model: GPT2
+    var saved: [(TensorRef, TensorRef)] = []
+    public let frozenCount: Int
+
+    public init(model: GPT2, layers: Int, embeddings: Bool) throws {
+        self.model = model
+        guard layers >= 0, layers <= model.config.layers else {
+            throw FoundryError("--freeze-layers \(layers) is outside 0...\(model.config.layers) (the model has \(model.config.layers) blocks)")
+        }
+        var count = 0
+        for e in model.layout.entries {
+            let isEmbedding = e.name.hasPrefix("wte.") || e.name.hasPrefix("wpe.")
+            let block = e.name.hasPrefix("h.") ? Int(e.name.split(separator: ".")[1]) : nil
+            let frozen = ((embeddings || layers > 0) && isEmbedding) || (block.map { $0 < layers } ?? false)
+            guard frozen else { continue }
+            let view = model.param(e.name)
+            let copy = try model.device.makeTensor(count: e.count)
+            model.device.copy(view, to: copy)
+            saved.append((view, copy))
+            count += e.count
+        }
+        frozenCount = count
+    }
+
+    /// Restore the frozen values (call after each optimizer step).
+    public func restore() { for (view, copy) in saved { model.device.copy(copy, to: view) } }
+}
+
+/// Shuffled mini-batches of indices, epoch after epoch, from a seeded generator.
+public struct BatchOrder {
+    var rng: RNG
+    let count: Int, batch: Int
+    var order: [Int] = [], at = 0
+    public private(set) var epoch = 0
+
+    public init(count: Int, batch: Int, seed: UInt64) {
+        rng = RNG(seed: seed); self.count = count; self.batch = max(1, min(batch, count))
+    }
+
+    public mutating func next() -> [Int] {
+        if at + batch > order.count {
+            if !order.isEmpty { epoch += 1 }
+            order = Array(0..<count)
+            for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+            at = 0
+        }
+        defer { at += batch }
+        return Array(order[at..<at + batch])
+    }
+}
+
+/// One progress line and one metrics.jsonl row per logged step, with TRL's metric names.
+public final class StageLog {
+    let name: String
+    let metrics: MetricsLog?
+    let log: (String) -> Void
+    let start = Date()
+
+    public init(stage: String, metricsPath: String?, log: @escaping (String) -> Void) throws {
+        name = stage
+        metrics = try MetricsLog(path: metricsPath, append: false)
+        self.log = log
+    }
+
+    public func step(_ step: Int, of total: Int, _ fields: [(String, Double)], print shouldPrint: Bool) {
+        metrics?.write([("step", step)] + fields.map { ($0.0, $0.1 as Any) })
+        guard shouldPrint else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(max(step, 1)) * Double(total - step)
+        let shown = fields.prefix(5).map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: " | ")
+        log(String(format: "%@ step %4d/%d | %@ | ETA %@", name, step, total, shown, formatDuration(eta)))
+    }
+}

@@ -1,0 +1,69 @@
+import XCTest
+import FoundryCore
+import FoundryCPU
+import FoundryModel
+import FoundryTrain
+
+/// The two ways the post-training stages reach the model — a loss on token log-probabilities
+/// (per-row CE scales) and a scalar head on the hidden state — against finite differences.
+final class StageGradientTests: XCTestCase {
+    let d = CPUDevice()
+
+    func tinyModel() throws -> GPT2 {
+        let m = try GPT2(config: GPT2Config(vocabSize: 9, maxSeq: 8, channels: 8, layers: 1, heads: 2), device: d)
+        try m.initialise(seed: 4)
+        var p = try d.read(m.params)
+        var r = RNG(seed: 5)
+        for i in p.indices { p[i] += Float(r.normal() * 0.3) }
+        try d.write(p, to: m.params)
+        return m
+    }
+
+    func check(_ m: GPT2, _ analytic: [Float], _ f: () throws -> Double) throws {
+        var p = try d.read(m.params)
+        var rng = RNG(seed: 11)
+        for _ in 0..<40 {
+            let i = rng.below(p.count), h: Float = 1e-2, old = p[i]
+            p[i] = old + h; try d.write(p, to: m.params); let up = try f()
+            p[i] = old - h; try d.write(p, to: m.params); let down = try f()
+            p[i] = old; try d.write(p, to: m.params)
+            let numeric = (up - down) / Double(2 * h)
+            XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 3e-3 * max(1, abs(numeric)), "parameter \(i)")
+        }
+    }
+
+    func testWeightedLogProbGradient() throws {
+        let m = try tinyModel()
+        let b = SequenceBatch(sequences: [[1, 2, 3, 4, 5], [6, 7, 1]], lossMask: [[false, false, true, true, true], [false, true, true]],
+                              pad: 0, maxSeq: 8)
+        var rng = RNG(seed: 3)
+        let w = (0..<b.batch * b.seq).map { _ in rng.normal() }
+        func loss() throws -> Double { zip(try m.targetLogProbs(b), w).reduce(0) { $0 + $1.0 * $1.1 } }
+        m.zeroGrad()
+        try m.backward(b, dLogp: w)
+        let g = try d.read(m.grads)
+        try check(m, g, loss)
+    }
+
+    func testScalarHeadGradient() throws {
+        let m = try tinyModel()
+        let rm = RewardModel(backbone: m, head: ScalarHead(channels: 8, seed: 1))
+        let b = SequenceBatch(sequences: [[1, 2, 3], [4, 5, 6, 7, 8]], pad: 0, maxSeq: 8)
+        // loss = 0.7·r0 − 1.3·r1
+        func loss() throws -> Double { let r = try rm.rewards(b); return 0.7 * r[0] - 1.3 * r[1] }
+        _ = try rm.rewards(b)
+        let hidden = try d.read(m.hidden)
+        var headGrad = [Float](repeating: 0, count: 8)
+        let rows = (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] }
+        let dh = rm.head.backward(hidden: hidden, rows: rows, dScores: [0.7, -1.3], allRows: b.batch * b.seq, grad: &headGrad)
+        m.zeroGrad()
+        try d.write(dh, to: m.hiddenGradient)
+        try m.backward(fromHidden: m.hiddenGradient)
+        try check(m, try d.read(m.grads), loss)
+        // The head's own gradient: d loss / d w = Σ dScore · h.
+        for c in 0..<8 {
+            let want = 0.7 * Double(hidden[rows[0] * 8 + c]) - 1.3 * Double(hidden[rows[1] * 8 + c])
+            XCTAssertEqual(Double(headGrad[c]), want, accuracy: 1e-5)
+        }
+    }
+}
