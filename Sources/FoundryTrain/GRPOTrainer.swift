@@ -1,0 +1,100 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// Group-relative policy optimisation: N samples per prompt, advantage (r − group mean) /
+/// group std, the PPO clipped surrogate on every response token (each sequence's loss averaged
+/// over its tokens), optional β·KL to the reference (k3; TRL's default β is 0). The reward is
+/// any scorer: the reward model, or the task's ground-truth checker.
+public struct GRPOOptions {
+    public var lr: Float = 5e-5
+    public var steps = 30
+    public var promptsPerStep = 4
+    public var groupSize = 8
+    public var iterations = 1
+    public var clip = 0.2
+    public var beta = 0.0
+    public var temperature: Float = 1.0
+    public var maxNewTokens = 8
+    public var seed: UInt64 = 5
+    public var logEvery = 1
+    public init() {}
+}
+
+public final class GRPOTrainer {
+    public let policy: GPT2
+    let reference: GPT2?
+    let options: GRPOOptions
+    let optimizer: AdamW
+    let eos: Int32
+    let score: ([Rollout]) throws -> [Double]
+
+    public init(policy: GPT2, reference: GPT2?, options: GRPOOptions, eos: Int32, score: @escaping ([Rollout]) throws -> [Double]) throws {
+        guard options.groupSize >= 2 else { throw FoundryError("GRPO needs at least 2 samples per prompt (--group-size)") }
+        self.policy = policy; self.reference = reference; self.options = options; self.eos = eos; self.score = score
+        optimizer = try AdamW(model: policy, weightDecay: 0)
+    }
+
+    @discardableResult
+    public func run(prompts: [[Int32]], log: StageLog) throws -> [[String: Double]] {
+        guard !prompts.isEmpty else { throw FoundryError("no prompts for GRPO") }
+        var rng = RNG(seed: options.seed)
+        var order = BatchOrder(count: prompts.count, batch: options.promptsPerStep, seed: options.seed &+ 1)
+        var sampler = RolloutSampler(eos: eos)
+        sampler.temperature = options.temperature; sampler.maxNewTokens = options.maxNewTokens
+        var history: [[String: Double]] = []
+        for step in 0..<options.steps {
+            let chosen = order.next()
+            let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
+            let rollouts = try sampler.sample(policy, prompts: prompts, indices: indices, rng: &rng)
+            let rewards = try score(rollouts)
+            var advantages: [Double] = []
+            var groupStd = 0.0
+            for g in 0..<chosen.count {
+                let r = Array(rewards[g * options.groupSize..<(g + 1) * options.groupSize])
+                advantages += Losses.groupAdvantages(r)
+                let mean = r.reduce(0, +) / Double(r.count)
+                groupStd += (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(r.count - 1)).squareRoot() / Double(chosen.count)
+            }
+            let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
+                                  pad: eos, maxSeq: policy.config.maxSeq)
+            let oldLogp = try policy.targetLogProbs(b)
+            let refLogp = try reference.map { try $0.targetLogProbs(b) }
+            var loss = 0.0, klSum = 0.0, clipFrac = 0.0, tokens = 0.0
+            for _ in 0..<options.iterations {
+                let newLogp = try policy.targetLogProbs(b)
+                var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
+                for i in 0..<b.batch {
+                    let pos = (0..<b.seq).map { i * b.seq + $0 }.filter { b.targets[$0] >= 0 }
+                    let scale = 1 / Double(max(1, pos.count)) / Double(b.batch)
+                    for p in pos {
+                        let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
+                        var d = r.dLogp
+                        var l = r.loss
+                        if let refLogp, options.beta > 0 {
+                            // k3 = e^{ref−logp} − (ref − logp) − 1; d/dlogp = 1 − e^{ref−logp}
+                            l += options.beta * Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p])
+                            d += options.beta * (1 - exp(refLogp[p] - newLogp[p]))
+                        }
+                        dLogp[p] = d * scale
+                        loss += l * scale; clipFrac += r.clipped ? 1 : 0; tokens += 1
+                        if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
+                    }
+                }
+                policy.zeroGrad()
+                try policy.backward(b, dLogp: dLogp)
+                try optimizer.update(policy, lr: options.lr, clip: 1)
+            }
+            let n = Double(b.batch), it = Double(options.iterations)
+            let m: [String: Double] = [
+                "loss": loss / it, "reward": rewards.reduce(0, +) / n, "reward_std": groupStd,
+                "kl": klSum / max(tokens, 1), "clip_ratio": clipFrac / max(tokens, 1),
+                "completion_length": Double(rollouts.reduce(0) { $0 + $1.response.count }) / n,
+            ]
+            history.append(m)
+            log.step(step + 1, of: options.steps, ["reward", "reward_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
+                     print: (step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+        }
+        return history
+    }
+}

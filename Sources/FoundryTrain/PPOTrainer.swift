@@ -1,0 +1,168 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// RLHF with PPO, with TRL's semantics: sampled responses (temperature, max length, stop at
+/// end-of-text), a missing-EOS penalty, per-token reward −β·KL(π‖π_ref) with the reward model's
+/// score added at the last response token, GAE (γ, λ), whitened advantages, clipped policy and
+/// value losses, several PPO epochs over minibatches, fixed or adaptive β.
+public struct PPOOptions {
+    public var lr: Float = 5e-5
+    public var valueLR: Float = 5e-5
+    public var steps = 30
+    public var batch = 16
+    public var minibatches = 2
+    public var ppoEpochs = 4
+    public var klCoef = 0.05
+    public var adaptiveKL = false
+    public var klTarget = 6.0
+    public var klHorizon = 10_000.0
+    public var klEstimator: Losses.KLEstimator = .k1
+    public var clip = 0.2
+    public var clipValue = 0.2
+    public var vfCoef = 0.1
+    public var gamma = 1.0
+    public var lambda = 0.95
+    public var missingEOSPenalty = 1.0
+    public var temperature: Float = 0.7
+    public var maxNewTokens = 8
+    public var seed: UInt64 = 4
+    public var logEvery = 1
+    public init() {}
+}
+
+public final class PPOTrainer {
+    public let policy: GPT2
+    let reference: GPT2
+    let value: RewardModel
+    let score: ([Rollout]) throws -> [Double]
+    let options: PPOOptions
+    let policyOpt: AdamW, valueOpt: AdamW
+    let eos: Int32
+    public private(set) var klCoef: Double
+
+    /// `score` gives each rollout its scalar reward (a reward model, or a checker).
+    public init(policy: GPT2, reference: GPT2, value: RewardModel, options: PPOOptions, eos: Int32,
+                score: @escaping ([Rollout]) throws -> [Double]) throws {
+        self.policy = policy; self.reference = reference; self.value = value
+        self.options = options; self.eos = eos; self.score = score
+        policyOpt = try AdamW(model: policy, weightDecay: 0)
+        valueOpt = try AdamW(model: value.backbone, weightDecay: 0)
+        klCoef = options.klCoef
+    }
+
+    /// Values at the trained (response) positions of `b`, and the hidden states they came from.
+    func values(_ b: SequenceBatch) throws -> (values: [Double], hidden: [Float], rows: [Int]) {
+        try value.backbone.forward(tokens: b.tokens, batch: b.batch, seq: b.seq, logits: false)
+        let h = try value.backbone.device.read(value.backbone.hidden)
+        let rows = (0..<b.batch * b.seq).filter { b.targets[$0] >= 0 }
+        var v = [Double](repeating: 0, count: b.batch * b.seq)
+        for (r, s) in zip(rows, value.head.scores(hidden: h, rows: rows)) { v[r] = s }
+        return (v, h, rows)
+    }
+
+    @discardableResult
+    public func run(prompts: [[Int32]], log: StageLog) throws -> [[String: Double]] {
+        guard !prompts.isEmpty else { throw FoundryError("no prompts for PPO") }
+        var rng = RNG(seed: options.seed)
+        var order = BatchOrder(count: prompts.count, batch: options.batch, seed: options.seed &+ 1)
+        var sampler = RolloutSampler(eos: eos)
+        sampler.temperature = options.temperature; sampler.maxNewTokens = options.maxNewTokens
+        var history: [[String: Double]] = []
+        for step in 0..<options.steps {
+            let rollouts = try sampler.sample(policy, prompts: prompts, indices: order.next(), rng: &rng)
+            var scores = try score(rollouts)
+            for (i, r) in rollouts.enumerated() where !r.endedWithEOS { scores[i] -= options.missingEOSPenalty }
+            let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
+                                  pad: eos, maxSeq: policy.config.maxSeq)
+            let T = b.seq
+            let oldLogp = try policy.targetLogProbs(b)
+            let entropy = try policy.entropies(b)
+            let refLogp = try reference.targetLogProbs(b)
+            let (oldValues, _, _) = try values(b)
+            // Per-token rewards and GAE over each response.
+            var advantages = [Double](repeating: 0, count: b.batch * T), returns = advantages
+            var klSum = 0.0, entSum = 0.0, rlhf = 0.0
+            var positions: [[Int]] = []
+            for i in 0..<b.batch {
+                let pos = (0..<T).map { i * T + $0 }.filter { b.targets[$0] >= 0 }
+                positions.append(pos)
+                let kl = pos.map { Losses.kl(options.klEstimator, logp: oldLogp[$0], refLogp: refLogp[$0]) }
+                var rewards = kl.map { -klCoef * $0 }
+                if !rewards.isEmpty { rewards[rewards.count - 1] += scores[i] }
+                let (adv, ret) = Losses.gae(rewards: rewards, values: pos.map { oldValues[$0] }, gamma: options.gamma, lambda: options.lambda)
+                for (k, p) in pos.enumerated() { advantages[p] = adv[k]; returns[p] = ret[k] }
+                klSum += kl.reduce(0, +); entSum += pos.reduce(0.0) { $0 + entropy[$1] }
+                rlhf += rewards.reduce(0, +)
+            }
+            let all = positions.flatMap { $0 }
+            let white = Losses.whiten(all.map { advantages[$0] })
+            for (k, p) in all.enumerated() { advantages[p] = white[k] }
+
+            // PPO epochs over minibatches of whole sequences.
+            var pgLoss = 0.0, vfLoss = 0.0, clipFrac = 0.0, approxKL = 0.0, ratioSum = 0.0, counted = 0.0
+            let mbSize = max(1, b.batch / max(1, options.minibatches))
+            var mbOrder = BatchOrder(count: b.batch, batch: mbSize, seed: rng.next())
+            for _ in 0..<options.ppoEpochs {
+                for _ in 0..<max(1, b.batch / mbSize) {
+                    let rows = mbOrder.next()
+                    let mb = SequenceBatch(sequences: rows.map { rollouts[$0].example.tokens },
+                                           lossMask: rows.map { rollouts[$0].example.lossMask }, pad: eos, maxSeq: policy.config.maxSeq)
+                    let map: (Int, Int) -> Int = { k, t in rows[k] * T + t }   // minibatch position → batch position
+                    let newLogp = try policy.targetLogProbs(mb)
+                    let tokens = Double(max(1, mb.validTargets))
+                    var dLogp = [Double](repeating: 0, count: mb.batch * mb.seq)
+                    for k in 0..<mb.batch {
+                        for t in 0..<mb.seq where mb.targets[k * mb.seq + t] >= 0 {
+                            let q = k * mb.seq + t, p = map(k, t)
+                            let r = Losses.ppoPolicy(logp: newLogp[q], oldLogp: oldLogp[p], advantage: advantages[p], clip: options.clip)
+                            dLogp[q] = r.dLogp / tokens
+                            pgLoss += r.loss; clipFrac += r.clipped ? 1 : 0; counted += 1
+                            let diff = newLogp[q] - oldLogp[p]
+                            approxKL += 0.5 * diff * diff; ratioSum += exp(diff)
+                        }
+                    }
+                    policy.zeroGrad()
+                    try policy.backward(mb, dLogp: dLogp)
+                    try policyOpt.update(policy, lr: options.lr, clip: 1)
+
+                    // Value model: clipped value loss, vf_coef-weighted.
+                    let (newValues, hidden, vrows) = try values(mb)
+                    var dScores: [Double] = []
+                    for q in vrows {
+                        let k = q / mb.seq, t = q % mb.seq, p = map(k, t)
+                        let r = Losses.ppoValue(value: newValues[q], oldValue: oldValues[p], target: returns[p], clip: options.clipValue)
+                        vfLoss += r.loss
+                        dScores.append(options.vfCoef * r.dValue / tokens)
+                    }
+                    var headGrad = [Float](repeating: 0, count: value.head.weight.count)
+                    let dHidden = value.head.backward(hidden: hidden, rows: vrows, dScores: dScores, allRows: mb.batch * mb.seq, grad: &headGrad)
+                    let vb = value.backbone
+                    vb.zeroGrad()
+                    try vb.device.write(dHidden, to: vb.hiddenGradient)
+                    try vb.backward(fromHidden: vb.hiddenGradient)
+                    try valueOpt.update(vb, lr: options.valueLR, clip: 1)
+                    value.head.update(grad: headGrad, lr: options.valueLR)
+                }
+            }
+            let n = Double(b.batch), c = max(counted, 1)
+            let meanKL = klSum / n
+            if options.adaptiveKL {
+                let err = min(max(meanKL / options.klTarget - 1, -0.2), 0.2)
+                klCoef *= 1 + err * n / options.klHorizon
+            }
+            let m: [String: Double] = [
+                "objective/kl": meanKL, "objective/entropy": entSum / n, "objective/scores": scores.reduce(0, +) / n,
+                "objective/rlhf_reward": rlhf / n, "policy/approxkl_avg": approxKL / c, "policy/clipfrac_avg": clipFrac / c,
+                "loss/policy_avg": pgLoss / c, "loss/value_avg": vfLoss / c, "val/ratio": ratioSum / c,
+                "val/num_eos_tokens": Double(rollouts.filter(\.endedWithEOS).count), "kl_coef": klCoef,
+            ]
+            history.append(m)
+            let order = ["objective/scores", "objective/kl", "objective/rlhf_reward", "policy/clipfrac_avg", "loss/value_avg",
+                         "objective/entropy", "policy/approxkl_avg", "loss/policy_avg", "val/ratio", "val/num_eos_tokens", "kl_coef"]
+            log.step(step + 1, of: options.steps, order.map { ($0, m[$0]!) },
+                     print: (step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+        }
+        return history
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+import FoundrySample
+
+/// One sampled response to a prompt.
+public struct Rollout {
+    public var prompt: [Int32]
+    /// Response tokens, including the end-of-text token when the model produced one.
+    public var response: [Int32]
+    public var endedWithEOS: Bool
+    /// Index of the prompt in the caller's list (several rollouts may share one).
+    public var promptIndex: Int
+
+    /// Prompt + response, with the loss mask on the response only.
+    public var example: TokenizedExample {
+        TokenizedExample(tokens: prompt + response, lossMask: prompt.map { _ in false } + response.map { _ in true })
+    }
+    /// What a reward model scores: prompt + response without the closing end-of-text (the
+    /// reward is read at the last real token).
+    public var scored: [Int32] { endedWithEOS ? prompt + response.dropLast() : prompt + response }
+}
+
+/// Samples responses with the policy's KV cache, stopping at end-of-text or `maxNewTokens`.
+public struct RolloutSampler {
+    public var temperature: Float = 0.7
+    public var topK = 0
+    public var maxNewTokens = 8
+    public var eos: Int32
+
+    public init(eos: Int32) { self.eos = eos }
+
+    public func sample(_ policy: GPT2, prompts: [[Int32]], indices: [Int], rng: inout RNG) throws -> [Rollout] {
+        let gen = try Generator(model: policy)
+        return try indices.map { i in
+            var s = SamplingSettings()
+            s.maxTokens = min(maxNewTokens, policy.config.maxSeq - prompts[i].count)
+            s.filter = SamplingFilter(temperature: temperature, topK: topK)
+            s.greedy = temperature <= 0
+            s.stopToken = eos
+            s.seed = rng.next()
+            guard s.maxTokens > 0 else {
+                throw FoundryError("a prompt of \(prompts[i].count) tokens leaves no room to respond in a context of \(policy.config.maxSeq)")
+            }
+            let out = try gen.generate(prompt: prompts[i], settings: s)
+            return Rollout(prompt: prompts[i], response: out, endedWithEOS: out.last == eos, promptIndex: i)
+        }
+    }
+}
+
+extension GPT2 {
+    /// Per-token entropy of the model's distribution at every trained position of `b`, from
+    /// the logits of the last forward over `b` (nats; 0 elsewhere).
+    public func entropies(_ b: SequenceBatch) throws -> [Double] {
+        let V = config.vocabSize
+        let x = try device.read(logits)
+        return (0..<b.batch * b.seq).map { r in
+            guard b.targets[r] >= 0 else { return 0 }
+            let row = x[r * V..<(r + 1) * V]
+            let mx = Double(row.max()!)
+            let z = row.reduce(0.0) { $0 + exp(Double($1) - mx) }
+            return row.reduce(0.0) { acc, l in
+                let p = exp(Double(l) - mx) / z
+                return acc - (p > 0 ? p * log(p) : 0)
+            }
+        }
+    }
+}
