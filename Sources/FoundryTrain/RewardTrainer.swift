@@ -35,7 +35,9 @@ public final class RewardTrainer {
 
     /// One pass over `pairs` in batches: the pairwise metrics, and (with `train`) an update per batch.
     func pass(_ pairs: [TokenizedPair], indices: [Int], train: Bool, lr: Float) throws -> RewardMetrics {
-        let seqs = indices.map { pairs[$0].chosen.tokens } + indices.map { pairs[$0].rejected.tokens }
+        // Scored without the closing end-of-text: the reward is read at the last real token
+        // (where PPO reads it, and where transformers does when end-of-text is the pad token).
+        let seqs = indices.map { strip(pairs[$0].chosen.tokens) } + indices.map { strip(pairs[$0].rejected.tokens) }
         let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq)
         let r = try model.rewards(b)
         let n = indices.count
@@ -49,18 +51,7 @@ public final class RewardTrainer {
             if r[i] > r[n + i] { correct += 1 }
             margin += (r[i] - r[n + i]) / Double(n)
         }
-        if train {
-            let bb = model.backbone
-            let hidden = try bb.device.read(bb.hidden)
-            var headGrad = [Float](repeating: 0, count: model.head.weight.count)
-            let rows = (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] }
-            let dHidden = model.head.backward(hidden: hidden, rows: rows, dScores: dScores, allRows: b.batch * b.seq, grad: &headGrad)
-            bb.zeroGrad()
-            try bb.device.write(dHidden, to: bb.hiddenGradient)
-            try bb.backward(fromHidden: bb.hiddenGradient)
-            try optimizer.update(bb, lr: lr, clip: options.clip)
-            model.head.update(grad: headGrad, lr: options.headLR * lr / options.lr)
-        }
+        if train { try backward(b, dScores: dScores, lr: lr) }
         return RewardMetrics(loss: loss, accuracy: Double(correct) / Double(n), margin: margin, meanReward: r.reduce(0, +) / Double(2 * n))
     }
 
@@ -93,5 +84,59 @@ public final class RewardTrainer {
         }
         let n = Double(max(seen, 1))
         return RewardMetrics(loss: sum.loss / n, accuracy: sum.accuracy / n, margin: sum.margin / n, meanReward: sum.meanReward / n)
+    }
+
+    // MARK: pointwise
+
+    /// Regression of the reward to a score: ½ (r − score)², averaged over the batch.
+    @discardableResult
+    public func runPointwise(_ examples: [TokenizedExample], scores: [Double], log: StageLog) throws -> [Double] {
+        guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
+        var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
+        let steps = max(1, options.epochs * examples.count / max(1, min(options.batch, examples.count)))
+        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        var losses: [Double] = []
+        for step in 0..<steps {
+            let idx = order.next(), n = Double(idx.count)
+            let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq)
+            let r = try model.rewards(b)
+            var loss = 0.0, d = [Double](repeating: 0, count: idx.count)
+            for (k, i) in idx.enumerated() {
+                let p = Losses.pointwise(reward: r[k], score: scores[i])
+                loss += p.loss / n; d[k] = p.dReward / n
+            }
+            try backward(b, dScores: d, lr: schedule.lr(step))
+            losses.append(loss)
+            log.step(step + 1, of: steps, [("loss", loss), ("mean_reward", r.reduce(0, +) / n)],
+                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+        }
+        return losses
+    }
+
+    /// Mean squared error on held-out scored examples.
+    public func evaluatePointwise(_ examples: [TokenizedExample], scores: [Double]) throws -> Double {
+        var total = 0.0
+        for start in stride(from: 0, to: examples.count, by: options.batch) {
+            let idx = Array(start..<min(start + options.batch, examples.count))
+            let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq)
+            for (k, r) in try model.rewards(b).enumerated() { total += (r - scores[idx[k]]) * (r - scores[idx[k]]) }
+        }
+        return total / Double(max(1, examples.count))
+    }
+
+    func strip(_ t: [Int32]) -> [Int32] { t.last == pad && t.count > 1 ? Array(t.dropLast()) : t }
+
+    /// Backpropagates d(loss)/d(score) at each row's last token (after `model.rewards(b)`) and updates.
+    func backward(_ b: SequenceBatch, dScores: [Double], lr: Float) throws {
+        let bb = model.backbone
+        let hidden = try bb.device.read(bb.hidden)
+        var headGrad = [Float](repeating: 0, count: model.head.weight.count)
+        let rows = (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] }
+        let dHidden = model.head.backward(hidden: hidden, rows: rows, dScores: dScores, allRows: b.batch * b.seq, grad: &headGrad)
+        bb.zeroGrad()
+        try bb.device.write(dHidden, to: bb.hiddenGradient)
+        try bb.backward(fromHidden: bb.hiddenGradient)
+        try optimizer.update(bb, lr: lr, clip: options.clip)
+        model.head.update(grad: headGrad, lr: options.headLR * lr / options.lr)
     }
 }

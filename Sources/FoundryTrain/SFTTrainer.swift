@@ -34,6 +34,8 @@ public final class SFTTrainer {
         freezer = try Freezer(model: model, layers: options.freezeLayers, embeddings: options.freezeEmbeddings)
     }
 
+    public var frozenCount: Int { freezer.frozenCount }
+
     public var steps: Int { max(1, options.epochs * examples.count / max(1, min(options.batch, examples.count))) }
 
     /// Trains and returns the per-step losses.

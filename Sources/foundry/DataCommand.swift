@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import FoundryCore
+import FoundryData
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Make and check post-training datasets (SFT, preferences, RL prompts).",
+        subcommands: [DataSynth.self, DataInspect.self])
+}
+
+struct DataSynth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Write a synthetic, verifiable task: pretraining text, SFT, preference, RL and held-out eval files.",
+        discussion: """
+        Example: foundry data synth --task arithmetic --out runs/data
+        Writes pretrain.txt, sft.jsonl, prefs.jsonl, rl_prompts.jsonl and eval.jsonl (Hugging Face TRL
+        field names). Eval problems never appear in any training file. A count of 0 skips that file.
+        """)
+
+    @Option(help: "Task name (known: \(SynthTask.knownNames.joined(separator: ", "))).") var task = "arithmetic"
+    @Option(help: "Output directory (created if missing).") var out: String
+    @Option(help: "Random seed; the same seed writes the same files.") var seed: UInt64 = 1
+    @Option(help: "Operand length in digits: N or MIN-MAX.") var digits = "2-3"
+    @Flag(help: "Pose subtraction problems too.") var subtraction = false
+    @Option(help: "SFT rows.") var sft = 4000
+    @Option(help: "Preference pairs.") var prefs = 4000
+    @Option(help: "RL prompts.") var rl = 2000
+    @Option(help: "Held-out eval prompts.") var eval = 500
+    @Option(help: "Characters of pretraining text.") var corpusChars = 1_000_000
+
+    func run() throws {
+        let range = try parseDigits(digits)
+        let t = try SynthTask(name: task, seed: seed, digits: range, subtraction: subtraction)
+        let files = try t.write(to: out, sizes: SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval,
+                                                                  corpusCharacters: corpusChars))
+        let ops = subtraction ? "+ and -" : "+"
+        print("task \(task): \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)")-digit operands, \(ops), seed \(seed)")
+        for f in files { print("wrote \(f.path): \(f.count) \(f.what)") }
+        if files.isEmpty { print("nothing written (every count is 0)") }
+        if eval > 0, let e = files.first(where: { $0.path.hasSuffix("eval.jsonl") }), e.count < eval {
+            print("note: only \(e.count) distinct held-out problems exist at this difficulty (asked for \(eval))")
+        }
+    }
+
+    func parseDigits(_ s: String) throws -> ClosedRange<Int> {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if parts.count == 1, let n = parts[0] { return try checked(n, n) }
+        if parts.count == 2, let a = parts[0], let b = parts[1] { return try checked(a, b) }
+        throw FoundryError("--digits '\(s)' is not N or MIN-MAX (e.g. 3 or 2-3)")
+    }
+
+    func checked(_ a: Int, _ b: Int) throws -> ClosedRange<Int> {
+        guard a >= 1, b <= 9, a <= b else {
+            throw FoundryError("--digits \(a)-\(b) is out of range (use 1 to 9 digits, MIN <= MAX, e.g. 2-3)")
+        }
+        return a...b
+    }
+}
+
+struct DataInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Check a JSONL dataset: valid and bad rows (with line numbers) and two examples.",
+        discussion: "Example: foundry data inspect --file ../shared/data/hh-rlhf-harmless-base-test.jsonl.gz --format prefs")
+
+    @Option(help: "JSONL file (.jsonl or .jsonl.gz).") var file: String
+    @Option(help: "sft, prefs, pointwise or prompts.") var format: String
+
+    func run() throws {
+        guard let f = DatasetFormat(rawValue: format) else {
+            throw FoundryError("unknown --format '\(format)' (use \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let say: (String) -> Void = { print($0) }
+        var examples: [[(String, String)]] = []
+        var summary: [String] = []
+        let total: Int, valid: Int, issues: [DatasetIssue]
+        switch f {
+        case .sft:
+            let l = try Datasets.loadSFT(path: file, warn: say)
+            (total, valid, issues) = (l.total, l.rows.count, l.issues)
+            let conv = l.rows.filter { $0.prompt == nil }.count
+            summary.append("\(l.rows.count - conv) prompt/completion, \(conv) conversations")
+            examples = l.rows.prefix(2).map { ex in
+                switch ex {
+                case .completion(let p, let c): return [("prompt", p), ("completion", c)]
+                case .conversation(let m): return m.map { ($0.role, $0.content) }
+                }
+            }
+            let pc = l.rows.compactMap { ex -> (Int, Int)? in
+                guard let p = ex.prompt, let c = ex.completion else { return nil }
+                return (p.count, c.count)
+            }
+            if !pc.isEmpty { summary.append(meanLengths(pc, "prompt", "completion")) }
+        case .prefs:
+            let l = try Datasets.loadPreferences(path: file, warn: say)
+            (total, valid, issues) = (l.total, l.rows.count, l.issues)
+            let margins = l.rows.filter { $0.margin != nil }.count
+            let same = l.rows.filter { $0.chosen == $0.rejected }.count
+            summary.append("\(margins) with a margin, \(same) with chosen == rejected")
+            summary.append(meanLengths(l.rows.map { ($0.prompt.count, $0.chosen.count) }, "prompt", "chosen"))
+            examples = l.rows.prefix(2).map {
+                [("prompt", $0.prompt), ("chosen", $0.chosen), ("rejected", $0.rejected)]
+                    + ($0.margin.map { [("margin", "\($0)")] } ?? [])
+            }
+        case .pointwise:
+            let l = try Datasets.loadPointwise(path: file, warn: say)
+            (total, valid, issues) = (l.total, l.rows.count, l.issues)
+            let scores = l.rows.map(\.score)
+            summary.append(String(format: "score min %.4g, mean %.4g, max %.4g", scores.min()!,
+                                  scores.reduce(0, +) / Double(scores.count), scores.max()!))
+            examples = l.rows.prefix(2).map { [("prompt", $0.prompt), ("completion", $0.completion), ("score", "\($0.score)")] }
+        case .prompts:
+            let l = try Datasets.loadPrompts(path: file, warn: say)
+            (total, valid, issues) = (l.total, l.rows.count, l.issues)
+            summary.append("\(l.rows.filter { $0.answer != nil }.count) with an answer")
+            examples = l.rows.prefix(2).map { [("prompt", $0.prompt)] + ($0.answer.map { [("answer", $0)] } ?? []) }
+        }
+        print("\(file) (\(f.rawValue)): \(valid) valid rows, \(issues.count) bad of \(total)")
+        for s in summary { print("  \(s)") }
+        Datasets.report(issues, kept: valid, path: file, to: say)
+        for (i, ex) in examples.enumerated() {
+            print("example \(i + 1):")
+            for (k, v) in ex { print("  \(k): \(shown(v))") }
+        }
+    }
+
+    func meanLengths(_ pairs: [(Int, Int)], _ a: String, _ b: String) -> String {
+        let n = Double(max(pairs.count, 1))
+        let ma = Double(pairs.reduce(0) { $0 + $1.0 }) / n, mb = Double(pairs.reduce(0) { $0 + $1.1 }) / n
+        return "mean \(a) " + String(format: "%.1f", ma) + " characters, mean \(b) " + String(format: "%.1f", mb) + " characters"
+    }
+
+    /// Quoted on one line (newlines escaped), cut to 240 characters.
+    func shown(_ s: String) -> String {
+        let limit = 240
+        var body = String(s.prefix(limit)).replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\r", with: "\\r")
+        if s.count > limit { body += "\" ... (\(s.count) characters)" } else { body += "\"" }
+        return "\"" + body
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundryTrain
+
+struct Reward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a reward model on comparisons, or score a response with one.",
+        subcommands: [RewardTrain.self, RewardScore.self], defaultSubcommand: RewardTrain.self)
+}
+
+struct RewardTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Reward model = backbone + scalar head at the last token, trained with Bradley–Terry (or pointwise).",
+        discussion: """
+        Data: JSONL with prompt/chosen/rejected (optional margin), Anthropic HH rows (chosen/rejected
+        transcripts), or with --objective pointwise prompt/completion/score. A held-out fraction
+        measures pairwise accuracy. The result loads in transformers as
+        GPT2ForSequenceClassification (num_labels=1).
+
+        Example: foundry reward --model runs/sft --data task/prefs.jsonl --out runs/reward
+        """)
+    @OptionGroup var stage: StageOptions
+    @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
+    @Option(help: "pairwise (Bradley–Terry) or pointwise (regress to score).") var objective = "pairwise"
+    @Option(help: "Backbone learning rate.") var lr: Float = 1e-4
+    @Option(help: "Passes over the data.") var epochs = 2
+    @Option(help: "Pairs per step.") var batch = 16
+    @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient: Double = 0
+    @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = 0.1
+
+    func run() throws {
+        guard objective == "pairwise" || objective == "pointwise" else {
+            throw FoundryError("--objective must be pairwise or pointwise, not \(objective)")
+        }
+        let (_, model, tok, data) = try stage.load()
+        let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
+        var o = RewardOptions()
+        o.lr = lr; o.epochs = epochs; o.batch = batch; o.centerRewardsCoefficient = centerRewardsCoefficient; o.seed = stage.seed
+        let trainer = try RewardTrainer(model: rm, options: o, pad: tok.eosToken)
+        let log = try stage.stageLog("reward")
+        if objective == "pointwise" {
+            let rows = try Datasets.readPointwise(path: self.data)
+            let examples = try rows.map { try data.example(prompt: $0.prompt, completion: $0.completion) }
+            let (train, held) = split(Array(zip(examples, rows.map(\.score))))
+            try trainer.runPointwise(train.map(\.0), scores: train.map(\.1), log: log)
+            let err = try trainer.evaluatePointwise(held.map(\.0), scores: held.map(\.1))
+            print(String(format: "held-out: %d rows, mean squared error %.4f", held.count, err))
+        } else {
+            let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
+            let (train, held) = split(pairs)
+            print("reward: \(train.count) training pairs, \(held.count) held out")
+            try trainer.run(train, log: log)
+            if !held.isEmpty {
+                let m = try trainer.evaluate(held)
+                print(String(format: "held-out: accuracy %.1f%%, margin %.3f, loss %.4f over %d pairs", 100 * m.accuracy, m.margin, m.loss, held.count))
+            }
+        }
+        try rm.save(tokenizer: tok, to: stage.out)
+        print("saved \(stage.out) (GPT2ForSequenceClassification)")
+    }
+
+    /// A seeded shuffle, then the last `evalFraction` held out.
+    func split<T>(_ rows: [T]) -> ([T], [T]) {
+        var r = rows
+        var rng = RNG(seed: stage.seed &+ 77)
+        for i in stride(from: r.count - 1, to: 0, by: -1) { r.swapAt(i, rng.below(i + 1)) }
+        let held = min(r.count - 1, Int(Double(r.count) * evalFraction))
+        return (Array(r.dropLast(max(held, 0))), Array(r.suffix(max(held, 0))))
+    }
+}
+
+struct RewardScore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Print a reward model's score for a prompt and response.",
+        discussion: "Example: foundry reward score --model runs/reward --prompt \"What is 2+2?\" --response 4")
+    @Option(help: "Reward model directory.") var model: String
+    @Option(help: "Prompt text.") var prompt: String
+    @Option(help: "Response text.") var response: String
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        let device = try deviceOptions.open()
+        let rm = try RewardModel.load(model, device: device)
+        guard let tok = try Checkpoint.loadTokenizer(model) else { throw FoundryError("\(model) has no tokenizer.json") }
+        let data = try StageData(tokenizer: tok, maxSeq: rm.backbone.config.maxSeq)
+        var tokens = try data.example(prompt: prompt, completion: response).tokens
+        tokens.removeLast()   // scored without the closing end-of-text
+        let r = try rm.rewards(SequenceBatch(sequences: [tokens], pad: tok.eosToken, maxSeq: rm.backbone.config.maxSeq))
+        print(String(format: "%.4f", r[0]))
+    }
+}
