@@ -2,7 +2,7 @@ import Foundation
 import FoundryCore
 
 /// Text ↔ token ids. Every vocabulary Foundry trains ends with its special tokens
-/// (`TokenizerSpecials.foundry`), so `eosToken`/`maskToken` are the last ids.
+/// (`TokenizerSpecials.foundry`: `<|endoftext|>`, `[MASK]`, `<|user|>`, `<|assistant|>`).
 public protocol Tokenizer: AnyObject {
     /// "char" or "bpe".
     var kind: String { get }
@@ -20,10 +20,14 @@ public protocol Tokenizer: AnyObject {
 }
 
 /// The special tokens Foundry appends to every vocabulary it trains, in id order.
+/// `<|user|>` and `<|assistant|>` open chat turns (see `ChatTemplate`); tokenizer files written
+/// before they existed still load, and `id(ofSpecial:)` returns nil for them.
 public enum TokenizerSpecials {
     public static let eos = "<|endoftext|>"
     public static let mask = "[MASK]"
-    public static let foundry: [String] = [eos, mask]
+    public static let user = "<|user|>"
+    public static let assistant = "<|assistant|>"
+    public static let foundry: [String] = [eos, mask, user, assistant]
 }
 
 public enum TokenizerIO {

@@ -36,7 +36,7 @@ struct DataSynth: ParsableCommand {
         let files = try t.write(to: out, sizes: SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval,
                                                                   corpusCharacters: corpusChars))
         let ops = subtraction ? "+ and -" : "+"
-        print("task \(task): \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)")-digit operands, \(ops), seed \(seed)")
+        print("task \(task): operands of \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)") digits, \(ops), seed \(seed)")
         for f in files { print("wrote \(f.path): \(f.count) \(f.what)") }
         if files.isEmpty { print("nothing written (every count is 0)") }
         if eval > 0, let e = files.first(where: { $0.path.hasSuffix("eval.jsonl") }), e.count < eval {

@@ -41,13 +41,15 @@ final class TokenizerTests: XCTestCase {
 
     func testCharVocabOfKnownString() throws {
         let t = CharTokenizer.train(corpus: "hello world")
-        // " dehlorw" sorted by scalar value, then the two specials.
+        // " dehlorw" sorted by scalar value, then the four specials.
         XCTAssertEqual(t.kind, "char")
-        XCTAssertEqual(t.vocabSize, 10)
+        XCTAssertEqual(t.vocabSize, 12)
         XCTAssertEqual(t.eosToken, 8)
         XCTAssertEqual(t.maskToken, 9)
         XCTAssertEqual(t.id(ofSpecial: "<|endoftext|>"), 8)
         XCTAssertEqual(t.id(ofSpecial: "[MASK]"), 9)
+        XCTAssertEqual(t.id(ofSpecial: "<|user|>"), 10)
+        XCTAssertEqual(t.id(ofSpecial: "<|assistant|>"), 11)
         XCTAssertNil(t.id(ofSpecial: "<pad>"))
         XCTAssertEqual(try t.encode("hello world"), [3, 2, 4, 4, 5, 0, 7, 5, 6, 4, 1])
         XCTAssertEqual(try t.encode("dew<|endoftext|>[MASK]"), [1, 2, 7, 8, 9])
@@ -57,7 +59,7 @@ final class TokenizerTests: XCTestCase {
     func testCharUsesScalarsNotGraphemes() throws {
         let t = CharTokenizer.train(corpus: "e\u{301}👨‍👩‍👧")
         // e, U+0301, 👨, ZWJ, 👩, 👧 — sorted by value: e(0x65) U+0301 U+200D 👧 👨 👩
-        XCTAssertEqual(t.vocabSize, 6 + 2)
+        XCTAssertEqual(t.vocabSize, 6 + 4)
         XCTAssertEqual(try t.encode("e\u{301}"), [0, 1])
         XCTAssertThrowsError(try t.encode("\u{E9}"))  // precomposed é is a different scalar
     }
@@ -106,20 +108,20 @@ final class TokenizerTests: XCTestCase {
                                   "post_processor", "decoder", "model"]
         XCTAssertTrue(Set(json.keys).isSubset(of: known), "\(json.keys)")
         XCTAssertNil(json["foundry"])
-        XCTAssertEqual((json["added_tokens"] as? [Any])?.count, 2)
+        XCTAssertEqual((json["added_tokens"] as? [Any])?.count, 4)
     }
 
     // MARK: BPE
 
     func testBPEHandWorkedMerges() throws {
-        let t = try BPETokenizer.train(corpus: "aaab aaab", vocabSize: 256 + 3 + 2)
+        let t = try BPETokenizer.train(corpus: "aaab aaab", vocabSize: 256 + 3 + 4)
         // Pairs: (a,a)×4 > (a,b)×2 > (' ',a)×1, so a+a first; then (aa,a)×2 ties (a,b)×2 and
         // the smaller id pair (97,98) wins; then aa+ab.
         XCTAssertEqual(t.merges.count, 3)
         XCTAssertTrue(t.merges[0] == (97, 97, 256))
         XCTAssertTrue(t.merges[1] == (97, 98, 257))
         XCTAssertTrue(t.merges[2] == (256, 257, 258))
-        XCTAssertEqual(t.vocabSize, 261)
+        XCTAssertEqual(t.vocabSize, 263)
         XCTAssertEqual(t.eosToken, 259)
         XCTAssertEqual(t.maskToken, 260)
         XCTAssertEqual(try t.encode("aaab"), [258])
@@ -132,13 +134,13 @@ final class TokenizerTests: XCTestCase {
     func testBPEStopsWhenNothingLeftToMerge() throws {
         let t = try BPETokenizer.train(corpus: "ab", vocabSize: 1000)
         XCTAssertEqual(t.merges.count, 1)
-        XCTAssertEqual(t.vocabSize, 256 + 1 + 2)
+        XCTAssertEqual(t.vocabSize, 256 + 1 + 4)
         XCTAssertEqual(try t.encode("ab"), [256])
     }
 
     func testBPEVocabTooSmall() {
         let m = message { _ = try BPETokenizer.train(corpus: "abc", vocabSize: 257) }
-        XCTAssertTrue(m?.contains("258") ?? false, m ?? "no error")
+        XCTAssertTrue(m?.contains("260") ?? false, m ?? "no error")
     }
 
     func testBPETrainingCompressesAndRoundTrips() throws {
@@ -150,8 +152,9 @@ final class TokenizerTests: XCTestCase {
         }
         XCTAssertGreaterThan(calls, 0)
         XCTAssertEqual(t.vocabSize, 512)
-        XCTAssertEqual(t.eosToken, 510)
-        XCTAssertEqual(t.maskToken, 511)
+        XCTAssertEqual(t.eosToken, 508)
+        XCTAssertEqual(t.maskToken, 509)
+        XCTAssertEqual(t.id(ofSpecial: "<|assistant|>"), 511)
         let ids = try t.encode(corpus)
         XCTAssertLessThan(Double(ids.count), 0.5 * Double(corpus.utf8.count))
         XCTAssertEqual(t.decode(ids), corpus)

@@ -1,0 +1,423 @@
+import Foundation
+import FoundryCore
+
+/// Foundry's own verifiable task family, generated from a seed (no download).
+///
+/// "arithmetic": `What is 47+385?` → `432` (with `subtraction`, also `What is 385-47?` → `338`;
+/// results are never negative). Operands have `digits` digits (default 2–3), so difficulty is
+/// tunable. The pieces fit the post-training pipeline:
+///
+/// - `pretrainCorpus`: true equations in *other* surface forms ("47+385=432.", "The sum of 47 and
+///   385 is 432.", worksheets, small stories) mixed with `BuiltinCorpus` text. A model pretrained
+///   on it knows sums but has never seen the chat format, so SFT has the format to teach.
+/// - `sftExamples`, `preferencePairs`, `pointwiseExamples`, `rlPrompts`: training data.
+/// - `evalPrompts`: held out. Whether a problem is held out depends only on its operands (and
+///   operation), never on the seed, so no eval problem appears in any training output of any
+///   seed — pretraining text included. For `+` the pair is unordered (47+385 and 385+47 go together).
+/// - `check(completion:answer:)`: the ground-truth verifier.
+///
+/// Every method is deterministic for a given seed, independent of call order, and `f(n)` is a
+/// prefix of `f(m)` for n < m.
+public struct SynthTask: Sendable {
+    public static let knownNames = ["arithmetic"]
+
+    public let name: String
+    public let seed: UInt64
+    /// Operand lengths in digits.
+    public let digits: ClosedRange<Int>
+    /// Also pose subtraction problems (half the problems).
+    public let subtraction: Bool
+    /// Fraction of `pretrainCorpus` characters that are arithmetic paragraphs (the rest is BuiltinCorpus text).
+    public var arithmeticShare: Double = 0.5
+
+    /// One problem in ten is held out for evaluation.
+    static let heldOutModulus: UInt64 = 10
+
+    public init(name: String = "arithmetic", seed: UInt64 = 1, digits: ClosedRange<Int> = 2...3,
+                subtraction: Bool = false) throws {
+        guard SynthTask.knownNames.contains(name) else {
+            throw FoundryError("unknown synthetic task '\(name)' (known tasks: \(SynthTask.knownNames.joined(separator: ", ")))")
+        }
+        guard digits.lowerBound >= 1, digits.upperBound <= 9 else {
+            throw FoundryError("operand digits \(digits.lowerBound)-\(digits.upperBound) are out of range (use 1 to 9 digits, e.g. 2-3)")
+        }
+        self.name = name
+        self.seed = seed
+        self.digits = digits
+        self.subtraction = subtraction
+    }
+
+    // MARK: Problems
+
+    enum Op: Sendable { case add, sub }
+
+    struct Problem: Hashable, Sendable {
+        let a: Int
+        let b: Int
+        let op: Op
+        var symbol: String { op == .add ? "+" : "-" }
+        var result: Int { op == .add ? a + b : a - b }
+        var answer: String { String(result) }
+        var expression: String { "\(a)\(symbol)\(b)" }
+        var prompt: String { "What is \(expression)?" }
+    }
+
+    /// Seed-independent held-out split by operands.
+    static func isHeldOut(_ p: Problem) -> Bool {
+        let (x, y) = p.op == .add ? (min(p.a, p.b), max(p.a, p.b)) : (p.a, p.b)
+        var h = (UInt64(x) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(y) &* 0xC2B2_AE3D_27D4_EB4F)
+        if p.op == .sub { h ^= 0x1656_67B1_9E37_79F9 }
+        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 31
+        return h % heldOutModulus == 0
+    }
+
+    /// An independent random stream per output, so outputs do not depend on call order.
+    func stream(_ k: UInt64) -> RNG { RNG(seed: seed &+ k &* 0xD1B5_4A32_D192_ED03) }
+
+    func operand(_ rng: inout RNG) -> Int {
+        let d = digits.lowerBound + rng.below(digits.count)
+        let lo = d == 1 ? 0 : pow10(d - 1)
+        return lo + rng.below(pow10(d) - lo)
+    }
+
+    func randomProblem(_ rng: inout RNG) -> Problem {
+        let op: Op = subtraction && rng.below(2) == 1 ? .sub : .add
+        var a = operand(&rng), b = operand(&rng)
+        if op == .sub, a < b { swap(&a, &b) }
+        return Problem(a: a, b: b, op: op)
+    }
+
+    func trainingProblem(_ rng: inout RNG) -> Problem {
+        while true {
+            let p = randomProblem(&rng)
+            if !SynthTask.isHeldOut(p) { return p }
+        }
+    }
+
+    // MARK: Outputs
+
+    public func sftExamples(_ n: Int) -> [SFTExample] {
+        var rng = stream(2)
+        return (0..<max(0, n)).map { _ in
+            let p = trainingProblem(&rng)
+            return SFTExample(prompt: p.prompt, completion: p.answer)
+        }
+    }
+
+    /// Chosen: the correct answer. Rejected: a near miss (one digit off by one, a dropped carry or
+    /// borrow, swapped digits, the wrong operation, a lost digit) or a badly formed reply (the
+    /// answer wrapped in words, or no answer). Every chosen passes `check`, every rejected fails it.
+    public func preferencePairs(_ n: Int) -> [PreferenceExample] {
+        var rng = stream(3)
+        return (0..<max(0, n)).map { _ in
+            let p = trainingProblem(&rng)
+            return PreferenceExample(prompt: p.prompt, chosen: p.answer, rejected: rejected(for: p, &rng))
+        }
+    }
+
+    /// Scored completions: about half correct (score 1), half rejected-style (score 0).
+    public func pointwiseExamples(_ n: Int) -> [PointwiseExample] {
+        var rng = stream(6)
+        return (0..<max(0, n)).map { _ in
+            let p = trainingProblem(&rng)
+            if rng.below(2) == 0 { return PointwiseExample(prompt: p.prompt, completion: p.answer, score: 1) }
+            return PointwiseExample(prompt: p.prompt, completion: rejected(for: p, &rng), score: 0)
+        }
+    }
+
+    public func rlPrompts(_ n: Int) -> [RLPrompt] {
+        var rng = stream(4)
+        return (0..<max(0, n)).map { _ in
+            let p = trainingProblem(&rng)
+            return RLPrompt(prompt: p.prompt, answer: p.answer)
+        }
+    }
+
+    /// Up to `n` distinct held-out problems (fewer only when the held-out set is smaller, e.g. 1-digit operands).
+    public func evalPrompts(_ n: Int) -> [RLPrompt] {
+        var rng = stream(5)
+        var seen = Set<Problem>()
+        var out: [RLPrompt] = []
+        var attempts = 0
+        let limit = 1000 * max(0, n) + 100_000
+        while out.count < n, attempts < limit {
+            attempts += 1
+            let p = randomProblem(&rng)
+            guard SynthTask.isHeldOut(p), !seen.contains(p) else { continue }
+            seen.insert(p)
+            out.append(RLPrompt(prompt: p.prompt, answer: p.answer))
+        }
+        return out
+    }
+
+    /// The verifier: the completion — cut at `<|endoftext|>` if present, leading whitespace
+    /// dropped, then cut at the first newline and trimmed — must equal the answer exactly.
+    public static func check(completion: String, answer: String) -> Bool {
+        var s = Substring(completion)
+        if let r = s.range(of: TokenizerSpecials.eos) { s = s[..<r.lowerBound] }
+        s = s.drop(while: { $0.isWhitespace })
+        if let nl = s.firstIndex(where: { $0.isNewline }) { s = s[..<nl] }
+        let got = s.trimmingCharacters(in: .whitespaces)
+        let want = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+        return !want.isEmpty && got == want
+    }
+
+    // MARK: Rejected completions
+
+    func rejected(for p: Problem, _ rng: inout RNG) -> String {
+        let ans = p.answer
+        for _ in 0..<8 {
+            let k = rng.below(100)
+            let candidate: String?
+            switch k {
+            case 0..<22: candidate = offByOneDigit(ans, &rng)
+            case 22..<40: candidate = carryError(p)
+            case 40..<52: candidate = swappedDigits(ans, &rng)
+            case 52..<60: candidate = p.op == .add ? String(abs(p.a - p.b)) : String(p.a + p.b)
+            case 60..<68: candidate = ans.count >= 2 ? String(ans.dropLast()) : nil
+            case 68..<88:
+                let forms = ["The answer is \(ans).", "It is \(ans).", "I think it is \(ans).",
+                             "\(ans) is the answer.", "\(p.expression)=\(ans)"]
+                candidate = forms[rng.below(forms.count)]
+            default:
+                let forms = ["I do not know.", "It is a big number.", "Let me think.", "What is it?", "The sum is"]
+                candidate = forms[rng.below(forms.count)]
+            }
+            if let c = candidate, !c.isEmpty, !SynthTask.check(completion: c, answer: ans) { return c }
+        }
+        return offByOneDigit(ans, &rng)
+    }
+
+    /// One digit moved up or down by one (never creating a leading zero).
+    func offByOneDigit(_ ans: String, _ rng: inout RNG) -> String {
+        var d = Array(ans.utf8).map { Int($0) - 48 }
+        let neg = ans.hasPrefix("-")
+        if neg { d.removeFirst() }
+        let i = rng.below(d.count)
+        var v = d[i] + (rng.below(2) == 0 ? 1 : -1)
+        if v < 0 || v > 9 { v = 2 * d[i] - v }
+        if i == 0, v == 0, d.count > 1 { v = d[i] + 1 <= 9 ? d[i] + 1 : d[i] - 1 }
+        d[i] = v
+        return (neg ? "-" : "") + d.map(String.init).joined()
+    }
+
+    /// Addition without carries (digit by digit, mod 10), or subtraction without borrows (the
+    /// smaller digit from the larger); nil when the problem has no carry/borrow.
+    func carryError(_ p: Problem) -> String? {
+        var x = p.a, y = p.b
+        var digitsOut: [Int] = []
+        while x > 0 || y > 0 {
+            let da = x % 10, db = y % 10
+            digitsOut.append(p.op == .add ? (da + db) % 10 : abs(da - db))
+            x /= 10; y /= 10
+        }
+        var v = 0
+        for d in digitsOut.reversed() { v = v * 10 + d }
+        return v == p.result ? nil : String(v)
+    }
+
+    /// Two adjacent different digits swapped (no leading zero); nil when there is no such pair.
+    func swappedDigits(_ ans: String, _ rng: inout RNG) -> String? {
+        var c: [Character] = Array(ans)
+        var candidates: [Int] = []
+        for i in 0..<max(0, c.count - 1) {
+            let x: Character = c[i], y: Character = c[i + 1]
+            if x == y || !x.isNumber || !y.isNumber { continue }
+            if i == 0 && y == "0" { continue }
+            candidates.append(i)
+        }
+        guard !candidates.isEmpty else { return nil }
+        let i = candidates[rng.below(candidates.count)]
+        c.swapAt(i, i + 1)
+        return String(c)
+    }
+
+    // MARK: Pretraining text
+
+    /// Exactly `characters` ASCII characters: arithmetic paragraphs (a share of `arithmeticShare`)
+    /// interleaved with BuiltinCorpus paragraphs, separated by blank lines. It opens with one
+    /// sentence of every arithmetic form, so even a short corpus has every character the task
+    /// prompts and completions use. Only story text is ever cut short, never an equation.
+    public func pretrainCorpus(characters: Int) -> String {
+        guard characters > 0 else { return "" }
+        let share = min(1, max(0, arithmeticShare))
+        let storyBudget = Int(Double(characters) * (1 - share)) + 16_384
+        let storyText = BuiltinCorpus.generate(characters: storyBudget, seed: seed)
+        var stories = storyText.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        if stories.count > 1 { stories.removeLast() }  // generate() cut the last one short
+        var nextStory = 0
+        var rng = stream(1)
+        var out: [UInt8] = []
+        out.reserveCapacity(characters)
+        var arithmeticChars = 0
+
+        func append(_ paragraph: String) -> Bool {
+            let bytes = Array(paragraph.utf8)
+            guard out.count + bytes.count + 2 <= characters else { return false }
+            out += bytes
+            out += [0x0A, 0x0A]
+            return true
+        }
+
+        if share > 0 {
+            let primer = primerParagraph(&rng)
+            if append(primer) { arithmeticChars += primer.utf8.count + 2 }
+        }
+        while out.count < characters {
+            let wantArithmetic = share > 0
+                && (share >= 1 || nextStory >= stories.count || Double(arithmeticChars) < share * Double(out.count))
+            let paragraph: String
+            if wantArithmetic {
+                paragraph = arithmeticParagraph(&rng)
+            } else {
+                paragraph = stories[nextStory]
+                nextStory += 1
+            }
+            guard append(paragraph) else { break }
+            if wantArithmetic { arithmeticChars += paragraph.utf8.count + 2 }
+        }
+        // Fill the rest with story text (cut mid-sentence if need be; never an equation).
+        while out.count < characters {
+            let rest = characters - out.count
+            let piece: [UInt8]
+            if nextStory < stories.count {
+                piece = Array((stories[nextStory] + "\n\n").utf8)
+                nextStory += 1
+            } else {
+                piece = Array(BuiltinCorpus.generate(characters: rest, seed: seed &+ 1).utf8)
+            }
+            out += piece.prefix(rest)
+            if piece.isEmpty { out += [UInt8](repeating: 0x0A, count: rest) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let names = ["Mira", "Tom", "Anna", "Ben", "Lena", "Sam", "Rosa", "Leo", "Ella", "Max", "Nora", "Finn"]
+    private static let things = ["apples", "coins", "stones", "books", "shells", "beads", "nuts", "cards", "eggs", "pears"]
+
+    /// One sentence stating a true fact about `p`, in form `form` (of `formCount(p.op)`).
+    func sentence(_ p: Problem, form: Int, _ rng: inout RNG) -> String {
+        let a = p.a, b = p.b, c = p.result, e = "\(p.expression)=\(c)"
+        let name = SynthTask.names[rng.below(SynthTask.names.count)]
+        let thing = SynthTask.things[rng.below(SynthTask.things.count)]
+        switch (p.op, form) {
+        case (.add, 0): return "\(e)."
+        case (.add, 1): return "The sum of \(a) and \(b) is \(c)."
+        case (.add, 2): return "\(name) added \(a) and \(b) and got \(c), because \(e)."
+        case (.add, 3): return "On the board the teacher wrote \(e)."
+        case (.add, 4): return "What is the sum of \(a) and \(b)? It is \(c), since \(e)."
+        case (.add, 5): return "\(name) had \(a) \(thing) and found \(b) more, so now \(name) has \(e) \(thing)."
+        case (.add, 6): return "\(a) plus \(b) makes \(c)."
+        case (.add, _): return "I think the answer to \(p.expression) is \(c). Let me check: \(e). Yes, I know it is right."
+        case (.sub, 0): return "\(e)."
+        case (.sub, 1): return "The difference between \(a) and \(b) is \(c)."
+        case (.sub, 2): return "If you take \(b) from \(a), you get \(c), because \(e)."
+        case (.sub, 3): return "\(name) had \(a) \(thing) and gave away \(b), so \(name) has \(e) \(thing) left."
+        case (.sub, _): return "\(a) minus \(b) is \(c)."
+        }
+    }
+
+    func formCount(_ op: Op) -> Int { op == .add ? 8 : 5 }
+
+    /// Every form once, in order.
+    func primerParagraph(_ rng: inout RNG) -> String {
+        var parts: [String] = []
+        for op in subtraction ? [Op.add, .sub] : [.add] {
+            for f in 0..<formCount(op) {
+                var p = trainingProblem(&rng)
+                while p.op != op { p = trainingProblem(&rng) }
+                parts.append(sentence(p, form: f, &rng))
+            }
+        }
+        return parts.joined(separator: " ")
+    }
+
+    func arithmeticParagraph(_ rng: inout RNG) -> String {
+        if rng.below(2) == 0 {
+            let lines = (0..<(3 + rng.below(6))).map { _ -> String in
+                let p = trainingProblem(&rng)
+                return "\(p.expression)=\(p.result)"
+            }
+            return (subtraction ? "Practice sums and differences:\n" : "Practice sums:\n") + lines.joined(separator: "\n")
+        }
+        return (0..<(2 + rng.below(3))).map { _ -> String in
+            let p = trainingProblem(&rng)
+            return sentence(p, form: rng.below(formCount(p.op)), &rng)
+        }.joined(separator: " ")
+    }
+
+    // MARK: Files
+
+    public struct Sizes: Sendable {
+        public var sft: Int
+        public var prefs: Int
+        public var rl: Int
+        public var eval: Int
+        public var corpusCharacters: Int
+        public init(sft: Int = 4000, prefs: Int = 4000, rl: Int = 2000, eval: Int = 500, corpusCharacters: Int = 1_000_000) {
+            self.sft = sft; self.prefs = prefs; self.rl = rl; self.eval = eval; self.corpusCharacters = corpusCharacters
+        }
+    }
+
+    /// One file `write` made: its path, and how many rows (or characters, for pretrain.txt) it holds.
+    public struct WrittenFile: Sendable {
+        public let path: String
+        public let count: Int
+        public let what: String
+    }
+
+    /// Writes pretrain.txt, sft.jsonl, prefs.jsonl, rl_prompts.jsonl and eval.jsonl (TRL field
+    /// names) into `dir`, creating it if needed; each file atomically. A size of 0 skips that file.
+    @discardableResult
+    public func write(to dir: String, sizes: Sizes = Sizes()) throws -> [WrittenFile] {
+        for (label, v) in [("--sft", sizes.sft), ("--prefs", sizes.prefs), ("--rl", sizes.rl), ("--eval", sizes.eval),
+                           ("--corpus-chars", sizes.corpusCharacters)] where v < 0 {
+            throw FoundryError("\(label) is \(v): counts must be 0 or more")
+        }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw FoundryError("\(dir) is a file, not a directory (pick another --out)") }
+        } else {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw FoundryError("cannot create directory \(dir): \(error.localizedDescription) (check the path and its permissions)")
+            }
+        }
+        func path(_ f: String) -> String { (dir as NSString).appendingPathComponent(f) }
+        var written: [WrittenFile] = []
+        if sizes.corpusCharacters > 0 {
+            let p = path("pretrain.txt")
+            try AtomicFile.write(Data(pretrainCorpus(characters: sizes.corpusCharacters).utf8), to: p)
+            written.append(WrittenFile(path: p, count: sizes.corpusCharacters, what: "characters of pretraining text"))
+        }
+        if sizes.sft > 0 {
+            let p = path("sft.jsonl")
+            try Datasets.write(sftExamples(sizes.sft), to: p)
+            written.append(WrittenFile(path: p, count: sizes.sft, what: "prompt/completion rows"))
+        }
+        if sizes.prefs > 0 {
+            let p = path("prefs.jsonl")
+            try Datasets.write(preferencePairs(sizes.prefs), to: p)
+            written.append(WrittenFile(path: p, count: sizes.prefs, what: "prompt/chosen/rejected rows"))
+        }
+        if sizes.rl > 0 {
+            let p = path("rl_prompts.jsonl")
+            try Datasets.write(rlPrompts(sizes.rl), to: p)
+            written.append(WrittenFile(path: p, count: sizes.rl, what: "prompt/answer rows"))
+        }
+        if sizes.eval > 0 {
+            let p = path("eval.jsonl")
+            let rows = evalPrompts(sizes.eval)
+            try Datasets.write(rows, to: p)
+            written.append(WrittenFile(path: p, count: rows.count, what: "held-out prompt/answer rows"))
+        }
+        return written
+    }
+}
+
+private func pow10(_ n: Int) -> Int {
+    var v = 1
+    for _ in 0..<n { v *= 10 }
+    return v
+}

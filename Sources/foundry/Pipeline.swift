@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundryTrain
+
+/// Sizes of a pipeline run. `tiny` is the default (≈ a quarter hour on two CPU cores); `small`
+/// is bigger and slower; `test` only proves the plumbing (the test suite runs it).
+struct PipelinePreset {
+    var layers: Int, heads: Int, embd: Int, context: Int, batch: Int
+    var pretrainSteps: Int, corpusChars: Int
+    var sftRows: Int, sftEpochs: Int, prefRows: Int, rlRows: Int, evalRows: Int
+    var rewardEpochs: Int, dpoEpochs: Int, ppoSteps: Int, ppoBatch: Int, grpoSteps: Int, grpoPrompts: Int, grpoGroup: Int
+
+    static func named(_ name: String) throws -> PipelinePreset {
+        switch name {
+        case "tiny": return PipelinePreset(layers: 3, heads: 3, embd: 96, context: 48, batch: 16, pretrainSteps: 400, corpusChars: 400_000,
+                                           sftRows: 2000, sftEpochs: 1, prefRows: 2000, rlRows: 1000, evalRows: 200,
+                                           rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 20, ppoBatch: 16, grpoSteps: 20, grpoPrompts: 4, grpoGroup: 8)
+        case "small": return PipelinePreset(layers: 4, heads: 4, embd: 128, context: 64, batch: 16, pretrainSteps: 1200, corpusChars: 1_000_000,
+                                            sftRows: 4000, sftEpochs: 2, prefRows: 4000, rlRows: 2000, evalRows: 500,
+                                            rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 16, grpoSteps: 40, grpoPrompts: 4, grpoGroup: 8)
+        case "test": return PipelinePreset(layers: 1, heads: 2, embd: 32, context: 32, batch: 8, pretrainSteps: 30, corpusChars: 40_000,
+                                           sftRows: 64, sftEpochs: 1, prefRows: 64, rlRows: 32, evalRows: 16,
+                                           rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 2, ppoBatch: 8, grpoSteps: 2, grpoPrompts: 2, grpoGroup: 4)
+        default: throw FoundryError("unknown --preset \(name): use tiny, small or test")
+        }
+    }
+}
+
+struct Pipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The whole life of a model in one command: data, pretraining, SFT, reward model, PPO, DPO, GRPO, evaluation and a report.",
+        discussion: """
+        With no arguments: generates the arithmetic task, pretrains a small GPT on its text, finetunes
+        it on demonstrations (also once with frozen blocks, to measure forgetting), trains a reward
+        model on comparisons, then runs PPO, DPO and GRPO from the same SFT model, evaluates every
+        checkpoint on the same held-out prompts and writes report.md, report.json and PNG plots.
+        Stages whose checkpoint already exists in --out are reused unless --fresh.
+
+        Example: foundry pipeline --out runs/pipeline --backend opencl
+        """)
+
+    @Option(help: "Output directory for every stage, the report and the plots.") var out = "runs/pipeline"
+    @Option(help: "Size preset: tiny (default), small, or test.") var preset = "tiny"
+    @Option(help: "Random seed for everything.") var seed: UInt64 = 1
+    @Option(help: "Comma-separated stages to skip: ppo, dpo, grpo, frozen.") var skip = ""
+    @Flag(help: "Rerun every stage even if its checkpoint exists.") var fresh = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        let p = try PipelinePreset.named(preset)
+        let skipped = Set(skip.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let device = try deviceOptions.open()
+        let run = PipelineRun(out: out, preset: p, seed: seed, device: device, fresh: fresh, skipped: skipped)
+        try run.execute()
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import FoundryData
+import FoundryModel
+import FoundryReport
+
+/// report.json, report.md and the PNG plots of a pipeline run.
+struct PipelineReport {
+    let run: PipelineRun
+
+    func write() throws {
+        let out = run.out
+        let seconds = Date().timeIntervalSince(run.start)
+        // JSON: the figures, with NaN (absent) as null.
+        func clean(_ d: [String: Double]) -> [String: Any] { d.mapValues { $0.isFinite ? $0 as Any : NSNull() } }
+        var stages: [String: Any] = [:]
+        for name in ["pretrained", "sft", "ppo", "dpo", "grpo"] { if let m = run.metrics[name] { stages[name] = clean(m) } }
+        var json: [String: Any] = [
+            "stages": stages, "forgetting": clean(run.forgetting), "seconds": seconds,
+            "stage_seconds": Dictionary(uniqueKeysWithValues: run.stageSeconds.map { ($0.0, $0.1) }),
+            "backend": run.device.backend, "device": run.device.name, "seed": Int(run.seed),
+        ]
+        if let rm = run.metrics["reward_model"] { json["reward_model"] = clean(rm) }
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
+                             to: Checkpoint.path(out, "report.json"))
+
+        // Plots.
+        let curves = ["pretrain", "sft", "sft_frozen", "reward", "dpo", "grpo", "ppo"].compactMap { name -> Series? in
+            guard let c = run.curves[name], !c.isEmpty else { return nil }
+            return Series(name: name, points: c.map { (x: $0.0, y: $0.1) })
+        }
+        try Chart.line(title: "Training loss per stage", xLabel: "step", yLabel: "loss", series: curves)
+            .write(to: Checkpoint.path(out, "loss.png"))
+        if !run.ppoHistory.isEmpty {
+            let steps = run.ppoHistory.indices.map { Double($0 + 1) }
+            func series(_ key: String) -> Series { Series(name: key, x: steps, y: run.ppoHistory.map { $0[key] ?? .nan }) }
+            try Chart.line(title: "PPO: reward-model score and KL per step", xLabel: "PPO step", yLabel: "value",
+                           series: [series("objective/scores"), series("objective/kl"), series("objective/rlhf_reward")])
+                .write(to: Checkpoint.path(out, "ppo.png"))
+        }
+        let order = ["pretrained", "sft", "ppo", "dpo", "grpo"].filter { run.metrics[$0] != nil }
+        try Chart.bars(title: "Held-out accuracy per stage (greedy, %)", labels: order,
+                       values: order.map { 100 * (run.metrics[$0]?["accuracy"] ?? .nan) })
+            .write(to: Checkpoint.path(out, "accuracy.png"))
+
+        // Markdown.
+        var md = "# Foundry pipeline report\n\n"
+        md += "Backend \(run.device.backend) (\(run.device.name)), seed \(run.seed), "
+        md += "model \(run.p.layers) layers × \(run.p.embd) wide, context \(run.p.context); total \(String(format: "%.0f", seconds)) s.\n\n"
+        md += "| stage | accuracy (greedy) | accuracy (T=0.7) | reward | KL to SFT |\n|---|---|---|---|---|\n"
+        for name in order {
+            let m = run.metrics[name]!
+            md += String(format: "| %@ | %.1f%% | %.1f%% | %.3f | %.3f |\n", name, 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
+                         m["reward"] ?? .nan, m["kl"] ?? .nan)
+        }
+        if let rm = run.metrics["reward_model"] {
+            md += String(format: "\nReward model: held-out pairwise accuracy %.1f%%, mean margin %.3f.\n", 100 * rm["pairwise_accuracy"]!, rm["margin"]!)
+        }
+        let f = run.forgetting
+        md += String(format: "\nForgetting (validation loss on the pretraining text): before SFT %.4f, after SFT %.4f, after SFT with frozen embeddings and blocks %.4f.\n",
+                     f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan, f["val_loss_after_frozen"] ?? .nan)
+        md += "\n![loss](loss.png)\n\n![accuracy](accuracy.png)\n\n"
+        if !run.ppoHistory.isEmpty { md += "![ppo](ppo.png)\n\n" }
+        md += "## Time per stage\n\n" + run.stageSeconds.map { String(format: "- %@: %.0f s", $0.0, $0.1) }.joined(separator: "\n") + "\n"
+        md += "\n## Samples (same prompts for every stage)\n"
+        for name in order { md += "\n### \(name)\n\n```\n" + (run.samples[name] ?? []).joined(separator: "\n") + "\n```\n" }
+        try AtomicFile.write(Data(md.utf8), to: Checkpoint.path(out, "report.md"))
+
+        // The final table on the terminal.
+        print("\n" + String(repeating: "=", count: 72))
+        print("stage        accuracy  sampled   reward    KL")
+        for name in order {
+            let m = run.metrics[name]!
+            print(name.padding(12) + String(format: " %6.1f%%  %6.1f%%  %+7.3f  %6.3f", 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
+                         m["reward"] ?? .nan, m["kl"] ?? .nan))
+        }
+        if let rm = run.metrics["reward_model"] { print(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)) }
+        print(String(format: "forgetting: val loss %.4f → %.4f (frozen: %.4f)", f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan,
+                     f["val_loss_after_frozen"] ?? .nan))
+        print(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
+    }
+}

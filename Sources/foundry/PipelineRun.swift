@@ -1,0 +1,187 @@
+import Foundation
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundryReport
+import FoundryTrain
+
+/// One execution of the pipeline: each stage reads the previous one's checkpoint directory.
+final class PipelineRun {
+    let out: String, p: PipelinePreset, seed: UInt64, device: Device, fresh: Bool, skipped: Set<String>
+    let start = Date()
+    var metrics: [String: [String: Double]] = [:]
+    var curves: [String: [(Double, Double)]] = [:]
+    var ppoHistory: [[String: Double]] = []
+    var samples: [String: [String]] = [:]
+    var forgetting: [String: Double] = [:]
+    var stageSeconds: [(String, Double)] = []
+
+    init(out: String, preset: PipelinePreset, seed: UInt64, device: Device, fresh: Bool, skipped: Set<String>) {
+        self.out = out; self.p = preset; self.seed = seed; self.device = device; self.fresh = fresh; self.skipped = skipped
+    }
+
+    func dir(_ name: String) -> String { Checkpoint.path(out, name) }
+    func say(_ s: String) { print(s); fflush(stdout) }
+    func exists(_ name: String) -> Bool { !fresh && FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) }
+    func quiet(_ stage: String, _ name: String) throws -> StageLog {
+        try FileManager.default.createDirectory(atPath: dir(name), withIntermediateDirectories: true)
+        return try StageLog(stage: stage, metricsPath: Checkpoint.path(dir(name), "metrics.jsonl")) { [weak self] line in
+            self?.say("  " + line)
+        }
+    }
+
+    func timed(_ name: String, _ body: () throws -> Void) rethrows {
+        let t0 = Date()
+        say("== \(name)")
+        try body()
+        let s = Date().timeIntervalSince(t0)
+        stageSeconds.append((name, s))
+        say(String(format: "   %@ done in %.0f s", name, s))
+    }
+
+    func execute() throws {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
+        // 1. Data.
+        let task = try SynthTask(name: "arithmetic", seed: seed)
+        let taskDir = dir("task")
+        try timed("data") {
+            try task.write(to: taskDir, sizes: .init(sft: p.sftRows, prefs: p.prefRows, rl: p.rlRows, eval: p.evalRows, corpusCharacters: p.corpusChars))
+        }
+        let corpus = try String(contentsOfFile: Checkpoint.path(taskDir, "pretrain.txt"), encoding: .utf8)
+        let evalRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "eval.jsonl"))
+        // 2. Pretraining.
+        if !exists("pretrained") {
+            try timed("pretrain") {
+                let tok = try TokenizerIO.train(kind: "char", corpus: corpus, vocabSize: 0)
+                var o = PretrainOptions()
+                o.layers = p.layers; o.heads = p.heads; o.embd = p.embd; o.context = p.context; o.batch = p.batch
+                o.steps = p.pretrainSteps; o.warmup = max(1, p.pretrainSteps / 10); o.evalEvery = max(1, p.pretrainSteps / 2)
+                o.saveEvery = 0; o.logEvery = max(1, p.pretrainSteps / 8); o.seed = seed; o.previewTokens = 0
+                let t = try Pretrainer(device: device, tokenizer: tok, tokens: try tok.encode(corpus), options: o, outDir: dir("pretrained"),
+                                       resume: false) { [weak self] in self?.say("  " + $0) }
+                try t.run()
+            }
+        } else { say("== pretrain: reusing \(dir("pretrained"))") }
+        let (base, tokOpt) = try loadModel(dir("pretrained"), device: device, needTokenizer: true)
+        let tok = tokOpt!
+        let data = try StageData(tokenizer: tok, maxSeq: base.config.maxSeq)
+        let corpusTokens = try tok.encode(corpus)
+        curves["pretrain"] = readCurve(dir("pretrained"), "loss")
+        // 3. SFT, and the frozen variant for the forgetting figure.
+        forgetting["val_loss_before"] = try pretrainValLoss(model: base, tokens: corpusTokens)
+        let sftRows = try Datasets.readSFT(path: Checkpoint.path(taskDir, "sft.jsonl"))
+        for (name, frozen) in [("sft", 0), ("sft_frozen", max(1, p.layers / 2))] where !(name == "sft_frozen" && skipped.contains("frozen")) {
+            if !exists(name) {
+                try timed(name == "sft" ? "sft" : "sft (embeddings + \(frozen) blocks frozen)") {
+                    let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
+                    var o = SFTOptions()
+                    o.epochs = p.sftEpochs; o.batch = 16; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 25
+                    let trainer = try SFTTrainer(model: model, examples: try data.sft(sftRows), options: o, pad: tok.eosToken)
+                    try trainer.run(log: try quiet("sft", name))
+                    try Checkpoint.save(model, tokenizer: tok, to: dir(name))
+                }
+            }
+            let (m, _) = try loadModel(dir(name), device: device, needTokenizer: false)
+            forgetting[name == "sft" ? "val_loss_after" : "val_loss_after_frozen"] = try pretrainValLoss(model: m, tokens: corpusTokens)
+            curves[name] = readCurve(dir(name), "loss")
+        }
+        // 4. Reward model.
+        let pairs = try data.pairs(try Datasets.readPreferences(path: Checkpoint.path(taskDir, "prefs.jsonl")))
+        let heldPairs = Array(pairs.suffix(max(1, pairs.count / 10))), trainPairs = Array(pairs.dropLast(max(1, pairs.count / 10)))
+        if !exists("reward") {
+            try timed("reward model") {
+                let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
+                var o = RewardOptions()
+                o.epochs = p.rewardEpochs; o.seed = seed; o.logEvery = 25
+                try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("reward", "reward"))
+                try rm.save(tokenizer: tok, to: dir("reward"))
+            }
+        }
+        let rm = try RewardModel.load(dir("reward"), device: device)
+        let rmEval = try RewardTrainer(model: rm, options: RewardOptions(), pad: tok.eosToken).evaluate(heldPairs)
+        metrics["reward_model"] = ["pairwise_accuracy": rmEval.accuracy, "margin": rmEval.margin, "loss": rmEval.loss]
+        curves["reward"] = readCurve(dir("reward"), "loss")
+        say(String(format: "   reward model: held-out pairwise accuracy %.1f%% over %d pairs", 100 * rmEval.accuracy, heldPairs.count))
+        // 5. PPO, DPO, GRPO from the same SFT model.
+        let rlRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "rl_prompts.jsonl"))
+        let rlPrompts = try data.prompts(rlRows)
+        if !skipped.contains("ppo") && !exists("ppo") {
+            try timed("ppo") {
+                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                let value = try RewardModel.load(dir("reward"), device: device)
+                var o = PPOOptions()
+                o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
+                let scorer = try makeScorer(rewardModel: dir("reward"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
+                let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
+                ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
+                try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo"))
+            }
+        }
+        if !skipped.contains("dpo") && !exists("dpo") {
+            try timed("dpo") {
+                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                var o = DPOOptions()
+                o.epochs = p.dpoEpochs; o.seed = seed; o.logEvery = 25
+                try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("dpo", "dpo"))
+                try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
+            }
+        }
+        if !skipped.contains("grpo") && !exists("grpo") {
+            try timed("grpo") {
+                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                var o = GRPOOptions()
+                o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed
+                o.logEvery = max(1, p.grpoSteps / 10)
+                let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
+                try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)
+                    .run(prompts: rlPrompts, log: try quiet("grpo", "grpo"))
+                try Checkpoint.save(policy, tokenizer: tok, to: dir("grpo"))
+            }
+        }
+        // 6. Evaluate every checkpoint on the same held-out prompts.
+        let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+        let showPrompts = Array(evalRows.prefix(3))
+        try timed("evaluation") {
+            for name in ["pretrained", "sft", "ppo", "dpo", "grpo"] where FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) {
+                let (m, _) = try loadModel(dir(name), device: device, needTokenizer: false)
+                let r = try taskAccuracy(model: m, tokenizer: tok, data: data, prompts: evalRows, reward: rm, reference: reference)
+                metrics[name] = ["accuracy": r.greedyAccuracy, "accuracy_sampled": r.sampledAccuracy,
+                                 "reward": r.meanReward ?? .nan, "kl": r.kl ?? .nan]
+                say("   " + name.padding(10) + String(format: " accuracy %5.1f%% greedy, %5.1f%% sampled | reward %+.3f | KL to SFT %.3f",
+                           100 * r.greedyAccuracy, 100 * r.sampledAccuracy, r.meanReward ?? .nan, r.kl ?? .nan))
+                samples[name] = try showSamples(m, tok: tok, data: data, prompts: showPrompts)
+                if name != "pretrained" { curves[name] = curves[name] ?? readCurve(dir(name), "loss") }
+            }
+        }
+        try PipelineReport(run: self).write()
+    }
+
+    /// Greedy, T = 0.7 and T = 1.2 answers to the same prompts.
+    func showSamples(_ m: GPT2, tok: Tokenizer, data: StageData, prompts: [RLPrompt]) throws -> [String] {
+        var lines: [String] = []
+        var rng = RNG(seed: seed &+ 9)
+        for row in prompts {
+            for (label, t) in [("greedy", Float(0)), ("T=0.7", 0.7), ("T=1.2", 1.2)] {
+                var s = RolloutSampler(eos: tok.eosToken)
+                s.temperature = t; s.maxNewTokens = 8
+                let r = try s.sample(m, prompts: [try data.template.prompt(row.prompt)], indices: [0], rng: &rng)[0]
+                let text = tok.decode(r.endedWithEOS ? Array(r.response.dropLast()) : r.response)
+                lines.append("\(row.prompt) [\(label)] → \(text.debugDescription)")
+            }
+        }
+        return lines
+    }
+
+    /// (step, value) pairs of one metric from a stage's metrics.jsonl.
+    func readCurve(_ stageDir: String, _ key: String) -> [(Double, Double)] {
+        guard let text = try? String(contentsOfFile: Checkpoint.path(stageDir, "metrics.jsonl"), encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let j = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = j["step"] as? Double ?? (j["step"] as? Int).map(Double.init), let v = j[key] as? Double else { return nil }
+            return (s, v)
+        }
+    }
+}
