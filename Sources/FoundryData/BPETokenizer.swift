@@ -57,7 +57,7 @@ public final class BPETokenizer: Tokenizer {
 
     // MARK: Training
 
-    /// Learns merges on `corpus` until the vocabulary (256 bytes + merges + 2 specials) reaches
+    /// Learns merges on `corpus` until the vocabulary (256 bytes + merges + the special tokens) reaches
     /// `vocabSize`, or no pair is left to merge. Ties go to the highest count, then the smallest
     /// (left id, right id). `progress(done, total)` reports merges learned.
     public static func train(corpus: String, vocabSize: Int,

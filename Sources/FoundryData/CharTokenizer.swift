@@ -16,7 +16,7 @@ public final class CharTokenizer: Tokenizer {
     private let matcher: SpecialMatcher
     private let pieces: [String]
 
-    /// Vocabulary = the corpus's unique scalars sorted by value, then `<|endoftext|>`, `[MASK]`.
+    /// Vocabulary = the corpus's unique scalars sorted by value, then the special tokens (`<|endoftext|>`, `[MASK]`, `<|user|>`, `<|assistant|>`).
     public static func train(corpus: String) -> CharTokenizer {
         var seen = Set<UInt32>()
         for u in corpus.unicodeScalars { seen.insert(u.value) }

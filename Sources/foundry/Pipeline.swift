@@ -12,6 +12,8 @@ struct PipelinePreset {
     var pretrainSteps: Int, corpusChars: Int
     var sftRows: Int, sftEpochs: Int, prefRows: Int, rlRows: Int, evalRows: Int
     var rewardEpochs: Int, dpoEpochs: Int, ppoSteps: Int, ppoBatch: Int, grpoSteps: Int, grpoPrompts: Int, grpoGroup: Int
+    var digits: ClosedRange<Int> = 1...2
+    var sftLR: Float = 1e-3
 
     static func named(_ name: String) throws -> PipelinePreset {
         switch name {
@@ -46,11 +48,17 @@ struct Pipeline: ParsableCommand {
     @Option(help: "Size preset: tiny (default), small, or test.") var preset = "tiny"
     @Option(help: "Random seed for everything.") var seed: UInt64 = 1
     @Option(help: "Comma-separated stages to skip: ppo, dpo, grpo, frozen.") var skip = ""
+    @Option(help: "Override the preset's SFT epochs.") var sftEpochs: Int?
+    @Option(help: "Override the preset's SFT learning rate.") var sftLr: Float?
+    @Option(help: "Override the preset's pretraining steps.") var pretrainSteps: Int?
     @Flag(help: "Rerun every stage even if its checkpoint exists.") var fresh = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
-        let p = try PipelinePreset.named(preset)
+        var p = try PipelinePreset.named(preset)
+        if let sftEpochs { p.sftEpochs = sftEpochs }
+        if let sftLr { p.sftLR = sftLr }
+        if let pretrainSteps { p.pretrainSteps = pretrainSteps }
         let skipped = Set(skip.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let device = try deviceOptions.open()
         let run = PipelineRun(out: out, preset: p, seed: seed, device: device, fresh: fresh, skipped: skipped)

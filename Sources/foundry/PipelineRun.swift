@@ -43,7 +43,7 @@ final class PipelineRun {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
         // 1. Data.
-        let task = try SynthTask(name: "arithmetic", seed: seed)
+        let task = try SynthTask(name: "arithmetic", seed: seed, digits: p.digits)
         let taskDir = dir("task")
         try timed("data") {
             try task.write(to: taskDir, sizes: .init(sft: p.sftRows, prefs: p.prefRows, rl: p.rlRows, eval: p.evalRows, corpusCharacters: p.corpusChars))
@@ -76,7 +76,7 @@ final class PipelineRun {
                 try timed(name == "sft" ? "sft" : "sft (embeddings + \(frozen) blocks frozen)") {
                     let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
                     var o = SFTOptions()
-                    o.epochs = p.sftEpochs; o.batch = 16; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 25
+                    o.epochs = p.sftEpochs; o.lr = p.sftLR; o.batch = 16; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 50
                     let trainer = try SFTTrainer(model: model, examples: try data.sft(sftRows), options: o, pad: tok.eosToken)
                     try trainer.run(log: try quiet("sft", name))
                     try Checkpoint.save(model, tokenizer: tok, to: dir(name))

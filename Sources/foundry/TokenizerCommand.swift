@@ -17,7 +17,7 @@ struct TokenizerTrain: ParsableCommand {
 
     @Option(help: "UTF-8 text file.") var data: String
     @Option(help: "char or bpe.") var kind = "char"
-    @Option(help: "Vocabulary size (bpe only; 256 bytes + merges + 2 special tokens).") var vocabSize = 512
+    @Option(help: "Vocabulary size (bpe only; 256 bytes + merges + 4 special tokens: end-of-text, [MASK], <|user|>, <|assistant|>).") var vocabSize = 512
     @Option(help: "Where to write tokenizer.json.") var out = "tokenizer.json"
 
     func run() throws {
