@@ -34,7 +34,7 @@ public enum Evaluator {
             var total = 0.0
             for chunk in stride(from: 0, to: s.count, by: 16) {
                 let part = s[chunk..<min(chunk + 16, s.count)]
-                let b = SequenceBatch(sequences: part.map(\.scored), pad: eos, maxSeq: reward.backbone.config.maxSeq)
+                let b = SequenceBatch(sequences: part.map(\.scored), pad: eos, maxSeq: reward.backbone.config.maxSeq, keepEnd: true)
                 total += try reward.rewards(b).reduce(0, +)
             }
             meanReward = total / Double(max(1, s.count))

@@ -38,7 +38,7 @@ public final class RewardTrainer {
         // Scored without the closing end-of-text: the reward is read at the last real token
         // (where PPO reads it, and where transformers does when end-of-text is the pad token).
         let seqs = indices.map { strip(pairs[$0].chosen.tokens) } + indices.map { strip(pairs[$0].rejected.tokens) }
-        let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq)
+        let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
         let r = try model.rewards(b)
         let n = indices.count
         var loss = 0.0, correct = 0, margin = 0.0
@@ -98,7 +98,7 @@ public final class RewardTrainer {
         var losses: [Double] = []
         for step in 0..<steps {
             let idx = order.next(), n = Double(idx.count)
-            let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq)
+            let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
             let r = try model.rewards(b)
             var loss = 0.0, d = [Double](repeating: 0, count: idx.count)
             for (k, i) in idx.enumerated() {
@@ -118,7 +118,7 @@ public final class RewardTrainer {
         var total = 0.0
         for start in stride(from: 0, to: examples.count, by: options.batch) {
             let idx = Array(start..<min(start + options.batch, examples.count))
-            let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq)
+            let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
             for (k, r) in try model.rewards(b).enumerated() { total += (r - scores[idx[k]]) * (r - scores[idx[k]]) }
         }
         return total / Double(max(1, examples.count))

@@ -14,10 +14,14 @@ public struct SequenceBatch {
     public let lengths: [Int]
 
     /// `lossMask[i][t]` says whether token t of sequence i is trained on (predicted from t−1).
-    /// Sequences longer than `maxSeq` are cut to their first `maxSeq` tokens.
-    public init(sequences: [[Int32]], lossMask: [[Bool]]? = nil, pad: Int32, maxSeq: Int) {
+    /// Sequences longer than `maxSeq` keep their first `maxSeq` tokens, or their last ones with
+    /// `keepEnd` (a reward model must see the end of a long conversation, where responses differ).
+    public init(sequences: [[Int32]], lossMask: [[Bool]]? = nil, pad: Int32, maxSeq: Int, keepEnd: Bool = false) {
         precondition(!sequences.isEmpty)
-        let cut = sequences.map { Array($0.prefix(maxSeq)) }
+        let cut = sequences.map { keepEnd ? Array($0.suffix(maxSeq)) : Array($0.prefix(maxSeq)) }
+        let lossMask = lossMask.map { masks in
+            zip(masks, sequences).map { m, s in keepEnd ? Array(m.suffix(maxSeq)) : Array(m.prefix(maxSeq)) } as [[Bool]]
+        }
         let T = max(1, cut.map(\.count).max()!)
         var tokens = [Int32](repeating: pad, count: cut.count * T)
         var targets = [Int32](repeating: -1, count: cut.count * T)

@@ -60,7 +60,9 @@ final class PipelineRun {
                 o.saveEvery = 0; o.logEvery = max(1, p.pretrainSteps / 8); o.seed = seed; o.previewTokens = 0
                 let t = try Pretrainer(device: device, tokenizer: tok, tokens: try tok.encode(corpus), options: o, outDir: dir("pretrained"),
                                        resume: false) { [weak self] in self?.say("  " + $0) }
-                try t.run()
+                if try t.run().interrupted {
+                    throw FoundryError("interrupted during pretraining: the partial checkpoint is in \(self.dir("pretrained")); rerun with --fresh to start over")
+                }
             }
         } else { say("== pretrain: reusing \(dir("pretrained"))") }
         let (base, tokOpt) = try loadModel(dir("pretrained"), device: device, needTokenizer: true)

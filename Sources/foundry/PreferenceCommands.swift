@@ -45,7 +45,7 @@ func makeScorer(rewardModel: String?, checker: Bool, prompts: [RLPrompt], tokeni
     if let rewardModel {
         let rm = try RewardModel.load(rewardModel, device: device)
         return { rollouts in
-            try rm.rewards(SequenceBatch(sequences: rollouts.map(\.scored), pad: tokenizer.eosToken, maxSeq: rm.backbone.config.maxSeq))
+            try rm.rewards(SequenceBatch(sequences: rollouts.map(\.scored), pad: tokenizer.eosToken, maxSeq: rm.backbone.config.maxSeq, keepEnd: true))
         }
     }
     guard checker else { throw FoundryError("give --reward-model DIR, or --checker to reward with the task's ground truth") }

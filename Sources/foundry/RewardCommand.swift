@@ -89,7 +89,7 @@ struct RewardScore: ParsableCommand {
         let data = try StageData(tokenizer: tok, maxSeq: rm.backbone.config.maxSeq)
         var tokens = try data.example(prompt: prompt, completion: response).tokens
         tokens.removeLast()   // scored without the closing end-of-text
-        let r = try rm.rewards(SequenceBatch(sequences: [tokens], pad: tok.eosToken, maxSeq: rm.backbone.config.maxSeq))
+        let r = try rm.rewards(SequenceBatch(sequences: [tokens], pad: tok.eosToken, maxSeq: rm.backbone.config.maxSeq, keepEnd: true))
         print(String(format: "%.4f", r[0]))
     }
 }

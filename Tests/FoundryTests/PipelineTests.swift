@@ -42,4 +42,29 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual((cpu["reward_model"] as! [String: Double])["pairwise_accuracy"]!,
                        (cl["reward_model"] as! [String: Double])["pairwise_accuracy"]!, accuracy: 0.2)
     }
+
+    /// Each stage's own command, on the test preset's task and checkpoints.
+    func testStageCommands() throws {
+        let (_, dir) = try report("cpu")
+        let task = dir + "/task", tmp = CLI.tempDir()
+        func ok(_ args: [String], _ expect: String) throws {
+            let r = try CLI.run(args + ["--backend", "cpu"])
+            XCTAssertEqual(r.status, 0, "\(args.first!): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains(expect), "\(args.first!): \(r.stdout)")
+        }
+        try ok(["sft", "--model", dir + "/pretrained", "--data", task + "/sft.jsonl", "--out", tmp + "/sft", "--epochs", "1", "--batch", "8",
+                "--eval", task + "/eval.jsonl", "--pretrain-data", task + "/pretrain.txt", "--freeze-layers", "1"], "pretraining val loss")
+        try ok(["reward", "--model", tmp + "/sft", "--data", task + "/prefs.jsonl", "--out", tmp + "/rm", "--epochs", "1"], "held-out: accuracy")
+        try ok(["reward", "score", "--model", tmp + "/rm", "--prompt", "What is 2+2?", "--response", "4"], ".")
+        try ok(["dpo", "--model", tmp + "/sft", "--data", task + "/prefs.jsonl", "--out", tmp + "/dpo", "--epochs", "1", "--loss", "ipo"], "saved")
+        try ok(["grpo", "--model", tmp + "/sft", "--prompts", task + "/rl_prompts.jsonl", "--checker", "--steps", "1", "--out", tmp + "/grpo"], "saved")
+        try ok(["ppo", "--model", tmp + "/sft", "--reward-model", tmp + "/rm", "--prompts", task + "/rl_prompts.jsonl", "--steps", "1",
+                "--batch", "4", "--kl-estimator", "k3", "--out", tmp + "/ppo"], "objective/kl")
+        try ok(["eval", "--model", tmp + "/ppo", "--task", task, "--reward-model", tmp + "/rm", "--reference", tmp + "/sft"], "KL to reference")
+        try ok(["extract", "--model", tmp + "/sft", "--layers", "0..0", "--out", tmp + "/part"], "1 layers")
+        // A model whose tokenizer has no chat tokens is refused with one line.
+        let bad = try CLI.run(["sft", "--model", Fixtures.path("gpt2-tiny"), "--data", task + "/sft.jsonl", "--out", tmp + "/x", "--backend", "cpu"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+    }
 }
