@@ -16,10 +16,16 @@ import FoundryCore
 ///   seed — pretraining text included. For `+` the pair is unordered (47+385 and 385+47 go together).
 /// - `check(completion:answer:)`: the ground-truth verifier.
 ///
+/// "compare": `Which is larger: 47 or 85?` → `85` (two distinct operands of `digits` digits; that
+/// one chat template is the only prompt form, so SFT, RL and eval agree). Its pretraining text
+/// states comparisons in other forms ("85 is larger than 47.", "Of 12 and 9, the larger is 12.",
+/// "47 < 85"), and the unordered pair decides whether a problem is held out. `subtraction` is
+/// ignored.
+///
 /// Every method is deterministic for a given seed, independent of call order, and `f(n)` is a
 /// prefix of `f(m)` for n < m.
 public struct SynthTask: Sendable {
-    public static let knownNames = ["arithmetic"]
+    public static let knownNames = ["arithmetic", "compare"]
 
     public let name: String
     public let seed: UInt64
@@ -49,24 +55,35 @@ public struct SynthTask: Sendable {
 
     // MARK: Problems
 
-    enum Op: Sendable { case add, sub }
+    enum Op: Sendable { case add, sub, cmp }
 
     struct Problem: Hashable, Sendable {
         let a: Int
         let b: Int
         let op: Op
         var symbol: String { op == .add ? "+" : "-" }
-        var result: Int { op == .add ? a + b : a - b }
+        var result: Int {
+            switch op {
+            case .add: return a + b
+            case .sub: return a - b
+            case .cmp: return max(a, b)
+            }
+        }
+        var smaller: Int { min(a, b) }
         var answer: String { String(result) }
         var expression: String { "\(a)\(symbol)\(b)" }
-        var prompt: String { "What is \(expression)?" }
+        var prompt: String { op == .cmp ? SynthTask.comparePrompt(a, b) : "What is \(expression)?" }
     }
 
-    /// Seed-independent held-out split by operands.
+    /// The one chat prompt of the "compare" task.
+    static func comparePrompt(_ a: Int, _ b: Int) -> String { "Which is larger: \(a) or \(b)?" }
+
+    /// Seed-independent held-out split by operands (the unordered pair for `+` and compare).
     static func isHeldOut(_ p: Problem) -> Bool {
-        let (x, y) = p.op == .add ? (min(p.a, p.b), max(p.a, p.b)) : (p.a, p.b)
+        let (x, y) = p.op == .sub ? (p.a, p.b) : (min(p.a, p.b), max(p.a, p.b))
         var h = (UInt64(x) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(y) &* 0xC2B2_AE3D_27D4_EB4F)
         if p.op == .sub { h ^= 0x1656_67B1_9E37_79F9 }
+        if p.op == .cmp { h ^= 0x2545_F491_4F6C_DD1D }
         h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
         h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
         h ^= h >> 31
@@ -82,7 +99,15 @@ public struct SynthTask: Sendable {
         return lo + rng.below(pow10(d) - lo)
     }
 
+    var isCompare: Bool { name == "compare" }
+
     func randomProblem(_ rng: inout RNG) -> Problem {
+        if isCompare {
+            let a = operand(&rng)
+            var b = operand(&rng)
+            while b == a { b = operand(&rng) }
+            return Problem(a: a, b: b, op: .cmp)
+        }
         let op: Op = subtraction && rng.below(2) == 1 ? .sub : .add
         var a = operand(&rng), b = operand(&rng)
         if op == .sub, a < b { swap(&a, &b) }
@@ -167,6 +192,7 @@ public struct SynthTask: Sendable {
     // MARK: Rejected completions
 
     func rejected(for p: Problem, _ rng: inout RNG) -> String {
+        if p.op == .cmp { return rejectedComparison(for: p, &rng) }
         let ans = p.answer
         for _ in 0..<8 {
             let k = rng.below(100)
@@ -188,6 +214,30 @@ public struct SynthTask: Sendable {
             if let c = candidate, !c.isEmpty, !SynthTask.check(completion: c, answer: ans) { return c }
         }
         return offByOneDigit(ans, &rng)
+    }
+
+    /// Compare: the smaller number, a near miss of the larger (a digit off by one, swapped
+    /// digits, a lost digit) or a badly formed reply ("85 is larger", "47 or 85", no answer).
+    func rejectedComparison(for p: Problem, _ rng: inout RNG) -> String {
+        let ans = p.answer, big = p.result, small = p.smaller
+        for _ in 0..<8 {
+            let candidate: String?
+            switch rng.below(100) {
+            case 0..<35: candidate = String(small)
+            case 35..<50: candidate = offByOneDigit(ans, &rng)
+            case 50..<56: candidate = swappedDigits(ans, &rng)
+            case 56..<60: candidate = ans.count >= 2 ? String(ans.dropLast()) : nil
+            case 60..<88:
+                let forms = ["\(big) is larger", "\(p.a) or \(p.b)", "The larger is \(big).", "It is \(big).",
+                             "\(big) > \(small)", "\(small) < \(big)", "\(big) is larger than \(small)."]
+                candidate = forms[rng.below(forms.count)]
+            default:
+                let forms = ["I do not know.", "They are the same.", "Let me think.", "It is the first one.", "The larger one."]
+                candidate = forms[rng.below(forms.count)]
+            }
+            if let c = candidate, !c.isEmpty, !SynthTask.check(completion: c, answer: ans) { return c }
+        }
+        return String(small)
     }
 
     /// One digit moved up or down by one (never creating a leading zero).
@@ -247,6 +297,7 @@ public struct SynthTask: Sendable {
         let storyText = BuiltinCorpus.generate(characters: storyBudget, seed: seed)
         var stories = storyText.components(separatedBy: "\n\n").filter { !$0.isEmpty }
         if stories.count > 1 { stories.removeLast() }  // generate() cut the last one short
+        if isCompare { stories = stories.filter { !SynthTask.mentionsHeldOutPair($0) } }
         var nextStory = 0
         var rng = stream(1)
         var out: [UInt8] = []
@@ -286,12 +337,39 @@ public struct SynthTask: Sendable {
                 piece = Array((stories[nextStory] + "\n\n").utf8)
                 nextStory += 1
             } else {
-                piece = Array(BuiltinCorpus.generate(characters: rest, seed: seed &+ 1).utf8)
+                var text = BuiltinCorpus.generate(characters: rest, seed: seed &+ 1)
+                if isCompare {
+                    text = text.components(separatedBy: "\n\n").filter { !SynthTask.mentionsHeldOutPair($0) }
+                        .joined(separator: "\n\n")
+                }
+                piece = Array(text.utf8)
             }
             out += piece.prefix(rest)
             if piece.isEmpty { out += [UInt8](repeating: 0x0A, count: rest) }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Whether two distinct numbers in `text` form a held-out compare pair (story text that
+    /// does is left out of the compare task's pretraining text).
+    static func mentionsHeldOutPair(_ text: String) -> Bool {
+        var numbers = Set<Int>()
+        var current: Int? = nil
+        for b in text.utf8 {
+            if b >= 48 && b <= 57 {
+                let d = Int(b) - 48
+                current = (current ?? 0) > 100_000_000 ? current : (current ?? 0) * 10 + d
+            } else if let n = current {
+                numbers.insert(n)
+                current = nil
+            }
+        }
+        if let n = current { numbers.insert(n) }
+        let list = numbers.sorted()
+        for i in 0..<list.count {
+            for j in (i + 1)..<list.count where isHeldOut(Problem(a: list[i], b: list[j], op: .cmp)) { return true }
+        }
+        return false
     }
 
     private static let names = ["Mira", "Tom", "Anna", "Ben", "Lena", "Sam", "Rosa", "Leo", "Ella", "Max", "Nora", "Finn"]
@@ -316,15 +394,32 @@ public struct SynthTask: Sendable {
         case (.sub, 2): return "If you take \(b) from \(a), you get \(c), because \(e)."
         case (.sub, 3): return "\(name) had \(a) \(thing) and gave away \(b), so \(name) has \(e) \(thing) left."
         case (.sub, _): return "\(a) minus \(b) is \(c)."
+        case (.cmp, 0): return "\(c) is larger than \(p.smaller)."
+        case (.cmp, 1): return "Of \(a) and \(b), the larger is \(c)."
+        case (.cmp, 2): return "\(SynthTask.inequality(p))."
+        case (.cmp, 3): return "\(p.smaller) is smaller than \(c)."
+        case (.cmp, 4): return "\(name) had \(a) \(thing) and a friend had \(b), so the larger pile had \(c) \(thing)."
+        case (.cmp, 5): return "Which number is bigger, \(a) or \(b)? The bigger one is \(c)."
+        case (.cmp, 6): return "Compare \(a) and \(b): \(c) is greater."
+        case (.cmp, _): return "I think the larger of \(a) and \(b) is \(c). They are not the same. Let me check: \(c) > \(p.smaller). Yes, I know it is right, as both of them show."
         }
     }
 
-    func formCount(_ op: Op) -> Int { op == .add ? 8 : 5 }
+    /// "47 < 85" or "85 > 47", in the problem's order.
+    static func inequality(_ p: Problem) -> String { "\(p.a) \(p.a < p.b ? "<" : ">") \(p.b)" }
+
+    func formCount(_ op: Op) -> Int {
+        switch op {
+        case .add: return 8
+        case .sub: return 5
+        case .cmp: return 8
+        }
+    }
 
     /// Every form once, in order.
     func primerParagraph(_ rng: inout RNG) -> String {
         var parts: [String] = []
-        for op in subtraction ? [Op.add, .sub] : [.add] {
+        for op in isCompare ? [Op.cmp] : subtraction ? [Op.add, .sub] : [.add] {
             for f in 0..<formCount(op) {
                 var p = trainingProblem(&rng)
                 while p.op != op { p = trainingProblem(&rng) }
@@ -335,7 +430,13 @@ public struct SynthTask: Sendable {
     }
 
     func arithmeticParagraph(_ rng: inout RNG) -> String {
-        if rng.below(2) == 0 {
+        if isCompare, rng.below(2) == 0 {
+            let lines = (0..<(3 + rng.below(6))).map { _ -> String in
+                SynthTask.inequality(trainingProblem(&rng))
+            }
+            return "Compare the numbers:\n" + lines.joined(separator: "\n")
+        }
+        if !isCompare, rng.below(2) == 0 {
             let lines = (0..<(3 + rng.below(6))).map { _ -> String in
                 let p = trainingProblem(&rng)
                 return "\(p.expression)=\(p.result)"

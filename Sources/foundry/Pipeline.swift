@@ -12,6 +12,7 @@ struct PipelinePreset {
     var pretrainSteps: Int, corpusChars: Int
     var sftRows: Int, sftEpochs: Int, prefRows: Int, rlRows: Int, evalRows: Int
     var rewardEpochs: Int, dpoEpochs: Int, ppoSteps: Int, ppoBatch: Int, grpoSteps: Int, grpoPrompts: Int, grpoGroup: Int
+    var task = "arithmetic"
     var digits: ClosedRange<Int> = 1...2
     var sftLR: Float = 1e-3
 
@@ -48,6 +49,8 @@ struct Pipeline: ParsableCommand {
     @Option(help: "Size preset: tiny (default), small, or test.") var preset = "tiny"
     @Option(help: "Random seed for everything.") var seed: UInt64 = 1
     @Option(help: "Comma-separated stages to skip: ppo, dpo, grpo, frozen.") var skip = ""
+    @Option(help: "Synthetic task family (see `foundry data synth --help`).") var task: String?
+    @Option(help: "Operand digits of the task, N or MIN-MAX.") var digits: String?
     @Option(help: "Override the preset's SFT epochs.") var sftEpochs: Int?
     @Option(help: "Override the preset's SFT learning rate.") var sftLr: Float?
     @Option(help: "Override the preset's pretraining steps.") var pretrainSteps: Int?
@@ -59,6 +62,14 @@ struct Pipeline: ParsableCommand {
         if let sftEpochs { p.sftEpochs = sftEpochs }
         if let sftLr { p.sftLR = sftLr }
         if let pretrainSteps { p.pretrainSteps = pretrainSteps }
+        if let task { p.task = task }
+        if let digits {
+            let parts = digits.split(separator: "-").compactMap { Int($0) }
+            guard (1...2).contains(parts.count), parts.allSatisfy({ $0 > 0 }), parts.first! <= parts.last! else {
+                throw FoundryError("--digits must be N or MIN-MAX, e.g. 2 or 1-2")
+            }
+            p.digits = parts.first!...parts.last!
+        }
         let skipped = Set(skip.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let device = try deviceOptions.open()
         let run = PipelineRun(out: out, preset: p, seed: seed, device: device, fresh: fresh, skipped: skipped)

@@ -43,7 +43,7 @@ final class PipelineRun {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
         // 1. Data.
-        let task = try SynthTask(name: "arithmetic", seed: seed, digits: p.digits)
+        let task = try SynthTask(name: p.task, seed: seed, digits: p.digits)
         let taskDir = dir("task")
         try timed("data") {
             try task.write(to: taskDir, sizes: .init(sft: p.sftRows, prefs: p.prefRows, rl: p.rlRows, eval: p.evalRows, corpusCharacters: p.corpusChars))

@@ -521,6 +521,192 @@ final class DataTests: XCTestCase {
         }
     }
 
+    // MARK: synthetic task: compare
+
+    /// (a, b) of "Which is larger: a or b?"; nil when the prompt is not exactly that template.
+    func compareOperands(_ prompt: String) -> (Int, Int)? {
+        guard prompt.hasPrefix("Which is larger: "), prompt.hasSuffix("?") else { return nil }
+        let parts = prompt.dropFirst("Which is larger: ".count).dropLast().components(separatedBy: " or ")
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), String(a) == parts[0], String(b) == parts[1] else { return nil }
+        return (a, b)
+    }
+
+    /// The integers of each sentence-like piece of `text` (cut at . ? : and newlines).
+    func numberGroups(in text: String) -> [[Int]] {
+        text.split(whereSeparator: { ".?:\n".contains($0) }).map { piece in
+            piece.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        }
+    }
+
+    func testCompareDeterministicPerSeed() throws {
+        let a = try SynthTask(name: "compare", seed: 7), b = try SynthTask(name: "compare", seed: 7)
+        let c = try SynthTask(name: "compare", seed: 8)
+        XCTAssertEqual(a.sftExamples(50), b.sftExamples(50))
+        XCTAssertEqual(a.preferencePairs(50), b.preferencePairs(50))
+        XCTAssertEqual(a.rlPrompts(50), b.rlPrompts(50))
+        XCTAssertEqual(a.evalPrompts(50), b.evalPrompts(50))
+        XCTAssertEqual(a.pointwiseExamples(50), b.pointwiseExamples(50))
+        XCTAssertEqual(a.pretrainCorpus(characters: 5000), b.pretrainCorpus(characters: 5000))
+        XCTAssertNotEqual(a.sftExamples(50), c.sftExamples(50))
+        XCTAssertNotEqual(a.evalPrompts(50), c.evalPrompts(50))
+        XCTAssertNotEqual(a.pretrainCorpus(characters: 5000), c.pretrainCorpus(characters: 5000))
+        XCTAssertEqual(Array(a.rlPrompts(80).prefix(20)), c.rlPrompts(0) + b.rlPrompts(20))
+        // Not the arithmetic task under another name.
+        XCTAssertNotEqual(a.sftExamples(20), try SynthTask(name: "arithmetic", seed: 7).sftExamples(20))
+
+        // One fixed chat template everywhere; the answer is the larger of two distinct operands.
+        let ex = a.sftExamples(200)
+        var prompts = ex.compactMap(\.prompt) + a.rlPrompts(200).map(\.prompt) + a.evalPrompts(100).map(\.prompt)
+        prompts += a.preferencePairs(100).map(\.prompt) + a.pointwiseExamples(100).map(\.prompt)
+        for p in prompts {
+            guard let (x, y) = compareOperands(p) else { XCTFail("not the compare template: \(p)"); continue }
+            XCTAssertNotEqual(x, y, p)
+            XCTAssertTrue((10...999).contains(x) && (10...999).contains(y), p)
+        }
+        for e in ex {
+            guard case .completion(let p, let comp) = e, let (x, y) = compareOperands(p) else { XCTFail("bad row"); continue }
+            XCTAssertEqual(comp, String(max(x, y)))
+        }
+        for r in a.rlPrompts(100) + a.evalPrompts(100) {
+            let (x, y) = compareOperands(r.prompt)!
+            XCTAssertEqual(r.answer, String(max(x, y)))
+        }
+        XCTAssertGreaterThan(Set(ex.map(\.prompt)).count, 190)
+        let firstLarger = ex.filter { e in compareOperands(e.prompt!).map { $0.0 > $0.1 } ?? false }.count
+        XCTAssertEqual(Double(firstLarger) / 200, 0.5, accuracy: 0.15, "the larger number comes first about half the time")
+    }
+
+    func testCompareNamesAndDifficulty() throws {
+        let m = message { _ = try SynthTask(name: "chess", seed: 1) }
+        XCTAssertTrue(m?.contains("arithmetic") ?? false, m ?? "no error")
+        XCTAssertTrue(m?.contains("compare") ?? false, m ?? "no error")
+        XCTAssertTrue(SynthTask.knownNames.contains("compare"))
+        let one = try SynthTask(name: "compare", seed: 1, digits: 1...1)
+        XCTAssertLessThanOrEqual(one.evalPrompts(200).count, 90)
+        XCTAssertEqual(one.sftExamples(100).count, 100)
+        for r in one.rlPrompts(100) {
+            let (x, y) = compareOperands(r.prompt)!
+            XCTAssertTrue((0...9).contains(x) && (0...9).contains(y) && x != y, r.prompt)
+        }
+    }
+
+    func testCompareEvalHeldOut() throws {
+        // 1-2 digit operands: a small pair space, so training data would hit held-out pairs if it could.
+        let t = try SynthTask(name: "compare", seed: 3, digits: 1...2)
+        let other = try SynthTask(name: "compare", seed: 99, digits: 1...2)
+        let eval = t.evalPrompts(3000)
+        XCTAssertEqual(Set(eval.map(\.prompt)).count, eval.count, "eval prompts are distinct")
+        var heldOut = Set<[Int]>()  // unordered pairs, as [min, max]
+        for e in eval {
+            let (a, b) = compareOperands(e.prompt)!
+            heldOut.insert([min(a, b), max(a, b)])
+        }
+        // About a tenth of the 4950 unordered pairs of 0...99, whatever the seed.
+        XCTAssertGreaterThan(heldOut.count, 300)
+        XCTAssertLessThan(heldOut.count, 700)
+        XCTAssertEqual(Set(other.evalPrompts(3000).map(\.prompt)).count, eval.count)
+        for e in other.evalPrompts(500) {
+            let (a, b) = compareOperands(e.prompt)!
+            XCTAssertTrue(heldOut.contains([min(a, b), max(a, b)]), e.prompt)
+        }
+        var trainingPrompts: [String] = []
+        for s in [t, other] {
+            trainingPrompts += s.sftExamples(3000).compactMap(\.prompt)
+            trainingPrompts += s.preferencePairs(3000).map(\.prompt)
+            trainingPrompts += s.rlPrompts(3000).map(\.prompt)
+            trainingPrompts += s.pointwiseExamples(2000).map(\.prompt)
+        }
+        for p in trainingPrompts {
+            let (a, b) = compareOperands(p)!
+            XCTAssertFalse(heldOut.contains([min(a, b), max(a, b)]), p)  // either order
+        }
+        // Pretraining text: no sentence mentions a held-out pair (in either order), and every
+        // "a < b" / "a > b" is true.
+        var mentions = 0
+        for s in [t, other] {
+            let corpus = s.pretrainCorpus(characters: 80_000)
+            for group in numberGroups(in: corpus) where group.count >= 2 {
+                mentions += 1
+                for i in 0..<group.count {
+                    for j in (i + 1)..<group.count where group[i] != group[j] {
+                        XCTAssertFalse(heldOut.contains([min(group[i], group[j]), max(group[i], group[j])]), "\(group)")
+                    }
+                }
+            }
+            for line in corpus.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 3, let x = Int(parts[0]), let y = Int(parts[2]) else { continue }
+                if parts[1] == "<" { XCTAssertLessThan(x, y, String(line)) }
+                if parts[1] == ">" { XCTAssertGreaterThan(x, y, String(line)) }
+            }
+        }
+        XCTAssertGreaterThan(mentions, 1000)
+    }
+
+    func testComparePreferencePairsChosenPassRejectedFail() throws {
+        let t = try SynthTask(name: "compare", seed: 11)
+        let pairs = t.preferencePairs(2000)
+        var smaller = 0, nearMiss = 0, worded = 0
+        for p in pairs {
+            let (a, b) = compareOperands(p.prompt)!
+            let answer = String(max(a, b))
+            XCTAssertEqual(p.chosen, answer)
+            XCTAssertTrue(SynthTask.check(completion: p.chosen, answer: answer))
+            XCTAssertFalse(SynthTask.check(completion: p.rejected, answer: answer), "\(p.prompt) \(p.rejected)")
+            XCTAssertFalse(p.rejected.isEmpty)
+            if p.rejected == String(min(a, b)) { smaller += 1 } else if Int(p.rejected) != nil { nearMiss += 1 } else { worded += 1 }
+        }
+        XCTAssertGreaterThan(smaller, 400)
+        XCTAssertGreaterThan(nearMiss, 200)
+        XCTAssertGreaterThan(worded, 300)
+        XCTAssertTrue(pairs.contains { $0.rejected.hasSuffix(" is larger") })
+        XCTAssertTrue(pairs.contains { $0.rejected.contains(" or ") })
+        for e in t.pointwiseExamples(500) {
+            let (a, b) = compareOperands(e.prompt)!
+            XCTAssertEqual(SynthTask.check(completion: e.completion, answer: String(max(a, b))), e.score == 1)
+        }
+    }
+
+    func testComparePretrainCorpus() throws {
+        var t = try SynthTask(name: "compare", seed: 5)
+        let corpus = t.pretrainCorpus(characters: 3000)
+        XCTAssertEqual(corpus.utf8.count, 3000)
+        XCTAssertTrue(corpus.unicodeScalars.allSatisfy { $0.isASCII })
+        // It opens with every surface form.
+        let opening = corpus.components(separatedBy: "\n\n")[0]
+        for form in [" is larger than ", "Of ", ", the larger is ", " is smaller than ", "Which number is bigger, ",
+                     "Compare ", " is greater."] {
+            XCTAssertTrue(opening.contains(form), form)
+        }
+        XCTAssertTrue(opening.contains(" < ") || opening.contains(" > "))
+        let have = Set(corpus.unicodeScalars)
+        var text = t.sftExamples(500).flatMap(\.messages).map(\.content)
+        text += t.preferencePairs(1000).flatMap { [$0.prompt, $0.chosen, $0.rejected] }
+        text += t.evalPrompts(200).map(\.prompt)
+        for s in text { for u in s.unicodeScalars { XCTAssertTrue(have.contains(u), "\(u) of \(s) is not in the corpus") } }
+        let tok = CharTokenizer.train(corpus: corpus)
+        let chat = try ChatTemplate(tokenizer: tok)
+        for p in t.preferencePairs(200) {
+            XCTAssertLessThanOrEqual(try chat.example(prompt: p.prompt, completion: p.rejected).tokens.count, 64)
+        }
+        // Never the chat format, nor any training or eval prompt.
+        let big = t.pretrainCorpus(characters: 60_000)
+        XCTAssertFalse(big.contains("Which is larger:"))
+        XCTAssertFalse(big.contains("Which is larger"))
+        for p in Set(t.sftExamples(300).compactMap(\.prompt) + t.evalPrompts(100).map(\.prompt)) {
+            XCTAssertFalse(big.contains(p), p)
+        }
+        XCTAssertGreaterThan(big.components(separatedBy: " is larger than ").count, 30)
+        XCTAssertGreaterThan(big.components(separatedBy: "Of ").count, 30)
+        t.arithmeticShare = 1
+        let all = t.pretrainCorpus(characters: 2000)
+        XCTAssertEqual(all.utf8.count, 2000)
+        XCTAssertFalse(all.contains("Which is larger"))
+        XCTAssertFalse(all.contains("="), "no arithmetic in the compare task's text")
+        t.arithmeticShare = 0
+        XCTAssertEqual(t.pretrainCorpus(characters: 2000).utf8.count, 2000)
+    }
+
     func testSynthWrite() throws {
         let dir = try tempDir() + "/new/data"
         let t = try SynthTask(name: "arithmetic", seed: 2)
