@@ -116,21 +116,7 @@ public final class Pretrainer {
             }
             return total / Double(max(count, 1))
         }
-        let windows = min((data.val.count - 1) / T, max(1, options.evalTokens / T))
-        var w = 0
-        while w < windows {
-            let b = min(B, windows - w)
-            var x: [Int32] = [], y: [Int32] = []
-            for i in w..<w + b {
-                x += data.val[i * T..<(i + 1) * T]
-                y += data.val[i * T + 1...(i + 1) * T]
-            }
-            try model.forward(tokens: x, batch: b, seq: T)
-            let (l, n) = try model.loss(targets: y)
-            total += l * Double(n); count += n
-            w += b
-        }
-        return total / Double(max(count, 1))
+        return try windowedLoss(model: model, tokens: data.val, seq: T, batch: B, maxTokens: options.evalTokens)
     }
 
     public func save() throws {
@@ -226,6 +212,26 @@ public final class Pretrainer {
                               tokensPerSecond: Double(stepsRun * tokensPerStep) / max(seconds, 1e-9),
                               interrupted: interrupted, losses: losses)
     }
+}
+
+/// Mean next-token loss over consecutive, non-overlapping windows of `tokens` (up to
+/// `maxTokens` of them): a deterministic validation loss.
+public func windowedLoss(model: GPT2, tokens: [Int32], seq T: Int, batch B: Int, maxTokens: Int) throws -> Double {
+    let windows = min((tokens.count - 1) / T, max(1, maxTokens / T))
+    var total = 0.0, count = 0, w = 0
+    while w < windows {
+        let b = min(B, windows - w)
+        var x: [Int32] = [], y: [Int32] = []
+        for i in w..<w + b {
+            x += tokens[i * T..<(i + 1) * T]
+            y += tokens[i * T + 1...(i + 1) * T]
+        }
+        try model.forward(tokens: x, batch: b, seq: T)
+        let (l, n) = try model.loss(targets: y)
+        total += l * Double(n); count += n
+        w += b
+    }
+    return total / Double(max(count, 1))
 }
 
 func formatDuration(_ s: Double) -> String {

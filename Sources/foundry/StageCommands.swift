@@ -91,19 +91,8 @@ struct ForgettingAndAccuracy {
 
 /// Mean next-token loss on the last 10% of a pretraining corpus (its validation split).
 func pretrainValLoss(model: GPT2, tokens: [Int32], maxTokens: Int = 16_384) throws -> Double {
-    let val = Array(tokens[Int(Double(tokens.count) * 0.9)...])
-    let T = model.config.maxSeq, B = 8
-    let windows = min((val.count - 1) / T, max(1, maxTokens / T))
-    var total = 0.0, count = 0, w = 0
-    while w < windows {
-        let b = min(B, windows - w)
-        var x: [Int32] = [], y: [Int32] = []
-        for i in w..<w + b { x += val[i * T..<(i + 1) * T]; y += val[i * T + 1...(i + 1) * T] }
-        try model.forward(tokens: x, batch: b, seq: T)
-        let (l, n) = try model.loss(targets: y)
-        total += l * Double(n); count += n; w += b
-    }
-    return total / Double(max(count, 1))
+    try windowedLoss(model: model, tokens: Array(tokens[Int(Double(tokens.count) * 0.9)...]), seq: model.config.maxSeq,
+                     batch: 8, maxTokens: maxTokens)
 }
 
 /// Greedy and sampled accuracy on prompts with answers, checked by the synthetic task's checker.

@@ -66,4 +66,18 @@ final class CLIErrorTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("FOUNDRY_BACKEND"), r.stderr)
     }
+
+    func testPostTrainingOptionMistakes() throws {
+        let m = fixture, out = CLI.tempDir()
+        try expectError(["pipeline", "--preset", "huge", "--out", out], mentions: ["--preset", "tiny"])
+        try expectError(["pipeline", "--digits", "two", "--out", out], mentions: ["--digits"])
+        try expectError(["pipeline", "--task", "poetry", "--out", out], mentions: ["poetry", "arithmetic"])
+        try expectError(["dpo", "--model", m, "--data", "x.jsonl", "--out", out, "--loss", "kto"], mentions: ["sigmoid, ipo or hinge"])
+        try expectError(["ppo", "--model", m, "--reward-model", m, "--prompts", "x.jsonl", "--out", out, "--kl-estimator", "k9"],
+                        mentions: ["k1 or k3"])
+        try expectError(["reward", "--model", m, "--data", "x.jsonl", "--out", out, "--objective", "listwise"], mentions: ["pairwise"])
+        try expectError(["extract", "--model", m, "--layers", "3..1", "--out", out], mentions: ["A..B"])
+        try expectError(["extract", "--model", m, "--layers", "0..5", "--out", out], mentions: ["outside"])
+        try expectError(["reward", "score", "--model", m, "--prompt", "a", "--response", "b"], mentions: ["reward head"])
+    }
 }
