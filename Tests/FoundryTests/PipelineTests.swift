@@ -55,7 +55,7 @@ final class PipelineTests: XCTestCase {
         try ok(["sft", "--model", dir + "/pretrained", "--data", task + "/sft.jsonl", "--out", tmp + "/sft", "--epochs", "1", "--batch", "8",
                 "--eval", task + "/eval.jsonl", "--pretrain-data", task + "/pretrain.txt", "--freeze-layers", "1"], "pretraining val loss")
         try ok(["reward", "--model", tmp + "/sft", "--data", task + "/prefs.jsonl", "--out", tmp + "/rm", "--epochs", "1"], "held-out: accuracy")
-        try ok(["reward", "score", "--model", tmp + "/rm", "--prompt", "What is 2+2?", "--response", "4"], ".")
+        try ok(["reward", "score", "--model", tmp + "/rm", "--prompt", "Which is larger: 2 or 4?", "--response", "4"], ".")
         try ok(["dpo", "--model", tmp + "/sft", "--data", task + "/prefs.jsonl", "--out", tmp + "/dpo", "--epochs", "1", "--loss", "ipo"], "saved")
         try ok(["grpo", "--model", tmp + "/sft", "--prompts", task + "/rl_prompts.jsonl", "--checker", "--steps", "1", "--out", tmp + "/grpo"], "saved")
         try ok(["ppo", "--model", tmp + "/sft", "--reward-model", tmp + "/rm", "--prompts", task + "/rl_prompts.jsonl", "--steps", "1",
