@@ -26,9 +26,8 @@ public enum Evaluator {
         let idx = Array(prompts.indices)
         let g = try greedy.sample(policy, prompts: prompts, indices: idx, rng: &rng)
         let s = try sampled.sample(policy, prompts: prompts, indices: idx, rng: &rng)
-        func strip(_ r: Rollout) -> [Int32] { r.endedWithEOS ? Array(r.response.dropLast()) : r.response }
-        let gAcc = Double(g.filter { correct($0.promptIndex, strip($0)) }.count) / Double(max(1, g.count))
-        let sAcc = Double(s.filter { correct($0.promptIndex, strip($0)) }.count) / Double(max(1, s.count))
+        let gAcc = Double(g.filter { correct($0.promptIndex, $0.answer) }.count) / Double(max(1, g.count))
+        let sAcc = Double(s.filter { correct($0.promptIndex, $0.answer) }.count) / Double(max(1, s.count))
         var meanReward: Double? = nil
         if let reward {
             var total = 0.0
@@ -52,6 +51,6 @@ public enum Evaluator {
             kl = total / Double(max(1, s.count))
         }
         return EvalResult(greedyAccuracy: gAcc, sampledAccuracy: sAcc, meanReward: meanReward, kl: kl,
-                          greedyResponses: g.map(strip))
+                          greedyResponses: g.map(\.answer))
     }
 }

@@ -131,7 +131,7 @@ public final class RewardTrainer {
         let bb = model.backbone
         let hidden = try bb.device.read(bb.hidden)
         var headGrad = [Float](repeating: 0, count: model.head.weight.count)
-        let rows = (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] }
+        let rows = b.lastRows
         let dHidden = model.head.backward(hidden: hidden, rows: rows, dScores: dScores, allRows: b.batch * b.seq, grad: &headGrad)
         bb.zeroGrad()
         try bb.device.write(dHidden, to: bb.hiddenGradient)

@@ -16,9 +16,12 @@ public struct Rollout {
     public var example: TokenizedExample {
         TokenizedExample(tokens: prompt + response, lossMask: prompt.map { _ in false } + response.map { _ in true })
     }
+    /// The response without its closing end-of-text: the answer a checker reads.
+    public var answer: [Int32] { endedWithEOS ? Array(response.dropLast()) : response }
+
     /// What a reward model scores: prompt + response without the closing end-of-text (the
     /// reward is read at the last real token).
-    public var scored: [Int32] { endedWithEOS ? prompt + response.dropLast() : prompt + response }
+    public var scored: [Int32] { prompt + answer }
 }
 
 /// Samples responses with the policy's KV cache, stopping at end-of-text or `maxNewTokens`.

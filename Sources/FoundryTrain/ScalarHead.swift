@@ -73,7 +73,7 @@ public final class RewardModel {
     public func rewards(_ b: SequenceBatch) throws -> [Double] {
         try backbone.forward(tokens: b.tokens, batch: b.batch, seq: b.seq, logits: false)
         let h = try backbone.device.read(backbone.hidden)
-        return head.scores(hidden: h, rows: (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] })
+        return head.scores(hidden: h, rows: b.lastRows)
     }
 
     public func save(tokenizer: Tokenizer?, to dir: String) throws {

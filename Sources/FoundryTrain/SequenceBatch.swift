@@ -38,4 +38,7 @@ public struct SequenceBatch {
     }
 
     public var validTargets: Int { targets.filter { $0 >= 0 }.count }
+
+    /// Flat [batch·seq] index of each row's last real token (where a scalar head reads).
+    public var lastRows: [Int] { (0..<batch).map { $0 * seq + lastIndex[$0] } }
 }

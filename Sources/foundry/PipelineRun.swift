@@ -170,7 +170,7 @@ final class PipelineRun {
                 var s = RolloutSampler(eos: tok.eosToken)
                 s.temperature = t; s.maxNewTokens = 8
                 let r = try s.sample(m, prompts: [try data.template.prompt(row.prompt)], indices: [0], rng: &rng)[0]
-                let text = tok.decode(r.endedWithEOS ? Array(r.response.dropLast()) : r.response)
+                let text = tok.decode(r.answer)
                 lines.append("\(row.prompt) [\(label)] → \(text.debugDescription)")
             }
         }

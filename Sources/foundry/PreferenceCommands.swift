@@ -54,7 +54,7 @@ func makeScorer(rewardModel: String?, checker: Bool, prompts: [RLPrompt], tokeni
     }
     return { rollouts in
         rollouts.map { r in
-            let text = tokenizer.decode(r.endedWithEOS ? Array(r.response.dropLast()) : r.response)
+            let text = tokenizer.decode(r.answer)
             return SynthTask.check(completion: text, answer: prompts[r.promptIndex].answer!) ? 1 : 0
         }
     }

@@ -54,7 +54,7 @@ final class StageGradientTests: XCTestCase {
         _ = try rm.rewards(b)
         let hidden = try d.read(m.hidden)
         var headGrad = [Float](repeating: 0, count: 8)
-        let rows = (0..<b.batch).map { $0 * b.seq + b.lastIndex[$0] }
+        let rows = b.lastRows
         let dh = rm.head.backward(hidden: hidden, rows: rows, dScores: [0.7, -1.3], allRows: b.batch * b.seq, grad: &headGrad)
         m.zeroGrad()
         try d.write(dh, to: m.hiddenGradient)
