@@ -1,61 +1,106 @@
 // General matrix product, the engine's workhorse:
 //   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C + bias[n]
-// One body serves the forward product and both transposed products of the backward.
-// Each work-item owns a GEMM_TM x GEMM_TN block of C in registers (build options).
+// One set of bodies serves the forward product and both transposed products of the backward.
+// Each work-item computes a GEMM_TM x (GEMM_VW * GEMM_NV) block of C in registers, loading
+// rows of B as GEMM_VW-wide vectors; the three sizes are build options chosen per device
+// (KernelParams.swift, `foundry kernels tune`).
 #ifndef GEMM_TM
 #define GEMM_TM 4
 #endif
-#ifndef GEMM_TN
-#define GEMM_TN 4
+#ifndef GEMM_VW
+#define GEMM_VW 8
+#endif
+#ifndef GEMM_NV
+#define GEMM_NV 2
 #endif
 
-// The body, inlined into four kernels with the strides as compile-time constants, so the
-// compiler sees unit strides and can vectorise. Out-of-range rows/columns read a clamped
-// (valid) element and are simply not written: no branches in the inner loop.
-inline void gemm_tile(int m, int n, int k, float alpha, float beta,
-                      global const float* A, const int sar, const int sap,
-                      global const float* B, const int sbp, const int sbj,
-                      global float* C, global const float* bias, int has_bias)
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VEC CAT(float, GEMM_VW)
+#define VLOAD CAT(vload, GEMM_VW)
+#define VSTORE CAT(vstore, GEMM_VW)
+#define GEMM_CW (GEMM_VW * GEMM_NV)
+
+// The scalar output rule: alpha * acc (+ beta * C, only when beta != 0, so C may hold garbage
+// otherwise) (+ bias).
+inline float gemm_out(float acc, float alpha, float beta, global const float* c, global const float* bias, int has_bias) {
+    float v = alpha * acc;
+    if (beta != 0.0f) v += beta * *c;
+    if (has_bias) v += *bias;
+    return v;
+}
+
+// B[p*sbp + j], unit stride along j. A is read one scalar at a time
+// (A[r*sar + p*sap]) and broadcast against vectors of B: the classic register-blocked
+// outer-product micro-kernel. Out-of-range rows read a clamped row and are not written;
+// a ragged right edge takes a scalar path (uniform per work-item, no divergence inside).
+inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
+                        global const float* A, const int sar, const int sap,
+                        global const float* B, const int sbp,
+                        global float* C, global const float* bias, int has_bias)
 {
     const int r0 = get_global_id(1) * GEMM_TM;
-    const int c0 = get_global_id(0) * GEMM_TN;
+    const int c0 = get_global_id(0) * GEMM_CW;
     if (r0 >= m || c0 >= n) return;
-    int ra[GEMM_TM], cb[GEMM_TN];
+    int ra[GEMM_TM];
     for (int i = 0; i < GEMM_TM; i++) ra[i] = min(r0 + i, m - 1) * sar;
-    for (int j = 0; j < GEMM_TN; j++) cb[j] = min(c0 + j, n - 1) * sbj;
 
-    float acc[GEMM_TM][GEMM_TN];
-    for (int i = 0; i < GEMM_TM; i++)
-        for (int j = 0; j < GEMM_TN; j++) acc[i][j] = 0.0f;
-
-    for (int p = 0; p < k; p++) {
-        float a[GEMM_TM], b[GEMM_TN];
-        for (int i = 0; i < GEMM_TM; i++) a[i] = A[ra[i] + p * sap];
-        for (int j = 0; j < GEMM_TN; j++) b[j] = B[p * sbp + cb[j]];
+    if (c0 + GEMM_CW <= n) {
+        VEC acc[GEMM_TM][GEMM_NV];
         for (int i = 0; i < GEMM_TM; i++)
-            for (int j = 0; j < GEMM_TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+            for (int v = 0; v < GEMM_NV; v++) acc[i][v] = (VEC)(0.0f);
+        global const float* bp = B + c0;
+        for (int p = 0; p < k; p++, bp += sbp) {
+            VEC b[GEMM_NV];
+            for (int v = 0; v < GEMM_NV; v++) b[v] = VLOAD(v, bp);
+            for (int i = 0; i < GEMM_TM; i++) {
+                const VEC a = (VEC)(A[ra[i] + p * sap]);
+                for (int v = 0; v < GEMM_NV; v++) acc[i][v] = fma(a, b[v], acc[i][v]);
+            }
+        }
+        for (int i = 0; i < GEMM_TM; i++) {
+            if (r0 + i >= m) break;
+            global float* out = C + (r0 + i) * n + c0;
+            for (int v = 0; v < GEMM_NV; v++) {
+                VEC o = alpha * acc[i][v];
+                if (beta != 0.0f) o += beta * VLOAD(v, out);
+                if (has_bias) o += VLOAD(v, bias + c0);
+                VSTORE(o, v, out);
+            }
+        }
+        return;
     }
-    for (int i = 0; i < GEMM_TM; i++) {
-        if (r0 + i >= m) break;
-        for (int j = 0; j < GEMM_TN; j++) {
-            if (c0 + j >= n) break;
-            global float* out = C + (r0 + i) * n + c0 + j;
-            float v = alpha * acc[i][j];
-            if (beta != 0.0f) v += beta * *out;    // beta == 0: C may hold garbage, never read it
-            if (has_bias) v += bias[c0 + j];
-            *out = v;
+    // Ragged right edge: one column at a time, GEMM_TM accumulators.
+    for (int j = c0; j < n; j++) {
+        float acc[GEMM_TM];
+        for (int i = 0; i < GEMM_TM; i++) acc[i] = 0.0f;
+        for (int p = 0; p < k; p++) {
+            const float b = B[p * sbp + j];
+            for (int i = 0; i < GEMM_TM; i++) acc[i] = fma(A[ra[i] + p * sap], b, acc[i]);
+        }
+        for (int i = 0; i < GEMM_TM && r0 + i < m; i++) {
+            global float* out = C + (r0 + i) * n + j;
+            *out = gemm_out(acc[i], alpha, beta, out, bias + j, has_bias);
         }
     }
+}
+
+// out[p, j] = in[j, p] for a rows x cols input: turns a transposed op(B) into the row-major
+// layout gemm_rowvec reads with vector loads (O(n·k) copies against O(m·n·k) math).
+kernel void transpose(global const float* in, int in_off, global float* out, int out_off, int rows, int cols)
+{
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (r >= rows || c >= cols) return;
+    out[out_off + c * rows + r] = in[in_off + r * cols + c];
 }
 
 #define GEMM_ARGS int m, int n, int k, float alpha, float beta, \
     global const float* A, int A_off, global const float* B, int B_off, \
     global float* C, int C_off, global const float* bias, int bias_off, int has_bias
-// op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); op(B)[p,j]: B[p*n + j] (N) or B[j*k + p] (T).
-kernel void gemm_nn(GEMM_ARGS) { gemm_tile(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, 1, C + C_off, bias + bias_off, has_bias); }
-kernel void gemm_nt(GEMM_ARGS) { gemm_tile(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, 1, k, C + C_off, bias + bias_off, has_bias); }
-kernel void gemm_tn(GEMM_ARGS) { gemm_tile(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, 1, C + C_off, bias + bias_off, has_bias); }
-kernel void gemm_tt(GEMM_ARGS) { gemm_tile(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, 1, k, C + C_off, bias + bias_off, has_bias); }
+// op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); B[p*n + j] always (a transposed op(B) is first
+// turned row-major by `transpose`). Grid: (n / (GEMM_VW·GEMM_NV), m / GEMM_TM), rounded up.
+kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias); }
+kernel void gemm_tn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias); }
 
 // dbias[c] += sum over rows of dout[r, c]. One work-item per column: no atomics, deterministic.
 kernel void bias_backward(global const float* dout, int dout_off, global float* dbias, int dbias_off,

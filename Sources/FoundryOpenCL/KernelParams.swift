@@ -1,21 +1,66 @@
 import Foundation
 
-/// Tunable kernel parameters, passed to the compiler as -D build options. Defaults differ by
-/// device class: a CPU (PoCL) wants large per-work-item register tiles, a GPU smaller ones.
-public struct KernelParams: Equatable, Sendable {
-    /// Rows and columns of C each GEMM work-item computes.
+/// Tunable kernel parameters, passed to the compiler as -D build options (see the top of
+/// Kernels/matmul.cl). Defaults differ by device class: a CPU (PoCL) wants wide vectors and
+/// large register tiles, a GPU smaller per-work-item tiles and many work-items.
+/// `foundry kernels tune` measures candidates on a device and caches the winner per device.
+public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertible {
+    /// Rows of C per GEMM work-item.
     public var gemmTM: Int
-    public var gemmTN: Int
+    /// Vector width of the loads along a row of B (2, 4, 8 or 16).
+    public var gemmVW: Int
+    /// Vectors per row: a work-item computes gemmTM x (gemmVW·gemmNV) of C.
+    public var gemmNV: Int
 
-    public init(gemmTM: Int, gemmTN: Int) { self.gemmTM = gemmTM; self.gemmTN = gemmTN }
+    public init(gemmTM: Int, gemmVW: Int, gemmNV: Int) {
+        self.gemmTM = gemmTM; self.gemmVW = gemmVW; self.gemmNV = gemmNV
+    }
 
+    /// Measured on PoCL (AVX2, 16 registers): 8 rows x one float16 (two registers per row)
+    /// keeps the 8 x 16 accumulator block in registers. GPUs: small tiles, many work-items.
     public static func defaults(isCPU: Bool) -> KernelParams {
-        isCPU ? KernelParams(gemmTM: 4, gemmTN: 8) : KernelParams(gemmTM: 4, gemmTN: 4)
+        isCPU ? KernelParams(gemmTM: 8, gemmVW: 16, gemmNV: 1) : KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 1)
+    }
+
+    /// Columns of C one work-item computes in gemm_nn / gemm_tn.
+    var gemmColumns: Int { gemmVW * gemmNV }
+
+    public var description: String { "TM=\(gemmTM),VW=\(gemmVW),NV=\(gemmNV)" }
+
+    /// Rejects values the kernels cannot be built with.
+    public func validate() throws {
+        guard [2, 4, 8, 16].contains(gemmVW) else { throw KernelParamsError("vector width \(gemmVW) must be 2, 4, 8 or 16") }
+        for (name, v) in [("TM", gemmTM), ("NV", gemmNV)] where !(1...16).contains(v) {
+            throw KernelParamsError("\(name)=\(v) must be between 1 and 16")
+        }
+    }
+
+    /// Parses "TM=8,VW=16,NV=1" (any subset; the rest from `base`), the form
+    /// `description` prints and $FOUNDRY_KERNEL_PARAMS takes.
+    public static func parse(_ text: String, base: KernelParams) throws -> KernelParams {
+        var p = base
+        for item in text.split(separator: ",") {
+            let kv = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
+            guard kv.count == 2, let v = Int(kv[1]) else { throw KernelParamsError("'\(item)' is not NAME=INTEGER (e.g. TM=4,VW=8)") }
+            switch kv[0] {
+            case "TM": p.gemmTM = v
+            case "NV": p.gemmNV = v
+            case "VW": p.gemmVW = v
+            default: throw KernelParamsError("unknown name \(kv[0]) (known: TM, VW, NV)")
+            }
+        }
+        try p.validate()
+        return p
     }
 
     /// Compiler options; $FOUNDRY_CL_OPTIONS is appended (e.g. -cl-opt-disable when debugging).
     var buildOptions: String {
         let extra = ProcessInfo.processInfo.environment["FOUNDRY_CL_OPTIONS"] ?? ""
-        return "-cl-std=CL1.2 -DGEMM_TM=\(gemmTM) -DGEMM_TN=\(gemmTN) \(extra)"
+        return "-cl-std=CL1.2 -DGEMM_TM=\(gemmTM) -DGEMM_VW=\(gemmVW) -DGEMM_NV=\(gemmNV) \(extra)"
     }
+}
+
+struct KernelParamsError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = "invalid kernel parameters: " + d }
 }

@@ -36,6 +36,9 @@ public final class OpenCLDevice: Device {
     var kernels: [String: cl_kernel] = [:]
     /// Zero-length ops and absent optional tensors bind this instead of a null buffer.
     lazy var dummy: CLBuffer = try! makeCLBuffer(count: 1)
+    /// Working space for ops that need a temporary (the transposed B of a GEMM); grown on
+    /// demand. Safe to reuse because the queue is in order.
+    var scratchBuffer: CLBuffer?
     /// The first error raised inside an op; ops do not throw, so `read` and `finish` report it.
     var pendingError: FoundryError?
 
@@ -47,7 +50,15 @@ public final class OpenCLDevice: Device {
         }
         info = all[index]
         name = info.name
-        self.params = params ?? KernelParams.defaults(isCPU: info.isCPU)
+        if let params {
+            self.params = params
+        } else if let text = ProcessInfo.processInfo.environment["FOUNDRY_KERNEL_PARAMS"], !text.isEmpty {
+            do { self.params = try KernelParams.parse(text, base: KernelParams.defaults(isCPU: info.isCPU)) } catch {
+                throw FoundryError("$FOUNDRY_KERNEL_PARAMS: \(error) — unset it to use the defaults")
+            }
+        } else {
+            self.params = KernelParams.defaults(isCPU: info.isCPU)
+        }
         var status: cl_int = 0
         var id: cl_device_id? = info.id
         guard let ctx = clCreateContext(nil, 1, &id, nil, nil, &status), status == CL_SUCCESS else {
@@ -200,6 +211,23 @@ public final class OpenCLDevice: Device {
     public func finish() throws {
         if let e = pendingError { pendingError = nil; throw e }
         try check(clFinish(queue), "clFinish")
+    }
+
+    /// A scratch tensor of at least `count` elements, or nil (with the error kept) when the
+    /// device is out of memory.
+    func scratch(count: Int) -> TensorRef? {
+        if let s = scratchBuffer, s.count >= count { return TensorRef(s, offset: 0, count: count) }
+        scratchBuffer = nil
+        do {
+            let s = try makeCLBuffer(count: max(count, 1 << 16))
+            scratchBuffer = s
+            return TensorRef(s, offset: 0, count: count)
+        } catch let e as FoundryError {
+            if pendingError == nil { pendingError = e }
+        } catch {
+            if pendingError == nil { pendingError = FoundryError("\(error)") }
+        }
+        return nil
     }
 
     // MARK: launching

@@ -21,10 +21,19 @@ extension OpenCLDevice {
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?) {
+        if m == 0 || n == 0 { return }
+        var bRowMajor = b
+        if transB {
+            // B is [n, k]: make it [k, n] so the kernel can load rows of B as vectors.
+            guard let scratch = scratch(count: k * n) else { return }
+            launch("transpose", [k, n], [.tensor(b), .tensor(scratch), .int(n), .int(k)])
+            bRowMajor = scratch
+        }
         let biasArg: KernelArg = bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy))
-        launch("gemm_\(transA ? "t" : "n")\(transB ? "t" : "n")", [(n + params.gemmTN - 1) / params.gemmTN, (m + params.gemmTM - 1) / params.gemmTM], [
+        let cols = params.gemmColumns
+        launch("gemm_\(transA ? "t" : "n")n", [(n + cols - 1) / cols, (m + params.gemmTM - 1) / params.gemmTM], [
             .int(m), .int(n), .int(k), .float(alpha), .float(beta),
-            .tensor(a), .tensor(b),
+            .tensor(a), .tensor(bRowMajor),
             .tensor(c), biasArg, .int(bias == nil ? 0 : 1),
         ])
     }

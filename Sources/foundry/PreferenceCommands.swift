@@ -153,6 +153,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Reward model, for the mean score.") var rewardModel: String?
     @Option(help: "Reference model, for KL(policy ‖ reference).") var reference: String?
     @Option(help: "Longest response, in tokens.") var maxNewTokens = 8
+    @Option(help: "Print up to N held-out prompts the model gets wrong (greedy), with its answer and the right one.") var showErrors = 0
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
@@ -168,6 +169,13 @@ struct Eval: ParsableCommand {
         print(String(format: "accuracy: %.1f%% greedy, %.1f%% sampled (T=0.7) over %d held-out prompts", 100 * r.greedyAccuracy, 100 * r.sampledAccuracy, rows.count))
         if let m = r.meanReward { print(String(format: "mean reward: %.4f", m)) }
         if let k = r.kl { print(String(format: "KL to reference: %.4f nats per response", k)) }
+        var shown = 0
+        for (row, response) in zip(rows, r.greedyResponses) where shown < showErrors {
+            let text = tok!.decode(response)
+            guard let answer = row.answer, !SynthTask.check(completion: text, answer: answer) else { continue }
+            print("wrong: \(row.prompt) → \(text.debugDescription) (expected \(answer))")
+            shown += 1
+        }
     }
 }
 
