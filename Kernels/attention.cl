@@ -33,11 +33,13 @@ kernel void attention_forward(global const float* q, int q_off, global const flo
     for (int j = 0; j < visible; j++) arow[j] *= inv;
     for (int j = visible; j < tk; j++) arow[j] = 0.0f;
 
+    // out_i = sum_j p_ij v_j, accumulated row by row so the inner loop runs along contiguous d.
     global float* oi = out + out_off + b * o_bs + i * o_rs + h * hd;
-    for (int d = 0; d < hd; d++) {
-        float s = 0.0f;
-        for (int j = 0; j < visible; j++) s += arow[j] * v[v_off + b * kv_bs + j * kv_rs + h * hd + d];
-        oi[d] = s;
+    for (int d = 0; d < hd; d++) oi[d] = 0.0f;
+    for (int j = 0; j < visible; j++) {
+        const float p = arow[j];
+        global const float* vj = v + v_off + b * kv_bs + j * kv_rs + h * hd;
+        for (int d = 0; d < hd; d++) oi[d] += p * vj[d];
     }
 }
 
@@ -57,20 +59,26 @@ kernel void attention_backward_query(global const float* dout, int dout_off, glo
     global float* prow = dpre + dpre_off + (bh * T + i) * T;
     global const float* di = dout + dout_off + b * o_bs + i * o_rs + h * hd;
 
+    // Keys with zero probability (masked by causality) contribute nothing: stop at the last
+    // nonzero one. The probabilities beyond it are exact zeros, so dpre is zero there too.
+    int visible = T;
+    while (visible > 0 && arow[visible - 1] == 0.0f) visible--;
     float dot = 0.0f;
-    for (int j = 0; j < T; j++) {
+    for (int j = 0; j < visible; j++) {
         global const float* vj = x + j * rs + 2 * C + h * hd;
         float s = 0.0f;
         for (int d = 0; d < hd; d++) s += di[d] * vj[d];
         prow[j] = s;
         dot += arow[j] * s;
     }
-    for (int j = 0; j < T; j++) prow[j] = arow[j] * (prow[j] - dot);
+    for (int j = 0; j < visible; j++) prow[j] = arow[j] * (prow[j] - dot);
+    for (int j = visible; j < T; j++) prow[j] = 0.0f;
     global float* dq = dqkv + dqkv_off + (b * T + i) * rs + h * hd;
-    for (int d = 0; d < hd; d++) {
-        float s = 0.0f;
-        for (int j = 0; j < T; j++) s += prow[j] * scale * x[j * rs + C + h * hd + d];
-        dq[d] = s;
+    for (int d = 0; d < hd; d++) dq[d] = 0.0f;
+    for (int j = 0; j < visible; j++) {
+        const float w = prow[j] * scale;
+        global const float* kj = x + j * rs + C + h * hd;
+        for (int d = 0; d < hd; d++) dq[d] += w * kj[d];
     }
 }
 
@@ -87,15 +95,15 @@ kernel void attention_backward_key(global const float* dout, int dout_off, globa
     global const float* x = qkv + qkv_off + b * T * rs;
     global float* dk = dqkv + dqkv_off + (b * T + j) * rs + C + h * hd;
     global float* dv = dk + C;
-    for (int d = 0; d < hd; d++) {
-        float sk = 0.0f, sv = 0.0f;
-        for (int i = 0; i < T; i++) {
-            const float p = dpre[dpre_off + (bh * T + i) * T + j] * scale;
-            const float a = att[att_off + (bh * T + i) * T + j];
-            sk += p * x[i * rs + h * hd + d];
-            sv += a * dout[dout_off + b * o_bs + i * o_rs + h * hd + d];
-        }
-        dk[d] = sk;
-        dv[d] = sv;
+    for (int d = 0; d < hd; d++) { dk[d] = 0.0f; dv[d] = 0.0f; }
+    // Query by query, so the inner loops run along contiguous d; queries whose probability
+    // for this key is exactly zero (before it, under a causal mask) are skipped.
+    for (int i = 0; i < T; i++) {
+        const float a = att[att_off + (bh * T + i) * T + j];
+        if (a == 0.0f) continue;
+        const float p = dpre[dpre_off + (bh * T + i) * T + j] * scale;
+        global const float* qi = x + i * rs + h * hd;
+        global const float* di = dout + dout_off + b * o_bs + i * o_rs + h * hd;
+        for (int d = 0; d < hd; d++) { dk[d] += p * qi[d]; dv[d] += a * di[d]; }
     }
 }

@@ -34,31 +34,32 @@ inline float gemm_out(float acc, float alpha, float beta, global const float* c,
 // (A[r*sar + p*sap]) and broadcast against vectors of B: the classic register-blocked
 // outer-product micro-kernel. Out-of-range rows read a clamped row and are not written;
 // a ragged right edge takes a scalar path (uniform per work-item, no divergence inside).
+// TM (rows per work-item, at most GEMM_TM) is a literal at every call, so loops unroll.
 inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
                         global const float* A, const int sar, const int sap,
                         global const float* B, const int sbp,
-                        global float* C, global const float* bias, int has_bias)
+                        global float* C, global const float* bias, int has_bias, const int TM)
 {
-    const int r0 = get_global_id(1) * GEMM_TM;
+    const int r0 = get_global_id(1) * TM;
     const int c0 = get_global_id(0) * GEMM_CW;
     if (r0 >= m || c0 >= n) return;
     int ra[GEMM_TM];
-    for (int i = 0; i < GEMM_TM; i++) ra[i] = min(r0 + i, m - 1) * sar;
+    for (int i = 0; i < TM; i++) ra[i] = min(r0 + i, m - 1) * sar;
 
     if (c0 + GEMM_CW <= n) {
         VEC acc[GEMM_TM][GEMM_NV];
-        for (int i = 0; i < GEMM_TM; i++)
+        for (int i = 0; i < TM; i++)
             for (int v = 0; v < GEMM_NV; v++) acc[i][v] = (VEC)(0.0f);
         global const float* bp = B + c0;
         for (int p = 0; p < k; p++, bp += sbp) {
             VEC b[GEMM_NV];
             for (int v = 0; v < GEMM_NV; v++) b[v] = VLOAD(v, bp);
-            for (int i = 0; i < GEMM_TM; i++) {
+            for (int i = 0; i < TM; i++) {
                 const VEC a = (VEC)(A[ra[i] + p * sap]);
                 for (int v = 0; v < GEMM_NV; v++) acc[i][v] = fma(a, b[v], acc[i][v]);
             }
         }
-        for (int i = 0; i < GEMM_TM; i++) {
+        for (int i = 0; i < TM; i++) {
             if (r0 + i >= m) break;
             global float* out = C + (r0 + i) * n + c0;
             for (int v = 0; v < GEMM_NV; v++) {
@@ -73,12 +74,12 @@ inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
     // Ragged right edge: one column at a time, GEMM_TM accumulators.
     for (int j = c0; j < n; j++) {
         float acc[GEMM_TM];
-        for (int i = 0; i < GEMM_TM; i++) acc[i] = 0.0f;
+        for (int i = 0; i < TM; i++) acc[i] = 0.0f;
         for (int p = 0; p < k; p++) {
             const float b = B[p * sbp + j];
-            for (int i = 0; i < GEMM_TM; i++) acc[i] = fma(A[ra[i] + p * sap], b, acc[i]);
+            for (int i = 0; i < TM; i++) acc[i] = fma(A[ra[i] + p * sap], b, acc[i]);
         }
-        for (int i = 0; i < GEMM_TM && r0 + i < m; i++) {
+        for (int i = 0; i < TM && r0 + i < m; i++) {
             global float* out = C + (r0 + i) * n + j;
             *out = gemm_out(acc[i], alpha, beta, out, bias + j, has_bias);
         }
@@ -99,8 +100,12 @@ kernel void transpose(global const float* in, int in_off, global float* out, int
     global float* C, int C_off, global const float* bias, int bias_off, int has_bias
 // op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); B[p*n + j] always (a transposed op(B) is first
 // turned row-major by `transpose`). Grid: (n / (GEMM_VW·GEMM_NV), m / GEMM_TM), rounded up.
-kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias); }
-kernel void gemm_tn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias); }
+kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM); }
+kernel void gemm_tn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM); }
+// One row per work-item: for the few-row products of token-by-token generation, where a
+// GEMM_TM-row tile would mostly recompute clamped rows.
+kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1); }
+kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1); }
 
 // dbias[c] += sum over rows of dout[r, c]. One work-item per column: no atomics, deterministic.
 kernel void bias_backward(global const float* dout, int dout_off, global float* dbias, int dbias_off,

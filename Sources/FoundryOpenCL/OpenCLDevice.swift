@@ -39,6 +39,11 @@ public final class OpenCLDevice: Device {
     /// Working space for ops that need a temporary (the transposed B of a GEMM); grown on
     /// demand. Safe to reuse because the queue is in order.
     var scratchBuffer: CLBuffer?
+    /// Whether launches are timed (the queue was created with profiling enabled).
+    public let profiling: Bool
+    /// Per-kernel totals when `profiling`: launches and device nanoseconds, by kernel name.
+    public private(set) var profile: [String: (launches: Int, nanoseconds: UInt64)] = [:]
+    var pendingEvents: [(String, cl_event)] = []
     /// The first error raised inside an op; ops do not throw, so `read` and `finish` report it.
     var pendingError: FoundryError?
 
@@ -65,7 +70,10 @@ public final class OpenCLDevice: Device {
             throw FoundryError("could not create an OpenCL context on \(info.name): \(clErrorName(status))")
         }
         context = ctx
-        guard let q = clCreateCommandQueue(ctx, info.id, 0, &status), status == CL_SUCCESS else {
+        // $FOUNDRY_PROFILE=1: time every kernel with OpenCL events (see `profile`).
+        profiling = ProcessInfo.processInfo.environment["FOUNDRY_PROFILE"].map { !$0.isEmpty && $0 != "0" } ?? false
+        let properties = profiling ? cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE) : 0
+        guard let q = clCreateCommandQueue(ctx, info.id, properties, &status), status == CL_SUCCESS else {
             clReleaseContext(ctx)
             throw FoundryError("could not create an OpenCL queue on \(info.name): \(clErrorName(status))")
         }
@@ -197,6 +205,7 @@ public final class OpenCLDevice: Device {
         if let e = pendingError { pendingError = nil; throw e }
         if t.count == 0 { return }
         try check(clEnqueueReadBuffer(queue, mem(t), cl_bool(CL_TRUE), t.offset * 4, t.count * 4, dst, 0, nil, nil), "read from device")
+        if profiling { collectProfile() }
     }
     public func read(_ t: TensorRef) throws -> [Float] {
         var out = [Float](repeating: 0, count: t.count)
@@ -211,7 +220,24 @@ public final class OpenCLDevice: Device {
     public func finish() throws {
         if let e = pendingError { pendingError = nil; throw e }
         try check(clFinish(queue), "clFinish")
+        collectProfile()
     }
+
+    /// Adds the finished launches' times to `profile`.
+    func collectProfile() {
+        for (name, event) in pendingEvents {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            clWaitForEvents(1, [event])
+            clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
+            clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
+            let old = profile[name] ?? (0, 0)
+            profile[name] = (old.launches + 1, old.nanoseconds + (end > start ? end - start : 0))
+            clReleaseEvent(event)
+        }
+        pendingEvents.removeAll(keepingCapacity: true)
+    }
+
+    public func resetProfile() { collectProfile(); profile = [:] }
 
     /// A scratch tensor of at least `count` elements, or nil (with the error kept) when the
     /// device is out of memory.
@@ -263,7 +289,14 @@ public final class OpenCLDevice: Device {
                 }
             }
             var sizes = global
-            try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, nil), "launch \(name)")
+            if profiling {
+                var event: cl_event?
+                try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, &event), "launch \(name)")
+                if let event { pendingEvents.append((name, event)) }
+                if pendingEvents.count > 4096 { collectProfile() }
+            } else {
+                try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, nil), "launch \(name)")
+            }
         } catch let e as FoundryError {
             if pendingError == nil { pendingError = e }
         } catch {

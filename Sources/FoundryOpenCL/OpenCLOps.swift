@@ -31,7 +31,9 @@ extension OpenCLDevice {
         }
         let biasArg: KernelArg = bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy))
         let cols = params.gemmColumns
-        launch("gemm_\(transA ? "t" : "n")n", [(n + cols - 1) / cols, (m + params.gemmTM - 1) / params.gemmTM], [
+        // Fewer rows than a tile (generation): one row per work-item.
+        let tm = m < params.gemmTM ? 1 : params.gemmTM
+        launch("gemm_\(transA ? "t" : "n")n\(tm == 1 ? "_1" : "")", [(n + cols - 1) / cols, (m + tm - 1) / tm], [
             .int(m), .int(n), .int(k), .float(alpha), .float(beta),
             .tensor(a), .tensor(bRowMajor),
             .tensor(c), biasArg, .int(bias == nil ? 0 : 1),

@@ -36,3 +36,16 @@ struct DeviceOptions: ParsableArguments {
         }
     }
 }
+
+/// With $FOUNDRY_PROFILE=1 on the opencl backend: the kernels' share of device time, largest first.
+func printKernelProfile(_ device: Device, top: Int = 15) {
+    guard let cl = device as? OpenCLDevice, cl.profiling else { return }
+    try? cl.finish()
+    let rows = cl.profile.sorted { $0.value.nanoseconds > $1.value.nanoseconds }
+    let total = rows.reduce(0.0) { $0 + Double($1.value.nanoseconds) }
+    guard total > 0 else { return }
+    print(String(format: "kernel time (FOUNDRY_PROFILE): %.3f s in %d launches", total / 1e9, rows.reduce(0) { $0 + $1.value.launches }))
+    for (name, v) in rows.prefix(top) {
+        print("  \(name.padding(28)) \(String(format: "%8.3f s  %5.1f%%  %7d launches  %8.1f µs each", Double(v.nanoseconds) / 1e9, 100 * Double(v.nanoseconds) / total, v.launches, Double(v.nanoseconds) / 1e3 / Double(v.launches)))")
+    }
+}

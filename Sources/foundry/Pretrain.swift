@@ -82,6 +82,7 @@ struct Pretrain: ParsableCommand {
         let r = try trainer.run()
         print(String(format: "done: %d steps in %.1f s, %.0f tokens/s, last loss %.4f", r.steps, r.seconds, r.tokensPerSecond, r.lastLoss)
               + (r.valLoss.map { String(format: ", val loss %.4f", $0) } ?? ""))
+        printKernelProfile(device)
         if r.interrupted { throw ExitCode(130) }
     }
 }
