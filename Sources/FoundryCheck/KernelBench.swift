@@ -31,19 +31,29 @@ public enum KernelBench {
 
     public static func gemmShapes(squares: [Int]) -> [(String, Int, Int, Int, Bool, Bool)] {
         var s = squares.map { ("square", $0, $0, $0, false, false) }
-        // nanoGPT CPU settings: B·T = 768 rows, C = 128.
-        s += [("qkv fwd", 768, 384, 128, false, false), ("mlp fwd", 768, 512, 128, false, false),
-              ("mlp dX", 768, 128, 512, false, true), ("mlp dW", 128, 512, 768, true, false),
-              ("lm head", 768, 65, 128, false, true)]
+        // nanoGPT CPU settings: B·T = 768 rows, C = 128, vocabulary 65. Forward products
+        // (N,N), input gradients (N,T: times the transposed weight) and weight gradients (T,N).
+        s += [("qkv fwd", 768, 384, 128, false, false), ("attn proj fwd", 768, 128, 128, false, false),
+              ("mlp fwd", 768, 512, 128, false, false), ("mlp proj fwd", 768, 128, 512, false, false),
+              ("lm head fwd", 768, 65, 128, false, true),
+              ("qkv dX", 768, 128, 384, false, true), ("mlp dX", 768, 128, 512, false, true),
+              ("lm head dX", 768, 128, 65, false, false),
+              ("qkv dW", 128, 384, 768, true, false), ("mlp dW", 128, 512, 768, true, false),
+              ("lm head dW", 65, 128, 768, true, false)]
         return s
     }
 
-    public static func run(device: Device, squares: [Int] = [256, 512, 1024], reps: Int = 5,
-                           progress: (BenchRow) -> Void = { _ in }) throws -> [BenchRow] {
-        var rows: [BenchRow] = []
-        func emit(_ r: BenchRow) { rows.append(r); progress(r) }
+    public struct GemmRow {
+        public let label: String
+        public let m: Int, n: Int, k: Int, transA: Bool, transB: Bool
+        public let milliseconds: Double, gflops: Double
+        public let clblastGflops: Double?
+    }
+
+    /// Our GEMM and CLBlast's SGEMM (OpenCL devices) on the same operands, same run.
+    public static func gemm(device: Device, squares: [Int], reps: Int) throws -> [GemmRow] {
         var g = Inputs(seed: 1)
-        for (label, m, n, k, ta, tb) in gemmShapes(squares: squares) {
+        return try gemmShapes(squares: squares).map { (label, m, n, k, ta, tb) in
             let a = try device.upload(g.normal(m * k)), b = try device.upload(g.normal(k * n)), c = try device.makeTensor(count: m * n)
             let flops = 2.0 * Double(m) * Double(n) * Double(k)
             let r = max(1, min(reps, Int(2e10 / flops)))
@@ -51,14 +61,22 @@ public enum KernelBench {
                 device.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: c, bias: nil)
             }
             var blas: Double? = nil
-            if let cl = device as? OpenCLDevice {
-                if let ms = try? time(device, reps: r, { try clblastSgemm(cl, ta, tb, m, n, k, a, b, c) }) {
-                    blas = flops / (ms * 1e6)
-                }
+            if let cl = device as? OpenCLDevice, let ms = try? time(device, reps: r, { try clblastSgemm(cl, ta, tb, m, n, k, a, b, c) }) {
+                blas = flops / (ms * 1e6)
             }
-            emit(BenchRow(kernel: "gemm_\(ta ? "t" : "n")\(tb ? "t" : "n")", shape: "\(label) \(m)x\(n)x\(k)",
-                          milliseconds: ms, gflops: flops / (ms * 1e6), clblastGflops: blas))
+            return GemmRow(label: label, m: m, n: n, k: k, transA: ta, transB: tb, milliseconds: ms, gflops: flops / (ms * 1e6), clblastGflops: blas)
         }
+    }
+
+    public static func run(device: Device, squares: [Int] = [256, 512, 1024], reps: Int = 5,
+                           progress: (BenchRow) -> Void = { _ in }) throws -> [BenchRow] {
+        var rows: [BenchRow] = []
+        func emit(_ r: BenchRow) { rows.append(r); progress(r) }
+        for r in try gemm(device: device, squares: squares, reps: reps) {
+            emit(BenchRow(kernel: "gemm_\(r.transA ? "t" : "n")\(r.transB ? "t" : "n")", shape: "\(r.label) \(r.m)x\(r.n)x\(r.k)",
+                          milliseconds: r.milliseconds, gflops: r.gflops, clblastGflops: r.clblastGflops))
+        }
+        var g = Inputs(seed: 1)
         // Transformer ops at nanoGPT's CPU shapes.
         let B = 12, T = 64, C = 128, H = 4, BT = B * T, V = 65
         let x = try device.upload(g.normal(BT * C)), y = try device.makeTensor(count: BT * C)

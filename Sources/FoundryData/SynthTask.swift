@@ -36,6 +36,14 @@ public struct SynthTask: Sendable {
     /// Fraction of `pretrainCorpus` characters that are arithmetic paragraphs (the rest is BuiltinCorpus text).
     public var arithmeticShare: Double = 0.5
 
+    /// The simulated demonstrator's slip rate: the probability that an SFT demonstration of a
+    /// hard case carries a systematic human mistake — in "compare", a close call (the numbers
+    /// less than 20 apart) answered with the first number mentioned; in "arithmetic", a sum
+    /// with a carry written without it. Comparisons (`preferencePairs`) are always judged
+    /// correctly: judging is easier than demonstrating, the premise of RLHF. 0 = perfect
+    /// demonstrations. SFT imitates the slip; the reward model, PPO, DPO and GRPO can undo it.
+    public var demoSlip: Double = 0
+
     /// One problem in ten is held out for evaluation.
     static let heldOutModulus: UInt64 = 10
 
@@ -125,10 +133,27 @@ public struct SynthTask: Sendable {
 
     public func sftExamples(_ n: Int) -> [SFTExample] {
         var rng = stream(2)
+        var slips = stream(7)
         return (0..<max(0, n)).map { _ in
             let p = trainingProblem(&rng)
+            if demoSlip > 0, let slip = demonstratorSlip(p), Double(slips.below(1 << 20)) / Double(1 << 20) < demoSlip {
+                return SFTExample(prompt: p.prompt, completion: slip)
+            }
             return SFTExample(prompt: p.prompt, completion: p.answer)
         }
+    }
+
+    /// Whether a problem is a hard case for the simulated demonstrator (see `demoSlip`).
+    func isHardCase(_ p: Problem) -> Bool {
+        p.op == .cmp ? abs(p.a - p.b) < 20 : carryError(p) != nil
+    }
+
+    /// The demonstrator's mistake on a hard case, or nil when the problem is not one (or the
+    /// mistake would happen to be right: the first number of a close call that is the larger).
+    func demonstratorSlip(_ p: Problem) -> String? {
+        guard isHardCase(p) else { return nil }
+        let slip = p.op == .cmp ? String(p.a) : carryError(p)
+        return slip.flatMap { SynthTask.check(completion: $0, answer: p.answer) ? nil : $0 }
     }
 
     /// Chosen: the correct answer. Rejected: a near miss (one digit off by one, a dropped carry or
@@ -217,17 +242,31 @@ public struct SynthTask: Sendable {
     }
 
     /// Compare: the smaller number, a near miss of the larger (a digit off by one, swapped
-    /// digits, a lost digit) or a badly formed reply ("85 is larger", "47 or 85", no answer).
+    /// digits, a lost or an extra digit, digits mixed from both numbers), a number not in the
+    /// question, or a badly formed reply ("85 is larger", "47 or 85", no answer).
     func rejectedComparison(for p: Problem, _ rng: inout RNG) -> String {
         let ans = p.answer, big = p.result, small = p.smaller
         for _ in 0..<8 {
             let candidate: String?
             switch rng.below(100) {
-            case 0..<35: candidate = String(small)
-            case 35..<50: candidate = offByOneDigit(ans, &rng)
-            case 50..<56: candidate = swappedDigits(ans, &rng)
-            case 56..<60: candidate = ans.count >= 2 ? String(ans.dropLast()) : nil
-            case 60..<88:
+            case 0..<24: candidate = String(small)
+            case 24..<34: candidate = offByOneDigit(ans, &rng)
+            case 34..<38: candidate = swappedDigits(ans, &rng)
+            case 38..<41: candidate = ans.count >= 2 ? String(ans.dropLast()) : nil
+            case 41..<49:
+                // Digits of the two numbers mixed: the larger's first digit, the other's last.
+                candidate = String(ans.dropLast()) + String(String(small).last!)
+            case 49..<54:
+                // One digit too many (a repeated digit or a stray one at the end).
+                candidate = rng.below(2) == 0 ? ans + String(ans.last!) : ans + String(rng.below(10))
+            case 54..<66:
+                // A number that is not in the question at all, often bigger than both: the
+                // answer a policy learns to give when it games a reward model that only
+                // learned "bigger is better".
+                let top = pow10(digits.upperBound)
+                let x = rng.below(2) == 0 ? big + 1 + rng.below(max(1, top - big - 1)) : rng.below(top)
+                candidate = x == p.a || x == p.b ? nil : String(x)
+            case 66..<88:
                 let forms = ["\(big) is larger", "\(p.a) or \(p.b)", "The larger is \(big).", "It is \(big).",
                              "\(big) > \(small)", "\(small) < \(big)", "\(big) is larger than \(small)."]
                 candidate = forms[rng.below(forms.count)]

@@ -14,6 +14,10 @@ public final class GPT2 {
     /// All parameters, one arena; `grads` has the same layout.
     public let params: TensorRef
     public let grads: TensorRef
+    /// The training-path logits are divided by this (1 = plain logits). RL stages set it to
+    /// their sampling temperature, as TRL does, so the log-probabilities they optimise are those
+    /// of the distribution the responses were sampled from. Generation applies its own.
+    public var logitTemperature: Float = 1
 
     var acts: Activations?
 
@@ -116,7 +120,7 @@ public final class GPT2 {
                            out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, rows: BT, cols: C, eps: config.layerNormEps)
         // The LM head is the token embedding, transposed (tied weights).
         guard computeLogits else { return }
-        d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1, a: a.lnf, b: param("wte.weight"),
+        d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1 / logitTemperature, a: a.lnf, b: param("wte.weight"),
                beta: 0, c: a.logits, bias: nil)
     }
 
@@ -168,10 +172,11 @@ public final class GPT2 {
     public func backward() throws {
         guard let a = acts else { fatalError("forward has not run") }
         let d = device, BT = a.batch * a.seq, V = config.vocabSize
-        // logits = lnf · wteᵀ
-        d.gemm(transA: false, transB: false, m: BT, n: config.channels, k: V, alpha: 1, a: logits, b: param("wte.weight"),
+        // logits = lnf · wteᵀ / logitTemperature
+        let s = 1 / logitTemperature
+        d.gemm(transA: false, transB: false, m: BT, n: config.channels, k: V, alpha: s, a: logits, b: param("wte.weight"),
                beta: 0, c: a.dscratchC, bias: nil)
-        d.gemm(transA: true, transB: false, m: V, n: config.channels, k: BT, alpha: 1, a: logits, b: a.lnf, beta: 1,
+        d.gemm(transA: true, transB: false, m: V, n: config.channels, k: BT, alpha: s, a: logits, b: a.lnf, beta: 1,
                c: grad("wte.weight"), bias: nil)
         try backward(fromHidden: hiddenGradient)
     }

@@ -5,8 +5,22 @@ import FoundryCore
 final class CLBuffer: DeviceBuffer {
     let count: Int
     let mem: cl_mem
-    init(count: Int, mem: cl_mem) { self.count = count; self.mem = mem }
-    deinit { clReleaseMemObject(mem) }
+    let account: MemoryAccount
+    init(count: Int, mem: cl_mem, account: MemoryAccount) {
+        self.count = count; self.mem = mem; self.account = account
+        account.allocated(count * 4)
+    }
+    deinit { clReleaseMemObject(mem); account.freed(count * 4) }
+}
+
+/// Bytes of device buffers alive now and at most so far (benchmarks report the peak).
+public final class MemoryAccount {
+    public private(set) var liveBytes = 0
+    public private(set) var peakBytes = 0
+    func allocated(_ n: Int) { liveBytes += n; peakBytes = max(peakBytes, liveBytes) }
+    func freed(_ n: Int) { liveBytes -= n }
+    /// Starts a new peak measurement from what is alive now.
+    public func resetPeak() { peakBytes = liveBytes }
 }
 
 /// An argument of a kernel launch. A tensor expands to two OpenCL arguments: its buffer and
@@ -39,6 +53,8 @@ public final class OpenCLDevice: Device {
     /// Working space for ops that need a temporary (the transposed B of a GEMM); grown on
     /// demand. Safe to reuse because the queue is in order.
     var scratchBuffer: CLBuffer?
+    /// Device memory held by this device's buffers.
+    public let memory = MemoryAccount()
     /// Whether launches are timed (the queue was created with profiling enabled).
     public let profiling: Bool
     /// Per-kernel totals when `profiling`: launches and device nanoseconds, by kernel name.
@@ -47,8 +63,9 @@ public final class OpenCLDevice: Device {
     /// The first error raised inside an op; ops do not throw, so `read` and `finish` report it.
     var pendingError: FoundryError?
 
-    /// Opens device `index` of `OpenCLPlatforms.devices()`.
-    public init(index: Int = 0, params: KernelParams? = nil) throws {
+    /// Opens device `index` of `OpenCLPlatforms.devices()`. Kernel parameters: `params`, else
+    /// $FOUNDRY_KERNEL_PARAMS, else the device's `foundry kernels tune` result, else the defaults.
+    public init(index: Int = 0, params: KernelParams? = nil, profiling: Bool? = nil) throws {
         let all = try OpenCLPlatforms.devices()
         guard all.indices.contains(index) else {
             throw FoundryError("no OpenCL device \(index): this machine has \(all.count) (0...\(all.count - 1)); see `foundry devices`")
@@ -61,6 +78,8 @@ public final class OpenCLDevice: Device {
             do { self.params = try KernelParams.parse(text, base: KernelParams.defaults(isCPU: info.isCPU)) } catch {
                 throw FoundryError("$FOUNDRY_KERNEL_PARAMS: \(error) — unset it to use the defaults")
             }
+        } else if let tuned = TunedParams.load(for: info) {
+            self.params = tuned.params
         } else {
             self.params = KernelParams.defaults(isCPU: info.isCPU)
         }
@@ -71,8 +90,8 @@ public final class OpenCLDevice: Device {
         }
         context = ctx
         // $FOUNDRY_PROFILE=1: time every kernel with OpenCL events (see `profile`).
-        profiling = ProcessInfo.processInfo.environment["FOUNDRY_PROFILE"].map { !$0.isEmpty && $0 != "0" } ?? false
-        let properties = profiling ? cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE) : 0
+        self.profiling = profiling ?? ProcessInfo.processInfo.environment["FOUNDRY_PROFILE"].map { !$0.isEmpty && $0 != "0" } ?? false
+        let properties = self.profiling ? cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE) : 0
         guard let q = clCreateCommandQueue(ctx, info.id, properties, &status), status == CL_SUCCESS else {
             clReleaseContext(ctx)
             throw FoundryError("could not create an OpenCL queue on \(info.name): \(clErrorName(status))")
@@ -179,7 +198,7 @@ public final class OpenCLDevice: Device {
             }
             at += n
         }
-        return CLBuffer(count: count, mem: mem)
+        return CLBuffer(count: count, mem: mem, account: memory)
     }
 
     public func makeBuffer(count: Int) throws -> DeviceBuffer { try makeCLBuffer(count: count) }

@@ -43,6 +43,10 @@ public final class GRPOTrainer {
         var sampler = RolloutSampler(eos: eos)
         sampler.temperature = options.temperature; sampler.maxNewTokens = options.maxNewTokens
         var history: [[String: Double]] = []
+        // Log-probabilities at the sampling temperature (as TRL computes them).
+        let t = options.temperature > 0 ? options.temperature : 1
+        policy.logitTemperature = t; reference?.logitTemperature = t
+        defer { policy.logitTemperature = 1; reference?.logitTemperature = 1 }
         for step in 0..<options.steps {
             let chosen = order.next()
             let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }

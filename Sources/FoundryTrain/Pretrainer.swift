@@ -180,6 +180,8 @@ public final class Pretrainer {
             var fields: [(String, Any)] = [("step", state.step), ("loss", stepLoss), ("lr", Double(lr)),
                                            ("grad_norm", norm), ("tokens_per_sec", tps)]
             let evalNow = options.evalEvery > 0 && (state.step % options.evalEvery == 0 || state.step == last)
+            // Training throughput of the window, measured before evaluation and preview run.
+            let recent = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
             if evalNow {
                 let v = try validationLoss()
                 valLoss = v
@@ -187,14 +189,14 @@ public final class Pretrainer {
             }
             metrics.write(fields)
             if state.step % options.logEvery == 0 || state.step == 1 || evalNow || state.step == last {
-                let recent = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
                 let eta = Double(last - state.step) * Double(tokensPerStep) / max(recent, 1e-9)
                 log(String(format: "step %5d/%d | loss %.4f | lr %.2e | grad norm %.3f | %6.0f tok/s | ETA %@",
                            state.step, options.steps, stepLoss, lr, norm, recent, formatDuration(eta))
                     + (evalNow ? String(format: " | val loss %.4f", valLoss!) : ""))
-                windowStart = Date(); windowTokens = 0
+                windowTokens = 0
             }
             if evalNow { preview() }
+            if windowTokens == 0 { windowStart = Date() }
             if Interrupt.requested {
                 interrupted = true
                 break

@@ -24,6 +24,7 @@ struct DataSynth: ParsableCommand {
     @Option(help: "Random seed; the same seed writes the same files.") var seed: UInt64 = 1
     @Option(help: "Operand length in digits: N or MIN-MAX.") var digits = "2-3"
     @Flag(help: "Pose subtraction problems too.") var subtraction = false
+    @Option(help: "Simulated demonstrator's slip rate on hard cases (close calls in compare, carries in arithmetic): that fraction of those SFT demonstrations carry the mistake; comparisons stay correct. 0 = perfect demonstrations.") var demoSlip = 0.0
     @Option(help: "SFT rows.") var sft = 4000
     @Option(help: "Preference pairs.") var prefs = 4000
     @Option(help: "RL prompts.") var rl = 2000
@@ -32,7 +33,9 @@ struct DataSynth: ParsableCommand {
 
     func run() throws {
         let range = try parseDigits(digits)
-        let t = try SynthTask(name: task, seed: seed, digits: range, subtraction: subtraction)
+        guard (0...1).contains(demoSlip) else { throw FoundryError("--demo-slip must be between 0 and 1 (e.g. 0.7)") }
+        var t = try SynthTask(name: task, seed: seed, digits: range, subtraction: subtraction)
+        t.demoSlip = demoSlip
         let files = try t.write(to: out, sizes: SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval,
                                                                   corpusCharacters: corpusChars))
         let ops = subtraction ? "+ and -" : "+"

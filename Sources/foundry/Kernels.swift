@@ -7,7 +7,7 @@ import FoundryCPU
 struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check and measure the compute kernels on a device.",
-        subcommands: [KernelsTest.self, KernelsBench.self])
+        subcommands: [KernelsTest.self, KernelsBench.self, KernelsTune.self])
 }
 
 struct KernelsTest: ParsableCommand {

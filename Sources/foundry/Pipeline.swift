@@ -16,12 +16,23 @@ struct PipelinePreset {
     var task = "compare"
     var digits: ClosedRange<Int> = 1...2
     var sftLR: Float = 5e-4
+    /// The simulated demonstrator's slip rate (SynthTask.demoSlip): SFT inherits it, the
+    /// preference stages can remove it.
+    var demoSlip = 0.7
+    // RL learning rates for a model this small: Adam turns the noise of a few dozen sampled
+    // responses into full-size steps, so larger rates random-walk the policy (entropy and KL
+    // grow while the score does not).
+    var grpoLR: Float = 1e-4
+    var ppoLR: Float = 2e-5
+    var ppoKLCoef = 0.2
+    var grpoTemperature: Float = 0.7
+    var dpoLR: Float = 2e-5
 
     static func named(_ name: String) throws -> PipelinePreset {
         switch name {
-        case "tiny": return PipelinePreset(layers: 3, heads: 3, embd: 96, context: 48, batch: 16, pretrainSteps: 400, corpusChars: 400_000,
-                                           sftRows: 2000, sftEpochs: 8, prefRows: 2000, rlRows: 1000, evalRows: 200,
-                                           rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 20, ppoBatch: 16, grpoSteps: 20, grpoPrompts: 4, grpoGroup: 8)
+        case "tiny": return PipelinePreset(layers: 3, heads: 3, embd: 96, context: 48, batch: 16, pretrainSteps: 1500, corpusChars: 400_000,
+                                           sftRows: 2000, sftEpochs: 8, prefRows: 4000, rlRows: 2000, evalRows: 200,
+                                           rewardEpochs: 2, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 64, grpoSteps: 60, grpoPrompts: 32, grpoGroup: 8)
         case "small": return PipelinePreset(layers: 4, heads: 4, embd: 128, context: 64, batch: 16, pretrainSteps: 1200, corpusChars: 1_000_000,
                                             sftRows: 4000, sftEpochs: 6, prefRows: 4000, rlRows: 2000, evalRows: 500,
                                             rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 16, grpoSteps: 40, grpoPrompts: 4, grpoGroup: 8)
@@ -56,6 +67,7 @@ struct Pipeline: ParsableCommand {
     @Option(help: "Override the preset's SFT epochs.") var sftEpochs: Int?
     @Option(help: "Override the preset's SFT learning rate.") var sftLr: Float?
     @Option(help: "Override the preset's pretraining steps.") var pretrainSteps: Int?
+    @Option(help: "Demonstrator slip rate on hard cases (default 0.7; 0 = perfect demonstrations). See `foundry data synth --help`.") var demoSlip: Double?
     @Flag(help: "Rerun every stage even if its checkpoint exists.") var fresh = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -65,6 +77,10 @@ struct Pipeline: ParsableCommand {
         if let sftLr { p.sftLR = sftLr }
         if let pretrainSteps { p.pretrainSteps = pretrainSteps }
         if let task { p.task = task }
+        if let demoSlip {
+            guard (0...1).contains(demoSlip) else { throw FoundryError("--demo-slip must be between 0 and 1 (e.g. 0.7)") }
+            p.demoSlip = demoSlip
+        }
         if let digits {
             let parts = digits.split(separator: "-").compactMap { Int($0) }
             guard (1...2).contains(parts.count), parts.allSatisfy({ $0 > 0 }), parts.first! <= parts.last! else {

@@ -18,6 +18,7 @@ struct PipelineReport {
             "stages": stages, "forgetting": clean(run.forgetting), "seconds": seconds,
             "stage_seconds": Dictionary(uniqueKeysWithValues: run.stageSeconds.map { ($0.0, $0.1) }),
             "backend": run.device.backend, "device": run.device.name, "seed": Int(run.seed),
+            "task": ["name": run.p.task, "digits": "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", "demo_slip": run.p.demoSlip] as [String: Any],
         ]
         if let rm = run.metrics["reward_model"] { json["reward_model"] = clean(rm) }
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
@@ -46,6 +47,14 @@ struct PipelineReport {
         var md = "# Foundry pipeline report\n\n"
         md += "Backend \(run.device.backend) (\(run.device.name)), seed \(run.seed), "
         md += "model \(run.p.layers) layers × \(run.p.embd) wide, context \(run.p.context); total \(String(format: "%.0f", seconds)) s.\n\n"
+        md += "Task \(run.p.task) (operands of \(run.p.digits.lowerBound)-\(run.p.digits.upperBound) digits). "
+        if run.p.demoSlip > 0 {
+            md += String(format: "The SFT demonstrations come from a simulated demonstrator who slips on %.0f%% of the hard cases ", 100 * run.p.demoSlip)
+            md += run.p.task == "compare" ? "(close calls answered with the first number mentioned); " : "(carries dropped); "
+            md += "the comparisons are judged correctly. SFT inherits the slip; the preference stages can remove it.\n\n"
+        } else {
+            md += "The SFT demonstrations are all correct.\n\n"
+        }
         md += "| stage | accuracy (greedy) | accuracy (T=0.7) | reward | KL to SFT |\n|---|---|---|---|---|\n"
         for name in order {
             let m = run.metrics[name]!

@@ -43,7 +43,8 @@ final class PipelineRun {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
         // 1. Data.
-        let task = try SynthTask(name: p.task, seed: seed, digits: p.digits)
+        var task = try SynthTask(name: p.task, seed: seed, digits: p.digits)
+        task.demoSlip = p.demoSlip
         let taskDir = dir("task")
         try timed("data") {
             try task.write(to: taskDir, sizes: .init(sft: p.sftRows, prefs: p.prefRows, rl: p.rlRows, eval: p.evalRows, corpusCharacters: p.corpusChars))
@@ -116,6 +117,7 @@ final class PipelineRun {
                 let value = try RewardModel.load(dir("reward"), device: device)
                 var o = PPOOptions()
                 o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
+                o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef
                 let scorer = try makeScorer(rewardModel: dir("reward"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
                 let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
                 ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
@@ -126,7 +128,7 @@ final class PipelineRun {
             try timed("dpo") {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 var o = DPOOptions()
-                o.epochs = p.dpoEpochs; o.seed = seed; o.logEvery = 25
+                o.epochs = p.dpoEpochs; o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR
                 try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("dpo", "dpo"))
                 try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
             }
@@ -135,7 +137,8 @@ final class PipelineRun {
             try timed("grpo") {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 var o = GRPOOptions()
-                o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed
+                o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed; o.lr = p.grpoLR
+                o.temperature = p.grpoTemperature
                 o.logEvery = max(1, p.grpoSteps / 10)
                 let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
                 try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)

@@ -576,6 +576,45 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(Double(firstLarger) / 200, 0.5, accuracy: 0.15, "the larger number comes first about half the time")
     }
 
+    /// The simulated demonstrator's slips: only hard cases, only the documented mistake, at
+    /// about the requested rate; other outputs untouched.
+    func testDemonstratorSlip() throws {
+        let clean = try SynthTask(name: "compare", seed: 3, digits: 1...2)
+        var slippy = clean
+        slippy.demoSlip = 0.7
+        let a = clean.sftExamples(3000), b = slippy.sftExamples(3000)
+        XCTAssertEqual(a.map(\.prompt), b.map(\.prompt), "same problems")
+        XCTAssertEqual(clean.preferencePairs(200), slippy.preferencePairs(200), "comparisons stay correct")
+        XCTAssertEqual(clean.rlPrompts(200), slippy.rlPrompts(200))
+        var eligible = 0, slipped = 0
+        for (x, y) in zip(a, b) {
+            guard case .completion(let p, let right) = x, case .completion(_, let given) = y,
+                  let (u, v) = compareOperands(p) else { XCTFail("bad row"); continue }
+            XCTAssertEqual(right, String(max(u, v)))
+            let hard = abs(u - v) < 20 && u < v        // a close call whose first number is the smaller
+            if hard { eligible += 1 }
+            if given != right {
+                slipped += 1
+                XCTAssertTrue(hard, "slip outside a hard case: \(p) → \(given)")
+                XCTAssertEqual(given, String(u), "the slip answers the first number")
+            }
+        }
+        XCTAssertGreaterThan(eligible, 200)
+        XCTAssertEqual(Double(slipped) / Double(eligible), 0.7, accuracy: 0.06)
+
+        // Arithmetic: the slip drops carries, only on sums that have one.
+        var add = try SynthTask(name: "arithmetic", seed: 3, digits: 2...2)
+        add.demoSlip = 1
+        for e in add.sftExamples(300) {
+            guard case .completion(let p, let given) = e else { continue }
+            let ops = p.dropFirst("What is ".count).dropLast().split(separator: "+").compactMap { Int($0) }
+            XCTAssertEqual(ops.count, 2, p)
+            let (u, v) = (ops[0], ops[1])
+            let carries = (u % 10 + v % 10) >= 10 || (u / 10 + v / 10 + (u % 10 + v % 10) / 10) >= 10
+            XCTAssertEqual(given == String(u + v), !carries, "\(p) → \(given)")
+        }
+    }
+
     func testCompareNamesAndDifficulty() throws {
         let m = message { _ = try SynthTask(name: "chess", seed: 1) }
         XCTAssertTrue(m?.contains("arithmetic") ?? false, m ?? "no error")

@@ -4,8 +4,8 @@ import Foundation
 /// The whole pipeline at its `test` preset, on both backends: it must finish, write its report,
 /// and the two backends must agree on the deterministic figures.
 final class PipelineTests: XCTestCase {
-    func report(_ backend: String) throws -> (json: [String: Any], dir: String) {
-        let out = CLI.tempDir() + "/pipeline-\(backend)"
+    func report(_ backend: String, run: String = "") throws -> (json: [String: Any], dir: String) {
+        let out = CLI.tempDir() + "/pipeline-\(backend)\(run)"
         let r = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--backend", backend])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("== sft") && r.stdout.contains("== ppo") && r.stdout.contains("== grpo"), r.stdout)
@@ -41,6 +41,26 @@ final class PipelineTests: XCTestCase {
         }
         XCTAssertEqual((cpu["reward_model"] as! [String: Double])["pairwise_accuracy"]!,
                        (cl["reward_model"] as! [String: Double])["pairwise_accuracy"]!, accuracy: 0.2)
+
+        // Same seed, same backend → the same report numbers, every one of them (a fresh output
+        // directory, so nothing is reused).
+        let (again, _) = try report("opencl", run: "-again")
+        XCTAssertEqual(figures(cl), figures(again))
+        XCTAssertFalse(figures(cl).isEmpty)
+    }
+
+    /// Every number of a report except timings, flattened to "section.stage.key" names.
+    func figures(_ report: [String: Any]) -> [String: Double] {
+        var out: [String: Double] = [:]
+        func walk(_ value: Any, _ path: String) {
+            if let d = value as? [String: Any] {
+                for (k, v) in d { walk(v, path.isEmpty ? k : path + "." + k) }
+            } else if let x = value as? Double {
+                out[path] = x
+            }
+        }
+        for key in ["stages", "reward_model", "forgetting"] { walk(report[key] as Any, key) }
+        return out
     }
 
     /// Each stage's own command, on the test preset's task and checkpoints.

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import FoundryCheck
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundryOpenCL
+import FoundrySample
+import FoundryTrain
+
+/// `foundry bench`: the figures a user compares Foundry on — GEMM beside CLBlast, attention
+/// time and memory over T, training tokens/s with its kernel breakdown, generation tokens/s —
+/// printed as tables and written to bench.json. Tools/bench.sh adds PyTorch beside it.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark the device: matmul vs CLBlast, attention over T, training and generation tokens/s; writes bench.json.",
+        discussion: """
+        Training runs nanoGPT's CPU settings (4 layers, 4 heads, 128 wide, context 64, batch 12,
+        character vocabulary) on --data (default ../shared/data/tinyshakespeare.txt when present,
+        else Foundry's built-in corpus). --train-steps 2000 is the full run whose validation loss
+        nanoGPT reaches 1.9–2.0 with. --gpt2 adds a GPT-2 124M training step (12 layers, 768 wide,
+        context 1024): minutes per step on a CPU, so it is off unless asked for.
+        Tools/bench.sh runs this and the same settings in PyTorch in one go and prints ratios.
+
+        Example: foundry bench --out bench.json
+        """)
+
+    @Option(help: "Where to write the JSON results.") var out = "bench.json"
+    @Option(help: "Square matmul sizes.") var sizes = "256,512,1024,2048"
+    @Option(help: "Attention sequence lengths (batch 1, 4 heads of 32).") var attentionT = "64,128,256,512,1024"
+    @Option(help: "Training steps to time (after 3 warm-up steps).") var trainSteps = 60
+    @Option(help: "Training text (default: ../shared/data/tinyshakespeare.txt if present, else the built-in corpus).") var data: String?
+    @Option(help: "Tokens generated per generation measurement.") var generateTokens = 256
+    @Flag(help: "Also time a GPT-2 124M training step (batch 1, context 1024).") var gpt2 = false
+    @Flag(help: "Fewer, smaller measurements (a smoke test).") var quick = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        let device = try deviceOptions.open()
+        var json: [String: Any] = ["device": device.name, "backend": device.backend, "date": ISO8601DateFormatter().string(from: Date())]
+        if let cl = device as? OpenCLDevice { json["kernel_params"] = cl.params.description }
+        print("foundry bench on \(device.backend) \(device.name)" + ((device as? OpenCLDevice).map { " (kernel params \($0.params))" } ?? ""))
+
+        // 1. Matmul beside CLBlast.
+        let squares = try Self.ints(quick ? "256,512" : sizes, "--sizes")
+        print("\n## matmul (GFLOP/s; CLBlast SGEMM on the same device, same run)")
+        print("shape                              ms     foundry   clblast   ratio")
+        var matmul: [[String: Any]] = []
+        for r in try KernelBench.gemm(device: device, squares: squares, reps: quick ? 2 : 5) {
+            var line = "\(r.label.padding(18)) \(r.m)x\(r.n)x\(r.k)".padding(31) + String(format: "%8.3f  %9.2f", r.milliseconds, r.gflops)
+            if let b = r.clblastGflops { line += String(format: " %9.2f  %5.2fx", b, r.gflops / b) }
+            print(line); fflush(stdout)
+            matmul.append(["label": r.label, "m": r.m, "n": r.n, "k": r.k, "trans_a": r.transA, "trans_b": r.transB,
+                           "foundry_gflops": r.gflops, "clblast_gflops": r.clblastGflops as Any? ?? NSNull()])
+        }
+        json["matmul"] = matmul
+
+        // 2. Attention forward + backward over T.
+        print("\n## attention forward + backward (batch 1, 4 heads × 32, causal)")
+        print("    T    fwd ms    bwd ms   device memory of the attention buffers")
+        var attention: [[String: Any]] = []
+        for T in try Self.ints(quick ? "64,256" : attentionT, "--attention-t") {
+            let r = try BenchParts.attention(device: device, T: T, reps: quick ? 2 : 3)
+            print(String(format: "%5d  %8.3f  %8.3f   %@", T, r.forwardMs, r.backwardMs, r.bytes.map { String(format: "%.2f MiB", Double($0) / 1048576) } ?? "n/a (cpu backend)"))
+            fflush(stdout)
+            attention.append(["t": T, "forward_ms": r.forwardMs, "backward_ms": r.backwardMs, "peak_bytes": r.bytes as Any? ?? NSNull()])
+        }
+        json["attention"] = attention
+
+        // 3. Training, nanoGPT CPU settings.
+        var text = try trainingText()
+        if text.path == nil {
+            // The peer script (Tools/bench_pytorch.py) trains on the same characters.
+            let p = URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("bench-corpus.txt").path
+            try AtomicFile.write(Data(text.text.utf8), to: p)
+            text.path = p
+        }
+        print("\n## training: nanoGPT CPU settings (4 layers, 4 heads, 128 wide, context 64, batch 12, char vocab) on \(text.source)")
+        let train = try BenchParts.train(device: device, text: text.text, layers: 4, heads: 4, embd: 128, context: 64, batch: 12,
+                                         steps: quick ? 10 : trainSteps, evalTokens: quick ? 4096 : 32768)
+        print(String(format: "%.0f tokens/s, %.1f ms/step over %d steps; loss %.4f, val loss %.4f", train.tokensPerSec, train.msPerStep,
+                     train.steps, train.loss, train.valLoss))
+        var trainJSON: [String: Any] = ["settings": "nanogpt-cpu", "foundry_tokens_per_sec": train.tokensPerSec, "ms_per_step": train.msPerStep,
+                                        "steps": train.steps, "loss": train.loss, "val_loss": train.valLoss,
+                                        "pytorch_tokens_per_sec": NSNull(), "data": text.path as Any? ?? NSNull()]
+        if let cl = device as? OpenCLDevice {
+            let shares = try BenchParts.kernelShares(index: deviceOptions.device, params: cl.params, text: text.text)
+            print("time share of the top kernels (one profiled step):")
+            for (name, share) in shares.prefix(8) { print("  \(name.padding(28)) \(String(format: "%5.1f%%", 100 * share))") }
+            trainJSON["kernel_shares"] = Dictionary(uniqueKeysWithValues: shares.map { ($0.0, $0.1) })
+        }
+        json["train"] = trainJSON
+        if gpt2 {
+            print("\n## training: GPT-2 124M shape (12 layers, 12 heads, 768 wide, context 1024, batch 1, vocab 50257)")
+            do {
+                let r = try BenchParts.train(device: device, text: nil, layers: 12, heads: 12, embd: 768, context: 1024, batch: 1,
+                                             steps: 2, evalTokens: 0, vocab: 50257, warmup: 1)
+                print(String(format: "%.0f tokens/s, %.0f ms/step", r.tokensPerSec, r.msPerStep))
+                json["train_gpt2_124m"] = ["foundry_tokens_per_sec": r.tokensPerSec, "ms_per_step": r.msPerStep]
+            } catch {
+                print("skipped: \(error)")
+                json["train_gpt2_124m"] = ["skipped": "\(error)"]
+            }
+        }
+
+        // 4. Generation with the KV cache, batch 1.
+        print("\n## generation (KV cache, batch 1, \(quick ? 64 : generateTokens) tokens, random weights)")
+        var gen: [[String: Any]] = []
+        for (label, layers, heads, embd) in [("4L-128", 4, 4, 128), ("6L-288", 6, 6, 288)] {
+            for mode in ["greedy", "top_p"] {
+                let tps = try BenchParts.generate(device: device, layers: layers, heads: heads, embd: embd, tokens: quick ? 64 : generateTokens,
+                                                  topP: mode == "top_p")
+                print("\(label.padding(8)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s", tps))"); fflush(stdout)
+                gen.append(["model": label, "mode": mode, "foundry_tokens_per_sec": tps, "pytorch_tokens_per_sec": NSNull()])
+            }
+        }
+        json["generate"] = ["foundry_tokens_per_sec": gen.first?["foundry_tokens_per_sec"] as Any, "pytorch_tokens_per_sec": NSNull(), "runs": gen]
+
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]), to: out)
+        print("\nwrote \(out)")
+    }
+
+    /// The training text, where it came from, and its absolute path when it is a file.
+    func trainingText() throws -> (text: String, source: String, path: String?) {
+        func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+        if let data { return (try readText(data), data, absolute(data)) }
+        let shared = "../shared/data/tinyshakespeare.txt"
+        if let t = try? readText(shared) { return (t, shared, absolute(shared)) }
+        return (BuiltinCorpus.generate(characters: 1_000_000), "the built-in corpus", nil)
+    }
+
+    static func ints(_ s: String, _ name: String) throws -> [Int] {
+        let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("\(name) must be positive integers, e.g. 64,128") }
+        return v
+    }
+}

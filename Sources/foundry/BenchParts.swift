@@ -1,0 +1,120 @@
+import Foundation
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundryOpenCL
+import FoundrySample
+import FoundryTrain
+
+/// The measurements behind `foundry bench`, each self-contained.
+enum BenchParts {
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+
+    /// Causal attention forward and backward at length T (batch 1, 4 heads of 32): median
+    /// milliseconds, and the device memory its buffers take (opencl only).
+    static func attention(device: Device, T: Int, reps: Int) throws -> (forwardMs: Double, backwardMs: Double, bytes: Int?) {
+        let H = 4, C = 128
+        let cl = device as? OpenCLDevice
+        let before = cl?.memory.liveBytes ?? 0
+        cl?.memory.resetPeak()
+        var rng = RNG(seed: 3)
+        let qkv = try device.upload((0..<T * 3 * C).map { _ in Float(rng.normal()) })
+        let out = try device.makeTensor(count: T * C), dout = try device.upload((0..<T * C).map { _ in Float(rng.normal()) })
+        let att = try device.makeTensor(count: H * T * T), scratch = try device.makeTensor(count: H * T * T)
+        let dqkv = try device.makeTensor(count: T * 3 * C)
+        let layout = AttentionLayout.fused(batch: 1, seq: T, channels: C, heads: H, causal: true)
+        func fwd() { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: out, att: att, layout: layout) }
+        func bwd() { device.attentionBackward(dout: dout, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout) }
+        fwd(); bwd(); try device.finish()
+        var f: [Double] = [], b: [Double] = []
+        for _ in 0..<reps {
+            f.append(try seconds { fwd(); try device.finish() } * 1000)
+            b.append(try seconds { bwd(); try device.finish() } * 1000)
+        }
+        let bytes = cl.map { $0.memory.peakBytes - before }
+        return (f.sorted()[f.count / 2], b.sorted()[b.count / 2], bytes)
+    }
+
+    struct TrainResult { var tokensPerSec: Double, msPerStep: Double, steps: Int, loss: Double, valLoss: Double }
+
+    /// Times `steps` AdamW steps (after warm-up) of a freshly initialised model on random
+    /// windows of `text` (char tokenizer), then measures the validation loss on its last 10%.
+    /// With `text` nil: random tokens of `vocab` (speed only).
+    static func train(device: Device, text: String?, layers: Int, heads: Int, embd: Int, context: Int, batch: Int,
+                      steps: Int, evalTokens: Int, vocab: Int = 0, warmup: Int = 3) throws -> TrainResult {
+        var tokens: [Int32]
+        var V = vocab
+        if let text {
+            let tok = CharTokenizer.train(corpus: text)
+            tokens = try tok.encode(text)
+            V = tok.vocabSize
+        } else {
+            var r = RNG(seed: 5)
+            tokens = (0..<(context + 1) * 8).map { _ in Int32(r.below(V)) }
+        }
+        let split = text == nil ? tokens.count : tokens.count * 9 / 10
+        let trainTokens = Array(tokens[..<split]), valTokens = Array(tokens[split...])
+        let model = try GPT2(config: GPT2Config(vocabSize: V, maxSeq: context, channels: embd, layers: layers, heads: heads), device: device)
+        try model.initialise(seed: 1337)
+        let opt = try AdamW(model: model, weightDecay: 0.1)
+        var rng = RNG(seed: 1)
+        var lastLoss = Double.nan
+        func step() throws {
+            var x: [Int32] = [], y: [Int32] = []
+            for _ in 0..<batch {
+                let s = rng.below(trainTokens.count - context - 1)
+                x += trainTokens[s..<s + context]; y += trainTokens[s + 1..<s + context + 1]
+            }
+            model.zeroGrad()
+            try model.forward(tokens: x, batch: batch, seq: context)
+            lastLoss = try model.loss(targets: y, gradScale: 1 / Float(batch * context)).loss
+            try model.backward()
+            _ = try opt.update(model, lr: 1e-3, clip: 1)
+        }
+        for _ in 0..<warmup { try step() }
+        let s = try seconds { for _ in 0..<steps { try step() } }
+        var val = Double.nan
+        if evalTokens > 0, valTokens.count > context + 1 {
+            var total = 0.0, n = 0
+            var at = 0
+            while at + context + 1 <= valTokens.count, n * context < evalTokens {
+                try model.forward(tokens: Array(valTokens[at..<at + context]), batch: 1, seq: context)
+                total += try model.loss(targets: Array(valTokens[at + 1..<at + context + 1])).loss
+                n += 1; at += context
+            }
+            val = total / Double(max(n, 1))
+        }
+        return TrainResult(tokensPerSec: Double(steps * batch * context) / s, msPerStep: 1000 * s / Double(steps),
+                           steps: steps, loss: lastLoss, valLoss: val)
+    }
+
+    /// Each kernel's share of device time over a few training steps, on a profiling queue.
+    static func kernelShares(index: Int, params: KernelParams, text: String) throws -> [(String, Double)] {
+        let d = try OpenCLDevice(index: index, params: params, profiling: true)
+        _ = try train(device: d, text: text, layers: 4, heads: 4, embd: 128, context: 64, batch: 12, steps: 1, evalTokens: 0, warmup: 1)
+        d.resetProfile()
+        _ = try train(device: d, text: text, layers: 4, heads: 4, embd: 128, context: 64, batch: 12, steps: 3, evalTokens: 0, warmup: 0)
+        try d.finish()
+        let total = d.profile.values.reduce(0.0) { $0 + Double($1.nanoseconds) }
+        return d.profile.map { ($0.key, Double($0.value.nanoseconds) / max(total, 1)) }.sorted { $0.1 > $1.1 }
+    }
+
+    /// Tokens per second generating `tokens` tokens from one token with the KV cache (random
+    /// weights, vocabulary 65): greedy, or top-p 0.9 at temperature 1.
+    static func generate(device: Device, layers: Int, heads: Int, embd: Int, tokens: Int, topP: Bool) throws -> Double {
+        let model = try GPT2(config: GPT2Config(vocabSize: 65, maxSeq: tokens + 1, channels: embd, layers: layers, heads: heads), device: device)
+        try model.initialise(seed: 7)
+        let gen = try Generator(model: model)
+        var s = SamplingSettings()
+        s.maxTokens = tokens; s.greedy = !topP
+        s.filter = SamplingFilter(temperature: 1, topK: 0, topP: topP ? 0.9 : 1)
+        _ = try gen.generate(prompt: [0], settings: s)       // warm-up
+        var produced = 0
+        let t = try seconds { produced = try gen.generate(prompt: [0], settings: s).count }
+        return Double(produced) / t
+    }
+}
