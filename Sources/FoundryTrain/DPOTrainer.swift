@@ -14,6 +14,10 @@ public struct DPOOptions {
     public var batch = 8
     public var warmup = 5
     public var clip: Float = 1
+    /// TRL's rpo_alpha: adds α × the chosen completions' mean token negative log-likelihood
+    /// (RPO, Pang et al. 2024), which keeps DPO from lowering the chosen answers' probability
+    /// along with the rejected ones'. 0 = plain DPO (TRL's default: off).
+    public var rpoAlpha = 0.0
     public var seed: UInt64 = 3
     public var logEvery = 10
     public init() {}
@@ -56,7 +60,9 @@ public final class DPOTrainer {
             let tokenLp = try policy.targetLogProbs(b)
             let seqLp = (0..<b.batch).map { i in tokenLp[i * b.seq..<(i + 1) * b.seq].reduce(0, +) }
             var dSeq = [Double](repeating: 0, count: b.batch)
-            var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0
+            var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, nll = 0.0
+            // Per-token NLL gradient of the RPO term on each chosen row (0 without it).
+            var dChosenToken = [Double](repeating: 0, count: n)
             for (k, i) in idx.enumerated() {
                 let r = Losses.dpo(options.loss, beta: options.beta, policyChosen: seqLp[k], policyRejected: seqLp[n + k],
                                    refChosen: refChosen[i], refRejected: refRejected[i])
@@ -64,14 +70,23 @@ public final class DPOTrainer {
                 dSeq[k] = r.dChosen / Double(n); dSeq[n + k] = r.dRejected / Double(n)
                 rc += r.rewardChosen / Double(n); rr += r.rewardRejected / Double(n)
                 acc += (r.rewardChosen > r.rewardRejected ? 1 : 0) / Double(n)
+                if options.rpoAlpha > 0 {
+                    let len = Double(max(1, (0..<b.seq).filter { b.targets[k * b.seq + $0] >= 0 }.count))
+                    nll += -seqLp[k] / len / Double(n)
+                    dChosenToken[k] = -options.rpoAlpha / len / Double(n)
+                }
             }
+            loss += options.rpoAlpha * nll
             // d loss / d(token log p) = d loss / d(sequence log p) on every trained token.
             var dTok = [Double](repeating: 0, count: b.batch * b.seq)
-            for i in 0..<b.batch { for t in 0..<b.seq where b.targets[i * b.seq + t] >= 0 { dTok[i * b.seq + t] = dSeq[i] } }
+            for i in 0..<b.batch {
+                for t in 0..<b.seq where b.targets[i * b.seq + t] >= 0 { dTok[i * b.seq + t] = dSeq[i] + (i < n ? dChosenToken[i] : 0) }
+            }
             policy.zeroGrad()
             try policy.backward(b, dLogp: dTok)
             try optimizer.update(policy, lr: schedule.lr(step), clip: options.clip)
-            let m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
+            var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
+            if options.rpoAlpha > 0 { m["nll_loss"] = nll }
             history.append(m)
             log.step(step + 1, of: steps, [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr),
                                            ("rewards/margins", rc - rr), ("rewards/accuracies", acc)],

@@ -128,7 +128,7 @@ final class PipelineRun {
             try timed("dpo") {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 var o = DPOOptions()
-                o.epochs = p.dpoEpochs; o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR
+                o.epochs = p.dpoEpochs; o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
                 try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("dpo", "dpo"))
                 try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
             }

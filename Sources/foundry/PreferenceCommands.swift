@@ -19,6 +19,7 @@ struct DPO: ParsableCommand {
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "sigmoid, ipo or hinge.") var loss = "sigmoid"
     @Option(help: "β: strength of the pull toward the reference.") var beta = 0.1
+    @Option(help: "TRL's rpo_alpha: add α × the chosen answers' token NLL (RPO; 0 = off).") var rpoAlpha = 0.0
     @Option(help: "Learning rate.") var lr: Float = 1e-4
     @Option(help: "Passes over the data.") var epochs = 2
     @Option(help: "Pairs per step.") var batch = 8
@@ -30,6 +31,8 @@ struct DPO: ParsableCommand {
         let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
         var o = DPOOptions()
         o.loss = kind; o.beta = beta; o.lr = lr; o.epochs = epochs; o.batch = batch; o.seed = stage.seed
+        guard rpoAlpha >= 0 else { throw FoundryError("--rpo-alpha must be 0 or more (TRL's papers use 1.0)") }
+        o.rpoAlpha = rpoAlpha
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         try report.measure("before")
         try DPOTrainer(policy: model, options: o, pad: tok.eosToken).run(pairs, log: try stage.stageLog("dpo"))

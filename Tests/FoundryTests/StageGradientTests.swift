@@ -72,6 +72,36 @@ final class StageGradientTests: XCTestCase {
         try check(m, try d.read(m.grads), loss)
     }
 
+    /// DPO with TRL's rpo_alpha: at the first step (π = π_ref) the loss is log 2 + α × the chosen
+    /// answers' mean token NLL, computed here independently from the model's log-probabilities.
+    func testRPOTermValue() throws {
+        let m = try tinyModel()
+        let pairs = [
+            TokenizedPair(chosen: TokenizedExample(tokens: [1, 2, 3, 4], lossMask: [false, false, true, true]),
+                          rejected: TokenizedExample(tokens: [1, 2, 5], lossMask: [false, false, true])),
+            TokenizedPair(chosen: TokenizedExample(tokens: [6, 7, 8, 1, 2], lossMask: [false, true, true, true, true]),
+                          rejected: TokenizedExample(tokens: [6, 7, 3, 3], lossMask: [false, true, true, true])),
+        ]
+        let chosen = SequenceBatch(sequences: pairs.map(\.chosen.tokens), lossMask: pairs.map(\.chosen.lossMask), pad: 0, maxSeq: 8)
+        let lp = try m.targetLogProbs(chosen)
+        var nll = 0.0
+        for i in 0..<2 {
+            let rows = (0..<chosen.seq).map { i * chosen.seq + $0 }.filter { chosen.targets[$0] >= 0 }
+            nll += -rows.reduce(0.0) { $0 + lp[$1] } / Double(rows.count) / 2
+        }
+        var o = DPOOptions()
+        o.lr = 0; o.batch = 2; o.epochs = 1; o.rpoAlpha = 0.5
+        let stageLog = try StageLog(stage: "dpo", metricsPath: nil) { _ in }
+        let h = try DPOTrainer(policy: m, options: o, pad: 0).run(pairs, log: stageLog)
+        XCTAssertEqual(h.count, 1)
+        XCTAssertEqual(h[0]["nll_loss"]!, nll, accuracy: 1e-9)
+        XCTAssertEqual(h[0]["loss"]!, log(2.0) + 0.5 * nll, accuracy: 1e-9)
+        o.rpoAlpha = 0
+        let plain = try DPOTrainer(policy: m, options: o, pad: 0).run(pairs, log: stageLog)
+        XCTAssertNil(plain[0]["nll_loss"])
+        XCTAssertEqual(plain[0]["loss"]!, log(2.0), accuracy: 1e-9)
+    }
+
     func testScalarHeadGradient() throws {
         let m = try tinyModel()
         let rm = RewardModel(backbone: m, head: ScalarHead(channels: 8, seed: 1))
