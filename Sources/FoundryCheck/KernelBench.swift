@@ -18,7 +18,7 @@ public struct BenchRow {
 /// shapes of nanoGPT's CPU settings (B 12, T 64, C 128, 4 heads).
 public enum KernelBench {
     /// Median wall time of `reps` runs of `body` (each ending with `finish`), in ms.
-    static func time(_ device: Device, reps: Int, _ body: () throws -> Void) throws -> Double {
+    public static func time(_ device: Device, reps: Int, _ body: () throws -> Void) throws -> Double {
         try body(); try device.finish()          // warm-up (and first-use compilation)
         var samples: [Double] = []
         for _ in 0..<reps {

@@ -66,11 +66,7 @@ public final class OpenCLDevice: Device {
     /// Opens device `index` of `OpenCLPlatforms.devices()`. Kernel parameters: `params`, else
     /// $FOUNDRY_KERNEL_PARAMS, else the device's `foundry kernels tune` result, else the defaults.
     public init(index: Int = 0, params: KernelParams? = nil, profiling: Bool? = nil) throws {
-        let all = try OpenCLPlatforms.devices()
-        guard all.indices.contains(index) else {
-            throw FoundryError("no OpenCL device \(index): this machine has \(all.count) (0...\(all.count - 1)); see `foundry devices`")
-        }
-        info = all[index]
+        info = try OpenCLPlatforms.device(index)
         name = info.name
         if let params {
             self.params = params
@@ -308,13 +304,13 @@ public final class OpenCLDevice: Device {
                 }
             }
             var sizes = global
-            if profiling {
-                var event: cl_event?
-                try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, &event), "launch \(name)")
-                if let event { pendingEvents.append((name, event)) }
+            var event: cl_event?
+            try withUnsafeMutablePointer(to: &event) { e in
+                try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, profiling ? e : nil), "launch \(name)")
+            }
+            if let event {
+                pendingEvents.append((name, event))
                 if pendingEvents.count > 4096 { collectProfile() }
-            } else {
-                try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, nil), "launch \(name)")
             }
         } catch let e as FoundryError {
             if pendingError == nil { pendingError = e }

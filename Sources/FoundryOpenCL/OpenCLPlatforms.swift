@@ -17,6 +17,15 @@ public struct OpenCLDeviceInfo {
 }
 
 public enum OpenCLPlatforms {
+    /// Device `index` of `devices()`, or one error naming the valid range.
+    public static func device(_ index: Int) throws -> OpenCLDeviceInfo {
+        let all = try devices()
+        guard all.indices.contains(index) else {
+            throw FoundryError("no OpenCL device \(index): this machine has \(all.count) (0...\(all.count - 1)); see `foundry devices`")
+        }
+        return all[index]
+    }
+
     /// Every device of every platform, numbered in platform order (the `--device` index).
     public static func devices() throws -> [OpenCLDeviceInfo] {
         var count: cl_uint = 0

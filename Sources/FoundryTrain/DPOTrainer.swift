@@ -51,7 +51,7 @@ public final class DPOTrainer {
             for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
         }
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
-        let steps = max(1, options.epochs * pairs.count / max(1, min(options.batch, pairs.count)))
+        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs)
         let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
         var history: [[String: Double]] = []
         for step in 0..<steps {

@@ -19,10 +19,8 @@ public enum Evaluator {
                                 correct: (Int, [Int32]) -> Bool, reward: RewardModel? = nil, reference: GPT2? = nil,
                                 temperature: Float = 0.7, seed: UInt64 = 99) throws -> EvalResult {
         var rng = RNG(seed: seed)
-        var greedy = RolloutSampler(eos: eos)
-        greedy.temperature = 0; greedy.maxNewTokens = maxNewTokens
-        var sampled = greedy
-        sampled.temperature = temperature
+        let greedy = RolloutSampler(eos: eos, temperature: 0, maxNewTokens: maxNewTokens)
+        let sampled = RolloutSampler(eos: eos, temperature: temperature, maxNewTokens: maxNewTokens)
         let idx = Array(prompts.indices)
         let g = try greedy.sample(policy, prompts: prompts, indices: idx, rng: &rng)
         let s = try sampled.sample(policy, prompts: prompts, indices: idx, rng: &rng)

@@ -40,13 +40,10 @@ public final class GRPOTrainer {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for GRPO") }
         var rng = RNG(seed: options.seed)
         var order = BatchOrder(count: prompts.count, batch: options.promptsPerStep, seed: options.seed &+ 1)
-        var sampler = RolloutSampler(eos: eos)
-        sampler.temperature = options.temperature; sampler.maxNewTokens = options.maxNewTokens
+        let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         var history: [[String: Double]] = []
-        // Log-probabilities at the sampling temperature (as TRL computes them).
-        let t = options.temperature > 0 ? options.temperature : 1
-        policy.logitTemperature = t; reference?.logitTemperature = t
-        defer { policy.logitTemperature = 1; reference?.logitTemperature = 1 }
+        let undo = scoreAtSamplingTemperature(options.temperature, [policy] + (reference.map { [$0] } ?? []))
+        defer { undo() }
         for step in 0..<options.steps {
             let chosen = order.next()
             let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
@@ -57,8 +54,7 @@ public final class GRPOTrainer {
             for g in 0..<chosen.count {
                 let r = Array(rewards[g * options.groupSize..<(g + 1) * options.groupSize])
                 advantages += Losses.groupAdvantages(r)
-                let mean = r.reduce(0, +) / Double(r.count)
-                groupStd += (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(r.count - 1)).squareRoot() / Double(chosen.count)
+                groupStd += Losses.groupStd(r) / Double(chosen.count)
             }
             let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
                                   pad: eos, maxSeq: policy.config.maxSeq)

@@ -141,9 +141,14 @@ public enum Losses {
 
     /// GRPO: (r − mean of the group) / (std of the group + ε), per group of samples of one prompt.
     public static func groupAdvantages(_ rewards: [Double], eps: Double = 1e-4) -> [Double] {
-        let n = Double(rewards.count)
-        let mean = rewards.reduce(0, +) / n
-        let std = rewards.count > 1 ? (rewards.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot() : 0
+        let mean = rewards.reduce(0, +) / Double(rewards.count), std = groupStd(rewards)
         return rewards.map { ($0 - mean) / (std + eps) }
+    }
+
+    /// The sample standard deviation of one group's rewards (0 for a group of one).
+    public static func groupStd(_ rewards: [Double]) -> Double {
+        guard rewards.count > 1 else { return 0 }
+        let n = Double(rewards.count), mean = rewards.reduce(0, +) / n
+        return (rewards.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot()
     }
 }

@@ -66,13 +66,10 @@ public final class PPOTrainer {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for PPO") }
         var rng = RNG(seed: options.seed)
         var order = BatchOrder(count: prompts.count, batch: options.batch, seed: options.seed &+ 1)
-        var sampler = RolloutSampler(eos: eos)
-        sampler.temperature = options.temperature; sampler.maxNewTokens = options.maxNewTokens
+        let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         var history: [[String: Double]] = []
-        // Log-probabilities, ratios, KL and entropy at the sampling temperature (TRL does the same).
-        let t = options.temperature > 0 ? options.temperature : 1
-        policy.logitTemperature = t; reference.logitTemperature = t
-        defer { policy.logitTemperature = 1; reference.logitTemperature = 1 }
+        let undo = scoreAtSamplingTemperature(options.temperature, [policy, reference])
+        defer { undo() }
         for step in 0..<options.steps {
             let rollouts = try sampler.sample(policy, prompts: prompts, indices: order.next(), rng: &rng)
             var scores = try score(rollouts)

@@ -59,7 +59,7 @@ public final class RewardTrainer {
     public func run(_ pairs: [TokenizedPair], log: StageLog) throws -> [RewardMetrics] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
-        let steps = max(1, options.epochs * pairs.count / max(1, min(options.batch, pairs.count)))
+        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs)
         let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
         var history: [RewardMetrics] = []
         for step in 0..<steps {
@@ -93,7 +93,7 @@ public final class RewardTrainer {
     public func runPointwise(_ examples: [TokenizedExample], scores: [Double], log: StageLog) throws -> [Double] {
         guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
         var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
-        let steps = max(1, options.epochs * examples.count / max(1, min(options.batch, examples.count)))
+        let steps = BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs)
         let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
         var losses: [Double] = []
         for step in 0..<steps {

@@ -31,7 +31,9 @@ public struct RolloutSampler {
     public var maxNewTokens = 8
     public var eos: Int32
 
-    public init(eos: Int32) { self.eos = eos }
+    public init(eos: Int32, temperature: Float = 0.7, maxNewTokens: Int = 8) {
+        self.eos = eos; self.temperature = temperature; self.maxNewTokens = maxNewTokens
+    }
 
     public func sample(_ policy: GPT2, prompts: [[Int32]], indices: [Int], rng: inout RNG) throws -> [Rollout] {
         let gen = try Generator(model: policy)
@@ -49,6 +51,14 @@ public struct RolloutSampler {
             return Rollout(prompt: prompts[i], response: out, endedWithEOS: out.last == eos, promptIndex: i)
         }
     }
+}
+
+/// Makes `models` compute their training-path log-probabilities at sampling temperature `t`
+/// (TRL does the same in PPO and GRPO, so ratios, KL and entropy describe the distribution the
+/// responses came from; greedy sampling, t ≤ 0, keeps 1). Returns the undo.
+func scoreAtSamplingTemperature(_ t: Float, _ models: [GPT2]) -> () -> Void {
+    for m in models { m.logitTemperature = t > 0 ? t : 1 }
+    return { for m in models { m.logitTemperature = 1 } }
 }
 
 extension GPT2 {

@@ -36,7 +36,7 @@ public final class SFTTrainer {
 
     public var frozenCount: Int { freezer.frozenCount }
 
-    public var steps: Int { max(1, options.epochs * examples.count / max(1, min(options.batch, examples.count))) }
+    public var steps: Int { BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs) }
 
     /// Trains and returns the per-step losses.
     @discardableResult

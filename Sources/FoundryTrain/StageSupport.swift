@@ -66,6 +66,12 @@ public struct BatchOrder {
         rng = RNG(seed: seed); self.count = count; self.batch = max(1, min(batch, count))
     }
 
+    /// Optimizer steps for `epochs` passes over `count` items in batches of `batch` (at least 1;
+    /// a batch larger than the data is the whole data).
+    public static func steps(count: Int, batch: Int, epochs: Int) -> Int {
+        max(1, epochs * count / max(1, min(batch, count)))
+    }
+
     public mutating func next() -> [Int] {
         if at + batch > order.count {
             if !order.isEmpty { epoch += 1 }

@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCheck
 import FoundryCore
 import FoundryData
 import FoundryModel
@@ -29,14 +30,9 @@ enum BenchParts {
         let layout = AttentionLayout.fused(batch: 1, seq: T, channels: C, heads: H, causal: true)
         func fwd() { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: out, att: att, layout: layout) }
         func bwd() { device.attentionBackward(dout: dout, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout) }
-        fwd(); bwd(); try device.finish()
-        var f: [Double] = [], b: [Double] = []
-        for _ in 0..<reps {
-            f.append(try seconds { fwd(); try device.finish() } * 1000)
-            b.append(try seconds { bwd(); try device.finish() } * 1000)
-        }
-        let bytes = cl.map { $0.memory.peakBytes - before }
-        return (f.sorted()[f.count / 2], b.sorted()[b.count / 2], bytes)
+        let f = try KernelBench.time(device, reps: reps, fwd)      // leaves `att` for the backward
+        let b = try KernelBench.time(device, reps: reps, bwd)
+        return (f, b, cl.map { $0.memory.peakBytes - before })
     }
 
     struct TrainResult { var tokensPerSec: Double, msPerStep: Double, steps: Int, loss: Double, valLoss: Double }

@@ -13,8 +13,7 @@ struct KernelsBench: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
-        let squares = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !squares.isEmpty, squares.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be positive integers, e.g. 256,512") }
+        let squares = try Bench.ints(sizes, "--sizes")
         let device = try deviceOptions.open()
         print("kernel timings on \(device.backend) \(device.name) (median of \(reps))")
         print("kernel              shape                      ms     GFLOP/s   CLBlast GFLOP/s   ratio")

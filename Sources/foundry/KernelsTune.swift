@@ -26,11 +26,7 @@ struct KernelsTune: ParsableCommand {
     @Option(help: "Timed repetitions per shape (the median counts).") var reps = 3
 
     func run() throws {
-        let all = try OpenCLPlatforms.devices()
-        guard all.indices.contains(device) else {
-            throw FoundryError("no OpenCL device \(device): this machine has \(all.count); see `foundry devices`")
-        }
-        let info = all[device]
+        let info = try OpenCLPlatforms.device(device)
         if reset {
             TunedParams.remove(for: info)
             print("\(info.name): tuned parameters removed; using the defaults \(KernelParams.defaults(isCPU: info.isCPU))")

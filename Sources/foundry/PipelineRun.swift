@@ -170,8 +170,7 @@ final class PipelineRun {
         var rng = RNG(seed: seed &+ 9)
         for row in prompts {
             for (label, t) in [("greedy", Float(0)), ("T=0.7", 0.7), ("T=1.2", 1.2)] {
-                var s = RolloutSampler(eos: tok.eosToken)
-                s.temperature = t; s.maxNewTokens = 8
+                let s = RolloutSampler(eos: tok.eosToken, temperature: t, maxNewTokens: 8)
                 let r = try s.sample(m, prompts: [try data.template.prompt(row.prompt)], indices: [0], rng: &rng)[0]
                 let text = tok.decode(r.answer)
                 lines.append("\(row.prompt) [\(label)] → \(text.debugDescription)")

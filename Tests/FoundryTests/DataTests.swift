@@ -327,9 +327,11 @@ final class DataTests: XCTestCase {
 
     // MARK: synthetic task
 
-    func testSynthDeterministicPerSeed() throws {
-        let a = try SynthTask(name: "arithmetic", seed: 7), b = try SynthTask(name: "arithmetic", seed: 7)
-        let c = try SynthTask(name: "arithmetic", seed: 8)
+    /// Same seed, same outputs; another seed, other outputs; `f(n)` a prefix of `f(m)` whatever
+    /// was called before. Returns two tasks made with seed 7.
+    func assertDeterministicPerSeed(_ name: String) throws -> (SynthTask, SynthTask) {
+        let a = try SynthTask(name: name, seed: 7), b = try SynthTask(name: name, seed: 7)
+        let c = try SynthTask(name: name, seed: 8)
         XCTAssertEqual(a.sftExamples(50), b.sftExamples(50))
         XCTAssertEqual(a.preferencePairs(50), b.preferencePairs(50))
         XCTAssertEqual(a.rlPrompts(50), b.rlPrompts(50))
@@ -341,6 +343,11 @@ final class DataTests: XCTestCase {
         XCTAssertNotEqual(a.pretrainCorpus(characters: 5000), c.pretrainCorpus(characters: 5000))
         // Prefixes, and independent of call order.
         XCTAssertEqual(Array(a.rlPrompts(80).prefix(20)), c.rlPrompts(0) + b.rlPrompts(20))
+        return (a, b)
+    }
+
+    func testSynthDeterministicPerSeed() throws {
+        let (a, b) = try assertDeterministicPerSeed("arithmetic")
         XCTAssertEqual(a.sftExamples(3), b.sftExamples(3))
 
         let ex = a.sftExamples(200)
@@ -539,18 +546,7 @@ final class DataTests: XCTestCase {
     }
 
     func testCompareDeterministicPerSeed() throws {
-        let a = try SynthTask(name: "compare", seed: 7), b = try SynthTask(name: "compare", seed: 7)
-        let c = try SynthTask(name: "compare", seed: 8)
-        XCTAssertEqual(a.sftExamples(50), b.sftExamples(50))
-        XCTAssertEqual(a.preferencePairs(50), b.preferencePairs(50))
-        XCTAssertEqual(a.rlPrompts(50), b.rlPrompts(50))
-        XCTAssertEqual(a.evalPrompts(50), b.evalPrompts(50))
-        XCTAssertEqual(a.pointwiseExamples(50), b.pointwiseExamples(50))
-        XCTAssertEqual(a.pretrainCorpus(characters: 5000), b.pretrainCorpus(characters: 5000))
-        XCTAssertNotEqual(a.sftExamples(50), c.sftExamples(50))
-        XCTAssertNotEqual(a.evalPrompts(50), c.evalPrompts(50))
-        XCTAssertNotEqual(a.pretrainCorpus(characters: 5000), c.pretrainCorpus(characters: 5000))
-        XCTAssertEqual(Array(a.rlPrompts(80).prefix(20)), c.rlPrompts(0) + b.rlPrompts(20))
+        let (a, _) = try assertDeterministicPerSeed("compare")
         // Not the arithmetic task under another name.
         XCTAssertNotEqual(a.sftExamples(20), try SynthTask(name: "arithmetic", seed: 7).sftExamples(20))
 
