@@ -36,13 +36,16 @@ struct Bench: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
+        // Every option (and the training text) is checked before anything runs.
+        let squares = try Self.ints(quick ? "256,512" : sizes, "--sizes")
+        let lengths = try Self.ints(quick ? "64,256" : attentionT, "--attention-t")
+        var text = try trainingText()
         let device = try deviceOptions.open()
         var json: [String: Any] = ["device": device.name, "backend": device.backend, "date": ISO8601DateFormatter().string(from: Date())]
         if let cl = device as? OpenCLDevice { json["kernel_params"] = cl.params.description }
         print("foundry bench on \(device.backend) \(device.name)" + ((device as? OpenCLDevice).map { " (kernel params \($0.params))" } ?? ""))
 
         // 1. Matmul beside CLBlast.
-        let squares = try Self.ints(quick ? "256,512" : sizes, "--sizes")
         print("\n## matmul (GFLOP/s; CLBlast SGEMM on the same device, same run)")
         print("shape                              ms     foundry   clblast   ratio")
         var matmul: [[String: Any]] = []
@@ -59,7 +62,7 @@ struct Bench: ParsableCommand {
         print("\n## attention forward + backward (batch 1, 4 heads × 32, causal)")
         print("    T    fwd ms    bwd ms   device memory of the attention buffers")
         var attention: [[String: Any]] = []
-        for T in try Self.ints(quick ? "64,256" : attentionT, "--attention-t") {
+        for T in lengths {
             let r = try BenchParts.attention(device: device, T: T, reps: quick ? 2 : 3)
             print(String(format: "%5d  %8.3f  %8.3f   %@", T, r.forwardMs, r.backwardMs, r.bytes.map { String(format: "%.2f MiB", Double($0) / 1048576) } ?? "n/a (cpu backend)"))
             fflush(stdout)
@@ -68,7 +71,6 @@ struct Bench: ParsableCommand {
         json["attention"] = attention
 
         // 3. Training, nanoGPT CPU settings.
-        var text = try trainingText()
         if text.path == nil {
             // The peer script (Tools/bench_pytorch.py) trains on the same characters.
             let p = URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("bench-corpus.txt").path

@@ -27,11 +27,11 @@ struct DPO: ParsableCommand {
 
     func run() throws {
         guard let kind = Losses.DPOKind(rawValue: loss) else { throw FoundryError("--loss must be sigmoid, ipo or hinge, not \(loss)") }
+        guard rpoAlpha >= 0 else { throw FoundryError("--rpo-alpha must be 0 or more (TRL's papers use 1.0)") }
         let (_, model, tok, data) = try stage.load()
         let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
         var o = DPOOptions()
         o.loss = kind; o.beta = beta; o.lr = lr; o.epochs = epochs; o.batch = batch; o.seed = stage.seed
-        guard rpoAlpha >= 0 else { throw FoundryError("--rpo-alpha must be 0 or more (TRL's papers use 1.0)") }
         o.rpoAlpha = rpoAlpha
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         try report.measure("before")

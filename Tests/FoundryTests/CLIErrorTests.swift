@@ -79,5 +79,30 @@ final class CLIErrorTests: XCTestCase {
         try expectError(["extract", "--model", m, "--layers", "3..1", "--out", out], mentions: ["A..B"])
         try expectError(["extract", "--model", m, "--layers", "0..5", "--out", out], mentions: ["outside"])
         try expectError(["reward", "score", "--model", m, "--prompt", "a", "--response", "b"], mentions: ["reward head"])
+        try expectError(["dpo", "--model", m, "--data", "x.jsonl", "--out", out, "--rpo-alpha=-1"], mentions: ["--rpo-alpha"])
+        try expectError(["pipeline", "--demo-slip", "1.5", "--out", out], mentions: ["--demo-slip", "between 0 and 1"])
+        let synth = try CLI.run(["data", "synth", "--out", out, "--demo-slip", "1.5"])   // no --backend option
+        XCTAssertNotEqual(synth.status, 0)
+        XCTAssertLessThan(synth.status, 128)
+        XCTAssertTrue(synth.stderr.hasPrefix("Error: ") && synth.stderr.contains("--demo-slip must be between 0 and 1"), synth.stderr)
+    }
+
+    /// The performance commands' mistakes: a device that is not there, sizes that are not sizes.
+    func testBenchAndTuneMistakes() throws {
+        let tune = try CLI.run(["kernels", "tune", "--device", "99", "--show"])
+        XCTAssertNotEqual(tune.status, 0)
+        XCTAssertLessThan(tune.status, 128)
+        XCTAssertTrue(tune.stderr.contains("no OpenCL device 99") && tune.stderr.contains("foundry devices"), tune.stderr)
+        let missing = try CLI.run(["bench", "--data", "/nonexistent/input.txt", "--out", CLI.tempDir() + "/b.json"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertLessThan(missing.status, 128)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent/input.txt") && !missing.stdout.contains("## matmul"),
+                      "fails before measuring anything: \(missing.stdout) \(missing.stderr)")
+        for args in [["bench", "--attention-t", "0"], ["bench", "--sizes", "x"], ["kernels", "bench", "--sizes=-5"]] {
+            let r = try CLI.run(args + ["--out", CLI.tempDir() + "/b.json"].filter { _ in args[0] == "bench" })
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertLessThan(r.status, 128, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("must be positive integers"), "\(args): \(r.stderr)")
+        }
     }
 }
