@@ -82,8 +82,8 @@ public enum KernelBench {
         let x = try device.upload(g.normal(BT * C)), y = try device.makeTensor(count: BT * C)
         let w = try device.upload(g.normal(C)), bias = try device.upload(g.normal(C))
         let mean = try device.makeTensor(count: BT), rstd = try device.makeTensor(count: BT)
-        let qkv = try device.upload(g.normal(BT * 3 * C)), att = try device.makeTensor(count: B * H * T * T)
-        let dqkv = try device.makeTensor(count: BT * 3 * C), scratch = try device.makeTensor(count: B * H * T * T)
+        let qkv = try device.upload(g.normal(BT * 3 * C)), lse = try device.makeTensor(count: B * H * T)
+        let dqkv = try device.makeTensor(count: BT * 3 * C), scratch = try device.makeTensor(count: B * H * T)
         let big = try device.upload(g.normal(BT * 4 * C)), bigOut = try device.makeTensor(count: BT * 4 * C)
         let logits = try device.upload(g.normal(BT * V)), losses = try device.makeTensor(count: BT)
         let targets = try device.upload(ints: (0..<BT).map { Int32($0 % V) })
@@ -93,8 +93,8 @@ public enum KernelBench {
         let ops: [(String, String, () throws -> Void)] = [
             ("layernorm_forward", "768x128", { device.layerNormForward(x, weight: w, bias: bias, out: y, mean: mean, rstd: rstd, rows: BT, cols: C, eps: 1e-5) }),
             ("layernorm_backward", "768x128", { device.layerNormBackward(dout: x, inp: x, weight: w, mean: mean, rstd: rstd, dinp: y, dweight: w, dbias: bias, rows: BT, cols: C) }),
-            ("attention_forward", "B12 T64 H4", { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: y, att: att, layout: layout) }),
-            ("attention_backward", "B12 T64 H4", { device.attentionBackward(dout: x, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout) }),
+            ("attention_forward", "B12 T64 H4", { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: y, lse: lse, layout: layout) }),
+            ("attention_backward", "B12 T64 H4", { device.attentionBackward(dout: x, qkv: qkv, out: y, lse: lse, dqkv: dqkv, scratch: scratch, layout: layout) }),
             ("gelu_forward", "768x512", { device.geluForward(big, out: bigOut) }),
             ("gelu_backward", "768x512", { device.geluBackward(big, dout: big, dinp: bigOut) }),
             ("cross_entropy", "768x65", { device.crossEntropy(logits: logits, targets: targets, losses: losses, dlogits: nil, rows: BT, vocab: V, gradScale: 1) }),

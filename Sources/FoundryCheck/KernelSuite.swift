@@ -238,20 +238,21 @@ public enum KernelSuite {
                 all.append(ParityCase(kernel: "attention_forward", shape: shape, tolerance: 2e-5) { d in
                     var g = Inputs(seed: 19)
                     let qkv = try d.upload(g.normal(b * t * 3 * c)), out = try d.makeTensor(count: b * t * c)
-                    let att = try d.makeTensor(count: b * h * t * t)
+                    let lse = try d.makeTensor(count: b * h * t)
                     d.attentionForward(q: qkv, k: qkv.slice(c, qkv.count - c), v: qkv.slice(2 * c, qkv.count - 2 * c),
-                                       out: out, att: att, layout: layout)
-                    return try d.read(out) + d.read(att)
+                                       out: out, lse: lse, layout: layout)
+                    return try d.read(out) + d.read(lse)
                 })
                 all.append(ParityCase(kernel: "attention_backward", shape: shape, tolerance: 5e-5) { d in
                     var g = Inputs(seed: 20)
                     let qkv = try d.upload(g.normal(b * t * 3 * c)), out = try d.makeTensor(count: b * t * c)
-                    let att = try d.makeTensor(count: b * h * t * t), scratch = try d.makeTensor(count: b * h * t * t)
+                    let lse = try d.makeTensor(count: b * h * t), scratch = try d.makeTensor(count: b * h * t)
                     d.attentionForward(q: qkv, k: qkv.slice(c, qkv.count - c), v: qkv.slice(2 * c, qkv.count - 2 * c),
-                                       out: out, att: att, layout: layout)
+                                       out: out, lse: lse, layout: layout)
                     let dout = try d.upload(g.normal(b * t * c)), dqkv = try d.makeTensor(count: b * t * 3 * c)
-                    d.attentionBackward(dout: dout, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout)
-                    return try d.read(dqkv)
+                    d.attentionBackward(dout: dout, qkv: qkv, out: out, lse: lse, dqkv: dqkv, scratch: scratch, layout: layout)
+                    // scratch holds each row's Σ_j p dp (= dout · out): both backends must agree on it too.
+                    return try d.read(dqkv) + d.read(scratch)
                 })
             }
             // The decoding layout: queries for the last few positions against a KV cache.
@@ -259,12 +260,12 @@ public enum KernelSuite {
             all.append(ParityCase(kernel: "attention_decode", shape: "B\(b) past \(t) new \(tq) H\(h) hd\(hd)", tolerance: 2e-5) { d in
                 var g = Inputs(seed: 21)
                 let q = try d.upload(g.normal(b * tq * 3 * c)), kc = try d.upload(g.normal(b * maxT * c)), vc = try d.upload(g.normal(b * maxT * c))
-                let out = try d.makeTensor(count: b * tq * c), att = try d.makeTensor(count: b * h * tq * t)
+                let out = try d.makeTensor(count: b * tq * c), lse = try d.makeTensor(count: b * h * tq)
                 let layout = AttentionLayout(batch: b, heads: h, headDim: hd, tq: tq, tk: t,
                                              qBatchStride: tq * 3 * c, qRowStride: 3 * c, kvBatchStride: maxT * c, kvRowStride: c,
                                              outBatchStride: tq * c, outRowStride: c, queryStart: t - tq, causal: true)
-                d.attentionForward(q: q, k: kc, v: vc, out: out, att: att, layout: layout)
-                return try d.read(out) + d.read(att)
+                d.attentionForward(q: q, k: kc, v: vc, out: out, lse: lse, layout: layout)
+                return try d.read(out) + d.read(lse)
             })
         }
         return all

@@ -134,12 +134,14 @@ public protocol Device: AnyObject {
                            batch: Int, seq: Int, channels: Int)
 
     // MARK: attention
-    /// Multi-head scaled dot-product attention. `att` receives the probabilities
-    /// [B, H, tq, tk] (kept for the backward).
-    func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, att: TensorRef,
+    /// Multi-head scaled dot-product attention, with no T×T matrix kept: `lse` receives each
+    /// query row's log-sum-exp of its scaled scores [B, H, tq], all the backward needs to
+    /// recompute the probabilities (so memory grows linearly in T).
+    func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, lse: TensorRef,
                           layout: AttentionLayout)
-    /// Backward of the fused (training) layout; dqkv is overwritten, `scratch` is [B, H, T, T].
-    func attentionBackward(dout: TensorRef, qkv: TensorRef, att: TensorRef, dqkv: TensorRef,
+    /// Backward of the fused (training) layout from the forward's `out` and `lse`; dqkv is
+    /// overwritten, `scratch` is [B, H, T].
+    func attentionBackward(dout: TensorRef, qkv: TensorRef, out: TensorRef, lse: TensorRef, dqkv: TensorRef,
                            scratch: TensorRef, layout: AttentionLayout)
 
     // MARK: loss

@@ -159,11 +159,21 @@ public struct SynthTask: Sendable {
     /// Chosen: the correct answer. Rejected: a near miss (one digit off by one, a dropped carry or
     /// borrow, swapped digits, the wrong operation, a lost digit) or a badly formed reply (the
     /// answer wrapped in words, or no answer). Every chosen passes `check`, every rejected fails it.
+    ///
+    /// With `demoSlip` > 0, a hard case's rejected answer is the demonstrator's slip at that same
+    /// rate: InstructGPT's labelers ranked the SFT model's own samples, so the mistakes they saw
+    /// most are the ones SFT learned — and those are the comparisons that teach the reward model
+    /// (and DPO) what SFT gets wrong.
     public func preferencePairs(_ n: Int) -> [PreferenceExample] {
         var rng = stream(3)
+        var slips = stream(8)
         return (0..<max(0, n)).map { _ in
             let p = trainingProblem(&rng)
-            return PreferenceExample(prompt: p.prompt, chosen: p.answer, rejected: rejected(for: p, &rng))
+            let other = rejected(for: p, &rng)
+            if demoSlip > 0, let slip = demonstratorSlip(p), Double(slips.uniform()) < demoSlip {
+                return PreferenceExample(prompt: p.prompt, chosen: p.answer, rejected: slip)
+            }
+            return PreferenceExample(prompt: p.prompt, chosen: p.answer, rejected: other)
         }
     }
 
@@ -263,9 +273,16 @@ public struct SynthTask: Sendable {
                 // A number that is not in the question at all, often bigger than both: the
                 // answer a policy learns to give when it games a reward model that only
                 // learned "bigger is better".
-                let top = pow10(digits.upperBound)
-                let x = rng.below(2) == 0 ? big + 1 + rng.below(max(1, top - big - 1)) : rng.below(top)
-                candidate = x == p.a || x == p.b ? nil : String(x)
+                // Half of them just above the answer with as many digits ("9" for 7 or 5, "99"
+                // for 0 or 89): what PPO produced against a reward model that lacked them.
+                let top = pow10(digits.upperBound), sameLength = pow10(ans.count)
+                let x: Int
+                switch rng.below(4) {
+                case 0, 1: x = big + 1 + rng.below(max(1, sameLength - big - 1))
+                case 2: x = big + 1 + rng.below(max(1, top - big - 1))
+                default: x = rng.below(top)
+                }
+                candidate = x == p.a || x == p.b || x >= top ? nil : String(x)
             case 66..<88:
                 let forms = ["\(big) is larger", "\(p.a) or \(p.b)", "The larger is \(big).", "It is \(big).",
                              "\(big) > \(small)", "\(small) < \(big)", "\(big) is larger than \(small)."]

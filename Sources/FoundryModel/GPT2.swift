@@ -103,7 +103,7 @@ public final class GPT2 {
             d.gemm(transA: false, transB: false, m: BT, n: 3 * C, k: C, alpha: 1, a: L.ln1, b: param(p + "attn.c_attn.weight"),
                    beta: 0, c: L.qkv, bias: param(p + "attn.c_attn.bias"))
             d.attentionForward(q: L.qkv, k: L.qkv.slice(C, L.qkv.count - C), v: L.qkv.slice(2 * C, L.qkv.count - 2 * C),
-                               out: L.atty, att: L.att, layout: a.attention)
+                               out: L.atty, lse: L.lse, layout: a.attention)
             d.gemm(transA: false, transB: false, m: BT, n: C, k: C, alpha: 1, a: L.atty, b: param(p + "attn.c_proj.weight"),
                    beta: 0, c: L.attproj, bias: param(p + "attn.c_proj.bias"))
             d.add(residual, L.attproj, out: L.res2)
@@ -217,7 +217,7 @@ public final class GPT2 {
             d.biasBackward(dout: dres, rows: BT, cols: C, dbias: grad(p + "attn.c_proj.bias"))
             d.gemm(transA: false, transB: true, m: BT, n: C, k: C, alpha: 1, a: dres, b: param(p + "attn.c_proj.weight"),
                    beta: 0, c: dC, bias: nil)
-            d.attentionBackward(dout: dC, qkv: L.qkv, att: L.att, dqkv: dqkv, scratch: a.dpreatt, layout: a.attention)
+            d.attentionBackward(dout: dC, qkv: L.qkv, out: L.atty, lse: L.lse, dqkv: dqkv, scratch: a.dsum, layout: a.attention)
             // qkv = ln1 · W_qkv + b
             d.gemm(transA: true, transB: false, m: C, n: 3 * C, k: BT, alpha: 1, a: L.ln1, b: dqkv, beta: 1,
                    c: grad(p + "attn.c_attn.weight"), bias: nil)

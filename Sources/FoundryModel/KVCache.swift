@@ -7,7 +7,7 @@ public final class KVCache {
     /// Positions already in the cache.
     public internal(set) var length = 0
     let keys: [TensorRef], values: [TensorRef]
-    let x, ln, qkv, atty, proj, fch, fchGelu, att, mean, rstd: TensorRef
+    let x, ln, qkv, atty, proj, fch, fchGelu, lse, mean, rstd: TensorRef
     let last, lastNorm, lastMean, lastRstd, logits: TensorRef
     let chunk: Int
 
@@ -22,7 +22,7 @@ public final class KVCache {
         qkv = try device.makeTensor(count: rows * 3 * C); atty = try device.makeTensor(count: rows * C)
         proj = try device.makeTensor(count: rows * C)
         fch = try device.makeTensor(count: rows * 4 * C); fchGelu = try device.makeTensor(count: rows * 4 * C)
-        att = try device.makeTensor(count: batch * c.heads * chunk * T)
+        lse = try device.makeTensor(count: batch * c.heads * chunk)
         mean = try device.makeTensor(count: rows); rstd = try device.makeTensor(count: rows)
         last = try device.makeTensor(count: batch * C); lastNorm = try device.makeTensor(count: batch * C)
         lastMean = try device.makeTensor(count: batch); lastRstd = try device.makeTensor(count: batch)
@@ -77,7 +77,7 @@ extension GPT2 {
                            to: kv.values[l].slice(kvAt, n * C), dstStride: C, rows: n, cols: C)
             }
             d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
-                               att: kv.att.slice(0, B * config.heads * n * (start + n)), layout: attLayout)
+                               lse: kv.lse.slice(0, B * config.heads * n), layout: attLayout)
             d.gemm(transA: false, transB: false, m: rows, n: C, k: C, alpha: 1, a: atty, b: param(p + "attn.c_proj.weight"),
                    beta: 0, c: proj, bias: param(p + "attn.c_proj.bias"))
             d.add(x, proj, out: x)

@@ -91,24 +91,24 @@ extension OpenCLDevice {
         launch("embedding_backward_wpe", [channels, seq], [.tensor(dout), .tensor(dwpe), .int(batch), .int(seq), .int(channels)])
     }
 
-    public func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, att: TensorRef,
+    public func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, lse: TensorRef,
                                  layout L: AttentionLayout) {
         launch("attention_forward", [L.tq, L.batch * L.heads], [
-            .tensor(q), .tensor(k), .tensor(v), .tensor(out), .tensor(att),
+            .tensor(q), .tensor(k), .tensor(v), .tensor(out), .tensor(lse),
             .int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq), .int(L.tk),
             .int(L.qBatchStride), .int(L.qRowStride), .int(L.kvBatchStride), .int(L.kvRowStride),
             .int(L.outBatchStride), .int(L.outRowStride), .int(L.queryStart), .int(L.causal ? 1 : 0),
         ])
     }
 
-    public func attentionBackward(dout: TensorRef, qkv: TensorRef, att: TensorRef, dqkv: TensorRef,
+    public func attentionBackward(dout: TensorRef, qkv: TensorRef, out: TensorRef, lse: TensorRef, dqkv: TensorRef,
                                   scratch: TensorRef, layout L: AttentionLayout) {
         let shape: [KernelArg] = [.int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq),
-                                  .int(L.outBatchStride), .int(L.outRowStride)]
+                                  .int(L.outBatchStride), .int(L.outRowStride), .int(L.causal ? 1 : 0)]
         launch("attention_backward_query", [L.tq, L.batch * L.heads],
-               [.tensor(dout), .tensor(qkv), .tensor(att), .tensor(dqkv), .tensor(scratch)] + shape)
+               [.tensor(dout), .tensor(qkv), .tensor(out), .tensor(lse), .tensor(dqkv), .tensor(scratch)] + shape)
         launch("attention_backward_key", [L.tq, L.batch * L.heads],
-               [.tensor(dout), .tensor(qkv), .tensor(att), .tensor(dqkv), .tensor(scratch)] + shape)
+               [.tensor(dout), .tensor(qkv), .tensor(lse), .tensor(scratch), .tensor(dqkv)] + shape)
     }
 
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,

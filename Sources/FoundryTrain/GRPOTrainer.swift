@@ -18,6 +18,10 @@ public struct GRPOOptions {
     public var maxNewTokens = 8
     public var seed: UInt64 = 5
     public var logEvery = 1
+    /// DAPO's dynamic sampling: drop groups whose samples all scored the same (they teach
+    /// nothing) and sample more prompts, up to `maxSamplingRounds` batches, to fill the step.
+    public var dynamicSampling = false
+    public var maxSamplingRounds = 4
     public init() {}
 }
 
@@ -45,54 +49,80 @@ public final class GRPOTrainer {
         let undo = scoreAtSamplingTemperature(options.temperature, [policy] + (reference.map { [$0] } ?? []))
         defer { undo() }
         for step in 0..<options.steps {
-            let chosen = order.next()
-            let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
-            let rollouts = try sampler.sample(policy, prompts: prompts, indices: indices, rng: &rng)
-            let rewards = try score(rollouts)
-            var advantages: [Double] = []
-            var groupStd = 0.0
-            for g in 0..<chosen.count {
-                let r = Array(rewards[g * options.groupSize..<(g + 1) * options.groupSize])
-                advantages += Losses.groupAdvantages(r)
-                groupStd += Losses.groupStd(r) / Double(chosen.count)
-            }
-            let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
-                                  pad: eos, maxSeq: policy.config.maxSeq)
-            let oldLogp = try policy.targetLogProbs(b)
-            let refLogp = try reference.map { try $0.targetLogProbs(b) }
-            var loss = 0.0, klSum = 0.0, clipFrac = 0.0, tokens = 0.0
-            for _ in 0..<options.iterations {
-                let newLogp = try policy.targetLogProbs(b)
-                var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
-                for i in 0..<b.batch {
-                    let pos = (0..<b.seq).map { i * b.seq + $0 }.filter { b.targets[$0] >= 0 }
-                    let scale = 1 / Double(max(1, pos.count)) / Double(b.batch)
-                    for p in pos {
-                        let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
-                        var d = r.dLogp
-                        var l = r.loss
-                        if let refLogp, options.beta > 0 {
-                            // k3 = e^{ref−logp} − (ref − logp) − 1; d/dlogp = 1 − e^{ref−logp}
-                            l += options.beta * Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p])
-                            d += options.beta * (1 - exp(refLogp[p] - newLogp[p]))
-                        }
-                        dLogp[p] = d * scale
-                        loss += l * scale; clipFrac += r.clipped ? 1 : 0; tokens += 1
-                        if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
-                    }
+            var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
+            var groups = 0, groupStd = 0.0, zeroStdGroups = 0.0, sampledLength = 0
+            for _ in 0..<(options.dynamicSampling ? options.maxSamplingRounds : 1) {
+                let chosen = order.next()
+                let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
+                let sampled = try sampler.sample(policy, prompts: prompts, indices: indices, rng: &rng)
+                let rewards = try score(sampled)
+                sampledRewards += rewards
+                sampledLength += sampled.reduce(0) { $0 + $1.response.count }
+                for g in 0..<chosen.count {
+                    let range = g * options.groupSize..<(g + 1) * options.groupSize
+                    let r = Array(rewards[range])
+                    let std = Losses.groupStd(r)
+                    groups += 1; groupStd += std
+                    if std == 0 { zeroStdGroups += 1 }
+                    // Dynamic sampling (DAPO) keeps only groups that disagree, until the step is full.
+                    if options.dynamicSampling && (std == 0 || rollouts.count >= options.promptsPerStep * options.groupSize) { continue }
+                    rollouts += sampled[range]
+                    advantages += Losses.groupAdvantages(r)
                 }
-                policy.zeroGrad()
-                try policy.backward(b, dLogp: dLogp)
-                try optimizer.update(policy, lr: options.lr, clip: 1)
+                if rollouts.count >= options.promptsPerStep * options.groupSize { break }
             }
-            let n = Double(b.batch), it = Double(options.iterations)
+            // A group whose samples all scored the same has advantage 0 everywhere, so with β = 0
+            // its gradient is exactly zero: train on the other groups only (same update, less work).
+            let trained = (0..<rollouts.count).filter { options.beta > 0 || advantages[$0] != 0 }
+            var loss = 0.0, klSum = 0.0, clipFrac = 0.0, tokens = 0.0
+            if !trained.isEmpty {
+                let b = SequenceBatch(sequences: trained.map { rollouts[$0].example.tokens }, lossMask: trained.map { rollouts[$0].example.lossMask },
+                                      pad: eos, maxSeq: policy.config.maxSeq)
+                let refLogp = try reference.map { try $0.targetLogProbs(b) }
+                var oldLogp: [Double] = []
+                for iteration in 0..<options.iterations {
+                    let newLogp = try policy.targetLogProbs(b)
+                    // The policy that sampled is the one before the first update.
+                    if iteration == 0 { oldLogp = newLogp }
+                    var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
+                    for (row, i) in trained.enumerated() {
+                        let pos = (0..<b.seq).map { row * b.seq + $0 }.filter { b.targets[$0] >= 0 }
+                        // Each sequence's loss is averaged over its tokens, then over every sampled sequence.
+                        let scale = 1 / Double(max(1, pos.count)) / Double(rollouts.count)
+                        for p in pos {
+                            let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
+                            var d = r.dLogp
+                            var l = r.loss
+                            if let refLogp, options.beta > 0 {
+                                // k3 = e^{ref−logp} − (ref − logp) − 1; d/dlogp = 1 − e^{ref−logp}
+                                l += options.beta * Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p])
+                                d += options.beta * (1 - exp(refLogp[p] - newLogp[p]))
+                            }
+                            dLogp[p] = d * scale
+                            loss += l * scale; clipFrac += r.clipped ? 1 : 0; tokens += 1
+                            if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
+                        }
+                    }
+                    policy.zeroGrad()
+                    try policy.backward(b, dLogp: dLogp)
+                    try optimizer.update(policy, lr: options.lr, clip: 1)
+                }
+            } else {
+                // Nothing to learn from this step, but Adam still steps on its momentum, as it would.
+                for _ in 0..<options.iterations {
+                    policy.zeroGrad()
+                    try optimizer.update(policy, lr: options.lr, clip: 1)
+                }
+            }
+            let n = Double(sampledRewards.count), it = Double(options.iterations)
             let m: [String: Double] = [
-                "loss": loss / it, "reward": rewards.reduce(0, +) / n, "reward_std": groupStd,
+                "loss": loss / it, "reward": sampledRewards.reduce(0, +) / n, "reward_std": groupStd / Double(groups),
+                "frac_reward_zero_std": zeroStdGroups / Double(groups),
                 "kl": klSum / max(tokens, 1), "clip_ratio": clipFrac / max(tokens, 1),
-                "completion_length": Double(rollouts.reduce(0) { $0 + $1.response.count }) / n,
+                "completion_length": Double(sampledLength) / n,
             ]
             history.append(m)
-            log.step(step + 1, of: options.steps, ["reward", "reward_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
+            log.step(step + 1, of: options.steps, ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
                      print: (step + 1) % options.logEvery == 0 || step + 1 == options.steps)
         }
         return history

@@ -35,20 +35,29 @@ public struct RolloutSampler {
         self.eos = eos; self.temperature = temperature; self.maxNewTokens = maxNewTokens
     }
 
+    /// One response per entry of `indices` (an index into `prompts`), in that order. Prompts
+    /// of equal length are sampled together in batches; each response has its own seed from
+    /// `rng`, drawn in order, so the result does not depend on the batching.
     public func sample(_ policy: GPT2, prompts: [[Int32]], indices: [Int], rng: inout RNG) throws -> [Rollout] {
-        let gen = try Generator(model: policy)
-        return try indices.map { i in
+        let seeds = indices.map { _ in rng.next() }
+        var byLength: [Int: [Int]] = [:]     // prompt length → positions in `indices`
+        for (k, i) in indices.enumerated() { byLength[prompts[i].count, default: []].append(k) }
+        let gen = try BatchGenerator(model: policy)
+        var responses = [[Int32]](repeating: [], count: indices.count)
+        for (length, ks) in byLength.sorted(by: { $0.key < $1.key }) {
             var s = SamplingSettings()
-            s.maxTokens = min(maxNewTokens, policy.config.maxSeq - prompts[i].count)
+            s.maxTokens = min(maxNewTokens, policy.config.maxSeq - length)
             s.filter = SamplingFilter(temperature: temperature, topK: topK)
             s.greedy = temperature <= 0
             s.stopToken = eos
-            s.seed = rng.next()
             guard s.maxTokens > 0 else {
-                throw FoundryError("a prompt of \(prompts[i].count) tokens leaves no room to respond in a context of \(policy.config.maxSeq)")
+                throw FoundryError("a prompt of \(length) tokens leaves no room to respond in a context of \(policy.config.maxSeq)")
             }
-            let out = try gen.generate(prompt: prompts[i], settings: s)
-            return Rollout(prompt: prompts[i], response: out, endedWithEOS: out.last == eos, promptIndex: i)
+            let out = try gen.generate(prompts: ks.map { prompts[indices[$0]] }, seeds: ks.map { seeds[$0] }, settings: s)
+            for (k, r) in zip(ks, out) { responses[k] = r }
+        }
+        return zip(indices, responses).map { i, out in
+            Rollout(prompt: prompts[i], response: out, endedWithEOS: out.last == eos, promptIndex: i)
         }
     }
 }

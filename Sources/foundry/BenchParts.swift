@@ -25,12 +25,12 @@ enum BenchParts {
         var rng = RNG(seed: 3)
         let qkv = try device.upload((0..<T * 3 * C).map { _ in Float(rng.normal()) })
         let out = try device.makeTensor(count: T * C), dout = try device.upload((0..<T * C).map { _ in Float(rng.normal()) })
-        let att = try device.makeTensor(count: H * T * T), scratch = try device.makeTensor(count: H * T * T)
+        let lse = try device.makeTensor(count: H * T), scratch = try device.makeTensor(count: H * T)
         let dqkv = try device.makeTensor(count: T * 3 * C)
         let layout = AttentionLayout.fused(batch: 1, seq: T, channels: C, heads: H, causal: true)
-        func fwd() { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: out, att: att, layout: layout) }
-        func bwd() { device.attentionBackward(dout: dout, qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout) }
-        let f = try KernelBench.time(device, reps: reps, fwd)      // leaves `att` for the backward
+        func fwd() { device.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C), out: out, lse: lse, layout: layout) }
+        func bwd() { device.attentionBackward(dout: dout, qkv: qkv, out: out, lse: lse, dqkv: dqkv, scratch: scratch, layout: layout) }
+        let f = try KernelBench.time(device, reps: reps, fwd)      // leaves `out` and `lse` for the backward
         let b = try KernelBench.time(device, reps: reps, bwd)
         return (f, b, cl.map { $0.memory.peakBytes - before })
     }

@@ -138,7 +138,7 @@ final class PipelineRun {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 var o = GRPOOptions()
                 o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed; o.lr = p.grpoLR
-                o.temperature = p.grpoTemperature
+                o.temperature = p.grpoTemperature; o.dynamicSampling = p.grpoDynamicSampling
                 o.logEvery = max(1, p.grpoSteps / 10)
                 let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
                 try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)

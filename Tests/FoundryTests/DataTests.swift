@@ -580,7 +580,25 @@ final class DataTests: XCTestCase {
         slippy.demoSlip = 0.7
         let a = clean.sftExamples(3000), b = slippy.sftExamples(3000)
         XCTAssertEqual(a.map(\.prompt), b.map(\.prompt), "same problems")
-        XCTAssertEqual(clean.preferencePairs(200), slippy.preferencePairs(200), "comparisons stay correct")
+        // Comparisons stay correct, and on hard cases reject the slip at the slip rate
+        // (labelers compare what the SFT model writes); other pairs are unchanged.
+        let cleanPairs = clean.preferencePairs(3000), slippyPairs = slippy.preferencePairs(3000)
+        var hardPairs = 0, slipRejected = 0
+        for (x, y) in zip(cleanPairs, slippyPairs) {
+            XCTAssertEqual(x.prompt, y.prompt)
+            XCTAssertEqual(x.chosen, y.chosen)
+            guard let (u, v) = compareOperands(x.prompt) else { XCTFail("bad prompt \(x.prompt)"); continue }
+            XCTAssertEqual(y.chosen, String(max(u, v)))
+            XCTAssertFalse(SynthTask.check(completion: y.rejected, answer: y.chosen))
+            if abs(u - v) < 20 && u < v {
+                hardPairs += 1
+                if y.rejected == String(u) && x.rejected != String(u) { slipRejected += 1 }
+            } else {
+                XCTAssertEqual(x.rejected, y.rejected, "only hard cases change")
+            }
+        }
+        // Clean data already rejects the smaller number ~24% of the time, so ~0.7 × 0.76 of hard pairs change.
+        XCTAssertEqual(Double(slipRejected) / Double(hardPairs), 0.7 * 0.76, accuracy: 0.07)
         XCTAssertEqual(clean.rlPrompts(200), slippy.rlPrompts(200))
         var eligible = 0, slipped = 0
         for (x, y) in zip(a, b) {

@@ -62,15 +62,15 @@ final class GradientCheckTests: XCTestCase {
             let B = 2, T = 5, H = 2, hd = 3, C = H * hd
             let layout = AttentionLayout.fused(batch: B, seq: T, channels: C, heads: H, causal: causal)
             let x = normal(B * T * 3 * C, 7), w = normal(B * T * C, 8)
-            func forward(_ x: [Float]) throws -> (Double, TensorRef, TensorRef) {
-                let qkv = try d.upload(x), out = try d.makeTensor(count: B * T * C), att = try d.makeTensor(count: B * H * T * T)
+            func forward(_ x: [Float]) throws -> (Double, TensorRef, TensorRef, TensorRef) {
+                let qkv = try d.upload(x), out = try d.makeTensor(count: B * T * C), lse = try d.makeTensor(count: B * H * T)
                 d.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C),
-                                   out: out, att: att, layout: layout)
-                return (dot(try d.read(out), w), qkv, att)
+                                   out: out, lse: lse, layout: layout)
+                return (dot(try d.read(out), w), qkv, out, lse)
             }
-            let (_, qkv, att) = try forward(x)
-            let dqkv = try d.makeTensor(count: x.count), scratch = try d.makeTensor(count: B * H * T * T)
-            d.attentionBackward(dout: try d.upload(w), qkv: qkv, att: att, dqkv: dqkv, scratch: scratch, layout: layout)
+            let (_, qkv, out, lse) = try forward(x)
+            let dqkv = try d.makeTensor(count: x.count), scratch = try d.makeTensor(count: B * H * T)
+            d.attentionBackward(dout: try d.upload(w), qkv: qkv, out: out, lse: lse, dqkv: dqkv, scratch: scratch, layout: layout)
             try checkGradient("attention (causal: \(causal))", x: x, analytic: try d.read(dqkv), coords: 40, h: 1e-3) { try forward($0).0 }
         }
     }

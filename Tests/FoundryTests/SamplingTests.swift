@@ -95,6 +95,35 @@ final class SamplingTests: XCTestCase {
         }
     }
 
+    /// Batched sampling (what RL stages use) against the one-prompt generator: each row, with
+    /// its seed, gives the one-at-a-time sample, whatever else shares its batch; it stops at the
+    /// stop token; more rows than a batch holds are run in several batches.
+    func testBatchedSamplingMatchesOneAtATime() throws {
+        for d in try TestDevices.all() {
+            let model = try Checkpoint.load(Fixtures.path("gpt2-tiny"), device: d)
+            let single = try Generator(model: model), batched = try BatchGenerator(model: model, maxBatch: 4)
+            let prompts: [[Int32]] = [[1, 2, 3], [7, 7, 7], [40, 2, 9], [1, 2, 3], [0, 5, 50], [12, 13, 14]]
+            let seeds: [UInt64] = [11, 12, 13, 14, 15, 16]
+            for greedy in [false, true] {
+                var s = SamplingSettings(); s.maxTokens = 6; s.greedy = greedy
+                s.filter = SamplingFilter(temperature: 0.9, topK: 0)
+                s.stopToken = 9
+                let want = try zip(prompts, seeds).map { p, seed -> [Int32] in
+                    var t = s; t.seed = seed
+                    return try single.generate(prompt: p, settings: t)
+                }
+                let got = try batched.generate(prompts: prompts, seeds: seeds, settings: s)
+                XCTAssertEqual(got, want, "\(d.backend) greedy \(greedy)")
+                // A row's sample does not depend on its neighbours.
+                let alone = try batched.generate(prompts: [prompts[4]], seeds: [seeds[4]], settings: s)
+                XCTAssertEqual(alone[0], want[4], "\(d.backend)")
+                for r in got { XCTAssertTrue(r.count == 6 || r.last == 9, "\(r)") }
+                XCTAssertTrue(got.allSatisfy { !$0.dropLast().contains(9) }, "nothing after the stop token")
+            }
+            XCTAssertThrowsError(try batched.generate(prompts: [[1, 2], [1, 2, 3]], seeds: [1, 2], settings: SamplingSettings()))
+        }
+    }
+
     func testLogitsCommandPrintsTheDistribution() throws {
         for backend in ["cpu", "opencl"] {
             if backend == "opencl" { _ = try TestDevices.openCL() }

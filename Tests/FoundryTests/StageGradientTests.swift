@@ -124,3 +124,55 @@ final class StageGradientTests: XCTestCase {
         }
     }
 }
+
+/// GRPO's handling of groups that carry no signal (all samples scored alike).
+final class GRPOGroupTests: XCTestCase {
+    let d = CPUDevice()
+
+    func policy() throws -> GPT2 {
+        let m = try GPT2(config: GPT2Config(vocabSize: 9, maxSeq: 12, channels: 8, layers: 1, heads: 2), device: d)
+        try m.initialise(seed: 4)
+        return m
+    }
+
+    /// Every group scores alike: advantages are all 0, so the first step leaves the policy as
+    /// it was (Adam has no momentum yet), with and without dynamic sampling.
+    func testUniformRewardsTeachNothing() throws {
+        for dynamic in [false, true] {
+            let m = try policy()
+            let before = try d.read(m.params)
+            var o = GRPOOptions()
+            o.steps = 1; o.promptsPerStep = 2; o.groupSize = 4; o.maxNewTokens = 3; o.lr = 1e-2
+            o.dynamicSampling = dynamic; o.maxSamplingRounds = 3
+            var calls = 0
+            let t = try GRPOTrainer(policy: m, reference: nil, options: o, eos: 0) { r in calls += 1; return r.map { _ in 1 } }
+            let h = try t.run(prompts: [[1, 2], [3, 4], [5, 6], [7, 8]], log: try StageLog(stage: "grpo", metricsPath: nil) { _ in })
+            XCTAssertEqual(try d.read(m.params), before, "dynamic \(dynamic)")
+            XCTAssertEqual(h[0]["frac_reward_zero_std"], 1)
+            XCTAssertEqual(calls, dynamic ? 3 : 1, "dynamic sampling keeps looking for signal, up to its limit")
+        }
+    }
+
+    /// Dynamic sampling stops sampling once the step holds enough groups that disagree, and
+    /// those groups move the policy.
+    func testDynamicSamplingFillsTheStep() throws {
+        let m = try policy()
+        let before = try d.read(m.params)
+        var o = GRPOOptions()
+        o.steps = 1; o.promptsPerStep = 2; o.groupSize = 4; o.maxNewTokens = 3; o.lr = 1e-2
+        o.dynamicSampling = true; o.maxSamplingRounds = 10
+        var calls = 0, seen = 0
+        // Prompts starting with an odd token: reward = position of the sample in its group
+        // (always spread); even: constant (no signal).
+        let t = try GRPOTrainer(policy: m, reference: nil, options: o, eos: 0) { r in
+            calls += 1; seen += r.count
+            return r.enumerated().map { i, x in x.prompt[0] % 2 == 1 ? Double(i % 4) : 0 }
+        }
+        let prompts: [[Int32]] = [[1, 2], [2, 2], [4, 2], [6, 2], [3, 2], [8, 2], [5, 2], [2, 3]]
+        let h = try t.run(prompts: prompts, log: try StageLog(stage: "grpo", metricsPath: nil) { _ in })
+        XCTAssertNotEqual(try d.read(m.params), before)
+        XCTAssertLessThan(calls, 10, "stopped once two informative groups were found")
+        let groups = Double(seen / 4), zero = h[0]["frac_reward_zero_std"]! * groups
+        XCTAssertGreaterThanOrEqual(groups - zero, 2)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// Generation for many prompts of the same length at once: one KV cache of `batch` rows, one
+/// forward per new token for all of them. This is what RL stages need (hundreds of short
+/// samples per step); sampled one by one, each token would cost a full set of kernel launches.
+///
+/// Row i draws its tokens from `RNG(seed: seeds[i])`, one uniform per token, exactly as
+/// `Generator` would with that seed, so a row's sample does not depend on which other rows
+/// share its batch (up to float rounding of the batched products). No repetition penalty and no
+/// sliding window: every prompt plus `maxTokens` must fit the context.
+public final class BatchGenerator {
+    public let model: GPT2
+    /// Rows per forward at most; more prompts are run in successive batches.
+    public let maxBatch: Int
+    var caches: [Int: KVCache] = [:]
+
+    public init(model: GPT2, maxBatch: Int = 64) throws {
+        guard model.config.objective == .causal else {
+            throw FoundryError("this is a masked (bidirectional) model: it fills blanks, it cannot generate text left to right; use `foundry fill`")
+        }
+        self.model = model
+        self.maxBatch = max(1, maxBatch)
+    }
+
+    /// The new tokens for each prompt (all `prompts` have the same length), each ending at the
+    /// first `settings.stopToken` (included) or after `settings.maxTokens`.
+    public func generate(prompts: [[Int32]], seeds: [UInt64], settings: SamplingSettings) throws -> [[Int32]] {
+        precondition(prompts.count == seeds.count)
+        guard let n = prompts.first?.count else { return [] }
+        guard n > 0 else { throw FoundryError("the prompt is empty: give at least one token (for example the end-of-text token)") }
+        guard prompts.allSatisfy({ $0.count == n }) else { throw FoundryError("a batch of prompts must share one length") }
+        guard settings.repetitionPenalty == 1 else { throw FoundryError("batched generation has no repetition penalty; use Generator") }
+        guard n + settings.maxTokens <= model.config.maxSeq else {
+            throw FoundryError("a prompt of \(n) tokens plus \(settings.maxTokens) new ones does not fit the context of \(model.config.maxSeq)")
+        }
+        var out: [[Int32]] = []
+        var start = 0
+        while start < prompts.count {
+            let end = min(prompts.count, start + maxBatch)
+            out += try generateBatch(Array(prompts[start..<end]), Array(seeds[start..<end]), settings)
+            start = end
+        }
+        return out
+    }
+
+    func cache(rows: Int) throws -> KVCache {
+        if let c = caches[rows] { return c }
+        let c = try model.makeCache(batch: rows)
+        caches[rows] = c
+        return c
+    }
+
+    func generateBatch(_ real: [[Int32]], _ realSeeds: [UInt64], _ settings: SamplingSettings) throws -> [[Int32]] {
+        // Rows are padded to a power of two (copies of the last prompt, discarded): OpenCL
+        // compilers such as PoCL specialise kernels per launch size, and a new size per step
+        // would cost more in compiling than the batch saves.
+        var B = 1
+        while B < real.count { B *= 2 }
+        let prompts = real + Array(repeating: real[real.count - 1], count: B - real.count)
+        let seeds = realSeeds + Array(repeating: 0, count: B - real.count)
+        let d = model.device, V = model.config.vocabSize
+        let kv = try cache(rows: B)
+        kv.reset()
+        var rngs = seeds.map { RNG(seed: $0) }
+        var generated = [[Int32]](repeating: [], count: B)
+        var done = (0..<B).map { $0 >= real.count || settings.maxTokens <= 0 }
+        let greedy = settings.greedy || settings.filter.temperature <= 0
+        let picked = try d.makeTensor(count: B)
+        let probs = greedy ? nil : try d.makeTensor(count: B * V)
+        let uniforms = greedy ? nil : try d.makeTensor(count: B)
+        var logits = try model.decode(tokens: prompts.flatMap { $0 }, cache: kv)
+        while !done.allSatisfy({ $0 }) {
+            if let probs, let uniforms {
+                d.samplingProbs(logits: logits, probs: probs, rows: B, vocab: V, filter: settings.filter)
+                // Every row draws, finished or not, so each row's stream is its own.
+                try d.write((0..<B).map { rngs[$0].uniform() }, to: uniforms)
+                d.sampleDraw(probs: probs, uniforms: uniforms, out: picked, rows: B, vocab: V)
+            } else {
+                d.argmax(logits, out: picked, rows: B, vocab: V)
+            }
+            let next = try d.readInts(picked)
+            for i in 0..<B where !done[i] {
+                generated[i].append(next[i])
+                if next[i] == settings.stopToken || generated[i].count >= settings.maxTokens { done[i] = true }
+            }
+            if done.allSatisfy({ $0 }) { break }
+            logits = try model.decode(tokens: next, cache: kv)
+        }
+        return Array(generated.prefix(real.count))
+    }
+}
