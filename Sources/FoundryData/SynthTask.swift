@@ -258,18 +258,20 @@ public struct SynthTask: Sendable {
         let ans = p.answer, big = p.result, small = p.smaller
         for _ in 0..<8 {
             let candidate: String?
+            // Weighted toward the answers that are hard to tell from the right one (a reward model
+            // learns malformed replies quickly; it needs many examples of plausible wrong numbers).
             switch rng.below(100) {
-            case 0..<24: candidate = String(small)
-            case 24..<34: candidate = offByOneDigit(ans, &rng)
-            case 34..<38: candidate = swappedDigits(ans, &rng)
-            case 38..<41: candidate = ans.count >= 2 ? String(ans.dropLast()) : nil
-            case 41..<49:
+            case 0..<28: candidate = String(small)
+            case 28..<38: candidate = offByOneDigit(ans, &rng)
+            case 38..<42: candidate = swappedDigits(ans, &rng)
+            case 42..<45: candidate = ans.count >= 2 ? String(ans.dropLast()) : nil
+            case 45..<53:
                 // Digits of the two numbers mixed: the larger's first digit, the other's last.
                 candidate = String(ans.dropLast()) + String(String(small).last!)
-            case 49..<54:
+            case 53..<58:
                 // One digit too many (a repeated digit or a stray one at the end).
                 candidate = rng.below(2) == 0 ? ans + String(ans.last!) : ans + String(rng.below(10))
-            case 54..<66:
+            case 58..<84:
                 // A number that is not in the question at all, often bigger than both: the
                 // answer a policy learns to give when it games a reward model that only
                 // learned "bigger is better".
@@ -283,7 +285,7 @@ public struct SynthTask: Sendable {
                 default: x = rng.below(top)
                 }
                 candidate = x == p.a || x == p.b || x >= top ? nil : String(x)
-            case 66..<88:
+            case 84..<95:
                 let forms = ["\(big) is larger", "\(p.a) or \(p.b)", "The larger is \(big).", "It is \(big).",
                              "\(big) > \(small)", "\(small) < \(big)", "\(big) is larger than \(small)."]
                 candidate = forms[rng.below(forms.count)]

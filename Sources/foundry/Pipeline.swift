@@ -38,7 +38,7 @@ struct PipelinePreset {
         switch name {
         case "tiny": return PipelinePreset(layers: 3, heads: 3, embd: 96, context: 48, batch: 16, pretrainSteps: 1500, corpusChars: 400_000,
                                            sftRows: 2000, sftEpochs: 8, prefRows: 4000, rlRows: 2000, evalRows: 200,
-                                           rewardEpochs: 2, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 64, grpoSteps: 80, grpoPrompts: 32, grpoGroup: 8)
+                                           rewardEpochs: 3, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 64, grpoSteps: 80, grpoPrompts: 32, grpoGroup: 8)
         case "small": return PipelinePreset(layers: 4, heads: 4, embd: 128, context: 64, batch: 16, pretrainSteps: 1200, corpusChars: 1_000_000,
                                             sftRows: 4000, sftEpochs: 6, prefRows: 4000, rlRows: 2000, evalRows: 500,
                                             rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 16, grpoSteps: 40, grpoPrompts: 4, grpoGroup: 8)

@@ -591,14 +591,16 @@ final class DataTests: XCTestCase {
             XCTAssertEqual(y.chosen, String(max(u, v)))
             XCTAssertFalse(SynthTask.check(completion: y.rejected, answer: y.chosen))
             if abs(u - v) < 20 && u < v {
+                if x.rejected == String(u) { XCTAssertEqual(y.rejected, String(u)); continue }
                 hardPairs += 1
-                if y.rejected == String(u) && x.rejected != String(u) { slipRejected += 1 }
+                if y.rejected == String(u) { slipRejected += 1 }
             } else {
                 XCTAssertEqual(x.rejected, y.rejected, "only hard cases change")
             }
         }
-        // Clean data already rejects the smaller number ~24% of the time, so ~0.7 × 0.76 of hard pairs change.
-        XCTAssertEqual(Double(slipRejected) / Double(hardPairs), 0.7 * 0.76, accuracy: 0.07)
+        // Of the hard pairs whose clean rejected answer is something else, the slip replaces it at the slip rate.
+        XCTAssertGreaterThan(hardPairs, 200)
+        XCTAssertEqual(Double(slipRejected) / Double(hardPairs), 0.7, accuracy: 0.06)
         XCTAssertEqual(clean.rlPrompts(200), slippy.rlPrompts(200))
         var eligible = 0, slipped = 0
         for (x, y) in zip(a, b) {
