@@ -15,7 +15,10 @@ struct PipelinePreset {
     // "compare" is learnable at this size; "arithmetic" (addition) needs a far bigger budget.
     var task = "compare"
     var digits: ClosedRange<Int> = 1...2
-    var sftLR: Float = 5e-4
+    /// SFT must teach the chat format and copying an answer out of the prompt; at 5e-4 that
+    /// transition came late in the run, and tiny float differences decided whether it came at
+    /// all (83.5% or 30% held-out from the same seed); at 1e-3 it comes early.
+    var sftLR: Float = 1e-3
     /// The simulated demonstrator's slip rate (SynthTask.demoSlip): SFT inherits it, the
     /// preference stages can remove it.
     var demoSlip = 0.7
@@ -27,6 +30,9 @@ struct PipelinePreset {
     /// gradient rests on 32 informative prompts instead of the few that happen to be.
     var grpoDynamicSampling = true
     var ppoLR: Float = 2e-5
+    /// The reward model's backbone (from SFT) learns at 3e-4: at TRL's 1e-4 it reached 83% held-out
+    /// pairwise accuracy from an SFT model trained at 1e-3, 87% at 3e-4.
+    var rewardLR: Float = 3e-4
     var ppoKLCoef = 0.2
     var grpoTemperature: Float = 0.7
     var dpoLR: Float = 5e-5

@@ -97,7 +97,7 @@ final class PipelineRun {
                 let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
                 var o = RewardOptions()
-                o.epochs = p.rewardEpochs; o.seed = seed; o.logEvery = 25
+                o.epochs = p.rewardEpochs; o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
                 try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("reward", "reward"))
                 try rm.save(tokenizer: tok, to: dir("reward"))
             }

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Probe a pipeline reward model where PPO needs it to be right (the compare task).
+
+Loads the saved reward model with Hugging Face transformers (GPT2ForSequenceClassification, as
+any user would) and, on the held-out prompts, reports how often it scores the right answer above
+  - the demonstrator's slip: a close call (numbers < 20 apart, the smaller first) answered with
+    the first number, and
+  - numbers just above the answer that are not in the question (the answers PPO learns to give
+    to a reward model that only learned "bigger is better").
+
+Usage: python3 Tools/reward_probe.py runs/pipeline/reward runs/pipeline/task/eval.jsonl
+Needs: pip install torch transformers tokenizers
+"""
+import json
+import re
+import sys
+
+import torch
+from tokenizers import Tokenizer
+from transformers import GPT2ForSequenceClassification
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    model_dir, eval_path = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(2)
+    model = GPT2ForSequenceClassification.from_pretrained(model_dir).eval()
+    tok = Tokenizer.from_file(model_dir + "/tokenizer.json")
+
+    def score(prompt, response):
+        ids = tok.encode("<|user|>" + prompt + "<|assistant|>" + response, add_special_tokens=False).ids
+        with torch.no_grad():
+            return model(torch.tensor([ids])).logits[0, 0].item()
+
+    rows = [json.loads(line) for line in open(eval_path)]
+    slip, above = [0, 0], [0, 0]
+    for r in rows:
+        nums = [int(x) for x in re.findall(r"\d+", r["prompt"])]
+        if len(nums) != 2:
+            sys.exit(f"not a compare prompt: {r['prompt']!r}")
+        a, b = nums
+        big = max(a, b)
+        right = score(r["prompt"], str(big))
+        if a < b and b - a < 20:
+            slip[0] += right > score(r["prompt"], str(a))
+            slip[1] += 1
+        all_nines = 9 if big < 9 else 99
+        for x in {big + 1, all_nines, big + 10}:
+            if x < 100 and x not in (a, b) and x != big:
+                above[0] += right > score(r["prompt"], str(x))
+                above[1] += 1
+    pct = lambda c: f"{100 * c[0] / max(1, c[1]):.1f}% ({c[0]}/{c[1]})"
+    print(f"right answer above the slip (close calls):   {pct(slip)}")
+    print(f"right answer above a just-bigger number:     {pct(above)}")
+
+
+if __name__ == "__main__":
+    main()
