@@ -17,9 +17,7 @@ public final class BatchGenerator {
     var caches: [Int: KVCache] = [:]
 
     public init(model: GPT2, maxBatch: Int = 64) throws {
-        guard model.config.objective == .causal else {
-            throw FoundryError("this is a masked (bidirectional) model: it fills blanks, it cannot generate text left to right; use `foundry fill`")
-        }
+        try Generator.requireCausal(model)
         self.model = model
         self.maxBatch = max(1, maxBatch)
     }

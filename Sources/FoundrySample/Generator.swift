@@ -22,14 +22,19 @@ public final class Generator {
     let probs, uniforms, picked: TensorRef
 
     public init(model: GPT2) throws {
-        guard model.config.objective == .causal else {
-            throw FoundryError("this is a masked (bidirectional) model: it fills blanks, it cannot generate text left to right; use `foundry fill`")
-        }
+        try Generator.requireCausal(model)
         self.model = model
         cache = try model.makeCache(batch: 1)
         probs = try model.device.makeTensor(count: model.config.vocabSize)
         uniforms = try model.device.makeTensor(count: 1)
         picked = try model.device.makeTensor(count: 1)
+    }
+
+    /// Generation needs a left-to-right model; a masked one gets a message naming `foundry fill`.
+    static func requireCausal(_ model: GPT2) throws {
+        guard model.config.objective == .causal else {
+            throw FoundryError("this is a masked (bidirectional) model: it fills blanks, it cannot generate text left to right; use `foundry fill`")
+        }
     }
 
     /// Generates up to `settings.maxTokens` tokens after `prompt`, calling `onToken` with each
