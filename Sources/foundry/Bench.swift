@@ -47,10 +47,10 @@ struct Bench: ParsableCommand {
 
         // 1. Matmul beside CLBlast.
         print("\n## matmul (GFLOP/s; CLBlast SGEMM on the same device, same run)")
-        print("shape                              ms     foundry   clblast   ratio")
+        print("shape".padding(34) + "        ms    foundry   clblast   ratio")
         var matmul: [[String: Any]] = []
         for r in try KernelBench.gemm(device: device, squares: squares, reps: quick ? 2 : 5) {
-            var line = "\(r.label.padding(18)) \(r.m)x\(r.n)x\(r.k)".padding(31) + String(format: "%8.3f  %9.2f", r.milliseconds, r.gflops)
+            var line = "\(r.label.padding(18)) \(r.m)x\(r.n)x\(r.k)".padding(34) + String(format: "%10.3f  %9.2f", r.milliseconds, r.gflops)
             if let b = r.clblastGflops { line += String(format: " %9.2f  %5.2fx", b, r.gflops / b) }
             print(line); fflush(stdout)
             matmul.append(["label": r.label, "m": r.m, "n": r.n, "k": r.k, "trans_a": r.transA, "trans_b": r.transB,
