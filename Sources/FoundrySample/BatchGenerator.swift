@@ -14,7 +14,8 @@ public final class BatchGenerator {
     public let model: GPT2
     /// Rows per forward at most; more prompts are run in successive batches.
     public let maxBatch: Int
-    var caches: [Int: KVCache] = [:]
+    /// Per padded batch size: the KV cache and the token picker's buffers.
+    var buffers: [Int: (cache: KVCache, picker: TokenPicker)] = [:]
 
     public init(model: GPT2, maxBatch: Int = 64) throws {
         try Generator.requireCausal(model)
@@ -43,11 +44,11 @@ public final class BatchGenerator {
         return out
     }
 
-    func cache(rows: Int) throws -> KVCache {
-        if let c = caches[rows] { return c }
-        let c = try model.makeCache(batch: rows)
-        caches[rows] = c
-        return c
+    func buffers(rows: Int) throws -> (cache: KVCache, picker: TokenPicker) {
+        if let b = buffers[rows] { return b }
+        let b = (try model.makeCache(batch: rows), try TokenPicker(device: model.device, rows: rows, vocab: model.config.vocabSize))
+        buffers[rows] = b
+        return b
     }
 
     func generateBatch(_ real: [[Int32]], _ realSeeds: [UInt64], _ settings: SamplingSettings) throws -> [[Int32]] {
@@ -58,27 +59,16 @@ public final class BatchGenerator {
         while B < real.count { B *= 2 }
         let prompts = real + Array(repeating: real[real.count - 1], count: B - real.count)
         let seeds = realSeeds + Array(repeating: 0, count: B - real.count)
-        let d = model.device, V = model.config.vocabSize
-        let kv = try cache(rows: B)
+        let (kv, picker) = try buffers(rows: B)
         kv.reset()
         var rngs = seeds.map { RNG(seed: $0) }
         var generated = [[Int32]](repeating: [], count: B)
         var done = (0..<B).map { $0 >= real.count || settings.maxTokens <= 0 }
         let greedy = settings.greedy || settings.filter.temperature <= 0
-        let picked = try d.makeTensor(count: B)
-        let probs = greedy ? nil : try d.makeTensor(count: B * V)
-        let uniforms = greedy ? nil : try d.makeTensor(count: B)
         var logits = try model.decode(tokens: prompts.flatMap { $0 }, cache: kv)
         while !done.allSatisfy({ $0 }) {
-            if let probs, let uniforms {
-                d.samplingProbs(logits: logits, probs: probs, rows: B, vocab: V, filter: settings.filter)
-                // Every row draws, finished or not, so each row's stream is its own.
-                try d.write((0..<B).map { rngs[$0].uniform() }, to: uniforms)
-                d.sampleDraw(probs: probs, uniforms: uniforms, out: picked, rows: B, vocab: V)
-            } else {
-                d.argmax(logits, out: picked, rows: B, vocab: V)
-            }
-            let next = try d.readInts(picked)
+            // Every row draws, finished or not, so each row's stream is its own.
+            let next = try picker.pick(logits, greedy: greedy, filter: settings.filter) { (0..<B).map { rngs[$0].uniform() } }
             for i in 0..<B where !done[i] {
                 generated[i].append(next[i])
                 if next[i] == settings.stopToken || generated[i].count >= settings.maxTokens { done[i] = true }

@@ -19,15 +19,13 @@ public struct SamplingSettings: Sendable {
 public final class Generator {
     public let model: GPT2
     let cache: KVCache
-    let probs, uniforms, picked: TensorRef
+    let picker: TokenPicker
 
     public init(model: GPT2) throws {
         try Generator.requireCausal(model)
         self.model = model
         cache = try model.makeCache(batch: 1)
-        probs = try model.device.makeTensor(count: model.config.vocabSize)
-        uniforms = try model.device.makeTensor(count: 1)
-        picked = try model.device.makeTensor(count: 1)
+        picker = try TokenPicker(device: model.device, rows: 1, vocab: model.config.vocabSize)
     }
 
     /// Generation needs a left-to-right model; a masked one gets a message naming `foundry fill`.
@@ -55,14 +53,7 @@ public final class Generator {
                 d.repetitionPenalty(logits: logits, vocab: V, tokens: try d.upload(ints: window), count: window.count,
                                     penalty: settings.repetitionPenalty)
             }
-            if greedy {
-                d.argmax(logits, out: picked, rows: 1, vocab: V)
-            } else {
-                d.samplingProbs(logits: logits, probs: probs, rows: 1, vocab: V, filter: settings.filter)
-                try d.write([rng.uniform()], to: uniforms)
-                d.sampleDraw(probs: probs, uniforms: uniforms, out: picked, rows: 1, vocab: V)
-            }
-            let next = try d.readInts(picked)[0]
+            let next = try picker.pick(logits, greedy: greedy, filter: settings.filter) { [rng.uniform()] }[0]
             generated.append(next)
             context.append(next)
             if !onToken(next) || next == settings.stopToken { break }

@@ -23,6 +23,12 @@ public struct GRPOOptions {
     public var dynamicSampling = false
     public var maxSamplingRounds = 4
     public init() {}
+
+    /// The option mistakes a user can make, named by their command-line flags.
+    public func validate() throws {
+        guard groupSize >= 2 else { throw FoundryError("GRPO needs at least 2 samples per prompt (--group-size)") }
+        guard maxSamplingRounds >= 1 else { throw FoundryError("--max-sampling-rounds must be at least 1 (got \(maxSamplingRounds))") }
+    }
 }
 
 public final class GRPOTrainer {
@@ -34,7 +40,7 @@ public final class GRPOTrainer {
     let score: ([Rollout]) throws -> [Double]
 
     public init(policy: GPT2, reference: GPT2?, options: GRPOOptions, eos: Int32, score: @escaping ([Rollout]) throws -> [Double]) throws {
-        guard options.groupSize >= 2 else { throw FoundryError("GRPO needs at least 2 samples per prompt (--group-size)") }
+        try options.validate()
         self.policy = policy; self.reference = reference; self.options = options; self.eos = eos; self.score = score
         optimizer = try AdamW(model: policy, weightDecay: 0)
     }
@@ -49,6 +55,7 @@ public final class GRPOTrainer {
         let undo = scoreAtSamplingTemperature(options.temperature, [policy] + (reference.map { [$0] } ?? []))
         defer { undo() }
         for step in 0..<options.steps {
+            let stepSize = options.promptsPerStep * options.groupSize
             var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
             var groups = 0, groupStd = 0.0, zeroStdGroups = 0.0, sampledLength = 0
             for _ in 0..<(options.dynamicSampling ? options.maxSamplingRounds : 1) {
@@ -65,29 +72,32 @@ public final class GRPOTrainer {
                     groups += 1; groupStd += std
                     if std == 0 { zeroStdGroups += 1 }
                     // Dynamic sampling (DAPO) keeps only groups that disagree, until the step is full.
-                    if options.dynamicSampling && (std == 0 || rollouts.count >= options.promptsPerStep * options.groupSize) { continue }
+                    if options.dynamicSampling && (std == 0 || rollouts.count >= stepSize) { continue }
                     rollouts += sampled[range]
                     advantages += Losses.groupAdvantages(r)
                 }
-                if rollouts.count >= options.promptsPerStep * options.groupSize { break }
+                if rollouts.count >= stepSize { break }
             }
             // A group whose samples all scored the same has advantage 0 everywhere, so with β = 0
             // its gradient is exactly zero: train on the other groups only (same update, less work).
             let trained = (0..<rollouts.count).filter { options.beta > 0 || advantages[$0] != 0 }
             var loss = 0.0, klSum = 0.0, clipFrac = 0.0, tokens = 0.0
-            if !trained.isEmpty {
-                let b = SequenceBatch(sequences: trained.map { rollouts[$0].example.tokens }, lossMask: trained.map { rollouts[$0].example.lossMask },
-                                      pad: eos, maxSeq: policy.config.maxSeq)
-                let refLogp = try reference.map { try $0.targetLogProbs(b) }
-                var oldLogp: [Double] = []
-                for iteration in 0..<options.iterations {
+            let b = trained.isEmpty ? nil : SequenceBatch(sequences: trained.map { rollouts[$0].example.tokens },
+                                                          lossMask: trained.map { rollouts[$0].example.lossMask },
+                                                          pad: eos, maxSeq: policy.config.maxSeq)
+            let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b) } }
+            var oldLogp: [Double] = []
+            for iteration in 0..<options.iterations {
+                policy.zeroGrad()
+                // With nothing to learn from (every group agreed), Adam still steps on its momentum.
+                if let b {
                     let newLogp = try policy.targetLogProbs(b)
                     // The policy that sampled is the one before the first update.
                     if iteration == 0 { oldLogp = newLogp }
                     var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
                     for (row, i) in trained.enumerated() {
                         let pos = (0..<b.seq).map { row * b.seq + $0 }.filter { b.targets[$0] >= 0 }
-                        // Each sequence's loss is averaged over its tokens, then over every sampled sequence.
+                        // Each sequence's loss is averaged over its tokens, then over every kept sequence.
                         let scale = 1 / Double(max(1, pos.count)) / Double(rollouts.count)
                         for p in pos {
                             let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
@@ -103,16 +113,9 @@ public final class GRPOTrainer {
                             if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
                         }
                     }
-                    policy.zeroGrad()
                     try policy.backward(b, dLogp: dLogp)
-                    try optimizer.update(policy, lr: options.lr, clip: 1)
                 }
-            } else {
-                // Nothing to learn from this step, but Adam still steps on its momentum, as it would.
-                for _ in 0..<options.iterations {
-                    policy.zeroGrad()
-                    try optimizer.update(policy, lr: options.lr, clip: 1)
-                }
+                try optimizer.update(policy, lr: options.lr, clip: 1)
             }
             let n = Double(sampledRewards.count), it = Double(options.iterations)
             let m: [String: Double] = [

@@ -133,14 +133,14 @@ struct GRPO: ParsableCommand {
     @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
 
     func run() throws {
-        guard maxSamplingRounds >= 1 else { throw FoundryError("--max-sampling-rounds must be at least 1 (got \(maxSamplingRounds))") }
-        let (device, policy, tok, data) = try stage.load()
-        let rows = try Datasets.readPrompts(path: prompts)
-        let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
         var o = GRPOOptions()
         o.steps = steps; o.promptsPerStep = promptsPerStep; o.groupSize = groupSize; o.lr = lr; o.beta = beta
         o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.seed = stage.seed
         o.dynamicSampling = dynamicSampling; o.maxSamplingRounds = maxSamplingRounds
+        try o.validate()    // before loading anything
+        let (device, policy, tok, data) = try stage.load()
+        let rows = try Datasets.readPrompts(path: prompts)
+        let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
         let reference = beta > 0 ? try Checkpoint.load(stage.model, device: device) : nil
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         try report.measure("before")

@@ -80,6 +80,11 @@ final class CLIErrorTests: XCTestCase {
         try expectError(["extract", "--model", m, "--layers", "0..5", "--out", out], mentions: ["outside"])
         try expectError(["reward", "score", "--model", m, "--prompt", "a", "--response", "b"], mentions: ["reward head"])
         try expectError(["dpo", "--model", m, "--data", "x.jsonl", "--out", out, "--rpo-alpha=-1"], mentions: ["--rpo-alpha"])
+        // Checked before the model or the (missing) prompts file is read.
+        try expectError(["grpo", "--model", m, "--prompts", "x.jsonl", "--checker", "--out", out, "--dynamic-sampling",
+                         "--max-sampling-rounds", "0"], mentions: ["--max-sampling-rounds", "at least 1"])
+        try expectError(["grpo", "--model", m, "--prompts", "x.jsonl", "--checker", "--out", out, "--group-size", "1"],
+                        mentions: ["--group-size"])
         try expectError(["pipeline", "--demo-slip", "1.5", "--out", out], mentions: ["--demo-slip", "between 0 and 1"])
         let synth = try CLI.run(["data", "synth", "--out", out, "--demo-slip", "1.5"])   // no --backend option
         XCTAssertNotEqual(synth.status, 0)
