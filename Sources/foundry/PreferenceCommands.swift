@@ -80,6 +80,8 @@ struct PPO: ParsableCommand {
     @Option(help: "Prompts (JSONL with \"prompt\").") var prompts: String
     @Option(help: "PPO iterations (each samples --batch responses).") var steps = 30
     @Option(help: "Prompts sampled per iteration.") var batch = 16
+    @Option(help: "Passes over each iteration's responses (TRL's num_ppo_epochs).") var ppoEpochs = 4
+    @Option(help: "Minibatches per pass (TRL's num_mini_batches): one policy and value update each.") var miniBatches = 2
     @Option(help: "Learning rate of the policy.") var lr: Float = 5e-5
     @Option(help: "KL penalty coefficient.") var klCoef = 0.05
     @Flag(help: "Adapt the KL coefficient toward --kl-target (the classic recipe).") var adaptiveKl = false
@@ -92,6 +94,10 @@ struct PPO: ParsableCommand {
 
     func run() throws {
         guard let est = Losses.KLEstimator(rawValue: klEstimator) else { throw FoundryError("--kl-estimator must be k1 or k3") }
+        guard ppoEpochs >= 1 else { throw FoundryError("--ppo-epochs must be at least 1 (TRL's default is 4)") }
+        guard miniBatches >= 1, miniBatches <= batch else {
+            throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")
+        }
         let (device, policy, tok, data) = try stage.load()
         let reference = try Checkpoint.load(stage.model, device: device)
         let value = try RewardModel.load(rewardModel, device: device)
@@ -99,7 +105,7 @@ struct PPO: ParsableCommand {
         var o = PPOOptions()
         o.steps = steps; o.batch = batch; o.lr = lr; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget
         o.klEstimator = est; o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.missingEOSPenalty = missingEosPenalty
-        o.seed = stage.seed
+        o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches
         let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         try report.measure("before")
