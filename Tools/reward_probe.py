@@ -6,7 +6,9 @@ any user would) and, on the held-out prompts, reports how often it scores the ri
   - the demonstrator's slip: a close call (numbers < 20 apart, the smaller first) answered with
     the first number, and
   - numbers just above the answer that are not in the question (the answers PPO learns to give
-    to a reward model that only learned "bigger is better").
+    to a reward model that only learned "bigger is better"), and
+  - every answer from 0 to 99: how often the right answer is the reward model's favourite, the
+    accuracy of a policy that maximised this reward model perfectly (PPO's ceiling).
 
 Usage: python3 Tools/reward_probe.py runs/pipeline/reward runs/pipeline/task/eval.jsonl
 Needs: pip install torch transformers tokenizers
@@ -33,8 +35,21 @@ def main():
         with torch.no_grad():
             return model(torch.tensor([ids])).logits[0, 0].item()
 
+    def best_of_all(prompt):
+        """The top-scored answer among 0-99 (one batched forward per answer length)."""
+        best, best_score = None, float("-inf")
+        for answers in (range(10), range(10, 100)):
+            ids = [tok.encode("<|user|>" + prompt + "<|assistant|>" + str(x), add_special_tokens=False).ids
+                   for x in answers]
+            with torch.no_grad():
+                scores = model(torch.tensor(ids)).logits[:, 0].tolist()
+            for x, s in zip(answers, scores):
+                if s > best_score:
+                    best, best_score = x, s
+        return best
+
     rows = [json.loads(line) for line in open(eval_path)]
-    slip, above = [0, 0], [0, 0]
+    slip, above, top = [0, 0], [0, 0], [0, 0]
     for r in rows:
         nums = [int(x) for x in re.findall(r"\d+", r["prompt"])]
         if len(nums) != 2:
@@ -50,9 +65,12 @@ def main():
             if x < 100 and x not in (a, b) and x != big:
                 above[0] += right > score(r["prompt"], str(x))
                 above[1] += 1
+        top[0] += best_of_all(r["prompt"]) == big
+        top[1] += 1
     pct = lambda c: f"{100 * c[0] / max(1, c[1]):.1f}% ({c[0]}/{c[1]})"
     print(f"right answer above the slip (close calls):   {pct(slip)}")
     print(f"right answer above a just-bigger number:     {pct(above)}")
+    print(f"right answer the favourite of all of 0-99:   {pct(top)}")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ struct PPO: ParsableCommand {
     @Option(help: "Passes over each iteration's responses (TRL's num_ppo_epochs).") var ppoEpochs = 4
     @Option(help: "Minibatches per pass (TRL's num_mini_batches): one policy and value update each.") var miniBatches = 2
     @Option(help: "Learning rate of the policy.") var lr: Float = 5e-5
+    @Option(help: "Learning rate of the value model (its own optimizer; TRL shares the policy's).") var valueLr: Float = 5e-5
     @Option(help: "KL penalty coefficient.") var klCoef = 0.05
     @Flag(help: "Adapt the KL coefficient toward --kl-target (the classic recipe).") var adaptiveKl = false
     @Option(help: "Target KL for --adaptive-kl.") var klTarget = 6.0
@@ -94,6 +95,9 @@ struct PPO: ParsableCommand {
 
     func run() throws {
         guard let est = Losses.KLEstimator(rawValue: klEstimator) else { throw FoundryError("--kl-estimator must be k1 or k3") }
+        guard lr > 0, valueLr > 0, lr.isFinite, valueLr.isFinite else {
+            throw FoundryError("--lr and --value-lr must be positive numbers (the pipeline uses 2e-5 and 5e-5)")
+        }
         guard ppoEpochs >= 1 else { throw FoundryError("--ppo-epochs must be at least 1 (TRL's default is 4)") }
         guard miniBatches >= 1, miniBatches <= batch else {
             throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")
@@ -105,7 +109,7 @@ struct PPO: ParsableCommand {
         var o = PPOOptions()
         o.steps = steps; o.batch = batch; o.lr = lr; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget
         o.klEstimator = est; o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.missingEOSPenalty = missingEosPenalty
-        o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches
+        o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr
         let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         try report.measure("before")

@@ -85,6 +85,12 @@ final class CLIErrorTests: XCTestCase {
                          "--max-sampling-rounds", "0"], mentions: ["--max-sampling-rounds", "at least 1"])
         try expectError(["grpo", "--model", m, "--prompts", "x.jsonl", "--checker", "--out", out, "--group-size", "1"],
                         mentions: ["--group-size"])
+        try expectError(["ppo", "--model", m, "--reward-model", m, "--prompts", "x.jsonl", "--out", out, "--ppo-epochs", "0"],
+                        mentions: ["--ppo-epochs", "at least 1"])
+        try expectError(["ppo", "--model", m, "--reward-model", m, "--prompts", "x.jsonl", "--out", out, "--batch", "4",
+                         "--mini-batches", "8"], mentions: ["--mini-batches", "between 1 and --batch"])
+        try expectError(["ppo", "--model", m, "--reward-model", m, "--prompts", "x.jsonl", "--out", out, "--value-lr", "0"],
+                        mentions: ["--value-lr", "positive"])
         try expectError(["pipeline", "--demo-slip", "1.5", "--out", out], mentions: ["--demo-slip", "between 0 and 1"])
         let synth = try CLI.run(["data", "synth", "--out", out, "--demo-slip", "1.5"])   // no --backend option
         XCTAssertNotEqual(synth.status, 0)
