@@ -117,7 +117,7 @@ final class PipelineRun {
                 let value = try RewardModel.load(dir("reward"), device: device)
                 var o = PPOOptions()
                 o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
-                o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef
+                o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
                 let scorer = try makeScorer(rewardModel: dir("reward"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
                 let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
                 ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
