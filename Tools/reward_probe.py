@@ -30,19 +30,19 @@ def main():
     model = GPT2ForSequenceClassification.from_pretrained(model_dir).eval()
     tok = Tokenizer.from_file(model_dir + "/tokenizer.json")
 
+    def ids(prompt, response):
+        return tok.encode("<|user|>" + prompt + "<|assistant|>" + response, add_special_tokens=False).ids
+
     def score(prompt, response):
-        ids = tok.encode("<|user|>" + prompt + "<|assistant|>" + response, add_special_tokens=False).ids
         with torch.no_grad():
-            return model(torch.tensor([ids])).logits[0, 0].item()
+            return model(torch.tensor([ids(prompt, response)])).logits[0, 0].item()
 
     def best_of_all(prompt):
         """The top-scored answer among 0-99 (one batched forward per answer length)."""
         best, best_score = None, float("-inf")
         for answers in (range(10), range(10, 100)):
-            ids = [tok.encode("<|user|>" + prompt + "<|assistant|>" + str(x), add_special_tokens=False).ids
-                   for x in answers]
             with torch.no_grad():
-                scores = model(torch.tensor(ids)).logits[:, 0].tolist()
+                scores = model(torch.tensor([ids(prompt, str(x)) for x in answers])).logits[:, 0].tolist()
             for x, s in zip(answers, scores):
                 if s > best_score:
                     best, best_score = x, s

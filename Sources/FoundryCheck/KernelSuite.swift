@@ -227,8 +227,8 @@ public enum KernelSuite {
                 return try d.read(dwte) + d.read(dwpe)
             })
         }
-        // Attention: (batch, seq, heads, headDim). Head widths past 32 (GPT-2's 64, and 40: a
-        // partial second chunk) take the forward kernel's chunked path.
+        // Attention: (batch, seq, heads, headDim), head widths up to GPT-2's 64 (and 40, not a
+        // power of two).
         let attShapes: [(Int, Int, Int, Int)] = small ? [(1, 1, 1, 1), (2, 3, 2, 3)]
             : [(1, 1, 1, 1), (1, 3, 2, 3), (2, 7, 3, 4), (1, 33, 2, 8), (2, 100, 1, 7), (1, 257, 1, 3), (12, 64, 4, 32),
                (2, 19, 2, 40), (1, 40, 2, 64)]

@@ -29,6 +29,17 @@ public struct PPOOptions {
     public var seed: UInt64 = 4
     public var logEvery = 1
     public init() {}
+
+    /// The option mistakes a user can make, named by their command-line flags.
+    public func validate() throws {
+        guard lr > 0, valueLR > 0, lr.isFinite, valueLR.isFinite else {
+            throw FoundryError("--lr and --value-lr must be positive numbers (the pipeline uses 2e-5 and 5e-5)")
+        }
+        guard ppoEpochs >= 1 else { throw FoundryError("--ppo-epochs must be at least 1 (TRL's default is 4)") }
+        guard minibatches >= 1, minibatches <= batch else {
+            throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")
+        }
+    }
 }
 
 public final class PPOTrainer {
@@ -44,6 +55,7 @@ public final class PPOTrainer {
     /// `score` gives each rollout its scalar reward (a reward model, or a checker).
     public init(policy: GPT2, reference: GPT2, value: RewardModel, options: PPOOptions, eos: Int32,
                 score: @escaping ([Rollout]) throws -> [Double]) throws {
+        try options.validate()
         self.policy = policy; self.reference = reference; self.value = value
         self.options = options; self.eos = eos; self.score = score
         policyOpt = try AdamW(model: policy, weightDecay: 0)

@@ -95,21 +95,15 @@ struct PPO: ParsableCommand {
 
     func run() throws {
         guard let est = Losses.KLEstimator(rawValue: klEstimator) else { throw FoundryError("--kl-estimator must be k1 or k3") }
-        guard lr > 0, valueLr > 0, lr.isFinite, valueLr.isFinite else {
-            throw FoundryError("--lr and --value-lr must be positive numbers (the pipeline uses 2e-5 and 5e-5)")
-        }
-        guard ppoEpochs >= 1 else { throw FoundryError("--ppo-epochs must be at least 1 (TRL's default is 4)") }
-        guard miniBatches >= 1, miniBatches <= batch else {
-            throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")
-        }
-        let (device, policy, tok, data) = try stage.load()
-        let reference = try Checkpoint.load(stage.model, device: device)
-        let value = try RewardModel.load(rewardModel, device: device)
-        let rows = try Datasets.readPrompts(path: prompts)
         var o = PPOOptions()
         o.steps = steps; o.batch = batch; o.lr = lr; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget
         o.klEstimator = est; o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.missingEOSPenalty = missingEosPenalty
         o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr
+        try o.validate()    // before loading anything
+        let (device, policy, tok, data) = try stage.load()
+        let reference = try Checkpoint.load(stage.model, device: device)
+        let value = try RewardModel.load(rewardModel, device: device)
+        let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         try report.measure("before")
