@@ -5,6 +5,101 @@
 // linearly in T. Strides say where q, k and v live, so the same kernel reads the fused
 // training activation [B,T,3C] or the KV cache [B,maxT,C] during generation.
 
+// Fast paths for head widths that are a multiple of 8, up to 64 (every shape the presets and
+// GPT-2 use): a row of q, k, v or dout is NC float8 vectors, and each work-item keeps its own
+// rows and accumulators in registers instead of re-reading and re-writing global memory per key.
+// NC is a literal at every call (the kernels switch on hd / 8), so the loops unroll and the
+// arrays stay in registers; other head widths take the scalar loops below the switch.
+#define ATT_MAXC 8
+
+inline float att_hsum(float8 v) {
+    const float4 a = v.lo + v.hi;
+    const float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
+inline float att_dot(const float8* x, global const float* y, const int NC) {
+    float8 acc = x[0] * vload8(0, y);
+    for (int c = 1; c < NC; c++) acc = fma(x[c], vload8(c, y), acc);
+    return att_hsum(acc);
+}
+
+inline void att_forward_row(global const float* qi, global const float* kb, global const float* vb, int kv_rs,
+                            global float* oi, global float* lse_i, int visible, float scale, const int NC)
+{
+    float8 q[ATT_MAXC], o[ATT_MAXC];
+    for (int c = 0; c < NC; c++) { q[c] = vload8(c, qi); o[c] = (float8)(0.0f); }
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j < visible; j++) {
+        const float s = att_dot(q, kb + j * kv_rs, NC) * scale;
+        if (s > mx) {
+            const float r = exp(mx - s);
+            sum *= r;
+            for (int c = 0; c < NC; c++) o[c] *= r;
+            mx = s;
+        }
+        const float p = exp(s - mx);
+        sum += p;
+        global const float* vj = vb + j * kv_rs;
+        for (int c = 0; c < NC; c++) o[c] = fma((float8)(p), vload8(c, vj), o[c]);
+    }
+    const float inv = 1.0f / sum;
+    for (int c = 0; c < NC; c++) vstore8(o[c] * inv, c, oi);
+    *lse_i = mx + log(sum);
+}
+
+inline void att_backward_query_row(global const float* qi, global const float* di, global const float* oi,
+                                   global const float* kb, int rs, int C, global float* dq,
+                                   float L, global float* dsum_i, int visible, float scale, const int NC)
+{
+    float8 q[ATT_MAXC], d[ATT_MAXC], g[ATT_MAXC];
+    float D = 0.0f;
+    for (int c = 0; c < NC; c++) {
+        q[c] = vload8(c, qi); d[c] = vload8(c, di); g[c] = (float8)(0.0f);
+        D += att_hsum(d[c] * vload8(c, oi));
+    }
+    *dsum_i = D;
+    for (int j = 0; j < visible; j++) {
+        global const float* kj = kb + j * rs;
+        const float s = att_dot(q, kj, NC), dp = att_dot(d, kj + C, NC);
+        const float w = exp(s * scale - L) * (dp - D) * scale;
+        for (int c = 0; c < NC; c++) g[c] = fma((float8)(w), vload8(c, kj), g[c]);
+    }
+    for (int c = 0; c < NC; c++) vstore8(g[c], c, dq);
+}
+
+inline void att_backward_key_row(global const float* kj, global const float* vj, global const float* qb, int rs, global const float* db, int o_rs,
+                                 global const float* lse_bh, global const float* dsum_bh, global float* dk, global float* dv,
+                                 int first, int T, float scale, const int NC)
+{
+    float8 k[ATT_MAXC], v[ATT_MAXC], gk[ATT_MAXC], gv[ATT_MAXC];
+    for (int c = 0; c < NC; c++) {
+        k[c] = vload8(c, kj); v[c] = vload8(c, vj);
+        gk[c] = (float8)(0.0f); gv[c] = (float8)(0.0f);
+    }
+    for (int i = first; i < T; i++) {
+        global const float* qi = qb + i * rs;
+        global const float* di = db + i * o_rs;
+        const float s = att_dot(k, qi, NC), dp = att_dot(v, di, NC);
+        const float p = exp(s * scale - lse_bh[i]);
+        const float w = p * (dp - dsum_bh[i]) * scale;
+        for (int c = 0; c < NC; c++) {
+            gk[c] = fma((float8)(w), vload8(c, qi), gk[c]);
+            gv[c] = fma((float8)(p), vload8(c, di), gv[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) { vstore8(gk[c], c, dk); vstore8(gv[c], c, dv); }
+}
+
+// Calls ROW(..., NC) with NC = hd / 8 as a literal, then returns; falls through for other widths.
+#define ATT_DISPATCH(hd, CALL) \
+    if ((hd) % 8 == 0 && (hd) <= 8 * ATT_MAXC) { \
+        switch ((hd) / 8) { \
+        case 1: CALL(1); return; case 2: CALL(2); return; case 3: CALL(3); return; case 4: CALL(4); return; \
+        case 5: CALL(5); return; case 6: CALL(6); return; case 7: CALL(7); return; case 8: CALL(8); return; \
+        } \
+    }
+
 kernel void attention_forward(global const float* q, int q_off, global const float* k, int k_off,
                               global const float* v, int v_off, global float* out, int out_off,
                               global float* lse, int lse_off,
@@ -19,6 +114,10 @@ kernel void attention_forward(global const float* q, int q_off, global const flo
     global const float* qi = q + q_off + b * q_bs + i * q_rs + h * hd;
     global float* oi = out + out_off + b * o_bs + i * o_rs + h * hd;
     const int visible = causal ? min(tk, query_start + i + 1) : tk;
+#define FWD(NC) att_forward_row(qi, k + k_off + b * kv_bs + h * hd, v + v_off + b * kv_bs + h * hd, kv_rs, \
+                                oi, lse + lse_off + bh * tq + i, visible, scale, NC)
+    ATT_DISPATCH(hd, FWD)
+#undef FWD
 
     // Invariant after key j: oi = sum_{j'<=j} e^{s_j' - mx} v_j', sum = sum_{j'<=j} e^{s_j' - mx}.
     float mx = -INFINITY, sum = 0.0f;
@@ -63,12 +162,15 @@ kernel void attention_backward_query(global const float* dout, int dout_off, glo
     global const float* qi = x + i * rs + h * hd;
     global const float* di = dout + dout_off + b * o_bs + i * o_rs + h * hd;
     global const float* oi = out + out_off + b * o_bs + i * o_rs + h * hd;
-    float D = 0.0f;
-    for (int d = 0; d < hd; d++) D += di[d] * oi[d];
-    dsum[dsum_off + bh * T + i] = D;
     const float L = lse[lse_off + bh * T + i];
     const int visible = causal ? i + 1 : T;
     global float* dq = dqkv + dqkv_off + (b * T + i) * rs + h * hd;
+#define BWDQ(NC) att_backward_query_row(qi, di, oi, x + C + h * hd, rs, C, dq, L, dsum + dsum_off + bh * T + i, visible, scale, NC)
+    ATT_DISPATCH(hd, BWDQ)
+#undef BWDQ
+    float D = 0.0f;
+    for (int d = 0; d < hd; d++) D += di[d] * oi[d];
+    dsum[dsum_off + bh * T + i] = D;
     for (int d = 0; d < hd; d++) dq[d] = 0.0f;
     for (int j = 0; j < visible; j++) {
         global const float* kj = x + j * rs + C + h * hd;
@@ -96,6 +198,10 @@ kernel void attention_backward_key(global const float* dout, int dout_off, globa
     global const float* vj = kj + C;
     global float* dk = dqkv + dqkv_off + (b * T + j) * rs + C + h * hd;
     global float* dv = dk + C;
+#define BWDK(NC) att_backward_key_row(kj, vj, x + h * hd, rs, dout + dout_off + b * o_bs + h * hd, o_rs, lse + lse_off + bh * T, \
+                                      dsum + dsum_off + bh * T, dk, dv, causal ? j : 0, T, scale, NC)
+    ATT_DISPATCH(hd, BWDK)
+#undef BWDK
     for (int d = 0; d < hd; d++) { dk[d] = 0.0f; dv[d] = 0.0f; }
     for (int i = causal ? j : 0; i < T; i++) {
         global const float* qi = x + i * rs + h * hd;
