@@ -2,7 +2,7 @@
 //   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C + bias[n]
 // One set of bodies serves the forward product and both transposed products of the backward.
 // Each work-item computes a GEMM_TM x (GEMM_VW * GEMM_NV) block of C in registers, loading
-// rows of B as GEMM_VW-wide vectors; the three sizes are build options chosen per device
+// rows of B as GEMM_VW-wide vectors (GEMM_TM <= 16, GEMM_NV <= 2); the three sizes are build options chosen per device
 // (KernelParams.swift, `foundry kernels tune`).
 #ifndef GEMM_TM
 #define GEMM_TM 4
@@ -34,7 +34,34 @@ inline float gemm_out(float acc, float alpha, float beta, global const float* c,
 // (A[r*sar + p*sap]) and broadcast against vectors of B: the classic register-blocked
 // outer-product micro-kernel. Out-of-range rows read a clamped row and are not written;
 // a ragged right edge takes a scalar path (uniform per work-item, no divergence inside).
-// TM (rows per work-item, at most GEMM_TM) is a literal at every call, so loops unroll.
+// TM (rows per work-item, at most GEMM_TM) is a literal at every call. The rows are written
+// out by the preprocessor (GEMM_ROWS), one named accumulator per row and vector, instead of
+// arrays: PoCL did not unroll loops over accumulator arrays and kept them in memory, a load
+// and a store around every FMA.
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define GEMM_DECL(i) \
+    const int ra##i = min(r0 + i, m - 1) * sar; \
+    VEC acc##i##_0 = (VEC)(0.0f), acc##i##_1 = (VEC)(0.0f);
+#define GEMM_FMA(i) \
+    if (i < TM) { \
+        const VEC a = (VEC)(A[ra##i + p * sap]); \
+        acc##i##_0 = fma(a, b0, acc##i##_0); \
+        if (GEMM_NV > 1) acc##i##_1 = fma(a, b1, acc##i##_1); \
+    }
+#define GEMM_STORE(i) \
+    if (i < TM && r0 + i < m) { \
+        global float* out = C + (r0 + i) * n + c0; \
+        GEMM_STORE_VEC(acc##i##_0, 0); \
+        if (GEMM_NV > 1) GEMM_STORE_VEC(acc##i##_1, 1); \
+    }
+// A macro, not a function: a float16 argument draws an ABI warning from clang on AVX2 hosts.
+#define GEMM_STORE_VEC(acc, v) { \
+        VEC o = alpha * (acc); \
+        if (beta != 0.0f) o += beta * VLOAD(v, out); \
+        if (has_bias) o += VLOAD(v, bias + c0); \
+        VSTORE(o, v, out); \
+    }
+
 inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
                         global const float* A, const int sar, const int sap,
                         global const float* B, const int sbp,
@@ -43,45 +70,26 @@ inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
     const int r0 = get_global_id(1) * TM;
     const int c0 = get_global_id(0) * GEMM_CW;
     if (r0 >= m || c0 >= n) return;
-    int ra[GEMM_TM];
-    for (int i = 0; i < TM; i++) ra[i] = min(r0 + i, m - 1) * sar;
 
     if (c0 + GEMM_CW <= n) {
-        VEC acc[GEMM_TM][GEMM_NV];
-        for (int i = 0; i < TM; i++)
-            for (int v = 0; v < GEMM_NV; v++) acc[i][v] = (VEC)(0.0f);
+        GEMM_ROWS(GEMM_DECL)
         global const float* bp = B + c0;
         for (int p = 0; p < k; p++, bp += sbp) {
-            VEC b[GEMM_NV];
-            for (int v = 0; v < GEMM_NV; v++) b[v] = VLOAD(v, bp);
-            for (int i = 0; i < TM; i++) {
-                const VEC a = (VEC)(A[ra[i] + p * sap]);
-                for (int v = 0; v < GEMM_NV; v++) acc[i][v] = fma(a, b[v], acc[i][v]);
-            }
+            const VEC b0 = VLOAD(0, bp);
+            const VEC b1 = GEMM_NV > 1 ? VLOAD(1, bp) : b0;
+            GEMM_ROWS(GEMM_FMA)
         }
-        for (int i = 0; i < TM; i++) {
-            if (r0 + i >= m) break;
-            global float* out = C + (r0 + i) * n + c0;
-            for (int v = 0; v < GEMM_NV; v++) {
-                VEC o = alpha * acc[i][v];
-                if (beta != 0.0f) o += beta * VLOAD(v, out);
-                if (has_bias) o += VLOAD(v, bias + c0);
-                VSTORE(o, v, out);
-            }
-        }
+        GEMM_ROWS(GEMM_STORE)
         return;
     }
-    // Ragged right edge: one column at a time, GEMM_TM accumulators.
-    for (int j = c0; j < n; j++) {
-        float acc[GEMM_TM];
-        for (int i = 0; i < TM; i++) acc[i] = 0.0f;
-        for (int p = 0; p < k; p++) {
-            const float b = B[p * sbp + j];
-            for (int i = 0; i < TM; i++) acc[i] = fma(A[ra[i] + p * sap], b, acc[i]);
-        }
-        for (int i = 0; i < TM && r0 + i < m; i++) {
+    // Ragged right edge: one column at a time, one row at a time.
+    for (int i = 0; i < TM && r0 + i < m; i++) {
+        global const float* a = A + (r0 + i) * sar;
+        for (int j = c0; j < n; j++) {
+            float acc = 0.0f;
+            for (int p = 0; p < k; p++) acc = fma(a[p * sap], B[p * sbp + j], acc);
             global float* out = C + (r0 + i) * n + j;
-            *out = gemm_out(acc[i], alpha, beta, out, bias + j, has_bias);
+            *out = gemm_out(acc, alpha, beta, out, bias + j, has_bias);
         }
     }
 }
