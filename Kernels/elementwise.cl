@@ -8,6 +8,10 @@ inline float tanh_fast(float u) {
     return 1.0f - 2.0f / (e + 1.0f);
 }
 
+// GELU of x, for a float or any floatN (the same expression as tanh_fast's, written once so
+// gelu_forward and the GEMM's fused bias+GELU epilogue compute identical values).
+#define GELU_OF(x) (0.5f * (x) * (1.0f + (1.0f - 2.0f / (exp(2.0f * clamp(GELU_SCALE * ((x) + 0.044715f * (x) * (x) * (x)), -15.0f, 15.0f)) + 1.0f))))
+
 kernel void add(global const float* a, int a_off, global const float* b, int b_off,
                 global float* out, int out_off, int n)
 {
@@ -39,8 +43,7 @@ kernel void gelu_forward(global const float* inp, int inp_off, global float* out
     const int i = get_global_id(0);
     if (i >= n) return;
     const float x = inp[inp_off + i];
-    const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    out[out_off + i] = 0.5f * x * (1.0f + tanh_fast(u));
+    out[out_off + i] = GELU_OF(x);
 }
 
 kernel void gelu_backward(global const float* inp, int inp_off, global const float* dout, int dout_off,

@@ -60,12 +60,14 @@ inline float gemm_out(float acc, float alpha, float beta, global const float* c,
         if (beta != 0.0f) o += beta * VLOAD(v, out); \
         if (has_bias) o += VLOAD(v, bias + c0); \
         VSTORE(o, v, out); \
+        if (GELU) VSTORE(GELU_OF(o), v, G + (out - C)); \
     }
 
 inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
                         global const float* A, const int sar, const int sap,
                         global const float* B, const int sbp,
-                        global float* C, global const float* bias, int has_bias, const int TM)
+                        global float* C, global const float* bias, int has_bias, const int TM,
+                        global float* G, const int GELU)
 {
     const int r0 = get_global_id(1) * TM;
     const int c0 = get_global_id(0) * GEMM_CW;
@@ -90,6 +92,7 @@ inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
             for (int p = 0; p < k; p++) acc = fma(a[p * sap], B[p * sbp + j], acc);
             global float* out = C + (r0 + i) * n + j;
             *out = gemm_out(acc, alpha, beta, out, bias + j, has_bias);
+            if (GELU) G[(r0 + i) * n + j] = GELU_OF(*out);
         }
     }
 }
@@ -108,12 +111,17 @@ kernel void transpose(global const float* in, int in_off, global float* out, int
     global float* C, int C_off, global const float* bias, int bias_off, int has_bias
 // op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); B[p*n + j] always (a transposed op(B) is first
 // turned row-major by `transpose`). Grid: (n / (GEMM_VW·GEMM_NV), m / GEMM_TM), rounded up.
-kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM); }
-kernel void gemm_tn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM); }
+kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0); }
+kernel void gemm_tn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0); }
 // One row per work-item: for the few-row products of token-by-token generation, where a
 // GEMM_TM-row tile would mostly recompute clamped rows.
-kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1); }
-kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1); }
+kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0); }
+kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0); }
+// The MLP's first product with its activation fused in: C = A·B + bias (the pre-activation the
+// backward needs) and G = GELU(C), in one pass instead of a second launch over C.
+kernel void gemm_nn_gelu(GEMM_ARGS, global float* G, int G_off) {
+    gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, G + G_off, 1);
+}
 
 // dbias[c] += sum over rows of dout[r, c]. One work-item per column: no atomics, deterministic.
 kernel void bias_backward(global const float* dout, int dout_off, global float* dbias, int dbias_off,

@@ -22,6 +22,32 @@ kernel void layernorm_forward(global const float* inp, int inp_off, global const
     rstd[rstd_off + r] = rs;
 }
 
+// A residual connection and the LayerNorm that reads it: sum = a + b (kept: the next residual
+// and the backward read it), out = LayerNorm(sum); the same arithmetic as add + layernorm_forward.
+kernel void residual_layernorm_forward(global const float* a, int a_off, global const float* b, int b_off,
+                                       global float* sum, int sum_off, global const float* w, int w_off,
+                                       global const float* bias, int bias_off, global float* out, int out_off,
+                                       global float* mean, int mean_off, global float* rstd, int rstd_off,
+                                       int rows, int cols, float eps)
+{
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    global const float* x = a + a_off + r * cols;
+    global const float* y = b + b_off + r * cols;
+    global float* z = sum + sum_off + r * cols;
+    global float* o = out + out_off + r * cols;
+    w += w_off; bias += bias_off;
+    float s = 0.0f;
+    for (int c = 0; c < cols; c++) { const float v = x[c] + y[c]; z[c] = v; s += v; }
+    const float m = s / cols;
+    float var = 0.0f;
+    for (int c = 0; c < cols; c++) { const float d = z[c] - m; var += d * d; }
+    const float rs = rsqrt(var / cols + eps);
+    for (int c = 0; c < cols; c++) o[c] = (z[c] - m) * rs * w[c] + bias[c];
+    mean[mean_off + r] = m;
+    rstd[rstd_off + r] = rs;
+}
+
 // dinp += ..., per row.
 kernel void layernorm_backward_input(global const float* dout, int dout_off, global const float* inp, int inp_off,
                                      global const float* w, int w_off, global const float* mean, int mean_off,

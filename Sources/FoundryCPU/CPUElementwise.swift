@@ -51,6 +51,17 @@ extension CPUDevice {
         }
     }
 
+    public func residualLayerNormForward(_ a: TensorRef, _ b: TensorRef, sum: TensorRef, weight: TensorRef, bias: TensorRef,
+                                         out: TensorRef, mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float) {
+        add(a, b, out: sum)
+        layerNormForward(sum, weight: weight, bias: bias, out: out, mean: mean, rstd: rstd, rows: rows, cols: cols, eps: eps)
+    }
+
+    public func gemmBiasGelu(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, bias: TensorRef, pre: TensorRef, out: TensorRef) {
+        gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: pre, bias: bias)
+        geluForward(pre, out: out)
+    }
+
     public func layerNormBackward(dout: TensorRef, inp: TensorRef, weight: TensorRef, mean: TensorRef, rstd: TensorRef,
                                   dinp: TensorRef, dweight: TensorRef, dbias: TensorRef, rows: Int, cols: Int) {
         let d = f(dout), x = f(inp), w = f(weight), mu = f(mean), rs = f(rstd)

@@ -72,6 +72,18 @@ public enum KernelSuite {
                 })
             }
         }
+        // The MLP's fused product + bias + GELU: a ragged right edge, a tile-sized product, fewer
+        // rows than a tile (the generation path), and the training shape.
+        let geluShapes: [(Int, Int, Int)] = small ? [(1, 3, 2), (7, 33, 5)] : [(1, 3, 2), (7, 33, 5), (33, 100, 7), (768, 512, 128)]
+        for (m, n, k) in geluShapes {
+            all.append(ParityCase(kernel: "gemm_nn_gelu", shape: "\(m)x\(n)x\(k)+bias", tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d in
+                var g = Inputs(seed: UInt64(m * 13 + n * 5 + k))
+                let a = try d.upload(g.normal(m * k)), b = try d.upload(g.normal(k * n)), bias = try d.upload(g.normal(n))
+                let pre = try d.makeTensor(count: m * n), out = try d.makeTensor(count: m * n)
+                d.gemmBiasGelu(m: m, n: n, k: k, a: a, b: b, bias: bias, pre: pre, out: out)
+                return try d.read(pre) + d.read(out)
+            })
+        }
         let rowShapes: [(Int, Int)] = small ? [(1, 1), (3, 7), (7, 3)]
             : [(1, 1), (3, 7), (7, 33), (33, 100), (100, 257), (257, 3), (768, 128)]
         for (rows, cols) in rowShapes {
@@ -89,6 +101,15 @@ public enum KernelSuite {
                 let out = try d.makeTensor(count: rows * cols), mean = try d.makeTensor(count: rows), rstd = try d.makeTensor(count: rows)
                 d.layerNormForward(x, weight: w, bias: b, out: out, mean: mean, rstd: rstd, rows: rows, cols: cols, eps: 1e-5)
                 return try d.read(out) + d.read(mean) + d.read(rstd).map { $0 * 1e-2 }
+            })
+            all.append(ParityCase(kernel: "residual_layernorm", shape: shape, tolerance: 2e-5) { d in
+                var g = Inputs(seed: 3)
+                let x = try d.upload(g.normal(rows * cols, scale: 2, shift: 0.5)), y = try d.upload(g.normal(rows * cols))
+                let w = try d.upload(g.normal(cols)), b = try d.upload(g.normal(cols))
+                let sum = try d.makeTensor(count: rows * cols), out = try d.makeTensor(count: rows * cols)
+                let mean = try d.makeTensor(count: rows), rstd = try d.makeTensor(count: rows)
+                d.residualLayerNormForward(x, y, sum: sum, weight: w, bias: b, out: out, mean: mean, rstd: rstd, rows: rows, cols: cols, eps: 1e-5)
+                return try d.read(sum) + d.read(out) + d.read(mean) + d.read(rstd).map { $0 * 1e-2 }
             })
             all.append(ParityCase(kernel: "layernorm_backward", shape: shape, tolerance: 5e-5 * Double(rows).squareRoot()) { d in
                 var g = Inputs(seed: 3)

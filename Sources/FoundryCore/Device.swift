@@ -104,6 +104,9 @@ public protocol Device: AnyObject {
               a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?)
     /// dbias[c] += Σ_r dout[r, c] (accumulates).
     func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef)
+    /// pre[m,n] = a[m,k] · b[k,n] + bias[n], then out = GELU(pre): the MLP's first product and
+    /// its activation in one launch on OpenCL (the reference does the two steps).
+    func gemmBiasGelu(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, bias: TensorRef, pre: TensorRef, out: TensorRef)
 
     // MARK: elementwise
     /// out = a + b.
@@ -119,6 +122,10 @@ public protocol Device: AnyObject {
     /// Row-wise LayerNorm over `cols`; also writes each row's mean and 1/std for the backward.
     func layerNormForward(_ inp: TensorRef, weight: TensorRef, bias: TensorRef, out: TensorRef,
                           mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float)
+    /// sum = a + b, then out = LayerNorm(sum): a residual connection and the LayerNorm that reads
+    /// it, in one launch on OpenCL (the reference does the two steps).
+    func residualLayerNormForward(_ a: TensorRef, _ b: TensorRef, sum: TensorRef, weight: TensorRef, bias: TensorRef,
+                                  out: TensorRef, mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float)
     /// dinp, dweight, dbias all accumulate.
     func layerNormBackward(dout: TensorRef, inp: TensorRef, weight: TensorRef, mean: TensorRef, rstd: TensorRef,
                            dinp: TensorRef, dweight: TensorRef, dbias: TensorRef, rows: Int, cols: Int)

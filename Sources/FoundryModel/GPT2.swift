@@ -95,29 +95,32 @@ public final class GPT2 {
         let d = device, C = config.channels, BT = batch * seq, V = config.vocabSize
         d.embeddingForward(tokens: a.tokens, wte: param("wte.weight"), wpe: param("wpe.weight"), out: a.encoded,
                            batch: batch, seq: seq, channels: C)
+        // Block 0's LayerNorm reads the embeddings; every later LayerNorm is fused with the residual
+        // add before it (residualLayerNormForward), so each block ends by normalising its output.
+        d.layerNormForward(a.encoded, weight: param("h.0.ln_1.weight"), bias: param("h.0.ln_1.bias"), out: a.layers[0].ln1,
+                           mean: a.layers[0].ln1Mean, rstd: a.layers[0].ln1Rstd, rows: BT, cols: C, eps: config.layerNormEps)
         for l in 0..<config.layers {
             let L = a.layers[l], p = "h.\(l)."
             let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
-            d.layerNormForward(residual, weight: param(p + "ln_1.weight"), bias: param(p + "ln_1.bias"), out: L.ln1,
-                               mean: L.ln1Mean, rstd: L.ln1Rstd, rows: BT, cols: C, eps: config.layerNormEps)
             d.gemm(transA: false, transB: false, m: BT, n: 3 * C, k: C, alpha: 1, a: L.ln1, b: param(p + "attn.c_attn.weight"),
                    beta: 0, c: L.qkv, bias: param(p + "attn.c_attn.bias"))
             d.attentionForward(q: L.qkv, k: L.qkv.slice(C, L.qkv.count - C), v: L.qkv.slice(2 * C, L.qkv.count - 2 * C),
                                out: L.atty, lse: L.lse, layout: a.attention)
             d.gemm(transA: false, transB: false, m: BT, n: C, k: C, alpha: 1, a: L.atty, b: param(p + "attn.c_proj.weight"),
                    beta: 0, c: L.attproj, bias: param(p + "attn.c_proj.bias"))
-            d.add(residual, L.attproj, out: L.res2)
-            d.layerNormForward(L.res2, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: L.ln2,
-                               mean: L.ln2Mean, rstd: L.ln2Rstd, rows: BT, cols: C, eps: config.layerNormEps)
-            d.gemm(transA: false, transB: false, m: BT, n: 4 * C, k: C, alpha: 1, a: L.ln2, b: param(p + "mlp.c_fc.weight"),
-                   beta: 0, c: L.fch, bias: param(p + "mlp.c_fc.bias"))
-            d.geluForward(L.fch, out: L.fchGelu)
+            d.residualLayerNormForward(residual, L.attproj, sum: L.res2, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"),
+                                       out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, rows: BT, cols: C, eps: config.layerNormEps)
+            d.gemmBiasGelu(m: BT, n: 4 * C, k: C, a: L.ln2, b: param(p + "mlp.c_fc.weight"), bias: param(p + "mlp.c_fc.bias"),
+                           pre: L.fch, out: L.fchGelu)
             d.gemm(transA: false, transB: false, m: BT, n: C, k: 4 * C, alpha: 1, a: L.fchGelu, b: param(p + "mlp.c_proj.weight"),
                    beta: 0, c: L.fcproj, bias: param(p + "mlp.c_proj.bias"))
-            d.add(L.res2, L.fcproj, out: L.res3)
+            // The block's output, normalised for the next block (or by the final ln_f).
+            let (norm, ln, mean, rstd) = l + 1 < config.layers
+                ? ("h.\(l + 1).ln_1", a.layers[l + 1].ln1, a.layers[l + 1].ln1Mean, a.layers[l + 1].ln1Rstd)
+                : ("ln_f", a.lnf, a.lnfMean, a.lnfRstd)
+            d.residualLayerNormForward(L.res2, L.fcproj, sum: L.res3, weight: param(norm + ".weight"), bias: param(norm + ".bias"),
+                                       out: ln, mean: mean, rstd: rstd, rows: BT, cols: C, eps: config.layerNormEps)
         }
-        d.layerNormForward(a.layers[config.layers - 1].res3, weight: param("ln_f.weight"), bias: param("ln_f.bias"),
-                           out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, rows: BT, cols: C, eps: config.layerNormEps)
         // The LM head is the token embedding, transposed (tied weights).
         guard computeLogits else { return }
         d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1 / logitTemperature, a: a.lnf, b: param("wte.weight"),

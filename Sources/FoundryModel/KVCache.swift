@@ -80,12 +80,10 @@ extension GPT2 {
                                lse: kv.lse.slice(0, B * config.heads * n), layout: attLayout)
             d.gemm(transA: false, transB: false, m: rows, n: C, k: C, alpha: 1, a: atty, b: param(p + "attn.c_proj.weight"),
                    beta: 0, c: proj, bias: param(p + "attn.c_proj.bias"))
-            d.add(x, proj, out: x)
-            d.layerNormForward(x, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: ln,
-                               mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            d.gemm(transA: false, transB: false, m: rows, n: 4 * C, k: C, alpha: 1, a: ln, b: param(p + "mlp.c_fc.weight"),
-                   beta: 0, c: fch, bias: param(p + "mlp.c_fc.bias"))
-            d.geluForward(fch, out: fchGelu)
+            d.residualLayerNormForward(x, proj, sum: x, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: ln,
+                                       mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
+            d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: param(p + "mlp.c_fc.weight"), bias: param(p + "mlp.c_fc.bias"),
+                           pre: fch, out: fchGelu)
             d.gemm(transA: false, transB: false, m: rows, n: C, k: 4 * C, alpha: 1, a: fchGelu, b: param(p + "mlp.c_proj.weight"),
                    beta: 0, c: proj, bias: param(p + "mlp.c_proj.bias"))
             d.add(x, proj, out: x)

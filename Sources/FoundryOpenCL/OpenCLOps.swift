@@ -40,6 +40,20 @@ extension OpenCLDevice {
         ])
     }
 
+    public func gemmBiasGelu(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, bias: TensorRef, pre: TensorRef, out: TensorRef) {
+        guard m >= params.gemmTM else {
+            // Fewer rows than a tile (generation): the one-row product, then GELU.
+            gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: pre, bias: bias)
+            geluForward(pre, out: out)
+            return
+        }
+        let cols = params.gemmColumns
+        launch("gemm_nn_gelu", [(n + cols - 1) / cols, (m + params.gemmTM - 1) / params.gemmTM], [
+            .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(b), .tensor(pre), .tensor(bias), .int(1),
+            .tensor(out),
+        ])
+    }
+
     public func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef) {
         launch("bias_backward", [cols], [.tensor(dout), .tensor(dbias), .int(rows), .int(cols)])
     }
@@ -58,6 +72,14 @@ extension OpenCLDevice {
 
     public func geluBackward(_ inp: TensorRef, dout: TensorRef, dinp: TensorRef) {
         launch("gelu_backward", [dinp.count], [.tensor(inp), .tensor(dout), .tensor(dinp), .int(dinp.count)])
+    }
+
+    public func residualLayerNormForward(_ a: TensorRef, _ b: TensorRef, sum: TensorRef, weight: TensorRef, bias: TensorRef,
+                                         out: TensorRef, mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float) {
+        launch("residual_layernorm_forward", [rows], [
+            .tensor(a), .tensor(b), .tensor(sum), .tensor(weight), .tensor(bias), .tensor(out), .tensor(mean), .tensor(rstd),
+            .int(rows), .int(cols), .float(eps),
+        ])
     }
 
     public func layerNormForward(_ inp: TensorRef, weight: TensorRef, bias: TensorRef, out: TensorRef,
