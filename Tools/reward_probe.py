@@ -7,6 +7,8 @@ any user would) and, on the held-out prompts, reports how often it scores the ri
     the first number, and
   - numbers just above the answer that are not in the question (the answers PPO learns to give
     to a reward model that only learned "bigger is better"), and
+  - the slip half undone: the smaller number's first digit and the larger's last ("64 or 72"
+    -> "62"), for two-digit numbers whose first digits differ (what PPO drifts to), and
   - every answer from 0 to 99: how often the right answer is the reward model's favourite, the
     accuracy of a policy that maximised this reward model perfectly (PPO's ceiling).
 
@@ -49,7 +51,7 @@ def main():
         return best
 
     rows = [json.loads(line) for line in open(eval_path)]
-    slip, above, top = [0, 0], [0, 0], [0, 0]
+    slip, above, half, top = [0, 0], [0, 0], [0, 0], [0, 0]
     for r in rows:
         nums = [int(x) for x in re.findall(r"\d+", r["prompt"])]
         if len(nums) != 2:
@@ -60,6 +62,10 @@ def main():
         if a < b and b - a < 20:
             slip[0] += right > score(r["prompt"], str(a))
             slip[1] += 1
+        small = min(a, b)
+        if small >= 10 and small // 10 != big // 10:
+            half[0] += right > score(r["prompt"], str(small)[0] + str(big)[1])
+            half[1] += 1
         all_nines = 9 if big < 9 else 99
         for x in {big + 1, all_nines, big + 10}:
             if x < 100 and x not in (a, b) and x != big:
@@ -70,6 +76,7 @@ def main():
     pct = lambda c: f"{100 * c[0] / max(1, c[1]):.1f}% ({c[0]}/{c[1]})"
     print(f"right answer above the slip (close calls):   {pct(slip)}")
     print(f"right answer above a just-bigger number:     {pct(above)}")
+    print(f"right answer above the slip half undone:     {pct(half)}")
     print(f"right answer the favourite of all of 0-99:   {pct(top)}")
 
 
