@@ -1,16 +1,10 @@
 // LayerNorm over the last dimension, forward and backward (one work-item per row or column:
 // deterministic reductions, no atomics).
 
-kernel void layernorm_forward(global const float* inp, int inp_off, global const float* w, int w_off,
-                              global const float* b, int b_off, global float* out, int out_off,
-                              global float* mean, int mean_off, global float* rstd, int rstd_off,
-                              int rows, int cols, float eps)
+// One row: out = (x - mean) * rstd * w + b, keeping the row's mean and rstd for the backward.
+inline void layernorm_row(global const float* x, global float* o, global const float* w, global const float* b,
+                          global float* mean, global float* rstd, int cols, float eps)
 {
-    const int r = get_global_id(0);
-    if (r >= rows) return;
-    global const float* x = inp + inp_off + r * cols;
-    global float* o = out + out_off + r * cols;
-    w += w_off; b += b_off;
     float s = 0.0f;
     for (int c = 0; c < cols; c++) s += x[c];
     const float m = s / cols;
@@ -18,8 +12,19 @@ kernel void layernorm_forward(global const float* inp, int inp_off, global const
     for (int c = 0; c < cols; c++) { const float d = x[c] - m; v += d * d; }
     const float rs = rsqrt(v / cols + eps);
     for (int c = 0; c < cols; c++) o[c] = (x[c] - m) * rs * w[c] + b[c];
-    mean[mean_off + r] = m;
-    rstd[rstd_off + r] = rs;
+    *mean = m;
+    *rstd = rs;
+}
+
+kernel void layernorm_forward(global const float* inp, int inp_off, global const float* w, int w_off,
+                              global const float* b, int b_off, global float* out, int out_off,
+                              global float* mean, int mean_off, global float* rstd, int rstd_off,
+                              int rows, int cols, float eps)
+{
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    layernorm_row(inp + inp_off + r * cols, out + out_off + r * cols, w + w_off, b + b_off,
+                  mean + mean_off + r, rstd + rstd_off + r, cols, eps);
 }
 
 // A residual connection and the LayerNorm that reads it: sum = a + b (kept: the next residual
@@ -35,17 +40,8 @@ kernel void residual_layernorm_forward(global const float* a, int a_off, global 
     global const float* x = a + a_off + r * cols;
     global const float* y = b + b_off + r * cols;
     global float* z = sum + sum_off + r * cols;
-    global float* o = out + out_off + r * cols;
-    w += w_off; bias += bias_off;
-    float s = 0.0f;
-    for (int c = 0; c < cols; c++) { const float v = x[c] + y[c]; z[c] = v; s += v; }
-    const float m = s / cols;
-    float var = 0.0f;
-    for (int c = 0; c < cols; c++) { const float d = z[c] - m; var += d * d; }
-    const float rs = rsqrt(var / cols + eps);
-    for (int c = 0; c < cols; c++) o[c] = (z[c] - m) * rs * w[c] + bias[c];
-    mean[mean_off + r] = m;
-    rstd[rstd_off + r] = rs;
+    for (int c = 0; c < cols; c++) z[c] = x[c] + y[c];
+    layernorm_row(z, out + out_off + r * cols, w + w_off, bias + bias_off, mean + mean_off + r, rstd + rstd_off + r, cols, eps);
 }
 
 // dinp += ..., per row.
