@@ -1,14 +1,29 @@
 // AdamW over the whole parameter arena in one launch (PyTorch semantics: decoupled weight
 // decay applied first, bias-corrected moments, eps added after the square root).
 // Only the first decay_count elements are decayed: the arena keeps matrices first.
+//
+// Gradient clipping never leaves the device: sum_squares_partial and grad_norm_finish write
+// [norm, scale] to a two-float buffer, and adamw reads the scale from it, so a step needs no
+// host round trip for the norm. The host reads the norm after the step, for the log.
+
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double norm_acc;   // the norm is summed in double, as the CPU reference does
+#else
+typedef float norm_acc;    // devices without fp64 (some integrated GPUs) sum in float
+#endif
 
 kernel void adamw(global float* p, int p_off, global const float* g, int g_off,
                   global float* m, int m_off, global float* v, int v_off,
                   int n, int decay_count, float lr, float beta1, float beta2, float eps,
-                  float weight_decay, float bc1, float bc2, float grad_scale)
+                  float weight_decay, float bc1, float bc2, global const float* scale, int scale_off)
 {
     const int i = get_global_id(0);
     if (i >= n) return;
+    const float grad_scale = scale[scale_off];
+    // 0 marks a non-finite gradient norm: leave parameters and moments as they were, so the
+    // error the host reports next does not come with a ruined model.
+    if (grad_scale == 0.0f) return;
     const float grad = g[g_off + i] * grad_scale;
     float w = p[p_off + i];
     if (i < decay_count) w *= 1.0f - lr * weight_decay;
@@ -21,11 +36,29 @@ kernel void adamw(global float* p, int p_off, global const float* g, int g_off,
 }
 
 // Partial sums of squares: work-item i sums elements i, i+G, i+2G, ... (G = global size).
-// The host adds the G partials in double precision. No local memory, no barriers.
+// No local memory, no barriers.
 kernel void sum_squares_partial(global const float* x, int x_off, int n, global float* partial)
 {
     const int i = get_global_id(0), G = get_global_size(0);
     float s = 0.0f;
     for (int j = i; j < n; j += G) { const float e = x[x_off + j]; s += e * e; }
     partial[i] = s;
+}
+
+// One work-item adds the partials in order and writes out[0] = the norm, out[1] = the clip
+// scale (clip / norm when clip > 0 and the norm exceeds it, else 1; 0 when the norm is not
+// finite). A single work-item over ~1000 numbers costs microseconds and keeps the sum's
+// order fixed, so the result is the same on every run.
+kernel void grad_norm_finish(global const float* partial, int count, float clip, global float* out, int out_off)
+{
+    if (get_global_id(0) != 0) return;
+    norm_acc s = 0;
+    for (int i = 0; i < count; i++) s += (norm_acc)partial[i];
+    const norm_acc norm = sqrt(s);
+    const float normf = (float)norm;
+    float scale = 1.0f;
+    if (!isfinite(normf)) scale = 0.0f;
+    else if (clip > 0.0f && norm > (norm_acc)clip) scale = (float)((norm_acc)clip / norm);
+    out[out_off] = normf;
+    out[out_off + 1] = scale;
 }

@@ -32,8 +32,22 @@ extension CPUDevice {
         }
     }
 
+    public func gradNorm(_ grads: TensorRef, clip: Float, out: TensorRef) {
+        precondition(out.count >= 2, "gradNorm writes two values")
+        let g = f(grads)
+        var s = 0.0
+        for j in 0..<grads.count { s += Double(g[j]) * Double(g[j]) }
+        let norm = s.squareRoot()
+        var scale: Float = 1
+        if !Float(norm).isFinite { scale = 0 } else if clip > 0 && norm > Double(clip) { scale = Float(Double(clip) / norm) }
+        let o = f(out)
+        o[0] = Float(norm); o[1] = scale
+    }
+
     public func adamw(params: TensorRef, grads: TensorRef, m: TensorRef, v: TensorRef, decayCount: Int,
-                      lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: Float) {
+                      lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: TensorRef) {
+        let gradScale = f(gradScale)[0]
+        if gradScale == 0 { return }  // a non-finite norm: leave everything as it was
         let p = f(params), g = f(grads), mp = f(m), vp = f(v)
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
         for j in 0..<params.count {
@@ -45,12 +59,5 @@ extension CPUDevice {
             let denom = vp[j].squareRoot() / bc2.squareRoot() + eps
             p[j] -= (lr / bc1) * mp[j] / denom
         }
-    }
-
-    public func sumOfSquares(_ x: TensorRef) throws -> Double {
-        let p = f(x)
-        var s = 0.0
-        for j in 0..<x.count { s += Double(p[j]) * Double(p[j]) }
-        return s
     }
 }

@@ -88,6 +88,7 @@ public enum KernelBench {
         let logits = try device.upload(g.normal(BT * V)), losses = try device.makeTensor(count: BT)
         let targets = try device.upload(ints: (0..<BT).map { Int32($0 % V) })
         let layout = AttentionLayout.fused(batch: B, seq: T, channels: C, heads: H, causal: true)
+        let gradScale = try device.upload([1]), normOut = try device.makeTensor(count: 2)
         let params = try device.upload(g.normal(800_000)), grads = try device.upload(g.normal(800_000))
         let m = try device.makeTensor(count: 800_000), v = try device.makeTensor(count: 800_000)
         let ops: [(String, String, () throws -> Void)] = [
@@ -98,8 +99,8 @@ public enum KernelBench {
             ("gelu_forward", "768x512", { device.geluForward(big, out: bigOut) }),
             ("gelu_backward", "768x512", { device.geluBackward(big, dout: big, dinp: bigOut) }),
             ("cross_entropy", "768x65", { device.crossEntropy(logits: logits, targets: targets, losses: losses, dlogits: nil, rows: BT, vocab: V, gradScale: 1) }),
-            ("adamw", "800k params", { device.adamw(params: params, grads: grads, m: m, v: v, decayCount: 700_000, lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, step: 1, gradScale: 1) }),
-            ("sum_of_squares", "800k", { _ = try device.sumOfSquares(grads) }),
+            ("adamw", "800k params", { device.adamw(params: params, grads: grads, m: m, v: v, decayCount: 700_000, lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, step: 1, gradScale: gradScale) }),
+            ("grad_norm", "800k", { device.gradNorm(grads, clip: 1, out: normOut) }),
         ]
         for (name, shape, body) in ops {
             emit(BenchRow(kernel: name, shape: shape, milliseconds: try time(device, reps: reps, body), gflops: nil, clblastGflops: nil))

@@ -211,14 +211,38 @@ public enum KernelSuite {
                 var g = Inputs(seed: 14)
                 let p = try d.upload(g.normal(n)), gr = try d.upload(g.normal(n))
                 let m = try d.upload(g.normal(n, scale: 0.1)), v = try d.upload(g.normal(n, scale: 0.1).map { $0 * $0 })
+                let scale = try d.upload([0.8])
                 d.adamw(params: p, grads: gr, m: m, v: v, decayCount: n / 2, lr: 1e-2, beta1: 0.9, beta2: 0.999,
-                        eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: 0.8)
+                        eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: scale)
                 return try d.read(p) + d.read(m) + d.read(v)
             })
-            all.append(ParityCase(kernel: "sum_of_squares", shape: shape, tolerance: 1e-6) { d in
+            // A zero scale (a non-finite norm) must leave parameters and moments untouched.
+            all.append(ParityCase(kernel: "adamw_skip", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 14)
+                let p = try d.upload(g.normal(n)), gr = try d.upload(g.normal(n))
+                let m = try d.upload(g.normal(n, scale: 0.1)), v = try d.upload(g.normal(n, scale: 0.1).map { $0 * $0 })
+                d.adamw(params: p, grads: gr, m: m, v: v, decayCount: n / 2, lr: 1e-2, beta1: 0.9, beta2: 0.999,
+                        eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: try d.upload([0]))
+                return try d.read(p) + d.read(m) + d.read(v)
+            })
+            // The norm divided by √n (so the tolerance is relative), and the clip scale with the
+            // clip below the norm, above it, and off; then a NaN gradient, which must give scale 0.
+            all.append(ParityCase(kernel: "grad_norm", shape: shape, tolerance: 1e-6) { d in
                 var g = Inputs(seed: 15)
-                let x = try d.upload(g.normal(n))
-                return [Float(try d.sumOfSquares(x) / Double(n))]
+                let values = g.normal(n)
+                let x = try d.upload(values), out = try d.makeTensor(count: 2)
+                var result: [Float] = []
+                for clip: Float in [0.5, 1e9, 0] {
+                    d.gradNorm(x, clip: clip, out: out)
+                    let r = try d.read(out)
+                    result += [r[0] / Float(n).squareRoot(), r[1]]
+                }
+                var bad = values
+                bad[n / 2] = .nan
+                try d.write(bad, to: x)
+                d.gradNorm(x, clip: 1, out: out)
+                result.append(try d.read(out)[1])
+                return result
             })
             all.append(ParityCase(kernel: "repetition_penalty", shape: shape, tolerance: 0) { d in
                 var g = Inputs(seed: 16)

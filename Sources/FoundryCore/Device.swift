@@ -161,12 +161,16 @@ public protocol Device: AnyObject {
                       rows: Int, vocab: Int, gradScale: Float, rowScales: TensorRef?)
 
     // MARK: optimiser
+    /// The global L2 norm of `grads` and the clipping scale, left on the device for `adamw` so a
+    /// step needs no host round trip: out[0] = ‖grads‖ (summed in double precision where the
+    /// device has it), out[1] = clip / ‖grads‖ when clip > 0 and the norm exceeds it, else 1,
+    /// and 0 when the norm is not finite. `out` holds 2 elements.
+    func gradNorm(_ grads: TensorRef, clip: Float, out: TensorRef)
     /// One AdamW step over `count` parameters (PyTorch semantics). Weight decay applies to the
-    /// first `decayCount` elements only. Gradients are multiplied by `gradScale` first (clipping).
+    /// first `decayCount` elements only. Gradients are multiplied by gradScale[0] first
+    /// (clipping); a scale of 0 (a non-finite norm, see `gradNorm`) leaves everything untouched.
     func adamw(params: TensorRef, grads: TensorRef, m: TensorRef, v: TensorRef, decayCount: Int,
-               lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: Float)
-    /// Σ x², accumulated in double precision.
-    func sumOfSquares(_ x: TensorRef) throws -> Double
+               lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: TensorRef)
 
     // MARK: sampling
     /// probs = the distribution a sampler draws from: softmax(logits / T) after top-k, top-p and

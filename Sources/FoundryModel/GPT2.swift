@@ -20,6 +20,8 @@ public final class GPT2 {
     public var logitTemperature: Float = 1
 
     var acts: Activations?
+    /// Valid targets of the last `computeLoss` (what `readLoss` divides by).
+    var lossTargets = 0
 
     public init(config: GPT2Config, device: Device) throws {
         try config.validate()
@@ -133,6 +135,14 @@ public final class GPT2 {
     /// Returns the mean loss over valid targets and their count.
     @discardableResult
     public func loss(targets: [Int32], gradScale: Float? = nil) throws -> (loss: Double, count: Int) {
+        try computeLoss(targets: targets, gradScale: gradScale)
+        return try readLoss()
+    }
+
+    /// `loss` without the wait: enqueues the cross-entropy (and the logits' gradient when
+    /// `gradScale` is given). A training step calls this, then `backward` and the optimiser, and
+    /// reads the loss last (`readLoss`), so the step waits for the device once.
+    public func computeLoss(targets: [Int32], gradScale: Float? = nil) throws {
         guard let a = acts else { fatalError("forward has not run") }
         let BT = a.batch * a.seq
         precondition(targets.count == BT)
@@ -142,13 +152,19 @@ public final class GPT2 {
         try device.write(ints: targets, to: a.targets)
         device.crossEntropy(logits: logits, targets: a.targets, losses: a.losses, dlogits: gradScale == nil ? nil : logits,
                             rows: BT, vocab: config.vocabSize, gradScale: gradScale ?? 1)
-        let losses = try device.read(a.losses)
-        let count = targets.filter { $0 >= 0 }.count
+        lossTargets = targets.filter { $0 >= 0 }.count
+    }
+
+    /// The mean loss over the valid targets of the last `computeLoss`, and their count; waits
+    /// for the device. Throws when the loss is not finite.
+    public func readLoss() throws -> (loss: Double, count: Int) {
+        guard let a = acts else { fatalError("forward has not run") }
+        let losses = try device.read(a.losses.slice(0, a.batch * a.seq))
         let sum = losses.reduce(0.0) { $0 + Double($1) }
         if !sum.isFinite {
             throw FoundryError("the loss is not finite (NaN or infinity): lower --lr, raise --warmup, or check the data")
         }
-        return (count == 0 ? 0 : sum / Double(count), count)
+        return (lossTargets == 0 ? 0 : sum / Double(lossTargets), lossTargets)
     }
 
     /// The targets and per-position loss buffers of the current shape (for losses built outside

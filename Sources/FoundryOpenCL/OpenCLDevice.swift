@@ -53,6 +53,8 @@ public final class OpenCLDevice: Device {
     /// Working space for ops that need a temporary (the transposed B of a GEMM); grown on
     /// demand. Safe to reuse because the queue is in order.
     var scratchBuffer: CLBuffer?
+    /// The gradient norm's 1024 partial sums (`gradNorm`).
+    lazy var normPartials: CLBuffer = try! makeCLBuffer(count: 1024)
     /// Device memory held by this device's buffers.
     public let memory = MemoryAccount()
     /// Whether launches are timed (the queue was created with profiling enabled).

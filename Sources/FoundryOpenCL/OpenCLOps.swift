@@ -142,20 +142,20 @@ extension OpenCLDevice {
         ])
     }
 
+    public func gradNorm(_ grads: TensorRef, clip: Float, out: TensorRef) {
+        precondition(out.count >= 2, "gradNorm writes two values")
+        let workers = 1024
+        launch("sum_squares_partial", [workers], [.tensor(grads), .int(grads.count), .mem(normPartials.mem)])
+        launch("grad_norm_finish", [1], [.mem(normPartials.mem), .int(workers), .float(clip), .tensor(out)])
+    }
+
     public func adamw(params: TensorRef, grads: TensorRef, m: TensorRef, v: TensorRef, decayCount: Int,
-                      lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: Float) {
+                      lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int, gradScale: TensorRef) {
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
         launch("adamw", [params.count], [
             .tensor(params), .tensor(grads), .tensor(m), .tensor(v), .int(params.count), .int(decayCount),
-            .float(lr), .float(beta1), .float(beta2), .float(eps), .float(weightDecay), .float(bc1), .float(bc2), .float(gradScale),
+            .float(lr), .float(beta1), .float(beta2), .float(eps), .float(weightDecay), .float(bc1), .float(bc2), .tensor(gradScale),
         ])
-    }
-
-    public func sumOfSquares(_ x: TensorRef) throws -> Double {
-        let workers = 1024
-        let partial = try makeCLBuffer(count: workers)
-        launch("sum_squares_partial", [workers], [.tensor(x), .int(x.count), .mem(partial.mem)])
-        return try read(TensorRef(partial)).reduce(0.0) { $0 + Double($1) }
     }
 
     public func samplingProbs(logits: TensorRef, probs: TensorRef, rows: Int, vocab: Int, filter: SamplingFilter) {

@@ -13,30 +13,28 @@ public final class AdamW {
     public var decayAll = false
     public internal(set) var step = 0
     let m: TensorRef, v: TensorRef
+    /// [norm, clip scale] of the last update, written and read on the device (`Device.gradNorm`).
+    let normState: TensorRef
 
     public init(model: GPT2, weightDecay: Float) throws {
         self.weightDecay = weightDecay
         m = try model.device.makeTensor(count: model.layout.total)
         v = try model.device.makeTensor(count: model.layout.total)
+        normState = try model.device.makeTensor(count: 2)
     }
 
-    /// Global L2 norm of the gradients.
-    public func gradNorm(_ model: GPT2) throws -> Double { try model.device.sumOfSquares(model.grads).squareRoot() }
-
-    /// One update. Gradients are scaled down first when their norm exceeds `clip` (> 0).
-    /// Returns the norm before clipping.
-    @discardableResult
-    public func update(_ model: GPT2, lr: Float, clip: Float = 0) throws -> Double {
-        let norm = try gradNorm(model)
-        guard norm.isFinite else {
-            throw FoundryError("the gradient norm is not finite (NaN or infinity): lower --lr, raise --warmup, or check the data")
-        }
-        let scale: Float = clip > 0 && norm > Double(clip) ? Float(Double(clip) / norm) : 1
+    /// One update, enqueued without waiting: the gradient norm, the clip scale (gradients are
+    /// scaled down when their norm exceeds `clip` > 0) and the step all stay on the device.
+    /// Read the returned norm once the step's other results are in (`GradNorm.read`); it throws
+    /// when the norm was not finite, in which case the device skipped the update.
+    public func update(_ model: GPT2, lr: Float, clip: Float = 0) -> GradNorm {
         step += 1
+        model.device.gradNorm(model.grads, clip: clip, out: normState)
         model.device.adamw(params: model.params, grads: model.grads, m: m, v: v,
                            decayCount: decayAll ? model.layout.total : model.layout.decayCount,
-                           lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, step: step, gradScale: scale)
-        return norm
+                           lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, step: step,
+                           gradScale: normState.slice(1, 1))
+        return GradNorm(device: model.device, state: normState)
     }
 
     /// Moments and step, for checkpoints.
@@ -48,6 +46,20 @@ public final class AdamW {
             throw FoundryError("optimizer state does not match the model's size: the checkpoint's optimizer.safetensors belongs to another model")
         }
         try device.write(mv, to: m); try device.write(vv, to: v); step = s
+    }
+}
+
+/// The gradient norm of an update still on the device. Reading it waits for the update; read it
+/// after the step's loss so the step has one wait, not two.
+public struct GradNorm {
+    let device: Device, state: TensorRef
+    /// The global L2 norm before clipping; throws when it was not finite (the update was skipped).
+    public func read() throws -> Double {
+        let norm = Double(try device.read(state.slice(0, 1))[0])
+        guard norm.isFinite else {
+            throw FoundryError("the gradient norm is not finite (NaN or infinity): lower --lr, raise --warmup, or check the data")
+        }
+        return norm
     }
 }
 

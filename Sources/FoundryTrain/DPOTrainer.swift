@@ -84,7 +84,7 @@ public final class DPOTrainer {
             }
             policy.zeroGrad()
             try policy.backward(b, dLogp: dTok)
-            try optimizer.update(policy, lr: schedule.lr(step), clip: options.clip)
+            _ = try optimizer.update(policy, lr: schedule.lr(step), clip: options.clip).read()
             var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
             if options.rpoAlpha > 0 { m["nll_loss"] = nll }
             history.append(m)

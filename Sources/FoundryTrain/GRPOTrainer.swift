@@ -115,7 +115,7 @@ public final class GRPOTrainer {
                     }
                     try policy.backward(b, dLogp: dLogp)
                 }
-                try optimizer.update(policy, lr: options.lr, clip: 1)
+                _ = try optimizer.update(policy, lr: options.lr, clip: 1).read()
             }
             let n = Double(sampledRewards.count), it = Double(options.iterations)
             let m: [String: Double] = [

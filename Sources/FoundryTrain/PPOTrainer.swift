@@ -137,7 +137,7 @@ public final class PPOTrainer {
                     }
                     policy.zeroGrad()
                     try policy.backward(mb, dLogp: dLogp)
-                    try policyOpt.update(policy, lr: options.lr, clip: 1)
+                    _ = try policyOpt.update(policy, lr: options.lr, clip: 1).read()
 
                     // Value model: clipped value loss, vf_coef-weighted.
                     let (newValues, hidden, vrows) = try values(mb)
@@ -154,7 +154,7 @@ public final class PPOTrainer {
                     vb.zeroGrad()
                     try vb.device.write(dHidden, to: vb.hiddenGradient)
                     try vb.backward(fromHidden: vb.hiddenGradient)
-                    try valueOpt.update(vb, lr: options.valueLR, clip: 1)
+                    _ = try valueOpt.update(vb, lr: options.valueLR, clip: 1).read()
                     value.head.update(grad: headGrad, lr: options.valueLR)
                 }
             }

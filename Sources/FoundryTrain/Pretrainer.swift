@@ -161,15 +161,18 @@ public final class Pretrainer {
             let lr = schedule.lr(it)
             model.zeroGrad()
             var stepLoss = 0.0
-            for _ in 0..<options.gradAccum {
+            for micro in 0..<options.gradAccum {
                 let (x, y) = batch(&state.rng, from: data.train)
                 try model.forward(tokens: x, batch: options.batch, seq: seq)
                 let valid = y.filter { $0 >= 0 }.count
-                let (l, _) = try model.loss(targets: y, gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
+                try model.computeLoss(targets: y, gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
                 try model.backward()
-                stepLoss += l / Double(options.gradAccum)
+                // The last micro-batch's loss is read after the update: one wait per step.
+                if micro < options.gradAccum - 1 { stepLoss += try model.readLoss().loss / Double(options.gradAccum) }
             }
-            let norm = try optimizer.update(model, lr: lr, clip: options.clip)
+            let pendingNorm = optimizer.update(model, lr: lr, clip: options.clip)
+            stepLoss += try model.readLoss().loss / Double(options.gradAccum)
+            let norm = try pendingNorm.read()
             state.step += 1
             stepsRun += 1
             windowTokens += tokensPerStep

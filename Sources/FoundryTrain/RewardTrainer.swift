@@ -136,7 +136,7 @@ public final class RewardTrainer {
         bb.zeroGrad()
         try bb.device.write(dHidden, to: bb.hiddenGradient)
         try bb.backward(fromHidden: bb.hiddenGradient)
-        try optimizer.update(bb, lr: lr, clip: options.clip)
+        _ = try optimizer.update(bb, lr: lr, clip: options.clip).read()
         model.head.update(grad: headGrad, lr: options.headLR * lr / options.lr)
     }
 }

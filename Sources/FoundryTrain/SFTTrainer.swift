@@ -50,10 +50,12 @@ public final class SFTTrainer {
                                   pad: pad, maxSeq: model.config.maxSeq)
             model.zeroGrad()
             try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
-            let (loss, _) = try model.loss(targets: b.targets, gradScale: 1 / Float(max(1, b.validTargets)))
+            try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, b.validTargets)))
             try model.backward()
-            let norm = try optimizer.update(model, lr: schedule.lr(step), clip: options.clip)
+            let pendingNorm = optimizer.update(model, lr: schedule.lr(step), clip: options.clip)
             freezer.restore()
+            let (loss, _) = try model.readLoss()  // the step's one wait for the device
+            let norm = try pendingNorm.read()
             losses.append(loss)
             log.step(step + 1, of: steps, [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(schedule.lr(step)))],
                      print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)

@@ -81,9 +81,11 @@ struct Overfit: ParsableCommand {
         for i in 0..<steps {
             gpt.zeroGrad()
             try gpt.forward(tokens: batchTokens, batch: B, seq: T)
-            let (loss, _) = try gpt.loss(targets: y, gradScale: 1 / Float(max(valid, 1)))
+            try gpt.computeLoss(targets: y, gradScale: 1 / Float(max(valid, 1)))
             try gpt.backward()
-            try opt.update(gpt, lr: lr)
+            let norm = opt.update(gpt, lr: lr)
+            let (loss, _) = try gpt.readLoss()
+            _ = try norm.read()
             print("{\"step\": \(i), \"loss\": \(String(format: "%.7f", loss))}")
         }
     }
