@@ -207,24 +207,18 @@ public enum KernelSuite {
                 d.geluBackward(x, dout: dout, dinp: o)
                 return try d.read(o)
             })
-            all.append(ParityCase(kernel: "adamw", shape: shape, tolerance: 1e-6) { d in
-                var g = Inputs(seed: 14)
-                let p = try d.upload(g.normal(n)), gr = try d.upload(g.normal(n))
-                let m = try d.upload(g.normal(n, scale: 0.1)), v = try d.upload(g.normal(n, scale: 0.1).map { $0 * $0 })
-                let scale = try d.upload([0.8])
-                d.adamw(params: p, grads: gr, m: m, v: v, decayCount: n / 2, lr: 1e-2, beta1: 0.9, beta2: 0.999,
-                        eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: scale)
-                return try d.read(p) + d.read(m) + d.read(v)
-            })
-            // A zero scale (a non-finite norm) must leave parameters and moments untouched.
-            all.append(ParityCase(kernel: "adamw_skip", shape: shape, tolerance: 0) { d in
-                var g = Inputs(seed: 14)
-                let p = try d.upload(g.normal(n)), gr = try d.upload(g.normal(n))
-                let m = try d.upload(g.normal(n, scale: 0.1)), v = try d.upload(g.normal(n, scale: 0.1).map { $0 * $0 })
-                d.adamw(params: p, grads: gr, m: m, v: v, decayCount: n / 2, lr: 1e-2, beta1: 0.9, beta2: 0.999,
-                        eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: try d.upload([0]))
-                return try d.read(p) + d.read(m) + d.read(v)
-            })
+            // A clip scale of 0.8; and 0 (a non-finite norm), which must leave parameters and
+            // moments untouched, bit for bit.
+            for (kernel, scale, tolerance) in [("adamw", Float(0.8), 1e-6), ("adamw_skip", 0, 0)] {
+                all.append(ParityCase(kernel: kernel, shape: shape, tolerance: tolerance) { d in
+                    var g = Inputs(seed: 14)
+                    let p = try d.upload(g.normal(n)), gr = try d.upload(g.normal(n))
+                    let m = try d.upload(g.normal(n, scale: 0.1)), v = try d.upload(g.normal(n, scale: 0.1).map { $0 * $0 })
+                    d.adamw(params: p, grads: gr, m: m, v: v, decayCount: n / 2, lr: 1e-2, beta1: 0.9, beta2: 0.999,
+                            eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: try d.upload([scale]))
+                    return try d.read(p) + d.read(m) + d.read(v)
+                })
+            }
             // The norm divided by √n (so the tolerance is relative), and the clip scale with the
             // clip below the norm, above it, and off; then a NaN gradient, which must give scale 0.
             all.append(ParityCase(kernel: "grad_norm", shape: shape, tolerance: 1e-6) { d in

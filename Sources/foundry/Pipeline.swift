@@ -5,7 +5,7 @@ import FoundryData
 import FoundryModel
 import FoundryTrain
 
-/// Sizes of a pipeline run. `tiny` is the default (≈ 11 minutes on two CPU cores); `small`
+/// Sizes of a pipeline run. `tiny` is the default (≈ 17 minutes on two CPU cores); `small`
 /// is bigger and slower; `test` only proves the plumbing (the test suite runs it).
 struct PipelinePreset {
     var layers: Int, heads: Int, embd: Int, context: Int, batch: Int

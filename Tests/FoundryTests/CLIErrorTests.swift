@@ -61,6 +61,14 @@ final class CLIErrorTests: XCTestCase {
                         mentions: ["context"])
     }
 
+    func testDivergingTrainingStops() throws {
+        // A learning rate this large sends the loss or the gradient norm to NaN/infinity within
+        // a few steps; the run must stop with the hint, not write a ruined model.
+        try expectError(["pretrain", "--steps", "20", "--lr", "1e6", "--warmup", "0", "--layers", "1", "--embd", "16",
+                         "--heads", "2", "--context", "8", "--eval-every", "0", "--save-every", "0", "--out", CLI.tempDir()],
+                        mentions: ["not finite", "lower --lr"])
+    }
+
     func testBadBackendName() throws {
         let r = try CLI.run(["sample", "--logits", "1,2"], environment: ["FOUNDRY_BACKEND": "cuda"])
         XCTAssertNotEqual(r.status, 0)
