@@ -12,19 +12,19 @@
 // arrays stay in registers; other head widths take the scalar loops below the switch.
 #define ATT_MAXC 8
 
-inline float att_hsum(float8 v) {
+static inline float att_hsum(float8 v) {
     const float4 a = v.lo + v.hi;
     const float2 b = a.lo + a.hi;
     return b.x + b.y;
 }
 
-inline float att_dot(const float8* x, global const float* y, const int NC) {
+static inline float att_dot(const float8* x, global const float* y, const int NC) {
     float8 acc = x[0] * vload8(0, y);
     for (int c = 1; c < NC; c++) acc = fma(x[c], vload8(c, y), acc);
     return att_hsum(acc);
 }
 
-inline void att_forward_row(global const float* qi, global const float* kb, global const float* vb, int kv_rs,
+static inline void att_forward_row(global const float* qi, global const float* kb, global const float* vb, int kv_rs,
                             global float* oi, global float* lse_i, int visible, float scale, const int NC)
 {
     float8 q[ATT_MAXC], o[ATT_MAXC];
@@ -48,7 +48,7 @@ inline void att_forward_row(global const float* qi, global const float* kb, glob
     *lse_i = mx + log(sum);
 }
 
-inline void att_backward_query_row(global const float* qi, global const float* di, global const float* oi,
+static inline void att_backward_query_row(global const float* qi, global const float* di, global const float* oi,
                                    global const float* kb, int rs, int C, global float* dq,
                                    float L, global float* dsum_i, int visible, float scale, const int NC)
 {
@@ -68,7 +68,7 @@ inline void att_backward_query_row(global const float* qi, global const float* d
     for (int c = 0; c < NC; c++) vstore8(g[c], c, dq);
 }
 
-inline void att_backward_key_row(global const float* kj, global const float* vj, global const float* qb, int rs, global const float* db, int o_rs,
+static inline void att_backward_key_row(global const float* kj, global const float* vj, global const float* qb, int rs, global const float* db, int o_rs,
                                  global const float* lse_bh, global const float* dsum_bh, global float* dk, global float* dv,
                                  int first, int T, float scale, const int NC)
 {
@@ -100,9 +100,9 @@ inline void att_backward_key_row(global const float* kj, global const float* vj,
         } \
     }
 
-kernel void attention_forward(global const float* q, int q_off, global const float* k, int k_off,
-                              global const float* v, int v_off, global float* out, int out_off,
-                              global float* lse, int lse_off,
+kernel void attention_forward(global const float* q, long q_off, global const float* k, long k_off,
+                              global const float* v, long v_off, global float* out, long out_off,
+                              global float* lse, long lse_off,
                               int batch, int heads, int hd, int tq, int tk,
                               int q_bs, int q_rs, int kv_bs, int kv_rs, int o_bs, int o_rs,
                               int query_start, int causal)
@@ -149,9 +149,9 @@ kernel void attention_forward(global const float* q, int q_off, global const flo
 
 // Backward pass 1, per query row i: D_i (kept in `dsum` for pass 2), then dq_i = scale sum_j ds_ij k_j.
 // Fused layout: q, k, v at column 0, C, 2C of [B,T,3C]; causal rows see keys 0..i.
-kernel void attention_backward_query(global const float* dout, int dout_off, global const float* qkv, int qkv_off,
-                                     global const float* out, int out_off, global const float* lse, int lse_off,
-                                     global float* dqkv, int dqkv_off, global float* dsum, int dsum_off,
+kernel void attention_backward_query(global const float* dout, long dout_off, global const float* qkv, long qkv_off,
+                                     global const float* out, long out_off, global const float* lse, long lse_off,
+                                     global float* dqkv, long dqkv_off, global float* dsum, long dsum_off,
                                      int batch, int heads, int hd, int T, int o_bs, int o_rs, int causal)
 {
     const int i = get_global_id(0), bh = get_global_id(1);
@@ -184,9 +184,9 @@ kernel void attention_backward_query(global const float* dout, int dout_off, glo
 
 // Backward pass 2, per key row j: dk_j = scale sum_i ds_ij q_i and dv_j = sum_i p_ij dout_i,
 // gathered over the queries that see key j (no atomics).
-kernel void attention_backward_key(global const float* dout, int dout_off, global const float* qkv, int qkv_off,
-                                   global const float* lse, int lse_off, global const float* dsum, int dsum_off,
-                                   global float* dqkv, int dqkv_off,
+kernel void attention_backward_key(global const float* dout, long dout_off, global const float* qkv, long qkv_off,
+                                   global const float* lse, long lse_off, global const float* dsum, long dsum_off,
+                                   global float* dqkv, long dqkv_off,
                                    int batch, int heads, int hd, int T, int o_bs, int o_rs, int causal)
 {
     const int j = get_global_id(0), bh = get_global_id(1);

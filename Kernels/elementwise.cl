@@ -3,7 +3,7 @@
 
 // tanh through one exp: PoCL's tanh is a scalar library call that blocks vectorisation, and
 // this form is within a few float ulps of it. Clamped so exp never overflows.
-inline float tanh_fast(float u) {
+static inline float tanh_fast(float u) {
     const float e = exp(2.0f * clamp(u, -15.0f, 15.0f));
     return 1.0f - 2.0f / (e + 1.0f);
 }
@@ -12,33 +12,33 @@ inline float tanh_fast(float u) {
 // gelu_forward and the GEMM's fused bias+GELU epilogue compute identical values).
 #define GELU_OF(x) (0.5f * (x) * (1.0f + (1.0f - 2.0f / (exp(2.0f * clamp(GELU_SCALE * ((x) + 0.044715f * (x) * (x) * (x)), -15.0f, 15.0f)) + 1.0f))))
 
-kernel void add(global const float* a, int a_off, global const float* b, int b_off,
-                global float* out, int out_off, int n)
+kernel void add(global const float* a, long a_off, global const float* b, long b_off,
+                global float* out, long out_off, int n)
 {
     const int i = get_global_id(0);
     if (i < n) out[out_off + i] = a[a_off + i] + b[b_off + i];
 }
 
-kernel void axpy(float alpha, global const float* x, int x_off, global float* y, int y_off, int n)
+kernel void axpy(float alpha, global const float* x, long x_off, global float* y, long y_off, int n)
 {
     const int i = get_global_id(0);
     if (i < n) y[y_off + i] += alpha * x[x_off + i];
 }
 
-kernel void fill(global float* x, int x_off, float value, int n)
+kernel void fill(global float* x, long x_off, float value, int n)
 {
     const int i = get_global_id(0);
     if (i < n) x[x_off + i] = value;
 }
 
-kernel void copy_rows(global const float* src, int src_off, int src_stride,
-                      global float* dst, int dst_off, int dst_stride, int rows, int cols)
+kernel void copy_rows(global const float* src, long src_off, int src_stride,
+                      global float* dst, long dst_off, int dst_stride, int rows, int cols)
 {
     const int c = get_global_id(0), r = get_global_id(1);
     if (c < cols && r < rows) dst[dst_off + r * dst_stride + c] = src[src_off + r * src_stride + c];
 }
 
-kernel void gelu_forward(global const float* inp, int inp_off, global float* out, int out_off, int n)
+kernel void gelu_forward(global const float* inp, long inp_off, global float* out, long out_off, int n)
 {
     const int i = get_global_id(0);
     if (i >= n) return;
@@ -46,8 +46,8 @@ kernel void gelu_forward(global const float* inp, int inp_off, global float* out
     out[out_off + i] = GELU_OF(x);
 }
 
-kernel void gelu_backward(global const float* inp, int inp_off, global const float* dout, int dout_off,
-                          global float* dinp, int dinp_off, int n)
+kernel void gelu_backward(global const float* inp, long inp_off, global const float* dout, long dout_off,
+                          global float* dinp, long dinp_off, int n)
 {
     const int i = get_global_id(0);
     if (i >= n) return;

@@ -1,8 +1,8 @@
 // Token + position embedding. The backward gives each work-item whole columns so that no two
 // work-items ever add into the same element: deterministic without atomics.
 
-kernel void embedding_forward(global const int* tokens, int tokens_off, global const float* wte, int wte_off,
-                              global const float* wpe, int wpe_off, global float* out, int out_off,
+kernel void embedding_forward(global const int* tokens, long tokens_off, global const float* wte, long wte_off,
+                              global const float* wpe, long wpe_off, global float* out, long out_off,
                               int bt, int seq, int channels)
 {
     const int c = get_global_id(0), row = get_global_id(1);
@@ -12,8 +12,8 @@ kernel void embedding_forward(global const int* tokens, int tokens_off, global c
     out[out_off + row * channels + c] = wte[wte_off + id * channels + c] + wpe[wpe_off + t * channels + c];
 }
 
-kernel void embedding_backward_wte(global const float* dout, int dout_off, global const int* tokens, int tokens_off,
-                                   global float* dwte, int dwte_off, int bt, int channels)
+kernel void embedding_backward_wte(global const float* dout, long dout_off, global const int* tokens, long tokens_off,
+                                   global float* dwte, long dwte_off, int bt, int channels)
 {
     const int c = get_global_id(0);
     if (c >= channels) return;
@@ -23,7 +23,7 @@ kernel void embedding_backward_wte(global const float* dout, int dout_off, globa
     }
 }
 
-kernel void embedding_backward_wpe(global const float* dout, int dout_off, global float* dwpe, int dwpe_off,
+kernel void embedding_backward_wpe(global const float* dout, long dout_off, global float* dwpe, long dwpe_off,
                                    int batch, int seq, int channels)
 {
     const int c = get_global_id(0), t = get_global_id(1);

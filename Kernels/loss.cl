@@ -3,10 +3,10 @@
 // targets[r] == -1 marks an ignored row (loss 0, gradient 0). dlogits may alias logits:
 // each row is read completely before its gradient is written.
 
-kernel void cross_entropy(global const float* logits, int logits_off, global const int* targets, int targets_off,
-                          global float* losses, int losses_off, global float* dlogits, int dlogits_off,
+kernel void cross_entropy(global const float* logits, long logits_off, global const int* targets, long targets_off,
+                          global float* losses, long losses_off, global float* dlogits, long dlogits_off,
                           int has_grad, int rows, int vocab, float grad_scale,
-                          global const float* row_scale, int row_scale_off, int has_row_scale)
+                          global const float* row_scale, long row_scale_off, int has_row_scale)
 {
     const int r = get_global_id(0);
     if (r >= rows) return;

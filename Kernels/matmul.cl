@@ -23,7 +23,7 @@
 
 // The scalar output rule: alpha * acc (+ beta * C, only when beta != 0, so C may hold garbage
 // otherwise) (+ bias).
-inline float gemm_out(float acc, float alpha, float beta, global const float* c, global const float* bias, int has_bias) {
+static inline float gemm_out(float acc, float alpha, float beta, global const float* c, global const float* bias, int has_bias) {
     float v = alpha * acc;
     if (beta != 0.0f) v += beta * *c;
     if (has_bias) v += *bias;
@@ -63,7 +63,7 @@ inline float gemm_out(float acc, float alpha, float beta, global const float* c,
         if (GELU) VSTORE(GELU_OF(o), v, G + (out - C)); \
     }
 
-inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
+static inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
                         global const float* A, const int sar, const int sap,
                         global const float* B, const int sbp,
                         global float* C, global const float* bias, int has_bias, const int TM,
@@ -99,7 +99,7 @@ inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
 
 // out[p, j] = in[j, p] for a rows x cols input: turns a transposed op(B) into the row-major
 // layout gemm_rowvec reads with vector loads (O(n·k) copies against O(m·n·k) math).
-kernel void transpose(global const float* in, int in_off, global float* out, int out_off, int rows, int cols)
+kernel void transpose(global const float* in, long in_off, global float* out, long out_off, int rows, int cols)
 {
     const int c = get_global_id(0), r = get_global_id(1);
     if (r >= rows || c >= cols) return;
@@ -107,8 +107,8 @@ kernel void transpose(global const float* in, int in_off, global float* out, int
 }
 
 #define GEMM_ARGS int m, int n, int k, float alpha, float beta, \
-    global const float* A, int A_off, global const float* B, int B_off, \
-    global float* C, int C_off, global const float* bias, int bias_off, int has_bias
+    global const float* A, long A_off, global const float* B, long B_off, \
+    global float* C, long C_off, global const float* bias, long bias_off, int has_bias
 // op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); B[p*n + j] always (a transposed op(B) is first
 // turned row-major by `transpose`). Grid: (n / (GEMM_VW·GEMM_NV), m / GEMM_TM), rounded up.
 kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0); }
@@ -119,12 +119,12 @@ kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 
 kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0); }
 // The MLP's first product with its activation fused in: C = A·B + bias (the pre-activation the
 // backward needs) and G = GELU(C), in one pass instead of a second launch over C.
-kernel void gemm_nn_gelu(GEMM_ARGS, global float* G, int G_off) {
+kernel void gemm_nn_gelu(GEMM_ARGS, global float* G, long G_off) {
     gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, G + G_off, 1);
 }
 
 // dbias[c] += sum over rows of dout[r, c]. One work-item per column: no atomics, deterministic.
-kernel void bias_backward(global const float* dout, int dout_off, global float* dbias, int dbias_off,
+kernel void bias_backward(global const float* dout, long dout_off, global float* dbias, long dbias_off,
                           int rows, int cols)
 {
     const int c = get_global_id(0);

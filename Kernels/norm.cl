@@ -2,7 +2,7 @@
 // deterministic reductions, no atomics).
 
 // One row: out = (x - mean) * rstd * w + b, keeping the row's mean and rstd for the backward.
-inline void layernorm_row(global const float* x, global float* o, global const float* w, global const float* b,
+static inline void layernorm_row(global const float* x, global float* o, global const float* w, global const float* b,
                           global float* mean, global float* rstd, int cols, float eps)
 {
     float s = 0.0f;
@@ -16,9 +16,9 @@ inline void layernorm_row(global const float* x, global float* o, global const f
     *rstd = rs;
 }
 
-kernel void layernorm_forward(global const float* inp, int inp_off, global const float* w, int w_off,
-                              global const float* b, int b_off, global float* out, int out_off,
-                              global float* mean, int mean_off, global float* rstd, int rstd_off,
+kernel void layernorm_forward(global const float* inp, long inp_off, global const float* w, long w_off,
+                              global const float* b, long b_off, global float* out, long out_off,
+                              global float* mean, long mean_off, global float* rstd, long rstd_off,
                               int rows, int cols, float eps)
 {
     const int r = get_global_id(0);
@@ -29,10 +29,10 @@ kernel void layernorm_forward(global const float* inp, int inp_off, global const
 
 // A residual connection and the LayerNorm that reads it: sum = a + b (kept: the next residual
 // and the backward read it), out = LayerNorm(sum); the same arithmetic as add + layernorm_forward.
-kernel void residual_layernorm_forward(global const float* a, int a_off, global const float* b, int b_off,
-                                       global float* sum, int sum_off, global const float* w, int w_off,
-                                       global const float* bias, int bias_off, global float* out, int out_off,
-                                       global float* mean, int mean_off, global float* rstd, int rstd_off,
+kernel void residual_layernorm_forward(global const float* a, long a_off, global const float* b, long b_off,
+                                       global float* sum, long sum_off, global const float* w, long w_off,
+                                       global const float* bias, long bias_off, global float* out, long out_off,
+                                       global float* mean, long mean_off, global float* rstd, long rstd_off,
                                        int rows, int cols, float eps)
 {
     const int r = get_global_id(0);
@@ -45,9 +45,9 @@ kernel void residual_layernorm_forward(global const float* a, int a_off, global 
 }
 
 // dinp += ..., per row.
-kernel void layernorm_backward_input(global const float* dout, int dout_off, global const float* inp, int inp_off,
-                                     global const float* w, int w_off, global const float* mean, int mean_off,
-                                     global const float* rstd, int rstd_off, global float* dinp, int dinp_off,
+kernel void layernorm_backward_input(global const float* dout, long dout_off, global const float* inp, long inp_off,
+                                     global const float* w, long w_off, global const float* mean, long mean_off,
+                                     global const float* rstd, long rstd_off, global float* dinp, long dinp_off,
                                      int rows, int cols)
 {
     const int r = get_global_id(0);
@@ -70,9 +70,9 @@ kernel void layernorm_backward_input(global const float* dout, int dout_off, glo
 }
 
 // dweight += sum_r dout * norm, dbias += sum_r dout, per column.
-kernel void layernorm_backward_params(global const float* dout, int dout_off, global const float* inp, int inp_off,
-                                      global const float* mean, int mean_off, global const float* rstd, int rstd_off,
-                                      global float* dw, int dw_off, global float* db, int db_off, int rows, int cols)
+kernel void layernorm_backward_params(global const float* dout, long dout_off, global const float* inp, long inp_off,
+                                      global const float* mean, long mean_off, global const float* rstd, long rstd_off,
+                                      global float* dw, long dw_off, global float* db, long db_off, int rows, int cols)
 {
     const int c = get_global_id(0);
     if (c >= cols) return;
@@ -87,7 +87,7 @@ kernel void layernorm_backward_params(global const float* dout, int dout_off, gl
     db[db_off + c] += sb;
 }
 
-kernel void softmax_rows(global const float* inp, int inp_off, global float* out, int out_off,
+kernel void softmax_rows(global const float* inp, long inp_off, global float* out, long out_off,
                          int rows, int cols, float temperature)
 {
     const int r = get_global_id(0);

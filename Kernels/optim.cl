@@ -13,10 +13,10 @@ typedef double norm_acc;   // the norm is summed in double, as the CPU reference
 typedef float norm_acc;    // devices without fp64 (some integrated GPUs) sum in float
 #endif
 
-kernel void adamw(global float* p, int p_off, global const float* g, int g_off,
-                  global float* m, int m_off, global float* v, int v_off,
+kernel void adamw(global float* p, long p_off, global const float* g, long g_off,
+                  global float* m, long m_off, global float* v, long v_off,
                   int n, int decay_count, float lr, float beta1, float beta2, float eps,
-                  float weight_decay, float bc1, float bc2, global const float* scale, int scale_off)
+                  float weight_decay, float bc1, float bc2, global const float* scale, long scale_off)
 {
     const int i = get_global_id(0);
     if (i >= n) return;
@@ -35,11 +35,12 @@ kernel void adamw(global float* p, int p_off, global const float* g, int g_off,
     p[p_off + i] = w - (lr / bc1) * mi / denom;
 }
 
-// Partial sums of squares: work-item i sums elements i, i+G, i+2G, ... (G = global size).
-// No local memory, no barriers.
-kernel void sum_squares_partial(global const float* x, int x_off, int n, global float* partial)
+// Partial sums of squares: work-item i < G sums elements i, i+G, i+2G, ... (G partials; the
+// launch may round its global size up past G). No local memory, no barriers.
+kernel void sum_squares_partial(global const float* x, long x_off, int n, global float* partial, int G)
 {
-    const int i = get_global_id(0), G = get_global_size(0);
+    const int i = get_global_id(0);
+    if (i >= G) return;
     float s = 0.0f;
     for (int j = i; j < n; j += G) { const float e = x[x_off + j]; s += e * e; }
     partial[i] = s;
@@ -49,7 +50,7 @@ kernel void sum_squares_partial(global const float* x, int x_off, int n, global 
 // scale (clip / norm when clip > 0 and the norm exceeds it, else 1; 0 when the norm is not
 // finite). A single work-item over ~1000 numbers costs microseconds and keeps the sum's
 // order fixed, so the result is the same on every run.
-kernel void grad_norm_finish(global const float* partial, int count, float clip, global float* out, int out_off)
+kernel void grad_norm_finish(global const float* partial, int count, float clip, global float* out, long out_off)
 {
     if (get_global_id(0) != 0) return;
     norm_acc s = 0;

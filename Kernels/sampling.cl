@@ -4,16 +4,16 @@
 // order-preserving integer image of the floats, which lands on the exact float threshold.
 
 // Maps floats to unsigned ints with the same order (negative floats reversed).
-inline uint order_key(float f) {
+static inline uint order_key(float f) {
     const uint u = as_uint(f);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
-inline float key_value(uint k) {
+static inline float key_value(uint k) {
     return as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
 }
 
 // Largest threshold t (a float present in x) with count(x >= t) >= k.
-float kth_largest(global const float* x, int n, int k) {
+static float kth_largest(global const float* x, int n, int k) {
     uint lo = 0u, hi = 0xffffffffu;            // invariant: count(key >= lo) >= k
     while (lo < hi) {
         const uint mid = lo + ((hi - lo) >> 1) + ((hi - lo) & 1u);   // upper middle, no overflow
@@ -27,12 +27,12 @@ float kth_largest(global const float* x, int n, int k) {
 // The filtered distribution is computed on the fly from the logits rather than stored and
 // re-read, so each output element is written exactly once.
 // p1(c): softmax over the top-k survivors at this temperature (0 for the others).
-inline float p1(global const float* x, int c, float kth, float mx, float inv_t, float z1) {
+static inline float p1(global const float* x, int c, float kth, float mx, float inv_t, float z1) {
     return x[c] >= kth ? exp((x[c] - mx) * inv_t) / z1 : 0.0f;
 }
 
 // Largest threshold t with mass(p1 >= t) >= target: the nucleus of top-p, ties kept.
-float mass_threshold(global const float* x, int n, float kth, float mx, float inv_t, float z1, float target) {
+static float mass_threshold(global const float* x, int n, float kth, float mx, float inv_t, float z1, float target) {
     uint lo = order_key(0.0f), hi = order_key(1.0f);
     while (lo < hi) {
         const uint mid = lo + ((hi - lo) >> 1) + ((hi - lo) & 1u);   // upper middle, no overflow
@@ -44,7 +44,7 @@ float mass_threshold(global const float* x, int n, float kth, float mx, float in
     return key_value(lo);
 }
 
-kernel void sampling_probs(global const float* logits, int logits_off, global float* probs, int probs_off,
+kernel void sampling_probs(global const float* logits, long logits_off, global float* probs, long probs_off,
                            int rows, int vocab, float temperature, int top_k, float top_p, float min_p)
 {
     const int r = get_global_id(0);
@@ -75,8 +75,8 @@ kernel void sampling_probs(global const float* logits, int logits_off, global fl
     }
 }
 
-kernel void sample_draw(global const float* probs, int probs_off, global const float* u, int u_off,
-                        global int* out, int out_off, int rows, int vocab)
+kernel void sample_draw(global const float* probs, long probs_off, global const float* u, long u_off,
+                        global int* out, long out_off, int rows, int vocab)
 {
     const int r = get_global_id(0);
     if (r >= rows) return;
@@ -94,7 +94,7 @@ kernel void sample_draw(global const float* probs, int probs_off, global const f
     out[out_off + r] = pick < 0 ? last_nonzero : pick;
 }
 
-kernel void argmax_rows(global const float* x, int x_off, global int* out, int out_off, int rows, int vocab)
+kernel void argmax_rows(global const float* x, long x_off, global int* out, long out_off, int rows, int vocab)
 {
     const int r = get_global_id(0);
     if (r >= rows) return;
@@ -105,8 +105,8 @@ kernel void argmax_rows(global const float* x, int x_off, global int* out, int o
 }
 
 // One work-item per vocabulary entry: penalise it once if it occurs anywhere in `tokens`.
-kernel void repetition_penalty(global float* logits, int logits_off, int vocab,
-                               global const int* tokens, int tokens_off, int count, float penalty)
+kernel void repetition_penalty(global float* logits, long logits_off, int vocab,
+                               global const int* tokens, long tokens_off, int count, float penalty)
 {
     const int c = get_global_id(0);
     if (c >= vocab) return;

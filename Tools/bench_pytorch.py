@@ -3,7 +3,8 @@
 
 Reads the bench.json that `foundry bench` wrote, measures PyTorch on the same settings
 (nanoGPT's CPU settings for training: 4 layers, 4 heads, 128 wide, context 64, batch 12,
-character vocabulary, AdamW lr 1e-3; generation with transformers' GPT2LMHeadModel and its KV
+character vocabulary, AdamW lr 1e-3; the GPT-2 124M step when bench.json has one; square fp32
+matmuls at the sizes foundry measured; generation with transformers' GPT2LMHeadModel and its KV
 cache, batch 1, greedy and top-p 0.9), fills the "pytorch_*" fields in place and prints a
 table of Foundry / PyTorch. CPU: 2 threads (the CI machine's cores) unless --threads. GPU
 (--device cuda): TF32 off, so both sides compute in fp32.
@@ -105,10 +106,55 @@ def train(text, device, steps, layers=4, heads=4, c=128, ctx=64, batch=12, warmu
             "loss": loss.item(), "val_loss": sum(losses) / max(1, len(losses))}
 
 
+def train_random(device, steps, layers, heads, c, ctx, batch, vocab, warmup=1):
+    """Speed only, on random tokens: the GPT-2 124M step `foundry bench --gpt2` times."""
+    torch.manual_seed(1337)
+    model = GPT(vocab, ctx, c, layers, heads).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(vocab, (batch, ctx), generator=g).to(device)
+    y = torch.randint(vocab, (batch, ctx), generator=g).to(device)
+
+    def step():
+        loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    seconds = time.perf_counter() - t0
+    return {"tokens_per_sec": steps * batch * ctx / seconds, "ms_per_step": 1000 * seconds / steps}
+
+
+def matmul_gflops(device, n, reps=5):
+    """fp32 square product (TF32 off on CUDA): the median of `reps` after a warm-up."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(n, n, generator=g).to(device)
+    b = torch.randn(n, n, generator=g).to(device)
+    torch.mm(a, b)
+    times = []
+    for _ in range(reps):
+        sync(device)
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return 2.0 * n ** 3 / times[len(times) // 2] / 1e9
+
+
 def generate(device, layers, heads, c, tokens, top_p):
     from transformers import GPT2Config, GPT2LMHeadModel
     torch.manual_seed(7)
-    cfg = GPT2Config(vocab_size=65, n_positions=tokens + 1, n_embd=c, n_layer=layers, n_head=heads)
+    cfg = GPT2Config(vocab_size=65, n_positions=tokens + 1, n_embd=c, n_layer=layers, n_head=heads,
+                     bos_token_id=0, eos_token_id=0)
     model = GPT2LMHeadModel(cfg).to(device).eval()
     kw = dict(max_new_tokens=tokens, min_new_tokens=tokens, use_cache=True, pad_token_id=0)
     kw.update(dict(do_sample=True, top_p=0.9, temperature=1.0) if top_p else dict(do_sample=False))
@@ -151,6 +197,13 @@ def main():
     p = train(text, args.device, tr["steps"])
     tr["pytorch_tokens_per_sec"], tr["pytorch_ms_per_step"], tr["pytorch_val_loss"] = p["tokens_per_sec"], p["ms_per_step"], p["val_loss"]
     tr["pytorch_threads"] = args.threads if args.device == "cpu" else None
+    squares = [r for r in bench.get("matmul", []) if r.get("label") == "square"]
+    for r in squares:
+        r["pytorch_gflops"] = matmul_gflops(args.device, r["m"])
+    g2 = bench.get("train_gpt2_124m")
+    if g2 and "foundry_tokens_per_sec" in g2:
+        q = train_random(args.device, 2, 12, 12, 768, 1024, 1, 50257)
+        g2["pytorch_tokens_per_sec"], g2["pytorch_ms_per_step"] = q["tokens_per_sec"], q["ms_per_step"]
     runs = bench["generate"]["runs"]
     shapes = {"4L-128": (4, 4, 128), "6L-288": (6, 6, 288)}
     for r in runs:
@@ -166,6 +219,12 @@ def main():
     print(f"training (nanoGPT CPU settings, {tr['steps']} steps): foundry {tr['foundry_tokens_per_sec']:.0f} tok/s, "
           f"pytorch {p['tokens_per_sec']:.0f} tok/s, ratio {tr['foundry_tokens_per_sec'] / p['tokens_per_sec']:.2f}x; "
           f"val loss foundry {tr['val_loss']:.4f}, pytorch {p['val_loss']:.4f}")
+    if g2 and "pytorch_tokens_per_sec" in g2:
+        print(f"training GPT-2 124M (batch 1, context 1024): foundry {g2['foundry_tokens_per_sec']:.0f} tok/s, "
+              f"pytorch {g2['pytorch_tokens_per_sec']:.0f} tok/s, ratio {g2['foundry_tokens_per_sec'] / g2['pytorch_tokens_per_sec']:.2f}x")
+    for r in squares:
+        print(f"matmul {r['m']}^3 fp32: foundry {r['foundry_gflops']:.0f} GFLOP/s, pytorch {r['pytorch_gflops']:.0f} GFLOP/s, "
+              f"ratio {r['foundry_gflops'] / r['pytorch_gflops']:.2f}x")
     for r in runs:
         print(f"generation {r['model']:7s} {r['mode']:6s}: foundry {r['foundry_tokens_per_sec']:.0f} tok/s, "
               f"pytorch {r['pytorch_tokens_per_sec']:.0f} tok/s, ratio {r['foundry_tokens_per_sec'] / r['pytorch_tokens_per_sec']:.2f}x")

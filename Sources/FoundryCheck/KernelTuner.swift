@@ -37,7 +37,16 @@ public enum KernelTuner {
         }
         let d = KernelParams.defaults(isCPU: isCPU)
         if !out.contains(d) { out.insert(d, at: 0) }
-        return quick ? Array(out.prefix(4)) + (out.count > 4 && !out.prefix(4).contains(d) ? [d] : []) : out
+        guard quick else { return out }
+        // A spread rather than the first few: the default, then taller, wider and two-vector
+        // tiles around it (on a GPU, 4 to 32 outputs per work-item).
+        let spread = isCPU
+            ? [d, KernelParams(gemmTM: 4, gemmVW: 8, gemmNV: 2), KernelParams(gemmTM: 8, gemmVW: 8, gemmNV: 1),
+               KernelParams(gemmTM: 4, gemmVW: 16, gemmNV: 1), KernelParams(gemmTM: 8, gemmVW: 16, gemmNV: 1)]
+            : [d, KernelParams(gemmTM: 2, gemmVW: 4, gemmNV: 1), KernelParams(gemmTM: 8, gemmVW: 4, gemmNV: 1),
+               KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 2), KernelParams(gemmTM: 4, gemmVW: 8, gemmNV: 1),
+               KernelParams(gemmTM: 1, gemmVW: 4, gemmNV: 1), KernelParams(gemmTM: 2, gemmVW: 8, gemmNV: 2)]
+        return spread.filter { out.contains($0) }
     }
 
     /// Times every candidate on device `index`; `progress` sees each trial as it finishes.

@@ -81,6 +81,10 @@ public protocol Device: AnyObject {
     var backend: String { get }
     /// Human-readable device name.
     var name: String { get }
+    /// The most elements one tensor argument of an op may have (OpenCL kernels index inside a
+    /// tensor with 32-bit ints; the reference has no limit). Callers that size tensors from
+    /// user settings check against it first (see `Activations`).
+    var maxTensorElements: Int { get }
 
     // MARK: memory
     /// A zero-filled buffer of `count` 4-byte elements.
@@ -186,6 +190,7 @@ public protocol Device: AnyObject {
 }
 
 extension Device {
+    public var maxTensorElements: Int { Int.max }
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
                              rows: Int, vocab: Int, gradScale: Float) {
         crossEntropy(logits: logits, targets: targets, losses: losses, dlogits: dlogits, rows: rows, vocab: vocab,

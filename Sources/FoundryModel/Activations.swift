@@ -23,6 +23,10 @@ final class Activations {
         // Carve views out of one buffer; the size is whatever the carving below adds up to.
         var sizes: [Int] = []
         Activations.carve(config: c, batch: batch, seq: seq) { sizes.append($0) }
+        if let largest = sizes.max(), largest > device.maxTensorElements {
+            // The logits [B·T, vocab] are the largest tensor, then the MLP's [B·T, 4C].
+            throw FoundryError("batch \(batch) × context \(seq) needs a tensor of \(largest) elements (the logits are B·T × vocabulary \(c.vocabSize)), past \(device.name)'s limit of \(device.maxTensorElements) per tensor; use a smaller --batch or --context, or --backend cpu")
+        }
         let arena = try device.makeTensor(count: sizes.reduce(0, +))
         var at = 0
         func take(_ n: Int) -> TensorRef { defer { at += n }; return arena.slice(at, n) }

@@ -57,7 +57,7 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     /// Compiler options; $FOUNDRY_CL_OPTIONS is appended (e.g. -cl-opt-disable when debugging).
     var buildOptions: String {
         let extra = ProcessInfo.processInfo.environment["FOUNDRY_CL_OPTIONS"] ?? ""
-        return "-cl-std=CL1.2 -DGEMM_TM=\(gemmTM) -DGEMM_VW=\(gemmVW) -DGEMM_NV=\(gemmNV) \(extra)"
+        return "-cl-std=CL1.2 -DGEMM_TM=\(gemmTM) -DGEMM_VW=\(gemmVW) -DGEMM_NV=\(gemmNV)" + (extra.isEmpty ? "" : " " + extra)
     }
 }
 

@@ -39,6 +39,10 @@ public final class OpenCLDevice: Device {
     public let name: String
     public let info: OpenCLDeviceInfo
     public let params: KernelParams
+    /// The compiler options the program was built with.
+    public let buildOptions: String
+    /// How launches are cut into work-groups.
+    public let workGroups: WorkGroupPolicy
     /// Whether the program came from the on-disk cache (for tests and `foundry devices`).
     public private(set) var programFromCache = false
 
@@ -48,6 +52,8 @@ public final class OpenCLDevice: Device {
     public let queue: cl_command_queue
     let program: cl_program
     var kernels: [String: cl_kernel] = [:]
+    /// Each kernel's largest work-group on this device (CL_KERNEL_WORK_GROUP_SIZE).
+    var groupLimits: [String: Int] = [:]
     /// Zero-length ops and absent optional tensors bind this instead of a null buffer.
     lazy var dummy: CLBuffer = try! makeCLBuffer(count: 1)
     /// Working space for ops that need a temporary (the transposed B of a GEMM); grown on
@@ -65,11 +71,26 @@ public final class OpenCLDevice: Device {
     /// The first error raised inside an op; ops do not throw, so `read` and `finish` report it.
     var pendingError: FoundryError?
 
-    /// Opens device `index` of `OpenCLPlatforms.devices()`. Kernel parameters: `params`, else
+    /// Opens device `index` of `OpenCLPlatforms.devices()` (nil: the first GPU, see
+    /// `OpenCLPlatforms.preferredIndex`). Kernel parameters: `params`, else
     /// $FOUNDRY_KERNEL_PARAMS, else the device's `foundry kernels tune` result, else the defaults.
-    public init(index: Int = 0, params: KernelParams? = nil, profiling: Bool? = nil) throws {
+    /// `extraBuildOptions` are appended to the compiler options (the kernel suite builds with
+    /// -cl-opt-disable to catch code that only links when inlined).
+    /// `workGroups`: nil takes $FOUNDRY_WORKGROUP, else the device class's default.
+    public init(index: Int? = nil, params: KernelParams? = nil, profiling: Bool? = nil, extraBuildOptions: String = "",
+                workGroups: WorkGroupPolicy? = nil) throws {
         info = try OpenCLPlatforms.device(index)
         name = info.name
+        if let workGroups {
+            self.workGroups = workGroups
+        } else if let text = ProcessInfo.processInfo.environment["FOUNDRY_WORKGROUP"], !text.isEmpty {
+            guard let w = WorkGroupPolicy(text) else {
+                throw FoundryError("$FOUNDRY_WORKGROUP=\(text) is neither 'runtime' nor a work-group size from 1 to 1024 — unset it to use the default")
+            }
+            self.workGroups = w
+        } else {
+            self.workGroups = .defaults(isCPU: info.isCPU)
+        }
         if let params {
             self.params = params
         } else if let text = ProcessInfo.processInfo.environment["FOUNDRY_KERNEL_PARAMS"], !text.isEmpty {
@@ -95,8 +116,9 @@ public final class OpenCLDevice: Device {
             throw FoundryError("could not create an OpenCL queue on \(info.name): \(clErrorName(status))")
         }
         queue = q
+        buildOptions = OpenCLDevice.buildOptions(params: self.params, device: info, extra: extraBuildOptions)
         do {
-            (program, programFromCache) = try OpenCLDevice.buildProgram(context: ctx, device: info, options: self.params.buildOptions)
+            (program, programFromCache) = try OpenCLDevice.buildProgram(context: ctx, device: info, options: buildOptions)
         } catch {
             clReleaseCommandQueue(q); clReleaseContext(ctx)
             throw error
@@ -110,8 +132,19 @@ public final class OpenCLDevice: Device {
         clReleaseContext(context)
     }
 
-    /// All kernel files in one translation unit, common.h first.
-    static var source: String {
+    /// The tile sizes as -D options, fp32 division and square root correctly rounded where the
+    /// device offers it (so results match the reference bit for bit on every such device),
+    /// then $FOUNDRY_CL_OPTIONS and `extra`.
+    public static func buildOptions(params: KernelParams, device: OpenCLDeviceInfo, extra: String = "") -> String {
+        var options = params.buildOptions
+        if device.correctlyRoundedDivideSqrt { options += " -cl-fp32-correctly-rounded-divide-sqrt" }
+        if !extra.isEmpty { options += " " + extra }
+        return options
+    }
+
+    /// All kernel files in one translation unit, common.h first: what every device compiles
+    /// (public for the strict OpenCL C check in the tests).
+    public static var source: String {
         let files = KernelSources.files
         var text = files["common.h"] ?? ""
         for (name, body) in files.sorted(by: { $0.key < $1.key }) where name.hasSuffix(".cl") {
@@ -281,12 +314,21 @@ public final class OpenCLDevice: Device {
         guard let k = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
             throw FoundryError("OpenCL kernel \(name) missing from the program: \(clErrorName(status))")
         }
+        var limit = 0
+        if clGetKernelWorkGroupInfo(k, info.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE), MemoryLayout<Int>.size, &limit, nil) != CL_SUCCESS {
+            limit = info.maxWorkGroupSize
+        }
         kernels[name] = k
+        groupLimits[name] = max(1, min(limit, info.maxWorkGroupSize))
         return k
     }
 
-    /// Enqueues `name` over `global` work-items (1 or 2 dimensions); the driver picks the
-    /// work-group shape. Errors are kept for the next `read` or `finish`.
+    /// The largest element count one tensor argument may have: kernels index inside a tensor
+    /// with 32-bit ints (offsets into a buffer are 64-bit).
+    public var maxTensorElements: Int { Int(Int32.max) }
+
+    /// Enqueues `name` over `global` work-items (1 or 2 dimensions), grouped as `workGroups`
+    /// says. Errors are kept for the next `read` or `finish`.
     func launch(_ name: String, _ global: [Int], _ args: [KernelArg]) {
         if global.contains(0) { return }
         do {
@@ -299,16 +341,33 @@ public final class OpenCLDevice: Device {
             }
             for arg in args {
                 switch arg {
-                case .tensor(let t): try set(mem(t) as cl_mem?); try set(cl_int(t.offset))
-                case .int(let v): try set(cl_int(v))
+                case .tensor(let t):
+                    guard t.count <= maxTensorElements else {
+                        throw FoundryError("\(name): a tensor of \(t.count) elements is past the OpenCL kernels' limit of 2^31 − 1 elements per tensor (32-bit indices); use a smaller --batch or --context, or --backend cpu")
+                    }
+                    try set(mem(t) as cl_mem?); try set(cl_long(t.offset))
+                case .int(let v):
+                    guard let x = cl_int(exactly: v) else {
+                        throw FoundryError("\(name): the size \(v) does not fit the kernels' 32-bit integers; use a smaller --batch or --context, or --backend cpu")
+                    }
+                    try set(x)
                 case .float(let v): try set(v)
                 case .mem(let m): try set(m as cl_mem?)
                 }
             }
-            var sizes = global
             var event: cl_event?
-            try withUnsafeMutablePointer(to: &event) { e in
-                try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, profiling ? e : nil), "launch \(name)")
+            switch workGroups {
+            case .runtime:
+                var sizes = global
+                try withUnsafeMutablePointer(to: &event) { e in
+                    try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, profiling ? e : nil), "launch \(name)")
+                }
+            case .fixed(let target):
+                let shape = LaunchGeometry(global: global, groupLimit: groupLimits[name] ?? 1, target: target)
+                var sizes = shape.global, local = shape.local
+                try withUnsafeMutablePointer(to: &event) { e in
+                    try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, &local, 0, nil, profiling ? e : nil), "launch \(name)")
+                }
             }
             if let event {
                 pendingEvents.append((name, event))

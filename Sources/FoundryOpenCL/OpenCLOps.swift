@@ -145,7 +145,7 @@ extension OpenCLDevice {
     public func gradNorm(_ grads: TensorRef, clip: Float, out: TensorRef) {
         precondition(out.count >= 2, "gradNorm writes two values")
         let workers = 1024
-        launch("sum_squares_partial", [workers], [.tensor(grads), .int(grads.count), .mem(normPartials.mem)])
+        launch("sum_squares_partial", [workers], [.tensor(grads), .int(grads.count), .mem(normPartials.mem), .int(workers)])
         launch("grad_norm_finish", [1], [.mem(normPartials.mem), .int(workers), .float(clip), .tensor(out)])
     }
 

@@ -13,17 +13,33 @@ public struct OpenCLDeviceInfo {
     public let maxAllocation: UInt64
     public let computeUnits: Int
     public let isCPU: Bool
+    public let isGPU: Bool
+    /// The most work-items a work-group may hold on this device (a kernel may allow fewer).
+    public let maxWorkGroupSize: Int
+    /// Whether the device can divide and take square roots correctly rounded in fp32 when
+    /// asked (-cl-fp32-correctly-rounded-divide-sqrt); without it OpenCL allows 2.5 ulp
+    /// (NVIDIA's default) and 3 ulp, and exact-match kernel checks with a division differ.
+    public let correctlyRoundedDivideSqrt: Bool
     let id: cl_device_id
 }
 
 public enum OpenCLPlatforms {
-    /// Device `index` of `devices()`, or one error naming the valid range.
-    public static func device(_ index: Int) throws -> OpenCLDeviceInfo {
+    /// Device `index` of `devices()`, or one error naming the valid range; nil picks
+    /// `preferredIndex` (the first GPU).
+    public static func device(_ index: Int?) throws -> OpenCLDeviceInfo {
         let all = try devices()
+        let index = index ?? preferredIndex(all.map(\.type))
         guard all.indices.contains(index) else {
             throw FoundryError("no OpenCL device \(index): this machine has \(all.count) (0...\(all.count - 1)); see `foundry devices`")
         }
         return all[index]
+    }
+
+    /// The device used when none is named: the first GPU, else the first accelerator, else
+    /// device 0. Platform order alone would often pick a CPU (PoCL, rusticl) that sits
+    /// beside a GPU.
+    public static func preferredIndex(_ types: [String]) -> Int {
+        types.firstIndex(of: "GPU") ?? types.firstIndex(of: "accelerator") ?? 0
     }
 
     /// Every device of every platform, numbered in platform order (the `--device` index).
@@ -54,7 +70,11 @@ public enum OpenCLPlatforms {
                     globalMemory: deviceValue(id, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE)),
                     maxAllocation: deviceValue(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)),
                     computeUnits: Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS)) as cl_uint),
-                    isCPU: isCPU, id: id))
+                    isCPU: isCPU, isGPU: gpu,
+                    maxWorkGroupSize: max(1, Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int)),
+                    correctlyRoundedDivideSqrt: (deviceValue(id, cl_device_info(CL_DEVICE_SINGLE_FP_CONFIG)) as cl_device_fp_config)
+                        & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
+                    id: id))
             }
         }
         if result.isEmpty { throw FoundryError(noOpenCLMessage) }

@@ -86,7 +86,7 @@ struct Bench: ParsableCommand {
                                         "steps": train.steps, "loss": train.loss, "val_loss": train.valLoss,
                                         "pytorch_tokens_per_sec": NSNull(), "data": text.path as Any? ?? NSNull()]
         if let cl = device as? OpenCLDevice {
-            let shares = try BenchParts.kernelShares(index: deviceOptions.device, params: cl.params, text: text.text)
+            let shares = try BenchParts.kernelShares(index: cl.info.index, params: cl.params, text: text.text)
             print("time share of the top kernels (one profiled step):")
             for (name, share) in shares.prefix(8) { print("  \(name.padding(28)) \(String(format: "%5.1f%%", 100 * share))") }
             trainJSON["kernel_shares"] = Dictionary(uniqueKeysWithValues: shares.map { ($0.0, $0.1) })

@@ -13,8 +13,8 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "Compute backend: opencl (any OpenCL device) or cpu (the Swift reference). Default: $FOUNDRY_BACKEND, else opencl.")
     var backend: BackendName?
 
-    @Option(help: "OpenCL device index, as listed by `foundry devices`.")
-    var device: Int = 0
+    @Option(help: "OpenCL device index, as listed by `foundry devices` (default: the first GPU, else device 0).")
+    var device: Int?
 
     var resolvedBackend: BackendName {
         get throws {
@@ -32,8 +32,18 @@ struct DeviceOptions: ParsableArguments {
     func open() throws -> Device {
         switch try resolvedBackend {
         case .cpu: return CPUDevice()
-        case .opencl: return try OpenCLDevice(index: device)
+        case .opencl:
+            let cl = try OpenCLDevice(index: device)
+            announceChoice(cl.info)
+            return cl
         }
+    }
+
+    /// Says which device was picked when there was a choice and the user made none (stderr, so
+    /// the output of `sample` and friends stays clean; one device, as on most machines, says nothing).
+    func announceChoice(_ info: OpenCLDeviceInfo) {
+        guard device == nil, let count = try? OpenCLPlatforms.devices().count, count > 1 else { return }
+        FileHandle.standardError.write(Data("using OpenCL device \(info.index) of \(count): \(info.name) (\(info.type), \(info.platform)); --device N picks another, see `foundry devices`\n".utf8))
     }
 }
 

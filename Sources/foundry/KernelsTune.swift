@@ -19,7 +19,7 @@ struct KernelsTune: ParsableCommand {
         Example: foundry kernels tune --device 0
         """)
 
-    @Option(help: "OpenCL device index, as listed by `foundry devices`.") var device = 0
+    @Option(help: "OpenCL device index, as listed by `foundry devices` (default: the first GPU, else device 0).") var device: Int?
     @Flag(help: "Try only a few candidates (a quick check rather than a search).") var quick = false
     @Flag(help: "Print the parameters in use for the device and where they come from, then exit.") var show = false
     @Flag(help: "Forget the device's tuned parameters (back to the defaults).") var reset = false
@@ -43,14 +43,14 @@ struct KernelsTune: ParsableCommand {
         let candidates = KernelTuner.candidates(isCPU: info.isCPU, quick: quick)
         print("tuning GEMM on \(info.name): \(candidates.count) candidates × \(KernelTuner.shapes.count) shapes (\(KernelTuner.shapes.map(\.0).joined(separator: ", ")))")
         print("parameters              " + KernelTuner.shapes.map { $0.0.padding(17) }.joined() + "geomean GFLOP/s")
-        let trials = try KernelTuner.run(index: device, candidates: candidates, reps: max(1, reps)) { t in
+        let trials = try KernelTuner.run(index: info.index, candidates: candidates, reps: max(1, reps)) { t in
             print(t.params.description.padding(24) + t.gflops.map { String(format: "%8.2f", $0).padding(17) }.joined()
                   + String(format: "%8.2f", t.score))
             fflush(stdout)
         }
         guard let best = trials.max(by: { $0.score < $1.score }) else { throw FoundryError("no candidate could be measured") }
         // The winner must compute the same products as the reference before it is kept.
-        let check = try OpenCLDevice(index: device, params: best.params)
+        let check = try OpenCLDevice(index: info.index, params: best.params)
         let results = try KernelSuite.run(reference: CPUDevice(), candidate: check, small: false, only: "gemm")
         let failed = results.filter { !$0.passed }
         guard failed.isEmpty else {
