@@ -150,10 +150,10 @@ def matmul_gflops(device, n, reps=5):
     return 2.0 * n ** 3 / times[len(times) // 2] / 1e9
 
 
-def generate(device, layers, heads, c, tokens, top_p):
+def generate(device, layers, heads, c, vocab, tokens, top_p):
     from transformers import GPT2Config, GPT2LMHeadModel
     torch.manual_seed(7)
-    cfg = GPT2Config(vocab_size=65, n_positions=tokens + 1, n_embd=c, n_layer=layers, n_head=heads,
+    cfg = GPT2Config(vocab_size=vocab, n_positions=tokens + 1, n_embd=c, n_layer=layers, n_head=heads,
                      bos_token_id=0, eos_token_id=0)
     model = GPT2LMHeadModel(cfg).to(device).eval()
     kw = dict(max_new_tokens=tokens, min_new_tokens=tokens, use_cache=True, pad_token_id=0)
@@ -205,9 +205,9 @@ def main():
         q = train_random(args.device, 2, 12, 12, 768, 1024, 1, 50257)
         g2["pytorch_tokens_per_sec"], g2["pytorch_ms_per_step"] = q["tokens_per_sec"], q["ms_per_step"]
     runs = bench["generate"]["runs"]
-    shapes = {"4L-128": (4, 4, 128), "6L-288": (6, 6, 288)}
     for r in runs:
-        r["pytorch_tokens_per_sec"] = generate(args.device, *shapes[r["model"]], args.generate_tokens, r["mode"] == "top_p")
+        r["pytorch_tokens_per_sec"] = generate(args.device, r["layers"], r["heads"], r["embd"], r["vocab"], args.generate_tokens,
+                                               r["mode"] == "top_p")
     bench["generate"]["pytorch_tokens_per_sec"] = runs[0]["pytorch_tokens_per_sec"]
     bench["peer"] = f"torch {torch.__version__} on {args.device}" + (f", {args.threads} threads" if args.device == "cpu" else ", TF32 off")
     tmp = args.bench + ".tmp"
@@ -226,7 +226,7 @@ def main():
         print(f"matmul {r['m']}^3 fp32: foundry {r['foundry_gflops']:.0f} GFLOP/s, pytorch {r['pytorch_gflops']:.0f} GFLOP/s, "
               f"ratio {r['foundry_gflops'] / r['pytorch_gflops']:.2f}x")
     for r in runs:
-        print(f"generation {r['model']:7s} {r['mode']:6s}: foundry {r['foundry_tokens_per_sec']:.0f} tok/s, "
+        print(f"generation {r['model']:10s} {r['mode']:6s}: foundry {r['foundry_tokens_per_sec']:.0f} tok/s, "
               f"pytorch {r['pytorch_tokens_per_sec']:.0f} tok/s, ratio {r['foundry_tokens_per_sec'] / r['pytorch_tokens_per_sec']:.2f}x")
     print(f"updated {args.bench}")
 

@@ -121,9 +121,9 @@ say ""; say "## kernels tune --quick"; say "$(cat "$WORK/kernels-tune.txt")"
 
 # 4. The benchmark.
 if [ $PROFILE = gpu ]; then
-    BENCH=(--sizes 256,512,1024,2048,4096 --gpt2 --train-steps 60)
+    GEN=256; BENCH=(--sizes 256,512,1024,2048,4096 --gpt2 --train-steps 60 --generate-tokens $GEN)
 else
-    BENCH=(--sizes 256,512 --attention-t 64,256 --gpt2 --train-steps 20 --generate-tokens 64)
+    GEN=32; BENCH=(--sizes 256,512 --attention-t 64,256 --gpt2 --train-steps 20 --generate-tokens $GEN)
 fi
 (cd "$WORK" && step bench 120 "$F" bench --out "$WORK/bench.json" "${BENCH[@]}")
 say ""; say "$(cat "$WORK/bench.txt")"
@@ -137,7 +137,7 @@ elif ! command -v "$PY" >/dev/null || ! "$PY" -c 'import torch, transformers' 2>
     say ""; say "pytorch: skipped ($PY cannot import torch and transformers)"
 else
     TD=cpu; "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null && TD=cuda
-    step pytorch 60 env PYTHONUNBUFFERED=1 "$PY" "$REPO/Tools/bench_pytorch.py" --bench "$WORK/bench.json" --device $TD
+    step pytorch 60 env PYTHONUNBUFFERED=1 "$PY" "$REPO/Tools/bench_pytorch.py" --bench "$WORK/bench.json" --device $TD --generate-tokens $GEN
     say "$(cat "$WORK/pytorch.txt")"
     cp "$WORK/bench.json" "$OUT/bench.json"
 fi

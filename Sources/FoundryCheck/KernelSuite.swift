@@ -72,6 +72,20 @@ public enum KernelSuite {
                 })
             }
         }
+        // Few rows times a transposed B (decoding through the tied LM head): dot products along
+        // k, at vocabulary widths (GPT-2's 50257, llama2.c's stories 32000-class) and ragged k.
+        let decodeShapes: [(Int, Int, Int)] = small ? [(1, 7, 9), (2, 33, 5)] : [(1, 50257, 64), (2, 3001, 288), (5, 33, 7), (3, 257, 1)]
+        for (m, n, k) in decodeShapes {
+            all.append(ParityCase(kernel: "gemm_nt_rows", shape: "\(m)x\(n)x\(k)\(n % 2 == 1 ? "+bias" : "")",
+                                  tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d in
+                var g = Inputs(seed: UInt64(m * 17 + n + k))
+                let a = try d.upload(g.normal(m * k)), b = try d.upload(g.normal(n * k)), bias = try d.upload(g.normal(n))
+                let c = try d.upload(g.normal(m * n))
+                d.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: k % 2 == 0 ? 1 : 0, c: c,
+                       bias: n % 2 == 1 ? bias : nil)
+                return try d.read(c)
+            })
+        }
         // The MLP's fused product + bias + GELU: a ragged right edge, a tile-sized product, fewer
         // rows than a tile (the generation path), and the training shape.
         let geluShapes: [(Int, Int, Int)] = small ? [(1, 3, 2), (7, 33, 5)] : [(1, 3, 2), (7, 33, 5), (33, 100, 7), (768, 512, 128)]

@@ -22,6 +22,14 @@ extension OpenCLDevice {
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?) {
         if m == 0 || n == 0 { return }
+        if transB && !transA && m < params.gemmTM {
+            // Few rows (decoding): dot products along k, no transposed copy of B.
+            launch("gemm_nt_rows", [n, m], [
+                .int(m), .int(n), .int(k), .float(alpha), .float(beta), .tensor(a), .tensor(b),
+                .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)), .int(bias == nil ? 0 : 1),
+            ])
+            return
+        }
         var bRowMajor = b
         if transB {
             // B is [n, k]: make it [k, n] so the kernel can load rows of B as vectors.

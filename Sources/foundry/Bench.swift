@@ -106,14 +106,14 @@ struct Bench: ParsableCommand {
         }
 
         // 4. Generation with the KV cache, batch 1.
-        print("\n## generation (KV cache, batch 1, \(quick ? 64 : generateTokens) tokens, random weights)")
+        print("\n## generation (KV cache, batch 1, \(quick ? 64 : generateTokens) tokens, random weights; stories15M: 6 × 288, vocabulary 32000)")
         var gen: [[String: Any]] = []
-        for (label, layers, heads, embd) in [("4L-128", 4, 4, 128), ("6L-288", 6, 6, 288)] {
+        for shape in BenchParts.GenerationShape.small + (gpt2 ? [BenchParts.GenerationShape.gpt2] : []) {
             for mode in ["greedy", "top_p"] {
-                let tps = try BenchParts.generate(device: device, layers: layers, heads: heads, embd: embd, tokens: quick ? 64 : generateTokens,
-                                                  topP: mode == "top_p")
-                print("\(label.padding(8)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s", tps))"); fflush(stdout)
-                gen.append(["model": label, "mode": mode, "foundry_tokens_per_sec": tps, "pytorch_tokens_per_sec": NSNull()])
+                let tps = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p")
+                print("\(shape.label.padding(10)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s", tps))"); fflush(stdout)
+                gen.append(["model": shape.label, "mode": mode, "layers": shape.layers, "heads": shape.heads, "embd": shape.embd,
+                            "vocab": shape.vocab, "foundry_tokens_per_sec": tps, "pytorch_tokens_per_sec": NSNull()])
             }
         }
         json["generate"] = ["foundry_tokens_per_sec": gen.first?["foundry_tokens_per_sec"] as Any, "pytorch_tokens_per_sec": NSNull(), "runs": gen]

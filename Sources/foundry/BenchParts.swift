@@ -101,10 +101,21 @@ enum BenchParts {
         return d.profile.map { ($0.key, Double($0.value.nanoseconds) / max(total, 1)) }.sorted { $0.1 > $1.1 }
     }
 
+    /// A model shape generation is timed at.
+    struct GenerationShape {
+        let label: String, layers: Int, heads: Int, embd: Int, vocab: Int
+        /// The character-level models of the training benchmark, llama2.c's "stories15M" width
+        /// class (6 × 288, vocabulary 32000) and GPT-2 124M.
+        static let small = [GenerationShape(label: "4L-128", layers: 4, heads: 4, embd: 128, vocab: 65),
+                            GenerationShape(label: "6L-288", layers: 6, heads: 6, embd: 288, vocab: 65),
+                            GenerationShape(label: "stories15M", layers: 6, heads: 6, embd: 288, vocab: 32000)]
+        static let gpt2 = GenerationShape(label: "gpt2-124M", layers: 12, heads: 12, embd: 768, vocab: 50257)
+    }
+
     /// Tokens per second generating `tokens` tokens from one token with the KV cache (random
-    /// weights, vocabulary 65): greedy, or top-p 0.9 at temperature 1.
-    static func generate(device: Device, layers: Int, heads: Int, embd: Int, tokens: Int, topP: Bool) throws -> Double {
-        let model = try GPT2(config: GPT2Config(vocabSize: 65, maxSeq: tokens + 1, channels: embd, layers: layers, heads: heads), device: device)
+    /// weights): greedy, or top-p 0.9 at temperature 1.
+    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool) throws -> Double {
+        let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: tokens + 1, channels: g.embd, layers: g.layers, heads: g.heads), device: device)
         try model.initialise(seed: 7)
         let gen = try Generator(model: model)
         var s = SamplingSettings()

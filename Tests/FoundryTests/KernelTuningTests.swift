@@ -81,7 +81,9 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(shares.values.reduce(0, +), 1, accuracy: 1e-6)
         XCTAssertNotNil(shares["gemm_nn"])
         let gen = try XCTUnwrap((j["generate"] as? [String: Any])?["runs"] as? [[String: Any]])
-        XCTAssertEqual(gen.count, 4)
+        // Greedy and top-p at each shape; the stories15M row carries its 32000-token vocabulary.
+        XCTAssertEqual(gen.map { $0["model"] as? String }, ["4L-128", "4L-128", "6L-288", "6L-288", "stories15M", "stories15M"])
+        XCTAssertEqual(gen.last?["vocab"] as? Int, 32000)
         XCTAssertTrue(gen.allSatisfy { ($0["foundry_tokens_per_sec"] as? Double ?? 0) > 0 })
     }
 }
