@@ -3,3 +3,54 @@
 // can hold many named tensors without sub-buffer alignment rules. Tile sizes and work-group
 // shapes arrive as -D build options chosen per device (see KernelParams.swift).
 #define AT(p) (p + p##_off)
+
+// Row kernels (softmax-like reductions over a vocabulary) run one work-group of ROW_WG
+// work-items per row; ROW_WG is a power of two chosen per device (KernelParams.rowGroup).
+#ifndef ROW_WG
+#define ROW_WG 64
+#endif
+
+// Work-group reductions through local memory. Every work-item of the group must call them (the
+// same number of times, in the same order); each returns the group's result to all. The final
+// barrier lets the next reduction reuse the buffer.
+static inline float wg_sum(local float* buf, float v)
+{
+    const int l = get_local_id(0);
+    buf[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
+        if (l < s) buf[l] += buf[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+static inline float wg_max(local float* buf, float v)
+{
+    const int l = get_local_id(0);
+    buf[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
+        if (l < s) buf[l] = fmax(buf[l], buf[l + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+static inline int wg_sum_int(local int* buf, int v)
+{
+    const int l = get_local_id(0);
+    buf[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
+        if (l < s) buf[l] += buf[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const int r = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}

@@ -87,17 +87,19 @@ kernel void layernorm_backward_params(global const float* dout, long dout_off, g
     db[db_off + c] += sb;
 }
 
+// One work-group per row (ROW_WG work-items): the row's maximum and sum are group reductions.
 kernel void softmax_rows(global const float* inp, long inp_off, global float* out, long out_off,
-                         int rows, int cols, float temperature)
+                         int cols, float temperature)
 {
-    const int r = get_global_id(0);
-    if (r >= rows) return;
+    local float buf[ROW_WG];
+    const int r = get_group_id(0), l = get_local_id(0);   // one group per row: no early return
     global const float* x = inp + inp_off + r * cols;
     global float* o = out + out_off + r * cols;
     float mx = -INFINITY;
-    for (int c = 0; c < cols; c++) mx = fmax(mx, x[c]);
+    for (int c = l; c < cols; c += ROW_WG) mx = fmax(mx, x[c]);
+    mx = wg_max(buf, mx);
     float s = 0.0f;
-    for (int c = 0; c < cols; c++) { const float e = exp((x[c] - mx) / temperature); o[c] = e; s += e; }
-    const float inv = 1.0f / s;
-    for (int c = 0; c < cols; c++) o[c] *= inv;
+    for (int c = l; c < cols; c += ROW_WG) { const float e = exp((x[c] - mx) / temperature); o[c] = e; s += e; }
+    const float inv = 1.0f / wg_sum(buf, s);
+    for (int c = l; c < cols; c += ROW_WG) o[c] *= inv;
 }

@@ -1,5 +1,6 @@
 // Sampling: the filtered distribution, the categorical draw, argmax and repetition penalty.
-// One work-item per row. top-k and top-p need "the k-th largest value" and "the smallest set
+// The filter and argmax take a work-group per row; the draw one work-item per row (a sequential
+// running sum, so the token picked matches the reference's exactly). top-k and top-p need "the k-th largest value" and "the smallest set
 // whose mass reaches p": both are found without sorting, by bisection over the 32-bit
 // order-preserving integer image of the floats, which lands on the exact float threshold.
 
@@ -12,67 +13,108 @@ static inline float key_value(uint k) {
     return as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
 }
 
-// Largest threshold t (a float present in x) with count(x >= t) >= k.
-static float kth_largest(global const float* x, int n, int k) {
+// One work-group of ROW_WG work-items per row (ROW_WG, a power of two, is a build option chosen
+// per device): a row of a 32000- or 50257-token vocabulary is spread over the group, and the
+// group combines its partial results through local memory (common.h's reductions).
+
+// Every barrier below is reached unconditionally: a bisection always runs its 32 steps (32
+// halvings of the 32-bit key range leave one key), and a filter that is off still joins the
+// group's reductions with nothing counted. PoCL 3.1 miscompiled the same code with barriers
+// behind uniform conditions (a crash inside the work-group function); GPUs run it either way.
+
+// Largest threshold t (a float present in x) with count(x >= t) >= k, when `active`.
+static float kth_largest(global const float* x, int n, int k, int active, local int* ibuf)
+{
     uint lo = 0u, hi = 0xffffffffu;            // invariant: count(key >= lo) >= k
-    while (lo < hi) {
+    for (int step = 0; step < 32; step++) {
         const uint mid = lo + ((hi - lo) >> 1) + ((hi - lo) & 1u);   // upper middle, no overflow
         int cnt = 0;
-        for (int c = 0; c < n; c++) cnt += order_key(x[c]) >= mid;
-        if (cnt >= k) lo = mid; else hi = mid - 1u;
+        if (active && lo < hi) for (int c = get_local_id(0); c < n; c += ROW_WG) cnt += order_key(x[c]) >= mid;
+        const int total = wg_sum_int(ibuf, cnt);
+        if (lo < hi) { if (total >= k) lo = mid; else hi = mid - 1u; }
     }
-    return key_value(lo);
+    return active ? key_value(lo) : -INFINITY;
 }
 
-// The filtered distribution is computed on the fly from the logits rather than stored and
-// re-read, so each output element is written exactly once.
-// p1(c): softmax over the top-k survivors at this temperature (0 for the others).
-static inline float p1(global const float* x, int c, float kth, float mx, float inv_t, float z1) {
-    return x[c] >= kth ? exp((x[c] - mx) * inv_t) / z1 : 0.0f;
-}
-
-// Largest threshold t with mass(p1 >= t) >= target: the nucleus of top-p, ties kept.
-static float mass_threshold(global const float* x, int n, float kth, float mx, float inv_t, float z1, float target) {
+// Largest threshold t with mass(p >= t) >= target over the stored probabilities p (the nucleus
+// of top-p, ties kept), when `active`.
+static float mass_threshold(global const float* p, int n, float target, int active, local float* fbuf)
+{
     uint lo = order_key(0.0f), hi = order_key(1.0f);
-    while (lo < hi) {
+    for (int step = 0; step < 32; step++) {
         const uint mid = lo + ((hi - lo) >> 1) + ((hi - lo) & 1u);   // upper middle, no overflow
         const float t = key_value(mid);
         float mass = 0.0f;
-        for (int c = 0; c < n; c++) { const float p = p1(x, c, kth, mx, inv_t, z1); if (p >= t) mass += p; }
-        if (mass >= target) lo = mid; else hi = mid - 1u;
+        if (active && lo < hi) for (int c = get_local_id(0); c < n; c += ROW_WG) if (p[c] >= t) mass += p[c];
+        const float total = wg_sum(fbuf, mass);
+        if (lo < hi) { if (total >= target) lo = mid; else hi = mid - 1u; }
     }
-    return key_value(lo);
+    return active ? key_value(lo) : 0.0f;
 }
 
-kernel void sampling_probs(global const float* logits, long logits_off, global float* probs, long probs_off,
-                           int rows, int vocab, float temperature, int top_k, float top_p, float min_p)
+// The first maximum of a row: each work-item scans its stride, then the group keeps the larger
+// value, the lower index on a tie.
+static int row_argmax(global const float* x, int n, local float* fbuf, local int* ibuf)
 {
-    const int r = get_global_id(0);
-    if (r >= rows) return;
+    const int l = get_local_id(0);
+    int best = l < n ? l : 0;
+    for (int c = l + ROW_WG; c < n; c += ROW_WG) if (x[c] > x[best]) best = c;
+    fbuf[l] = x[best];
+    ibuf[l] = best;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
+        if (l < s) {
+            const float v = fbuf[l + s];
+            const int i = ibuf[l + s];
+            if (v > fbuf[l] || (v == fbuf[l] && i < ibuf[l])) { fbuf[l] = v; ibuf[l] = i; }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const int r = ibuf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+// Greedy: all mass on the first maximum.
+kernel void sampling_probs_greedy(global const float* logits, long logits_off, global float* probs, long probs_off,
+                                  int vocab)
+{
+    local float fbuf[ROW_WG];
+    local int ibuf[ROW_WG];
+    const int r = get_group_id(0);             // one group per row: no bounds check, no early return
+    global float* o = probs + probs_off + r * vocab;
+    const int best = row_argmax(logits + logits_off + r * vocab, vocab, fbuf, ibuf);
+    for (int c = get_local_id(0); c < vocab; c += ROW_WG) o[c] = (c == best) ? 1.0f : 0.0f;
+}
+
+// The filtered distribution at temperature > 0: p1 = softmax over the top-k survivors is written
+// to the output, then top-p and min-p read it back (each work-item only the elements it wrote,
+// so no barrier is needed) and the survivors are renormalised in place.
+kernel void sampling_probs(global const float* logits, long logits_off, global float* probs, long probs_off,
+                           int vocab, float temperature, int top_k, float top_p, float min_p)
+{
+    local float fbuf[ROW_WG];
+    local int ibuf[ROW_WG];
+    const int r = get_group_id(0), l = get_local_id(0);   // one group per row: no early return
     global const float* x = logits + logits_off + r * vocab;
     global float* o = probs + probs_off + r * vocab;
-    if (temperature <= 0.0f) {                 // greedy: all mass on the first maximum
-        int best = 0;
-        for (int c = 1; c < vocab; c++) if (x[c] > x[best]) best = c;
-        for (int c = 0; c < vocab; c++) o[c] = (c == best) ? 1.0f : 0.0f;
-        return;
-    }
     const float inv_t = 1.0f / temperature;
-    const float kth = (top_k > 0 && top_k < vocab) ? kth_largest(x, vocab, top_k) : -INFINITY;
+    const float kth = kth_largest(x, vocab, top_k, top_k > 0 && top_k < vocab, ibuf);
     float mx = -INFINITY;
-    for (int c = 0; c < vocab; c++) if (x[c] >= kth) mx = fmax(mx, x[c]);
+    for (int c = l; c < vocab; c += ROW_WG) if (x[c] >= kth) mx = fmax(mx, x[c]);
+    mx = wg_max(fbuf, mx);
     float z1 = 0.0f;
-    for (int c = 0; c < vocab; c++) if (x[c] >= kth) z1 += exp((x[c] - mx) * inv_t);
+    for (int c = l; c < vocab; c += ROW_WG) if (x[c] >= kth) z1 += exp((x[c] - mx) * inv_t);
+    z1 = wg_sum(fbuf, z1);
+    for (int c = l; c < vocab; c += ROW_WG) o[c] = x[c] >= kth ? exp((x[c] - mx) * inv_t) / z1 : 0.0f;
     // top-p keeps p1 >= tp. min-p compares with the most likely token, whose p1 is 1/z1 (its
     // logit is mx) whatever the renormalisation in between: keep p1 >= min_p / z1.
-    const float tp = top_p < 1.0f ? mass_threshold(x, vocab, kth, mx, inv_t, z1, top_p) : 0.0f;
+    const float tp = mass_threshold(o, vocab, top_p, top_p < 1.0f, fbuf);
     const float tm = min_p > 0.0f ? min_p / z1 : 0.0f;
     float z3 = 0.0f;
-    for (int c = 0; c < vocab; c++) { const float p = p1(x, c, kth, mx, inv_t, z1); if (p >= tp && p >= tm) z3 += p; }
-    for (int c = 0; c < vocab; c++) {
-        const float p = p1(x, c, kth, mx, inv_t, z1);
-        o[c] = (p >= tp && p >= tm) ? p / z3 : 0.0f;
-    }
+    for (int c = l; c < vocab; c += ROW_WG) { const float p = o[c]; if (p >= tp && p >= tm) z3 += p; }
+    z3 = wg_sum(fbuf, z3);
+    for (int c = l; c < vocab; c += ROW_WG) { const float p = o[c]; o[c] = (p >= tp && p >= tm) ? p / z3 : 0.0f; }
 }
 
 kernel void sample_draw(global const float* probs, long probs_off, global const float* u, long u_off,
@@ -94,14 +136,13 @@ kernel void sample_draw(global const float* probs, long probs_off, global const 
     out[out_off + r] = pick < 0 ? last_nonzero : pick;
 }
 
-kernel void argmax_rows(global const float* x, long x_off, global int* out, long out_off, int rows, int vocab)
+kernel void argmax_rows(global const float* x, long x_off, global int* out, long out_off, int vocab)
 {
-    const int r = get_global_id(0);
-    if (r >= rows) return;
-    global const float* row = x + x_off + r * vocab;
-    int best = 0;
-    for (int c = 1; c < vocab; c++) if (row[c] > row[best]) best = c;
-    out[out_off + r] = best;
+    local float fbuf[ROW_WG];
+    local int ibuf[ROW_WG];
+    const int r = get_group_id(0);             // one group per row: no bounds check, no early return
+    const int best = row_argmax(x + x_off + r * vocab, vocab, fbuf, ibuf);
+    if (get_local_id(0) == 0) out[out_off + r] = best;
 }
 
 // One work-item per vocabulary entry: penalise it once if it occurs anywhere in `tokens`.

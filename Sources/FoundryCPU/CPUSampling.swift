@@ -23,18 +23,20 @@ extension CPUDevice {
             // Softmax of the kept logits at this temperature (max subtracted: no overflow at small T).
             var mx = -Float.infinity
             for c in 0..<vocab where keep[c] { mx = max(mx, xr[c]) }
+            // Sums in double: over a 50k-token vocabulary a float running sum is off by about
+            // one token's probability, enough to move the top-p boundary.
             func normalise() {
-                var s: Float = 0
-                for c in 0..<vocab { if keep[c] { s += orow[c] } else { orow[c] = 0 } }
-                for c in 0..<vocab { orow[c] /= s }
+                var s = 0.0
+                for c in 0..<vocab { if keep[c] { s += Double(orow[c]) } else { orow[c] = 0 } }
+                for c in 0..<vocab { orow[c] = Float(Double(orow[c]) / s) }
             }
             for c in 0..<vocab { orow[c] = keep[c] ? expf((xr[c] - mx) / filter.temperature) : 0 }
             normalise()
             if filter.topP < 1 {
                 // Smallest set of most likely tokens whose mass reaches p (ties kept).
                 let sorted = (0..<vocab).filter { keep[$0] }.map { orow[$0] }.sorted(by: >)
-                var cum: Float = 0, threshold = sorted.last ?? 0
-                for p in sorted { cum += p; if cum >= filter.topP { threshold = p; break } }
+                var cum = 0.0, threshold = sorted.last ?? 0
+                for p in sorted { cum += Double(p); if cum >= Double(filter.topP) { threshold = p; break } }
                 for c in 0..<vocab where orow[c] < threshold { keep[c] = false }
                 normalise()
             }

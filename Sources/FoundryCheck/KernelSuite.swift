@@ -99,7 +99,7 @@ public enum KernelSuite {
             })
         }
         let rowShapes: [(Int, Int)] = small ? [(1, 1), (3, 7), (7, 3)]
-            : [(1, 1), (3, 7), (7, 33), (33, 100), (100, 257), (257, 3), (768, 128)]
+            : [(1, 1), (3, 7), (7, 33), (33, 100), (100, 257), (257, 3), (768, 128), (1, 50257), (2, 32000)]
         for (rows, cols) in rowShapes {
             let shape = "\(rows)x\(cols)"
             all.append(ParityCase(kernel: "bias_backward", shape: shape, tolerance: 1e-5 * Double(rows).squareRoot()) { d in

@@ -11,9 +11,26 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     public var gemmVW: Int
     /// Vectors per row (1 or 2): a work-item computes gemmTM x (gemmVW·gemmNV) of C.
     public var gemmNV: Int
+    /// Work-items per row in the row kernels (softmax, argmax, the sampling filter): a power
+    /// of two from 8 to 256, the work-group each row gets.
+    public var rowGroup: Int
 
-    public init(gemmTM: Int, gemmVW: Int, gemmNV: Int) {
-        self.gemmTM = gemmTM; self.gemmVW = gemmVW; self.gemmNV = gemmNV
+    public init(gemmTM: Int, gemmVW: Int, gemmNV: Int, rowGroup: Int = KernelParams.defaultRowGroup) {
+        self.gemmTM = gemmTM; self.gemmVW = gemmVW; self.gemmNV = gemmNV; self.rowGroup = rowGroup
+    }
+
+    /// 64 work-items per row: two NVIDIA warps or one AMD wavefront on a GPU, and on PoCL
+    /// (measured with FOUNDRY_KERNEL_PARAMS=RG=16/64/256) as fast as the others.
+    public static let defaultRowGroup = 64
+
+    enum CodingKeys: String, CodingKey { case gemmTM, gemmVW, gemmNV, rowGroup }
+
+    /// Files tuned before rowGroup existed read as the default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(gemmTM: try c.decode(Int.self, forKey: .gemmTM), gemmVW: try c.decode(Int.self, forKey: .gemmVW),
+                  gemmNV: try c.decode(Int.self, forKey: .gemmNV),
+                  rowGroup: try c.decodeIfPresent(Int.self, forKey: .rowGroup) ?? KernelParams.defaultRowGroup)
     }
 
     /// CPUs: 6 rows x two float8 — twelve accumulator registers, two for the row of B and one
@@ -27,13 +44,19 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     /// Columns of C one work-item computes in gemm_nn / gemm_tn.
     var gemmColumns: Int { gemmVW * gemmNV }
 
-    public var description: String { "TM=\(gemmTM),VW=\(gemmVW),NV=\(gemmNV)" }
+    public var description: String {
+        "TM=\(gemmTM),VW=\(gemmVW),NV=\(gemmNV)" + (rowGroup == KernelParams.defaultRowGroup ? "" : ",RG=\(rowGroup)")
+    }
 
     /// Rejects values the kernels cannot be built with.
     public func validate() throws {
         guard [2, 4, 8, 16].contains(gemmVW) else { throw KernelParamsError("vector width \(gemmVW) must be 2, 4, 8 or 16") }
         guard (1...16).contains(gemmTM) else { throw KernelParamsError("TM=\(gemmTM) must be between 1 and 16") }
         guard (1...2).contains(gemmNV) else { throw KernelParamsError("NV=\(gemmNV) must be 1 or 2") }
+        // At least 8: a row's sums then run as a tree, accurate enough over a 50k vocabulary.
+        guard (8...256).contains(rowGroup), rowGroup & (rowGroup - 1) == 0 else {
+            throw KernelParamsError("RG=\(rowGroup) must be a power of two from 8 to 256")
+        }
     }
 
     /// Parses "TM=8,VW=16,NV=1" (any subset; the rest from `base`), the form
@@ -47,7 +70,8 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
             case "TM": p.gemmTM = v
             case "NV": p.gemmNV = v
             case "VW": p.gemmVW = v
-            default: throw KernelParamsError("unknown name \(kv[0]) (known: TM, VW, NV)")
+            case "RG": p.rowGroup = v
+            default: throw KernelParamsError("unknown name \(kv[0]) (known: TM, VW, NV, RG)")
             }
         }
         try p.validate()
@@ -57,7 +81,7 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     /// Compiler options; $FOUNDRY_CL_OPTIONS is appended (e.g. -cl-opt-disable when debugging).
     var buildOptions: String {
         let extra = ProcessInfo.processInfo.environment["FOUNDRY_CL_OPTIONS"] ?? ""
-        return "-cl-std=CL1.2 -DGEMM_TM=\(gemmTM) -DGEMM_VW=\(gemmVW) -DGEMM_NV=\(gemmNV)" + (extra.isEmpty ? "" : " " + extra)
+        return "-cl-std=CL1.2 -DGEMM_TM=\(gemmTM) -DGEMM_VW=\(gemmVW) -DGEMM_NV=\(gemmNV) -DROW_WG=\(rowGroup)" + (extra.isEmpty ? "" : " " + extra)
     }
 }
 

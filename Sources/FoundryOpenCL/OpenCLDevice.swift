@@ -327,9 +327,15 @@ public final class OpenCLDevice: Device {
     /// with 32-bit ints (offsets into a buffer are 64-bit).
     public var maxTensorElements: Int { Int(Int32.max) }
 
+    /// Enqueues a row kernel: one work-group of `params.rowGroup` work-items per row (the
+    /// kernel's local arrays are sized by it), whatever `workGroups` says.
+    func launchRows(_ name: String, rows: Int, _ args: [KernelArg]) {
+        launch(name, [rows * params.rowGroup], args, local: [params.rowGroup])
+    }
+
     /// Enqueues `name` over `global` work-items (1 or 2 dimensions), grouped as `workGroups`
-    /// says. Errors are kept for the next `read` or `finish`.
-    func launch(_ name: String, _ global: [Int], _ args: [KernelArg]) {
+    /// says unless `local` is given. Errors are kept for the next `read` or `finish`.
+    func launch(_ name: String, _ global: [Int], _ args: [KernelArg], local fixedLocal: [Int]? = nil) {
         if global.contains(0) { return }
         do {
             let k = try kernel(name)
@@ -356,6 +362,15 @@ public final class OpenCLDevice: Device {
                 }
             }
             var event: cl_event?
+            if var local = fixedLocal {
+                guard local.reduce(1, *) <= groupLimits[name] ?? 1 else {
+                    throw FoundryError("\(name) needs work-groups of \(local.reduce(1, *)) on \(info.name), which allows \(groupLimits[name] ?? 1); set a smaller row group, e.g. FOUNDRY_KERNEL_PARAMS=RG=\(groupLimits[name] ?? 1)")
+                }
+                var sizes = global
+                try withUnsafeMutablePointer(to: &event) { e in
+                    try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, &local, 0, nil, profiling ? e : nil), "launch \(name)")
+                }
+            } else {
             switch workGroups {
             case .runtime:
                 var sizes = global
@@ -368,6 +383,7 @@ public final class OpenCLDevice: Device {
                 try withUnsafeMutablePointer(to: &event) { e in
                     try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, &local, 0, nil, profiling ? e : nil), "launch \(name)")
                 }
+            }
             }
             if let event {
                 pendingEvents.append((name, event))

@@ -105,7 +105,7 @@ extension OpenCLDevice {
     }
 
     public func softmax(_ inp: TensorRef, out: TensorRef, rows: Int, cols: Int, temperature: Float) {
-        launch("softmax_rows", [rows], [.tensor(inp), .tensor(out), .int(rows), .int(cols), .float(temperature)])
+        launchRows("softmax_rows", rows: rows, [.tensor(inp), .tensor(out), .int(cols), .float(temperature)])
     }
 
     public func embeddingForward(tokens: TensorRef, wte: TensorRef, wpe: TensorRef, out: TensorRef,
@@ -167,8 +167,12 @@ extension OpenCLDevice {
     }
 
     public func samplingProbs(logits: TensorRef, probs: TensorRef, rows: Int, vocab: Int, filter: SamplingFilter) {
-        launch("sampling_probs", [rows], [.tensor(logits), .tensor(probs), .int(rows), .int(vocab),
-                                          .float(filter.temperature), .int(filter.topK), .float(filter.topP), .float(filter.minP)])
+        if filter.temperature <= 0 {
+            launchRows("sampling_probs_greedy", rows: rows, [.tensor(logits), .tensor(probs), .int(vocab)])
+            return
+        }
+        launchRows("sampling_probs", rows: rows, [.tensor(logits), .tensor(probs), .int(vocab),
+                                                  .float(filter.temperature), .int(filter.topK), .float(filter.topP), .float(filter.minP)])
     }
 
     public func sampleDraw(probs: TensorRef, uniforms: TensorRef, out: TensorRef, rows: Int, vocab: Int) {
@@ -176,7 +180,7 @@ extension OpenCLDevice {
     }
 
     public func argmax(_ x: TensorRef, out: TensorRef, rows: Int, vocab: Int) {
-        launch("argmax_rows", [rows], [.tensor(x), .tensor(out), .int(rows), .int(vocab)])
+        launchRows("argmax_rows", rows: rows, [.tensor(x), .tensor(out), .int(vocab)])
     }
 
     public func repetitionPenalty(logits: TensorRef, vocab: Int, tokens: TensorRef, count: Int, penalty: Float) {
