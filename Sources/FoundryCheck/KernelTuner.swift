@@ -24,7 +24,7 @@ public enum KernelTuner {
 
     /// Candidates that fit the device class: on a CPU, wide vectors and tall tiles whose
     /// accumulators fit in registers; on a GPU, small per-work-item tiles.
-    public static func candidates(isCPU: Bool, quick: Bool) -> [KernelParams] {
+    public static func candidates(isCPU: Bool, quick: Bool, defaults: KernelParams? = nil) -> [KernelParams] {
         var out: [KernelParams] = []
         let tms = isCPU ? [4, 6, 8, 12] : [1, 2, 4, 8]
         let vws = isCPU ? [8, 16] : [2, 4, 8]
@@ -35,18 +35,21 @@ public enum KernelTuner {
                 }
             }
         }
-        let d = KernelParams.defaults(isCPU: isCPU)
+        let d = defaults ?? KernelParams.defaults(isCPU: isCPU)
         if !out.contains(d) { out.insert(d, at: 0) }
         guard quick else { return out }
         // A spread rather than the first few: the default, then taller, wider and two-vector
         // tiles around it (on a GPU, 4 to 32 outputs per work-item).
         let spread = isCPU
-            ? [d, KernelParams(gemmTM: 4, gemmVW: 8, gemmNV: 2), KernelParams(gemmTM: 8, gemmVW: 8, gemmNV: 1),
-               KernelParams(gemmTM: 4, gemmVW: 16, gemmNV: 1), KernelParams(gemmTM: 8, gemmVW: 16, gemmNV: 1)]
+            ? [d, KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2), KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 2),
+               KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 1), KernelParams(gemmTM: 12, gemmVW: 16, gemmNV: 1),
+               KernelParams(gemmTM: 8, gemmVW: 8, gemmNV: 2)]
             : [d, KernelParams(gemmTM: 2, gemmVW: 4, gemmNV: 1), KernelParams(gemmTM: 8, gemmVW: 4, gemmNV: 1),
                KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 2), KernelParams(gemmTM: 4, gemmVW: 8, gemmNV: 1),
                KernelParams(gemmTM: 1, gemmVW: 4, gemmNV: 1), KernelParams(gemmTM: 2, gemmVW: 8, gemmNV: 2)]
-        return spread.filter { out.contains($0) }
+        var quickSet: [KernelParams] = []
+        for p in spread where out.contains(p) && !quickSet.contains(p) { quickSet.append(p) }
+        return quickSet
     }
 
     /// Times every candidate on device `index`; `progress` sees each trial as it finishes.
@@ -59,7 +62,7 @@ public enum KernelTuner {
             var rates: [Double] = []
             for (_, m, n, k, ta, tb) in shapes {
                 let a = try device.upload(g.normal(m * k)), b = try device.upload(g.normal(k * n)), c = try device.makeTensor(count: m * n)
-                let ms = try KernelBench.time(device, reps: reps) {
+                let ms = try KernelBench.time(device, reps: reps, fastest: true) {
                     device.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: c, bias: nil)
                 }
                 rates.append(2.0 * Double(m * n * k) / (ms * 1e6))

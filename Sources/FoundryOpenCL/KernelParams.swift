@@ -33,12 +33,17 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
                   rowGroup: try c.decodeIfPresent(Int.self, forKey: .rowGroup) ?? KernelParams.defaultRowGroup)
     }
 
-    /// CPUs: 6 rows x two float8 — twelve accumulator registers, two for the row of B and one
-    /// for the broadcast of A, within AVX2's sixteen (the classic 6 x 16 micro-kernel); measured
-    /// on PoCL with `foundry kernels tune`: 76 GFLOP/s geometric mean against 38 for 8 x float16,
-    /// which spills. GPUs: small tiles, many work-items.
-    public static func defaults(isCPU: Bool) -> KernelParams {
-        isCPU ? KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2) : KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 1)
+    /// Defaults from what the device reports, so an untuned device starts near its tuned speed.
+    /// CPUs: 6 rows × two vectors of the preferred width — twelve accumulators, two registers
+    /// for the row of B and one for the broadcast of A: within AVX2's sixteen ymm registers at
+    /// float8 (the classic 6 × 16 micro-kernel; 76 GFLOP/s geometric mean against 38 for
+    /// 8 × float16, which spills), within AVX-512's 32 zmm at float16, where PoCL reports a
+    /// preferred width of 16 (on an AVX-512 EPYC, three full `foundry kernels tune` runs gave
+    /// 6 × 2 float16 101–111 GFLOP/s against 66–71 for 6 × 2 float8; runs vary ±30% there, so
+    /// only the family is certain). GPUs: small tiles, many work-items.
+    public static func defaults(isCPU: Bool, preferredFloatWidth: Int = 8) -> KernelParams {
+        guard isCPU else { return KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 1) }
+        return KernelParams(gemmTM: 6, gemmVW: preferredFloatWidth >= 16 ? 16 : 8, gemmNV: 2)
     }
 
     /// Columns of C one work-item computes in gemm_nn / gemm_tn.

@@ -73,7 +73,8 @@ public final class OpenCLDevice: Device {
 
     /// Opens device `index` of `OpenCLPlatforms.devices()` (nil: the first GPU, see
     /// `OpenCLPlatforms.preferredIndex`). Kernel parameters: `params`, else
-    /// $FOUNDRY_KERNEL_PARAMS, else the device's `foundry kernels tune` result, else the defaults.
+    /// $FOUNDRY_KERNEL_PARAMS, else the device's `foundry kernels tune` result, else the
+    /// defaults for what the device reports (`OpenCLDeviceInfo.defaultParams`).
     /// `extraBuildOptions` are appended to the compiler options (the kernel suite builds with
     /// -cl-opt-disable to catch code that only links when inlined).
     /// `workGroups`: nil takes $FOUNDRY_WORKGROUP, else the device class's default.
@@ -94,13 +95,13 @@ public final class OpenCLDevice: Device {
         if let params {
             self.params = params
         } else if let text = ProcessInfo.processInfo.environment["FOUNDRY_KERNEL_PARAMS"], !text.isEmpty {
-            do { self.params = try KernelParams.parse(text, base: KernelParams.defaults(isCPU: info.isCPU)) } catch {
+            do { self.params = try KernelParams.parse(text, base: info.defaultParams) } catch {
                 throw FoundryError("$FOUNDRY_KERNEL_PARAMS: \(error) — unset it to use the defaults")
             }
         } else if let tuned = TunedParams.load(for: info) {
             self.params = tuned.params
         } else {
-            self.params = KernelParams.defaults(isCPU: info.isCPU)
+            self.params = info.defaultParams
         }
         var status: cl_int = 0
         var id: cl_device_id? = info.id

@@ -20,7 +20,13 @@ public struct OpenCLDeviceInfo {
     /// asked (-cl-fp32-correctly-rounded-divide-sqrt); without it OpenCL allows 2.5 ulp
     /// (NVIDIA's default) and 3 ulp, and exact-match kernel checks with a division differ.
     public let correctlyRoundedDivideSqrt: Bool
+    /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: 16 on AVX-512 CPUs under PoCL, 8 on AVX2, 1 on
+    /// most GPUs.
+    public let preferredFloatWidth: Int
     let id: cl_device_id
+
+    /// The kernel parameters this device starts with when it has not been tuned.
+    public var defaultParams: KernelParams { KernelParams.defaults(isCPU: isCPU, preferredFloatWidth: preferredFloatWidth) }
 }
 
 public enum OpenCLPlatforms {
@@ -74,6 +80,7 @@ public enum OpenCLPlatforms {
                     maxWorkGroupSize: max(1, Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int)),
                     correctlyRoundedDivideSqrt: (deviceValue(id, cl_device_info(CL_DEVICE_SINGLE_FP_CONFIG)) as cl_device_fp_config)
                         & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
+                    preferredFloatWidth: Int(deviceValue(id, cl_device_info(CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)) as cl_uint),
                     id: id))
             }
         }

@@ -29,18 +29,18 @@ struct KernelsTune: ParsableCommand {
         let info = try OpenCLPlatforms.device(device)
         if reset {
             TunedParams.remove(for: info)
-            print("\(info.name): tuned parameters removed; using the defaults \(KernelParams.defaults(isCPU: info.isCPU))")
+            print("\(info.name): tuned parameters removed; using the defaults \(info.defaultParams)")
             return
         }
         if show {
             if let r = TunedParams.load(for: info) {
                 print("\(info.name): tuned \(r.params) (\(String(format: "%.1f", r.gflops)) GFLOP/s on \(r.date)), from \(TunedParams.path(for: info))")
             } else {
-                print("\(info.name): not tuned; defaults \(KernelParams.defaults(isCPU: info.isCPU))")
+                print("\(info.name): not tuned; defaults \(info.defaultParams)")
             }
             return
         }
-        let candidates = KernelTuner.candidates(isCPU: info.isCPU, quick: quick)
+        let candidates = KernelTuner.candidates(isCPU: info.isCPU, quick: quick, defaults: info.defaultParams)
         print("tuning GEMM on \(info.name): \(candidates.count) candidates × \(KernelTuner.shapes.count) shapes (\(KernelTuner.shapes.map(\.0).joined(separator: ", ")))")
         print("parameters              " + KernelTuner.shapes.map { $0.0.padding(17) }.joined() + "geomean GFLOP/s")
         let trials = try KernelTuner.run(index: info.index, candidates: candidates, reps: max(1, reps)) { t in
@@ -58,7 +58,7 @@ struct KernelsTune: ParsableCommand {
         }
         let date = ISO8601DateFormatter().string(from: Date())
         try TunedParams.save(.init(device: info.name, driver: info.driver, params: best.params, gflops: best.score, date: date), for: info)
-        let d = trials.first { $0.params == KernelParams.defaults(isCPU: info.isCPU) }
+        let d = trials.first { $0.params == info.defaultParams }
         print("best: \(best.params), \(String(format: "%.2f", best.score)) GFLOP/s geomean"
               + (d.map { String(format: " (defaults: %.2f, %.2fx)", $0.score, best.score / $0.score) } ?? "")
               + "; \(results.count) GEMM parity cases pass; saved to \(TunedParams.path(for: info))")

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import FoundryCheck
 import FoundryOpenCL
 
 /// Kernel parameters: parsing, the per-device tuned file, and that unusual tile shapes still
@@ -14,6 +15,21 @@ final class KernelTuningTests: XCTestCase {
         for bad in ["TM", "TM=x", "VW=3", "TM=0", "TM=17", "NV=3", "XX=2"] {
             XCTAssertThrowsError(try KernelParams.parse(bad, base: base), bad)
         }
+    }
+
+    /// An untuned device starts from what it reports: AVX-512 CPUs (PoCL's preferred float
+    /// width 16) get float16 tiles, AVX2 float8, GPUs small tiles.
+    func testDefaultsFollowTheReportedVectorWidth() throws {
+        XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 16), KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 2))
+        XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 8), KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2))
+        XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 4), KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2))
+        XCTAssertEqual(KernelParams.defaults(isCPU: false, preferredFloatWidth: 1), KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 1))
+        for p in [16, 8, 1] { XCTAssertNoThrow(try KernelParams.defaults(isCPU: true, preferredFloatWidth: p).validate()) }
+        let cl = try TestDevices.openCL()
+        XCTAssertGreaterThan(cl.info.preferredFloatWidth, 0)
+        XCTAssertEqual(cl.info.defaultParams, KernelParams.defaults(isCPU: cl.info.isCPU, preferredFloatWidth: cl.info.preferredFloatWidth))
+        let quick = KernelTuner.candidates(isCPU: cl.info.isCPU, quick: true, defaults: cl.info.defaultParams)
+        XCTAssertEqual(quick.first, cl.info.defaultParams, "the quick tune starts from the device's defaults")
     }
 
     func testOddTileShapesMatchTheReference() throws {
