@@ -143,9 +143,9 @@ extension OpenCLDevice {
 
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
                              rows: Int, vocab: Int, gradScale: Float, rowScales: TensorRef?) {
-        launch("cross_entropy", [rows], [
+        launchRows("cross_entropy", rows: rows, [
             .tensor(logits), .tensor(targets), .tensor(losses), .tensor(dlogits ?? TensorRef(dummy)),
-            .int(dlogits == nil ? 0 : 1), .int(rows), .int(vocab), .float(gradScale),
+            .int(dlogits == nil ? 0 : 1), .int(vocab), .float(gradScale),
             .tensor(rowScales ?? TensorRef(dummy)), .int(rowScales == nil ? 0 : 1),
         ])
     }
