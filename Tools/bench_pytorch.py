@@ -108,6 +108,8 @@ def train(text, device, steps, layers=4, heads=4, c=128, ctx=64, batch=12, warmu
 
 def train_random(device, steps, layers, heads, c, ctx, batch, vocab, warmup=1):
     """Speed only, on random tokens: the GPT-2 124M step `foundry bench --gpt2` times."""
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(1337)
     model = GPT(vocab, ctx, c, layers, heads).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
@@ -130,7 +132,8 @@ def train_random(device, steps, layers, heads, c, ctx, batch, vocab, warmup=1):
         step()
     sync(device)
     seconds = time.perf_counter() - t0
-    return {"tokens_per_sec": steps * batch * ctx / seconds, "ms_per_step": 1000 * seconds / steps}
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else None
+    return {"tokens_per_sec": steps * batch * ctx / seconds, "ms_per_step": 1000 * seconds / steps, "peak_bytes": peak}
 
 
 def matmul_gflops(device, n, reps=5):
@@ -150,10 +153,10 @@ def matmul_gflops(device, n, reps=5):
     return 2.0 * n ** 3 / times[len(times) // 2] / 1e9
 
 
-def generate(device, layers, heads, c, vocab, tokens, top_p):
+def generate(device, layers, heads, c, vocab, tokens, top_p, prompt_tokens=32):
     from transformers import GPT2Config, GPT2LMHeadModel
     torch.manual_seed(7)
-    cfg = GPT2Config(vocab_size=vocab, n_positions=tokens + 1, n_embd=c, n_layer=layers, n_head=heads,
+    cfg = GPT2Config(vocab_size=vocab, n_positions=max(tokens, prompt_tokens) + 1, n_embd=c, n_layer=layers, n_head=heads,
                      bos_token_id=0, eos_token_id=0)
     model = GPT2LMHeadModel(cfg).to(device).eval()
     kw = dict(max_new_tokens=tokens, min_new_tokens=tokens, use_cache=True, pad_token_id=0)
@@ -165,7 +168,17 @@ def generate(device, layers, heads, c, vocab, tokens, top_p):
         t0 = time.perf_counter()
         out = model.generate(prompt, **kw)
         sync(device)
-    return (out.shape[1] - 1) / (time.perf_counter() - t0)
+        tps = (out.shape[1] - 1) / (time.perf_counter() - t0)
+        # Time to the first token after a prompt of prompt_tokens tokens (prefill + one pick).
+        long_prompt = (torch.arange(prompt_tokens, device=device) % vocab)[None]
+        first = dict(kw, max_new_tokens=1, min_new_tokens=1)
+        model.generate(long_prompt, **first)
+        sync(device)
+        t0 = time.perf_counter()
+        model.generate(long_prompt, **first)
+        sync(device)
+        ttft = 1000 * (time.perf_counter() - t0)
+    return tps, ttft
 
 
 def sync(device):
@@ -204,10 +217,12 @@ def main():
     if g2 and "foundry_tokens_per_sec" in g2:
         q = train_random(args.device, 2, 12, 12, 768, 1024, 1, 50257)
         g2["pytorch_tokens_per_sec"], g2["pytorch_ms_per_step"] = q["tokens_per_sec"], q["ms_per_step"]
+        g2["pytorch_peak_device_bytes"] = q["peak_bytes"]
     runs = bench["generate"]["runs"]
     for r in runs:
-        r["pytorch_tokens_per_sec"] = generate(args.device, r["layers"], r["heads"], r["embd"], r["vocab"], args.generate_tokens,
-                                               r["mode"] == "top_p")
+        r["pytorch_tokens_per_sec"], r["pytorch_first_token_ms"] = generate(
+            args.device, r["layers"], r["heads"], r["embd"], r["vocab"], args.generate_tokens, r["mode"] == "top_p",
+            r.get("prompt_tokens", 32))
     bench["generate"]["pytorch_tokens_per_sec"] = runs[0]["pytorch_tokens_per_sec"]
     bench["peer"] = f"torch {torch.__version__} on {args.device}" + (f", {args.threads} threads" if args.device == "cpu" else ", TF32 off")
     tmp = args.bench + ".tmp"
@@ -220,14 +235,18 @@ def main():
           f"pytorch {p['tokens_per_sec']:.0f} tok/s, ratio {tr['foundry_tokens_per_sec'] / p['tokens_per_sec']:.2f}x; "
           f"val loss foundry {tr['val_loss']:.4f}, pytorch {p['val_loss']:.4f}")
     if g2 and "pytorch_tokens_per_sec" in g2:
+        peak = g2.get("peak_device_bytes")
         print(f"training GPT-2 124M (batch 1, context 1024): foundry {g2['foundry_tokens_per_sec']:.0f} tok/s, "
-              f"pytorch {g2['pytorch_tokens_per_sec']:.0f} tok/s, ratio {g2['foundry_tokens_per_sec'] / g2['pytorch_tokens_per_sec']:.2f}x")
+              f"pytorch {g2['pytorch_tokens_per_sec']:.0f} tok/s, ratio {g2['foundry_tokens_per_sec'] / g2['pytorch_tokens_per_sec']:.2f}x"
+              + (f"; foundry peak device memory {peak / 2**30:.2f} GiB" if peak else "")
+              + (f", pytorch {q['peak_bytes'] / 2**30:.2f} GiB" if q.get("peak_bytes") else ""))
     for r in squares:
         print(f"matmul {r['m']}^3 fp32: foundry {r['foundry_gflops']:.0f} GFLOP/s, pytorch {r['pytorch_gflops']:.0f} GFLOP/s, "
               f"ratio {r['foundry_gflops'] / r['pytorch_gflops']:.2f}x")
     for r in runs:
         print(f"generation {r['model']:10s} {r['mode']:6s}: foundry {r['foundry_tokens_per_sec']:.0f} tok/s, "
-              f"pytorch {r['pytorch_tokens_per_sec']:.0f} tok/s, ratio {r['foundry_tokens_per_sec'] / r['pytorch_tokens_per_sec']:.2f}x")
+              f"pytorch {r['pytorch_tokens_per_sec']:.0f} tok/s, ratio {r['foundry_tokens_per_sec'] / r['pytorch_tokens_per_sec']:.2f}x; "
+              f"first token {r.get('first_token_ms', float('nan')):.1f} / {r['pytorch_first_token_ms']:.1f} ms")
     print(f"updated {args.bench}")
 
 

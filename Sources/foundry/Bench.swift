@@ -95,10 +95,17 @@ struct Bench: ParsableCommand {
         if gpt2 {
             print("\n## training: GPT-2 124M shape (12 layers, 12 heads, 768 wide, context 1024, batch 1, vocab 50257)")
             do {
+                let cl = device as? OpenCLDevice
+                cl?.memory.resetPeak()
+                let before = cl?.memory.liveBytes ?? 0
                 let r = try BenchParts.train(device: device, text: nil, layers: 12, heads: 12, embd: 768, context: 1024, batch: 1,
                                              steps: 2, evalTokens: 0, vocab: 50257, warmup: 1)
-                print(String(format: "%.0f tokens/s, %.0f ms/step", r.tokensPerSec, r.msPerStep))
-                json["train_gpt2_124m"] = ["foundry_tokens_per_sec": r.tokensPerSec, "ms_per_step": r.msPerStep]
+                // Weights, gradients, AdamW moments, activations and scratch, as allocated.
+                let peak = cl.map { $0.memory.peakBytes - before }
+                print(String(format: "%.0f tokens/s, %.0f ms/step", r.tokensPerSec, r.msPerStep)
+                      + (peak.map { String(format: "; peak device memory %.2f GiB", Double($0) / 1_073_741_824) } ?? ""))
+                json["train_gpt2_124m"] = ["foundry_tokens_per_sec": r.tokensPerSec, "ms_per_step": r.msPerStep,
+                                           "peak_device_bytes": peak as Any? ?? NSNull()]
             } catch {
                 print("skipped: \(error)")
                 json["train_gpt2_124m"] = ["skipped": "\(error)"]
@@ -110,10 +117,12 @@ struct Bench: ParsableCommand {
         var gen: [[String: Any]] = []
         for shape in BenchParts.GenerationShape.small + (gpt2 ? [BenchParts.GenerationShape.gpt2] : []) {
             for mode in ["greedy", "top_p"] {
-                let tps = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p")
-                print("\(shape.label.padding(10)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s", tps))"); fflush(stdout)
+                let r = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p")
+                print("\(shape.label.padding(10)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s   first token %7.1f ms", r.tokensPerSec, r.firstTokenMs))")
+                fflush(stdout)
                 gen.append(["model": shape.label, "mode": mode, "layers": shape.layers, "heads": shape.heads, "embd": shape.embd,
-                            "vocab": shape.vocab, "foundry_tokens_per_sec": tps, "pytorch_tokens_per_sec": NSNull()])
+                            "vocab": shape.vocab, "foundry_tokens_per_sec": r.tokensPerSec, "first_token_ms": r.firstTokenMs,
+                            "prompt_tokens": BenchParts.promptTokens, "pytorch_tokens_per_sec": NSNull()])
             }
         }
         json["generate"] = ["foundry_tokens_per_sec": gen.first?["foundry_tokens_per_sec"] as Any, "pytorch_tokens_per_sec": NSNull(), "runs": gen]

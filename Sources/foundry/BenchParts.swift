@@ -112,10 +112,15 @@ enum BenchParts {
         static let gpt2 = GenerationShape(label: "gpt2-124M", layers: 12, heads: 12, embd: 768, vocab: 50257)
     }
 
+    /// The prompt length time to first token is measured with.
+    static let promptTokens = 32
+
     /// Tokens per second generating `tokens` tokens from one token with the KV cache (random
-    /// weights): greedy, or top-p 0.9 at temperature 1.
-    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool) throws -> Double {
-        let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: tokens + 1, channels: g.embd, layers: g.layers, heads: g.heads), device: device)
+    /// weights): greedy, or top-p 0.9 at temperature 1; and the time to the first token after
+    /// a `promptTokens`-token prompt (its prefill and one pick), in milliseconds.
+    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool) throws -> (tokensPerSec: Double, firstTokenMs: Double) {
+        let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: max(tokens, promptTokens) + 1, channels: g.embd,
+                                                layers: g.layers, heads: g.heads), device: device)
         try model.initialise(seed: 7)
         let gen = try Generator(model: model)
         var s = SamplingSettings()
@@ -124,6 +129,11 @@ enum BenchParts {
         _ = try gen.generate(prompt: [0], settings: s)       // warm-up
         var produced = 0
         let t = try seconds { produced = try gen.generate(prompt: [0], settings: s).count }
-        return Double(produced) / t
+        var first = s
+        first.maxTokens = 1
+        let prompt = (0..<promptTokens).map { Int32($0 % g.vocab) }
+        _ = try gen.generate(prompt: prompt, settings: first)  // warm-up at this prompt length
+        let ttft = try seconds { _ = try gen.generate(prompt: prompt, settings: first) }
+        return (Double(produced) / t, 1000 * ttft)
     }
 }

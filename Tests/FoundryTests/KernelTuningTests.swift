@@ -100,6 +100,7 @@ final class BenchCommandTests: XCTestCase {
         // Greedy and top-p at each shape; the stories15M row carries its 32000-token vocabulary.
         XCTAssertEqual(gen.map { $0["model"] as? String }, ["4L-128", "4L-128", "6L-288", "6L-288", "stories15M", "stories15M"])
         XCTAssertEqual(gen.last?["vocab"] as? Int, 32000)
+        XCTAssertTrue(gen.allSatisfy { ($0["first_token_ms"] as? Double ?? 0) > 0 }, "time to first token")
         XCTAssertTrue(gen.allSatisfy { ($0["foundry_tokens_per_sec"] as? Double ?? 0) > 0 })
     }
 }
