@@ -11,26 +11,31 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     public var gemmVW: Int
     /// Vectors per row (1 or 2): a work-item computes gemmTM x (gemmVW·gemmNV) of C.
     public var gemmNV: Int
+    /// Whether products of at least gemmTM rows use the local-memory tiled kernel
+    /// (Kernels/matmul_tiled.cl: 64 × 64 tiles, 16 × 16 work-groups) instead of the
+    /// register-blocked one. A GPU choice; the tuner decides.
+    public var gemmTiled: Bool
     /// Work-items per row in the row kernels (softmax, argmax, the sampling filter): a power
     /// of two from 8 to 256, the work-group each row gets.
     public var rowGroup: Int
 
-    public init(gemmTM: Int, gemmVW: Int, gemmNV: Int, rowGroup: Int = KernelParams.defaultRowGroup) {
-        self.gemmTM = gemmTM; self.gemmVW = gemmVW; self.gemmNV = gemmNV; self.rowGroup = rowGroup
+    public init(gemmTM: Int, gemmVW: Int, gemmNV: Int, rowGroup: Int = KernelParams.defaultRowGroup, gemmTiled: Bool = false) {
+        self.gemmTM = gemmTM; self.gemmVW = gemmVW; self.gemmNV = gemmNV; self.rowGroup = rowGroup; self.gemmTiled = gemmTiled
     }
 
     /// 64 work-items per row: two NVIDIA warps or one AMD wavefront on a GPU, and on PoCL
     /// (measured with FOUNDRY_KERNEL_PARAMS=RG=16/64/256) as fast as the others.
     public static let defaultRowGroup = 64
 
-    enum CodingKeys: String, CodingKey { case gemmTM, gemmVW, gemmNV, rowGroup }
+    enum CodingKeys: String, CodingKey { case gemmTM, gemmVW, gemmNV, rowGroup, gemmTiled }
 
-    /// Files tuned before rowGroup existed read as the default.
+    /// Files tuned before rowGroup and gemmTiled existed read as the defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(gemmTM: try c.decode(Int.self, forKey: .gemmTM), gemmVW: try c.decode(Int.self, forKey: .gemmVW),
                   gemmNV: try c.decode(Int.self, forKey: .gemmNV),
-                  rowGroup: try c.decodeIfPresent(Int.self, forKey: .rowGroup) ?? KernelParams.defaultRowGroup)
+                  rowGroup: try c.decodeIfPresent(Int.self, forKey: .rowGroup) ?? KernelParams.defaultRowGroup,
+                  gemmTiled: try c.decodeIfPresent(Bool.self, forKey: .gemmTiled) ?? false)
     }
 
     /// Defaults from what the device reports, so an untuned device starts near its tuned speed.
@@ -51,6 +56,7 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
 
     public var description: String {
         "TM=\(gemmTM),VW=\(gemmVW),NV=\(gemmNV)" + (rowGroup == KernelParams.defaultRowGroup ? "" : ",RG=\(rowGroup)")
+            + (gemmTiled ? ",GT=1" : "")
     }
 
     /// Rejects values the kernels cannot be built with.
@@ -76,7 +82,10 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
             case "NV": p.gemmNV = v
             case "VW": p.gemmVW = v
             case "RG": p.rowGroup = v
-            default: throw KernelParamsError("unknown name \(kv[0]) (known: TM, VW, NV, RG)")
+            case "GT":
+                guard v == 0 || v == 1 else { throw KernelParamsError("GT=\(v) must be 0 (register-blocked GEMM) or 1 (local-memory tiles)") }
+                p.gemmTiled = v == 1
+            default: throw KernelParamsError("unknown name \(kv[0]) (known: TM, VW, NV, RG, GT)")
             }
         }
         try p.validate()

@@ -38,6 +38,13 @@ extension OpenCLDevice {
             bRowMajor = scratch
         }
         let biasArg: KernelArg = bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy))
+        if params.gemmTiled && m >= params.gemmTM {
+            launchTiled("gemm_tiled_\(transA ? "t" : "n")n", m: m, n: n, [
+                .int(m), .int(n), .int(k), .float(alpha), .float(beta), .tensor(a), .tensor(bRowMajor), .tensor(c), biasArg,
+                .int(bias == nil ? 0 : 1),
+            ])
+            return
+        }
         let cols = params.gemmColumns
         // Fewer rows than a tile (generation): one row per work-item.
         let tm = m < params.gemmTM ? 1 : params.gemmTM
@@ -55,11 +62,23 @@ extension OpenCLDevice {
             geluForward(pre, out: out)
             return
         }
+        if params.gemmTiled {
+            launchTiled("gemm_tiled_nn_gelu", m: m, n: n, [
+                .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(b), .tensor(pre), .tensor(bias), .int(1), .tensor(out),
+            ])
+            return
+        }
         let cols = params.gemmColumns
         launch("gemm_nn_gelu", [(n + cols - 1) / cols, (m + params.gemmTM - 1) / params.gemmTM], [
             .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(b), .tensor(pre), .tensor(bias), .int(1),
             .tensor(out),
         ])
+    }
+
+    /// The tiled GEMM's grid: a 16 × 16 work-group per 64 × 64 tile of C (Kernels/matmul_tiled.cl).
+    func launchTiled(_ name: String, m: Int, n: Int, _ args: [KernelArg]) {
+        let tile = 64, group = 16
+        launch(name, [(n + tile - 1) / tile * group, (m + tile - 1) / tile * group], args, local: [group, group])
     }
 
     public func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef) {

@@ -94,6 +94,8 @@ final class PortabilityTests: XCTestCase {
             XCTAssertGreaterThan(Set(quick.map(\.gemmTM)).count, 2, "several tile heights")
         }
         XCTAssertTrue(KernelTuner.candidates(isCPU: false, quick: true).allSatisfy { $0.gemmTM * $0.gemmVW * $0.gemmNV <= 32 })
+        XCTAssertTrue(KernelTuner.candidates(isCPU: false, quick: true).contains { $0.gemmTiled }, "GPUs try the tiled GEMM")
+        XCTAssertFalse(KernelTuner.candidates(isCPU: true, quick: false).contains { $0.gemmTiled })
     }
 
     func testWorkGroupPolicyParsing() {
