@@ -8,8 +8,9 @@
 #   3. foundry kernels tune --quick GEMM tile candidates, GPU-shaped on a GPU
 #   4. foundry bench               matmul vs CLBlast up to 4096³, attention, training (nanoGPT
 #                                  settings and GPT-2 124M), generation
-#   5. PyTorch on the same device  Tools/bench_pytorch.py (when python3 has torch)
-# Everything ends within $BUDGET seconds (default 330: under 7 minutes, and short enough that a
+#   5. foundry kernels bench       each kernel's time at the training shapes
+#   6. PyTorch on the same device  Tools/bench_pytorch.py (when python3 has torch)
+# Everything ends within $BUDGET seconds (default 360: under 7 minutes, and short enough that a
 # 15-minute device lease holds a machine start, this run and one rerun): each step's limit is
 # cut to what is left. Under $OUT (default gpu-results/), at most 5 files, all
 # written as the run goes: summary.txt (the tables), log.txt (everything), bench.json,
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 KIT=${1:-gpu-bundle/foundry-kit.tar.gz}
 OUT=${OUT:-gpu-results}
-BUDGET=${BUDGET:-330}
+BUDGET=${BUDGET:-360}
 START=$(date +%s)
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -129,7 +130,12 @@ fi
 say ""; say "$(cat "$WORK/bench.txt")"
 [ -f "$WORK/bench.json" ] && cp "$WORK/bench.json" "$OUT/bench.json"
 
-# 5. PyTorch beside it on the same device.
+# 5. Each kernel's time at the training shapes (where a GPU step goes).
+if [ $PROFILE = gpu ]; then KB=(--sizes 1024,4096); else KB=(--sizes 256 --reps 3); fi
+step kernels-bench 30 "$F" kernels bench "${KB[@]}"
+say ""; say "## kernels bench"; say "$(cat "$WORK/kernels-bench.txt")"
+
+# 6. PyTorch beside it on the same device.
 PY=${PYTHON:-python3}
 if [ ! -f "$WORK/bench.json" ]; then
     say "pytorch: skipped (no bench.json)"
