@@ -124,7 +124,7 @@ say ""; say "## kernels tune --quick"; say "$(cat "$WORK/kernels-tune.txt")"
 if [ $PROFILE = gpu ]; then
     GEN=256; BENCH=(--sizes 256,512,1024,2048,4096 --gpt2 --train-steps 60 --generate-tokens $GEN)
 else
-    GEN=32; BENCH=(--sizes 256,512 --attention-t 64,256 --gpt2 --train-steps 20 --generate-tokens $GEN)
+    GEN=16; BENCH=(--sizes 256,512 --attention-t 64,256 --gpt2 --train-steps 20 --generate-tokens $GEN)
 fi
 (cd "$WORK" && step bench 120 "$F" bench --out "$WORK/bench.json" "${BENCH[@]}")
 say ""; say "$(cat "$WORK/bench.txt")"
