@@ -68,6 +68,9 @@ public final class OpenCLDevice: Device {
     /// Per-kernel totals when `profiling`: launches and device nanoseconds, by kernel name.
     public private(set) var profile: [String: (launches: Int, nanoseconds: UInt64)] = [:]
     var pendingEvents: [(String, cl_event)] = []
+    /// Kernel launches enqueued and blocking host reads made so far (the decode benchmark reports
+    /// both per token).
+    public private(set) var launchCount = 0, readCount = 0
     /// The first error raised inside an op; ops do not throw, so `read` and `finish` report it.
     var pendingError: FoundryError?
 
@@ -255,6 +258,7 @@ public final class OpenCLDevice: Device {
     func readBytes(_ t: TensorRef, into dst: UnsafeMutableRawPointer) throws {
         if let e = pendingError { pendingError = nil; throw e }
         if t.count == 0 { return }
+        readCount += 1
         try check(clEnqueueReadBuffer(queue, mem(t), cl_bool(CL_TRUE), t.offset * 4, t.count * 4, dst, 0, nil, nil), "read from device")
         if profiling { collectProfile() }
     }
@@ -386,6 +390,7 @@ public final class OpenCLDevice: Device {
                 }
             }
             }
+            launchCount += 1
             if let event {
                 pendingEvents.append((name, event))
                 if pendingEvents.count > 4096 { collectProfile() }

@@ -118,11 +118,13 @@ struct Bench: ParsableCommand {
         for shape in BenchParts.GenerationShape.small + (gpt2 ? [BenchParts.GenerationShape.gpt2] : []) {
             for mode in ["greedy", "top_p"] {
                 let r = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p")
-                print("\(shape.label.padding(10)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s   first token %7.1f ms", r.tokensPerSec, r.firstTokenMs))")
+                print("\(shape.label.padding(10)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s   first token %7.1f ms", r.tokensPerSec, r.firstTokenMs))"
+                      + (r.launchesPerToken.map { String(format: "   %.0f launches, %.0f reads a token", $0, r.readsPerToken ?? 0) } ?? ""))
                 fflush(stdout)
                 gen.append(["model": shape.label, "mode": mode, "layers": shape.layers, "heads": shape.heads, "embd": shape.embd,
                             "vocab": shape.vocab, "foundry_tokens_per_sec": r.tokensPerSec, "first_token_ms": r.firstTokenMs,
-                            "prompt_tokens": BenchParts.promptTokens, "pytorch_tokens_per_sec": NSNull()])
+                            "prompt_tokens": BenchParts.promptTokens, "launches_per_token": r.launchesPerToken as Any? ?? NSNull(),
+                            "reads_per_token": r.readsPerToken as Any? ?? NSNull(), "pytorch_tokens_per_sec": NSNull()])
             }
         }
         json["generate"] = ["foundry_tokens_per_sec": gen.first?["foundry_tokens_per_sec"] as Any, "pytorch_tokens_per_sec": NSNull(), "runs": gen]

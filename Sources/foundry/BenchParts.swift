@@ -118,7 +118,8 @@ enum BenchParts {
     /// Tokens per second generating `tokens` tokens from one token with the KV cache (random
     /// weights): greedy, or top-p 0.9 at temperature 1; and the time to the first token after
     /// a `promptTokens`-token prompt (its prefill and one pick), in milliseconds.
-    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool) throws -> (tokensPerSec: Double, firstTokenMs: Double) {
+    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool)
+        throws -> (tokensPerSec: Double, firstTokenMs: Double, launchesPerToken: Double?, readsPerToken: Double?) {
         let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: max(tokens, promptTokens) + 1, channels: g.embd,
                                                 layers: g.layers, heads: g.heads), device: device)
         try model.initialise(seed: 7)
@@ -128,12 +129,16 @@ enum BenchParts {
         s.filter = SamplingFilter(temperature: 1, topK: 0, topP: topP ? 0.9 : 1)
         _ = try gen.generate(prompt: [0], settings: s)       // warm-up
         var produced = 0
+        let cl = device as? OpenCLDevice
+        let launches0 = cl?.launchCount ?? 0, reads0 = cl?.readCount ?? 0
         let t = try seconds { produced = try gen.generate(prompt: [0], settings: s).count }
+        let perToken = { (n: Int) in Double(n) / Double(max(produced, 1)) }
+        let launches = cl.map { perToken($0.launchCount - launches0) }, reads = cl.map { perToken($0.readCount - reads0) }
         var first = s
         first.maxTokens = 1
         let prompt = (0..<promptTokens).map { Int32($0 % g.vocab) }
         _ = try gen.generate(prompt: prompt, settings: first)  // warm-up at this prompt length
         let ttft = try seconds { _ = try gen.generate(prompt: prompt, settings: first) }
-        return (Double(produced) / t, 1000 * ttft)
+        return (Double(produced) / t, 1000 * ttft, launches, reads)
     }
 }

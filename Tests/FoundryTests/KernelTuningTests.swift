@@ -101,6 +101,12 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(gen.map { $0["model"] as? String }, ["4L-128", "4L-128", "6L-288", "6L-288", "stories15M", "stories15M"])
         XCTAssertEqual(gen.last?["vocab"] as? Int, 32000)
         XCTAssertTrue(gen.allSatisfy { ($0["first_token_ms"] as? Double ?? 0) > 0 }, "time to first token")
+        // A decode step: a few launches per layer, and one host read (the picked token).
+        for row in gen {
+            let layers = row["layers"] as? Int ?? 0, launches = row["launches_per_token"] as? Double ?? 0
+            XCTAssertTrue(launches > Double(layers) && launches < Double(16 * layers + 16), "\(row)")
+            XCTAssertEqual(row["reads_per_token"] as? Double ?? 0, 1, accuracy: 0.05, "\(row)")
+        }
         XCTAssertTrue(gen.allSatisfy { ($0["foundry_tokens_per_sec"] as? Double ?? 0) > 0 })
     }
 }
