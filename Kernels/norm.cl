@@ -1,5 +1,6 @@
 // LayerNorm over the last dimension, forward and backward (one work-item per row or column:
-// deterministic reductions, no atomics).
+// deterministic reductions, no atomics). GPUs run the forward and the input gradient a
+// work-group per row instead (norm_rows.cl).
 
 // One row: out = (x - mean) * rstd * w + b, keeping the row's mean and rstd for the backward.
 static inline void layernorm_row(global const float* x, global float* o, global const float* w, global const float* b,

@@ -12,12 +12,13 @@ command -v oclgrind >/dev/null || { echo "oclgrind is not installed: apt-get ins
 log=$(mktemp)
 # A private kernel cache: oclgrind compiles its own way, and must not reuse PoCL's binaries.
 export FOUNDRY_CACHE_DIR=$(mktemp -d)
-# The suite with the device's defaults, then again with the local-memory tiled GEMM (GT=1, a
-# GPU choice of the tuner) and the smallest row work-group (RG=8).
+# The suite with the device's defaults, then again as a GPU runs it: fixed work-groups of 64
+# (LayerNorm a work-group per row, norm_rows.cl), the local-memory tiled GEMM (GT=1) and the
+# smallest row work-group (RG=8).
 for params in "" "GT=1,RG=8"; do
     status=0
-    FOUNDRY_KERNEL_PARAMS="$params" oclgrind --data-races --uninitialized --check-api "$bin" kernels test --small --backend opencl \
-        2>"$log" || status=$?
+    FOUNDRY_KERNEL_PARAMS="$params" FOUNDRY_WORKGROUP="${params:+64}" \
+        oclgrind --data-races --uninitialized --check-api "$bin" kernels test --small --backend opencl 2>"$log" || status=$?
     if [ -s "$log" ]; then
         echo "oclgrind reported (${params:-default parameters}):"; cat "$log"
         exit 1

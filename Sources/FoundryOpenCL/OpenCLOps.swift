@@ -103,22 +103,39 @@ extension OpenCLDevice {
 
     public func residualLayerNormForward(_ a: TensorRef, _ b: TensorRef, sum: TensorRef, weight: TensorRef, bias: TensorRef,
                                          out: TensorRef, mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float) {
-        launch("residual_layernorm_forward", [rows], [
-            .tensor(a), .tensor(b), .tensor(sum), .tensor(weight), .tensor(bias), .tensor(out), .tensor(mean), .tensor(rstd),
-            .int(rows), .int(cols), .float(eps),
-        ])
+        let tensors: [KernelArg] = [.tensor(a), .tensor(b), .tensor(sum), .tensor(weight), .tensor(bias), .tensor(out), .tensor(mean), .tensor(rstd)]
+        if rowsAsGroups {
+            launchRows("residual_layernorm_forward_rows", rows: rows, tensors + [.int(cols), .float(eps)])
+        } else {
+            launch("residual_layernorm_forward", [rows], tensors + [.int(rows), .int(cols), .float(eps)])
+        }
+    }
+
+    /// Whether LayerNorm runs a work-group per row (Kernels/norm_rows.cl: GPUs, where launches
+    /// take fixed work-groups) or a work-item per row (norm.cl: CPUs).
+    var rowsAsGroups: Bool {
+        if case .fixed = workGroups { return true }
+        return false
     }
 
     public func layerNormForward(_ inp: TensorRef, weight: TensorRef, bias: TensorRef, out: TensorRef,
                                  mean: TensorRef, rstd: TensorRef, rows: Int, cols: Int, eps: Float) {
-        launch("layernorm_forward", [rows], [.tensor(inp), .tensor(weight), .tensor(bias), .tensor(out),
-                                             .tensor(mean), .tensor(rstd), .int(rows), .int(cols), .float(eps)])
+        let tensors: [KernelArg] = [.tensor(inp), .tensor(weight), .tensor(bias), .tensor(out), .tensor(mean), .tensor(rstd)]
+        if rowsAsGroups {
+            launchRows("layernorm_forward_rows", rows: rows, tensors + [.int(cols), .float(eps)])
+        } else {
+            launch("layernorm_forward", [rows], tensors + [.int(rows), .int(cols), .float(eps)])
+        }
     }
 
     public func layerNormBackward(dout: TensorRef, inp: TensorRef, weight: TensorRef, mean: TensorRef, rstd: TensorRef,
                                   dinp: TensorRef, dweight: TensorRef, dbias: TensorRef, rows: Int, cols: Int) {
-        launch("layernorm_backward_input", [rows], [.tensor(dout), .tensor(inp), .tensor(weight), .tensor(mean),
-                                                    .tensor(rstd), .tensor(dinp), .int(rows), .int(cols)])
+        let tensors: [KernelArg] = [.tensor(dout), .tensor(inp), .tensor(weight), .tensor(mean), .tensor(rstd), .tensor(dinp)]
+        if rowsAsGroups {
+            launchRows("layernorm_backward_input_rows", rows: rows, tensors + [.int(cols)])
+        } else {
+            launch("layernorm_backward_input", [rows], tensors + [.int(rows), .int(cols)])
+        }
         launch("layernorm_backward_params", [cols], [.tensor(dout), .tensor(inp), .tensor(mean), .tensor(rstd),
                                                      .tensor(dweight), .tensor(dbias), .int(rows), .int(cols)])
     }
