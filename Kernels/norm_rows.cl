@@ -72,3 +72,59 @@ kernel void layernorm_backward_input_rows(global const float* dout, long dout_of
         dx[c] += (dnorm - md - norm * mdn) * s;
     }
 }
+
+// Column sums for GPUs (the bias gradient and LayerNorm's weight and bias gradients): a
+// COL_TX × COL_TY work-group takes COL_TX neighbouring columns, each of its COL_TY rows of
+// work-items sums every COL_TY-th row (neighbouring work-items read neighbouring columns), and the
+// group adds its COL_TY partial sums per column through local memory. CPUs keep one work-item
+// per column (matmul.cl's bias_backward, norm.cl's layernorm_backward_params).
+#define COL_TX 16
+#define COL_TY 16
+
+// Adds the COL_TY partial sums of each column in buf[ty][tx]; work-items with ty == 0 get them.
+static float column_group_sum(local float* buf, float v)
+{
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    buf[ty * COL_TX + tx] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = COL_TY / 2; s > 0; s >>= 1) {
+        if (ty < s) buf[ty * COL_TX + tx] += buf[(ty + s) * COL_TX + tx];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = buf[tx];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+// dbias[c] += sum over rows of dout[r, c].
+kernel void bias_backward_cols(global const float* dout, long dout_off, global float* dbias, long dbias_off, int rows, int cols)
+{
+    local float buf[COL_TX * COL_TY];
+    const int tx = get_local_id(0), ty = get_local_id(1), c = get_group_id(0) * COL_TX + tx;
+    dout += dout_off;
+    float s = 0.0f;
+    if (c < cols) for (int r = ty; r < rows; r += COL_TY) s += dout[r * cols + c];
+    s = column_group_sum(buf, s);
+    if (ty == 0 && c < cols) dbias[dbias_off + c] += s;
+}
+
+// dweight += sum_r dout * norm, dbias += sum_r dout, per column.
+kernel void layernorm_backward_params_cols(global const float* dout, long dout_off, global const float* inp, long inp_off,
+                                           global const float* mean, long mean_off, global const float* rstd, long rstd_off,
+                                           global float* dw, long dw_off, global float* db, long db_off, int rows, int cols)
+{
+    local float buf[COL_TX * COL_TY];
+    const int tx = get_local_id(0), ty = get_local_id(1), c = get_group_id(0) * COL_TX + tx;
+    dout += dout_off; inp += inp_off; mean += mean_off; rstd += rstd_off;
+    float sw = 0.0f, sb = 0.0f;
+    if (c < cols) {
+        for (int r = ty; r < rows; r += COL_TY) {
+            const float d = dout[r * cols + c];
+            sw += d * (inp[r * cols + c] - mean[r]) * rstd[r];
+            sb += d;
+        }
+    }
+    sw = column_group_sum(buf, sw);
+    sb = column_group_sum(buf, sb);
+    if (ty == 0 && c < cols) { dw[dw_off + c] += sw; db[db_off + c] += sb; }
+}

@@ -82,7 +82,14 @@ extension OpenCLDevice {
     }
 
     public func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef) {
-        launch("bias_backward", [cols], [.tensor(dout), .tensor(dbias), .int(rows), .int(cols)])
+        let args: [KernelArg] = [.tensor(dout), .tensor(dbias), .int(rows), .int(cols)]
+        if rowsAsGroups { launchColumns("bias_backward_cols", cols: cols, args) } else { launch("bias_backward", [cols], args) }
+    }
+
+    /// A column-sum kernel's grid (Kernels/norm_rows.cl): 16 × 16 work-groups, 16 columns each.
+    func launchColumns(_ name: String, cols: Int, _ args: [KernelArg]) {
+        let tx = 16, ty = 16
+        launch(name, [(cols + tx - 1) / tx * tx, ty], args, local: [tx, ty])
     }
 
     public func add(_ a: TensorRef, _ b: TensorRef, out: TensorRef) {
@@ -111,8 +118,8 @@ extension OpenCLDevice {
         }
     }
 
-    /// Whether LayerNorm runs a work-group per row (Kernels/norm_rows.cl: GPUs, where launches
-    /// take fixed work-groups) or a work-item per row (norm.cl: CPUs).
+    /// Whether LayerNorm and the column sums run as work-groups (Kernels/norm_rows.cl: GPUs,
+    /// where launches take fixed work-groups) or a work-item per row or column (CPUs).
     var rowsAsGroups: Bool {
         if case .fixed = workGroups { return true }
         return false
@@ -136,8 +143,10 @@ extension OpenCLDevice {
         } else {
             launch("layernorm_backward_input", [rows], tensors + [.int(rows), .int(cols)])
         }
-        launch("layernorm_backward_params", [cols], [.tensor(dout), .tensor(inp), .tensor(mean), .tensor(rstd),
-                                                     .tensor(dweight), .tensor(dbias), .int(rows), .int(cols)])
+        let params: [KernelArg] = [.tensor(dout), .tensor(inp), .tensor(mean), .tensor(rstd), .tensor(dweight), .tensor(dbias),
+                                   .int(rows), .int(cols)]
+        if rowsAsGroups { launchColumns("layernorm_backward_params_cols", cols: cols, params) }
+        else { launch("layernorm_backward_params", [cols], params) }
     }
 
     public func softmax(_ inp: TensorRef, out: TensorRef, rows: Int, cols: Int, temperature: Float) {
