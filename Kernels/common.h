@@ -13,44 +13,21 @@
 // Work-group reductions through local memory. Every work-item of the group must call them (the
 // same number of times, in the same order); each returns the group's result to all. The final
 // barrier lets the next reduction reuse the buffer.
-static inline float wg_sum(local float* buf, float v)
-{
-    const int l = get_local_id(0);
-    buf[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
-        if (l < s) buf[l] += buf[l + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
+#define WG_REDUCE(NAME, T, COMBINE) \
+static inline T NAME(local T* buf, T v) \
+{ \
+    const int l = get_local_id(0); \
+    buf[l] = v; \
+    barrier(CLK_LOCAL_MEM_FENCE); \
+    for (int s = ROW_WG / 2; s > 0; s >>= 1) { \
+        if (l < s) buf[l] = COMBINE(buf[l], buf[l + s]); \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    } \
+    const T r = buf[0]; \
+    barrier(CLK_LOCAL_MEM_FENCE); \
+    return r; \
 }
-
-static inline float wg_max(local float* buf, float v)
-{
-    const int l = get_local_id(0);
-    buf[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
-        if (l < s) buf[l] = fmax(buf[l], buf[l + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
-static inline int wg_sum_int(local int* buf, int v)
-{
-    const int l = get_local_id(0);
-    buf[l] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ROW_WG / 2; s > 0; s >>= 1) {
-        if (l < s) buf[l] += buf[l + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const int r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
+#define WG_ADD(a, b) ((a) + (b))
+WG_REDUCE(wg_sum, float, WG_ADD)
+WG_REDUCE(wg_max, float, fmax)
+WG_REDUCE(wg_sum_int, int, WG_ADD)

@@ -146,14 +146,20 @@ kernel void gemm_nn_gelu(GEMM_ARGS, global float* G, long G_off) {
     gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, G + G_off, 1);
 }
 
+// Σ x[r, c] over rows start, start + step, … (one work-item: 0, 1; a GPU work-group splits the
+// rows, norm_rows.cl).
+static inline float column_sum(global const float* x, int c, int rows, int cols, int start, int step)
+{
+    float s = 0.0f;
+    for (int r = start; r < rows; r += step) s += x[r * cols + c];
+    return s;
+}
+
 // dbias[c] += sum over rows of dout[r, c]. One work-item per column: no atomics, deterministic.
 kernel void bias_backward(global const float* dout, long dout_off, global float* dbias, long dbias_off,
                           int rows, int cols)
 {
     const int c = get_global_id(0);
     if (c >= cols) return;
-    dout += dout_off;
-    float s = 0.0f;
-    for (int r = 0; r < rows; r++) s += dout[r * cols + c];
-    dbias[dbias_off + c] += s;
+    dbias[dbias_off + c] += column_sum(dout + dout_off, c, rows, cols, 0, 1);
 }

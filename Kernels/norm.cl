@@ -1,18 +1,72 @@
 // LayerNorm over the last dimension, forward and backward (one work-item per row or column:
-// deterministic reductions, no atomics). GPUs run the forward and the input gradient a
-// work-group per row instead (norm_rows.cl).
+// deterministic reductions, no atomics). GPUs run them a work-group per row or per 16 columns
+// instead (norm_rows.cl), through the same loops.
+
+// The loops of one row's LayerNorm, over columns start, start + step, …: here one work-item
+// takes the whole row (start 0, step 1); on GPUs a work-group splits it and adds the partial
+// sums (norm_rows.cl). One definition of each loop for both.
+static inline float ln_sum(global const float* x, int cols, int start, int step)
+{
+    float s = 0.0f;
+    for (int c = start; c < cols; c += step) s += x[c];
+    return s;
+}
+
+static inline float ln_sq_dev(global const float* x, float m, int cols, int start, int step)
+{
+    float v = 0.0f;
+    for (int c = start; c < cols; c += step) { const float d = x[c] - m; v += d * d; }
+    return v;
+}
+
+static inline void ln_apply(global const float* x, global float* o, global const float* w, global const float* b,
+                            float m, float rs, int cols, int start, int step)
+{
+    for (int c = start; c < cols; c += step) o[c] = (x[c] - m) * rs * w[c] + b[c];
+}
+
+// The input gradient's two row sums: Σ w·dout and Σ w·dout·norm.
+static inline float2 ln_dx_sums(global const float* d, global const float* x, global const float* w, float m, float s,
+                                int cols, int start, int step)
+{
+    float md = 0.0f, mdn = 0.0f;
+    for (int c = start; c < cols; c += step) {
+        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
+        md += dnorm; mdn += dnorm * norm;
+    }
+    return (float2)(md, mdn);
+}
+
+// dx += (w·dout − mean(w·dout) − norm · mean(w·dout·norm)) · rstd.
+static inline void ln_dx_add(global const float* d, global const float* x, global const float* w, float m, float s,
+                             float md, float mdn, global float* dx, int cols, int start, int step)
+{
+    for (int c = start; c < cols; c += step) {
+        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
+        dx[c] += (dnorm - md - norm * mdn) * s;
+    }
+}
+
+// Column c's parameter-gradient sums over rows start, start + step, …: Σ dout·norm and Σ dout.
+static inline float2 ln_param_sums(global const float* dout, global const float* inp, global const float* mean,
+                                   global const float* rstd, int c, int rows, int cols, int start, int step)
+{
+    float sw = 0.0f, sb = 0.0f;
+    for (int r = start; r < rows; r += step) {
+        const float d = dout[r * cols + c];
+        sw += d * (inp[r * cols + c] - mean[r]) * rstd[r];
+        sb += d;
+    }
+    return (float2)(sw, sb);
+}
 
 // One row: out = (x - mean) * rstd * w + b, keeping the row's mean and rstd for the backward.
 static inline void layernorm_row(global const float* x, global float* o, global const float* w, global const float* b,
                           global float* mean, global float* rstd, int cols, float eps)
 {
-    float s = 0.0f;
-    for (int c = 0; c < cols; c++) s += x[c];
-    const float m = s / cols;
-    float v = 0.0f;
-    for (int c = 0; c < cols; c++) { const float d = x[c] - m; v += d * d; }
-    const float rs = rsqrt(v / cols + eps);
-    for (int c = 0; c < cols; c++) o[c] = (x[c] - m) * rs * w[c] + b[c];
+    const float m = ln_sum(x, cols, 0, 1) / cols;
+    const float rs = rsqrt(ln_sq_dev(x, m, cols, 0, 1) / cols + eps);
+    ln_apply(x, o, w, b, m, rs, cols, 0, 1);
     *mean = m;
     *rstd = rs;
 }
@@ -58,16 +112,8 @@ kernel void layernorm_backward_input(global const float* dout, long dout_off, gl
     global float* dx = dinp + dinp_off + r * cols;
     w += w_off;
     const float m = mean[mean_off + r], s = rstd[rstd_off + r];
-    float md = 0.0f, mdn = 0.0f;
-    for (int c = 0; c < cols; c++) {
-        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
-        md += dnorm; mdn += dnorm * norm;
-    }
-    md /= cols; mdn /= cols;
-    for (int c = 0; c < cols; c++) {
-        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
-        dx[c] += (dnorm - md - norm * mdn) * s;
-    }
+    const float2 sums = ln_dx_sums(d, x, w, m, s, cols, 0, 1);
+    ln_dx_add(d, x, w, m, s, sums.x / cols, sums.y / cols, dx, cols, 0, 1);
 }
 
 // dweight += sum_r dout * norm, dbias += sum_r dout, per column.
@@ -77,15 +123,9 @@ kernel void layernorm_backward_params(global const float* dout, long dout_off, g
 {
     const int c = get_global_id(0);
     if (c >= cols) return;
-    dout += dout_off; inp += inp_off; mean += mean_off; rstd += rstd_off;
-    float sw = 0.0f, sb = 0.0f;
-    for (int r = 0; r < rows; r++) {
-        const float d = dout[r * cols + c];
-        sw += d * (inp[r * cols + c] - mean[r]) * rstd[r];
-        sb += d;
-    }
-    dw[dw_off + c] += sw;
-    db[db_off + c] += sb;
+    const float2 sums = ln_param_sums(dout + dout_off, inp + inp_off, mean + mean_off, rstd + rstd_off, c, rows, cols, 0, 1);
+    dw[dw_off + c] += sums.x;
+    db[db_off + c] += sums.y;
 }
 
 // One work-group per row (ROW_WG work-items): the row's maximum and sum are group reductions.

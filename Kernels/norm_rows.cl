@@ -10,13 +10,9 @@ static void layernorm_row_group(global const float* x, global float* o, global c
                                 global float* mean, global float* rstd, int cols, float eps, local float* buf)
 {
     const int l = get_local_id(0);
-    float s = 0.0f;
-    for (int c = l; c < cols; c += ROW_WG) s += x[c];
-    const float m = wg_sum(buf, s) / cols;
-    float v = 0.0f;
-    for (int c = l; c < cols; c += ROW_WG) { const float d = x[c] - m; v += d * d; }
-    const float rs = rsqrt(wg_sum(buf, v) / cols + eps);
-    for (int c = l; c < cols; c += ROW_WG) o[c] = (x[c] - m) * rs * w[c] + b[c];
+    const float m = wg_sum(buf, ln_sum(x, cols, l, ROW_WG)) / cols;
+    const float rs = rsqrt(wg_sum(buf, ln_sq_dev(x, m, cols, l, ROW_WG)) / cols + eps);
+    ln_apply(x, o, w, b, m, rs, cols, l, ROW_WG);
     if (l == 0) { *mean = m; *rstd = rs; }
 }
 
@@ -60,17 +56,10 @@ kernel void layernorm_backward_input_rows(global const float* dout, long dout_of
     global float* dx = dinp + dinp_off + r * cols;
     w += w_off;
     const float m = mean[mean_off + r], s = rstd[rstd_off + r];
-    float md = 0.0f, mdn = 0.0f;
-    for (int c = l; c < cols; c += ROW_WG) {
-        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
-        md += dnorm; mdn += dnorm * norm;
-    }
-    md = wg_sum(buf, md) / cols;
-    mdn = wg_sum(buf, mdn) / cols;
-    for (int c = l; c < cols; c += ROW_WG) {
-        const float norm = (x[c] - m) * s, dnorm = w[c] * d[c];
-        dx[c] += (dnorm - md - norm * mdn) * s;
-    }
+    const float2 sums = ln_dx_sums(d, x, w, m, s, cols, l, ROW_WG);
+    const float md = wg_sum(buf, sums.x) / cols;
+    const float mdn = wg_sum(buf, sums.y) / cols;
+    ln_dx_add(d, x, w, m, s, md, mdn, dx, cols, l, ROW_WG);
 }
 
 // Column sums for GPUs (the bias gradient and LayerNorm's weight and bias gradients): a
@@ -101,10 +90,7 @@ kernel void bias_backward_cols(global const float* dout, long dout_off, global f
 {
     local float buf[COL_TX * COL_TY];
     const int tx = get_local_id(0), ty = get_local_id(1), c = get_group_id(0) * COL_TX + tx;
-    dout += dout_off;
-    float s = 0.0f;
-    if (c < cols) for (int r = ty; r < rows; r += COL_TY) s += dout[r * cols + c];
-    s = column_group_sum(buf, s);
+    const float s = column_group_sum(buf, c < cols ? column_sum(dout + dout_off, c, rows, cols, ty, COL_TY) : 0.0f);
     if (ty == 0 && c < cols) dbias[dbias_off + c] += s;
 }
 
@@ -115,16 +101,9 @@ kernel void layernorm_backward_params_cols(global const float* dout, long dout_o
 {
     local float buf[COL_TX * COL_TY];
     const int tx = get_local_id(0), ty = get_local_id(1), c = get_group_id(0) * COL_TX + tx;
-    dout += dout_off; inp += inp_off; mean += mean_off; rstd += rstd_off;
-    float sw = 0.0f, sb = 0.0f;
-    if (c < cols) {
-        for (int r = ty; r < rows; r += COL_TY) {
-            const float d = dout[r * cols + c];
-            sw += d * (inp[r * cols + c] - mean[r]) * rstd[r];
-            sb += d;
-        }
-    }
-    sw = column_group_sum(buf, sw);
-    sb = column_group_sum(buf, sb);
+    const float2 sums = c < cols ? ln_param_sums(dout + dout_off, inp + inp_off, mean + mean_off, rstd + rstd_off, c, rows, cols, ty, COL_TY)
+                                 : (float2)(0.0f);
+    const float sw = column_group_sum(buf, sums.x);
+    const float sb = column_group_sum(buf, sums.y);
     if (ty == 0 && c < cols) { dw[dw_off + c] += sw; db[db_off + c] += sb; }
 }

@@ -335,12 +335,14 @@ public final class OpenCLDevice: Device {
     /// Enqueues a row kernel: one work-group of `params.rowGroup` work-items per row (the
     /// kernel's local arrays are sized by it), whatever `workGroups` says.
     func launchRows(_ name: String, rows: Int, _ args: [KernelArg]) {
-        launch(name, [rows * params.rowGroup], args, local: [params.rowGroup])
+        launch(name, [rows * params.rowGroup], args,
+               local: ([params.rowGroup], "set a smaller row group, e.g. FOUNDRY_KERNEL_PARAMS=RG=8"))
     }
 
     /// Enqueues `name` over `global` work-items (1 or 2 dimensions), grouped as `workGroups`
-    /// says unless `local` is given. Errors are kept for the next `read` or `finish`.
-    func launch(_ name: String, _ global: [Int], _ args: [KernelArg], local fixedLocal: [Int]? = nil) {
+    /// says unless `local` gives the kernel's own work-group shape (and the fix to name when
+    /// the device cannot run groups that large). Errors are kept for the next `read` or `finish`.
+    func launch(_ name: String, _ global: [Int], _ args: [KernelArg], local fixedLocal: (sizes: [Int], fix: String)? = nil) {
         if global.contains(0) { return }
         do {
             let k = try kernel(name)
@@ -366,29 +368,27 @@ public final class OpenCLDevice: Device {
                 case .mem(let m): try set(m as cl_mem?)
                 }
             }
-            var event: cl_event?
-            if var local = fixedLocal {
-                guard local.reduce(1, *) <= groupLimits[name] ?? 1 else {
-                    throw FoundryError("\(name) needs work-groups of \(local.reduce(1, *)) on \(info.name), which allows \(groupLimits[name] ?? 1); set a smaller row group, e.g. FOUNDRY_KERNEL_PARAMS=RG=\(groupLimits[name] ?? 1)")
+            let sizes: [Int], local: [Int]?
+            if let fixed = fixedLocal {
+                guard fixed.sizes.reduce(1, *) <= groupLimits[name] ?? 1 else {
+                    throw FoundryError("\(name) needs work-groups of \(fixed.sizes.reduce(1, *)) on \(info.name), which allows \(groupLimits[name] ?? 1); \(fixed.fix)")
                 }
-                var sizes = global
-                try withUnsafeMutablePointer(to: &event) { e in
-                    try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, &local, 0, nil, profiling ? e : nil), "launch \(name)")
-                }
-            } else {
-            switch workGroups {
-            case .runtime:
-                var sizes = global
-                try withUnsafeMutablePointer(to: &event) { e in
-                    try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, nil, 0, nil, profiling ? e : nil), "launch \(name)")
-                }
-            case .fixed(let target):
+                (sizes, local) = (global, fixed.sizes)
+            } else if case .fixed(let target) = workGroups {
                 let shape = LaunchGeometry(global: global, groupLimit: groupLimits[name] ?? 1, target: target)
-                var sizes = shape.global, local = shape.local
-                try withUnsafeMutablePointer(to: &event) { e in
-                    try check(clEnqueueNDRangeKernel(queue, k, cl_uint(sizes.count), nil, &sizes, &local, 0, nil, profiling ? e : nil), "launch \(name)")
-                }
+                (sizes, local) = (shape.global, shape.local)
+            } else {
+                (sizes, local) = (global, nil)   // .runtime: the OpenCL runtime picks
             }
+            var event: cl_event?
+            var g = sizes, l = local ?? []
+            try withUnsafeMutablePointer(to: &event) { e in
+                try g.withUnsafeMutableBufferPointer { gp in
+                    try l.withUnsafeMutableBufferPointer { lp in
+                        try check(clEnqueueNDRangeKernel(queue, k, cl_uint(gp.count), nil, gp.baseAddress, local == nil ? nil : lp.baseAddress,
+                                                         0, nil, profiling ? e : nil), "launch \(name)")
+                    }
+                }
             }
             launchCount += 1
             if let event {

@@ -78,7 +78,8 @@ extension OpenCLDevice {
     /// The tiled GEMM's grid: a 16 × 16 work-group per 64 × 64 tile of C (Kernels/matmul_tiled.cl).
     func launchTiled(_ name: String, m: Int, n: Int, _ args: [KernelArg]) {
         let tile = 64, group = 16
-        launch(name, [(n + tile - 1) / tile * group, (m + tile - 1) / tile * group], args, local: [group, group])
+        launch(name, [(n + tile - 1) / tile * group, (m + tile - 1) / tile * group], args,
+               local: ([group, group], "use the register-blocked GEMM: FOUNDRY_KERNEL_PARAMS=GT=0"))
     }
 
     public func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef) {
@@ -89,7 +90,8 @@ extension OpenCLDevice {
     /// A column-sum kernel's grid (Kernels/norm_rows.cl): 16 × 16 work-groups, 16 columns each.
     func launchColumns(_ name: String, cols: Int, _ args: [KernelArg]) {
         let tx = 16, ty = 16
-        launch(name, [(cols + tx - 1) / tx * tx, ty], args, local: [tx, ty])
+        launch(name, [(cols + tx - 1) / tx * tx, ty], args,
+               local: ([tx, ty], "use the one-work-item-per-column kernels: FOUNDRY_WORKGROUP=runtime"))
     }
 
     public func add(_ a: TensorRef, _ b: TensorRef, out: TensorRef) {

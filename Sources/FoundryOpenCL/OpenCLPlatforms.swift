@@ -13,7 +13,6 @@ public struct OpenCLDeviceInfo {
     public let maxAllocation: UInt64
     public let computeUnits: Int
     public let isCPU: Bool
-    public let isGPU: Bool
     /// The most work-items a work-group may hold on this device (a kernel may allow fewer).
     public let maxWorkGroupSize: Int
     /// Whether the device can divide and take square roots correctly rounded in fp32 when
@@ -76,7 +75,7 @@ public enum OpenCLPlatforms {
                     globalMemory: deviceValue(id, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE)),
                     maxAllocation: deviceValue(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)),
                     computeUnits: Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS)) as cl_uint),
-                    isCPU: isCPU, isGPU: gpu,
+                    isCPU: isCPU,
                     maxWorkGroupSize: max(1, Int(deviceValue(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int)),
                     correctlyRoundedDivideSqrt: (deviceValue(id, cl_device_info(CL_DEVICE_SINGLE_FP_CONFIG)) as cl_device_fp_config)
                         & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
