@@ -336,7 +336,7 @@ public final class OpenCLDevice: Device {
     /// kernel's local arrays are sized by it), whatever `workGroups` says.
     func launchRows(_ name: String, rows: Int, _ args: [KernelArg]) {
         launch(name, [rows * params.rowGroup], args,
-               local: ([params.rowGroup], "set a smaller row group, e.g. FOUNDRY_KERNEL_PARAMS=RG=8"))
+               local: ([params.rowGroup], "set a smaller row group, e.g. FOUNDRY_KERNEL_PARAMS=RG=32"))
     }
 
     /// Enqueues `name` over `global` work-items (1 or 2 dimensions), grouped as `workGroups`

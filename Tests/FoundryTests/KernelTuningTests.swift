@@ -12,7 +12,7 @@ final class KernelTuningTests: XCTestCase {
         XCTAssertEqual(p, KernelParams(gemmTM: 3, gemmVW: 4, gemmNV: 2))
         XCTAssertEqual(try KernelParams.parse(p.description, base: base), p, "description round-trips")
         XCTAssertEqual(try KernelParams.parse("", base: base), base)
-        for bad in ["TM", "TM=x", "VW=3", "TM=0", "TM=17", "NV=3", "XX=2", "GT=2", "RG=4", "RG=48", "RG=512"] {
+        for bad in ["TM", "TM=x", "VW=3", "TM=0", "TM=17", "NV=3", "XX=2", "GT=2", "RG=4", "RG=16", "RG=48", "RG=512"] {
             XCTAssertThrowsError(try KernelParams.parse(bad, base: base), bad)
         }
     }
@@ -34,7 +34,7 @@ final class KernelTuningTests: XCTestCase {
 
     func testOddTileShapesMatchTheReference() throws {
         _ = try TestDevices.openCL()
-        for params in ["TM=3,VW=4,NV=2", "TM=1,VW=2,NV=1", "TM=5,VW=16,NV=1", "TM=16,VW=4,NV=2", "GT=1,TM=1,RG=8"] {
+        for params in ["TM=3,VW=4,NV=2", "TM=1,VW=2,NV=1", "TM=5,VW=16,NV=1", "TM=16,VW=4,NV=2", "GT=1,TM=1,RG=32"] {
             let r = try CLI.run(["kernels", "test", "--only", "gemm"], environment: ["FOUNDRY_KERNEL_PARAMS": params])
             XCTAssertEqual(r.status, 0, "\(params): \(r.stdout.suffix(600)) \(r.stderr)")
             XCTAssertTrue(r.stdout.contains(" passed, 0 failed"), params)
