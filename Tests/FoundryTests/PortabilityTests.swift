@@ -108,6 +108,18 @@ final class PortabilityTests: XCTestCase {
         XCTAssertEqual(WorkGroupPolicy.defaults(isCPU: false), .fixed(64))
     }
 
+    /// A bad $FOUNDRY_WORKGROUP stops the command with one line naming it and the accepted values.
+    func testBadWorkGroupVariableIsOneClearError() throws {
+        _ = try TestDevices.openCL()
+        for bad in ["abc", "0", "4096"] {
+            let r = try CLI.run(["kernels", "test", "--small"], environment: ["FOUNDRY_WORKGROUP": bad])
+            XCTAssertNotEqual(r.status, 0, bad)
+            XCTAssertLessThan(r.status, 128, "crashed: \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("FOUNDRY_WORKGROUP=\(bad)") && r.stderr.contains("runtime") && r.stderr.contains("1 to 1024"), r.stderr)
+        }
+    }
+
     /// A machine with PoCL (or rusticl) listed before its GPU still trains on the GPU.
     func testTheDefaultDeviceIsTheFirstGPU() {
         XCTAssertEqual(OpenCLPlatforms.preferredIndex(["CPU", "GPU", "GPU"]), 1)
