@@ -1,16 +1,15 @@
 // Pointwise ops: residual add, axpy, GELU (GPT-2's tanh form) and its derivative.
 #define GELU_SCALE 0.7978845608028654f   // sqrt(2/pi)
 
-// tanh through one exp: PoCL's tanh is a scalar library call that blocks vectorisation, and
-// this form is within a few float ulps of it. Clamped so exp never overflows.
-static inline float tanh_fast(float u) {
-    const float e = exp(2.0f * clamp(u, -15.0f, 15.0f));
-    return 1.0f - 2.0f / (e + 1.0f);
-}
-
-// GELU of x, for a float or any floatN (the same expression as tanh_fast's, written once so
-// gelu_forward and the GEMM's fused bias+GELU epilogue compute identical values).
-#define GELU_OF(x) (0.5f * (x) * (1.0f + (1.0f - 2.0f / (exp(2.0f * clamp(GELU_SCALE * ((x) + 0.044715f * (x) * (x) * (x)), -15.0f, 15.0f)) + 1.0f))))
+// tanh(sqrt(2/pi)·(x + 0.044715x³)) through one exp: PoCL's tanh is a scalar library call that
+// blocks vectorisation, and this form is within a few float ulps of it. Clamped so exp never
+// overflows. Written once as macros, for a float or any floatN, so gelu_forward/gelu_backward
+// and the GEMM epilogues that fuse them compute identical values.
+#define GELU_TANH(x) (1.0f - 2.0f / (exp(2.0f * clamp(GELU_SCALE * ((x) + 0.044715f * (x) * (x) * (x)), -15.0f, 15.0f)) + 1.0f))
+// GELU of x.
+#define GELU_OF(x) (0.5f * (x) * (1.0f + GELU_TANH(x)))
+// GELU'(x), given t = GELU_TANH(x).
+#define GELU_GRAD(x, t) (0.5f * (1.0f + (t)) + 0.5f * (x) * (1.0f - (t) * (t)) * (GELU_SCALE * (1.0f + 3.0f * 0.044715f * (x) * (x))))
 
 kernel void add(global const float* a, long a_off, global const float* b, long b_off,
                 global float* out, long out_off, int n)
@@ -51,9 +50,6 @@ kernel void gelu_backward(global const float* inp, long inp_off, global const fl
 {
     const int i = get_global_id(0);
     if (i >= n) return;
-    const float x = inp[inp_off + i];
-    const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    const float t = tanh_fast(u);
-    const float du = GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-    dinp[dinp_off + i] = (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du) * dout[dout_off + i];
+    const float x = inp[inp_off + i], t = GELU_TANH(x);
+    dinp[dinp_off + i] = GELU_GRAD(x, t) * dout[dout_off + i];
 }

@@ -55,22 +55,27 @@ static inline float gemm_out(float acc, float alpha, float beta, global const fl
         if (GEMM_NV > 1) GEMM_STORE_VEC(acc##i##_1, 1); \
     }
 // A macro, not a function: a float16 argument draws an ABI warning from clang on AVX2 hosts.
+// GELU 1: G = GELU(C) as well (the MLP's forward); GELU 2: C = product · GELU'(G), G holding
+// the pre-activation (the gradient through the MLP's activation).
 #define GEMM_STORE_VEC(acc, v) { \
         VEC o = alpha * (acc); \
         if (beta != 0.0f) o += beta * VLOAD(v, out); \
         if (has_bias) o += VLOAD(v, bias + c0); \
+        if (GELU == 2) { const VEC x = VLOAD(v, G + (out - C)), t = GELU_TANH(x); o = GELU_GRAD(x, t) * o; } \
         VSTORE(o, v, out); \
-        if (GELU) VSTORE(GELU_OF(o), v, G + (out - C)); \
+        if (GELU == 1) VSTORE(GELU_OF(o), v, G + (out - C)); \
     }
 
 static inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
                         global const float* A, const int sar, const int sap,
                         global const float* B, const int sbp,
                         global float* C, global const float* bias, int has_bias, const int TM,
-                        global float* G, const int GELU)
+                        global float* G, const int GELU, global float* S, const int COLSUM, int rows_first)
 {
-    const int r0 = get_global_id(1) * TM;
-    const int c0 = get_global_id(0) * GEMM_CW;
+    // Constant dimensions in get_global_id: PoCL 3.1 emits an unresolved symbol for a variable one.
+    const int g0 = get_global_id(0), g1 = get_global_id(1);
+    const int r0 = (rows_first ? g0 : g1) * TM;
+    const int c0 = (rows_first ? g1 : g0) * GEMM_CW;
     if (r0 >= m || c0 >= n) return;
 
     if (c0 + GEMM_CW <= n) {
@@ -82,6 +87,19 @@ static inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
             GEMM_ROWS(GEMM_FMA)
         }
         GEMM_ROWS(GEMM_STORE)
+        if (COLSUM && r0 == 0) {
+            // The first row of tiles also adds B's column sums into S (a bias gradient: B is the
+            // output gradient), while its strip is still in cache. Summed down the rows in
+            // order, as bias_backward does.
+            VEC s0 = (VEC)(0.0f), s1 = (VEC)(0.0f);
+            bp = B + c0;
+            for (int p = 0; p < k; p++, bp += sbp) {
+                s0 += VLOAD(0, bp);
+                if (GEMM_NV > 1) s1 += VLOAD(1, bp);
+            }
+            VSTORE(VLOAD(0, S + c0) + s0, 0, S + c0);
+            if (GEMM_NV > 1) VSTORE(VLOAD(1, S + c0) + s1, 1, S + c0);
+        }
         return;
     }
     // Ragged right edge: one column at a time, one row at a time.
@@ -91,8 +109,17 @@ static inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
             float acc = 0.0f;
             for (int p = 0; p < k; p++) acc = fma(a[p * sap], B[p * sbp + j], acc);
             global float* out = C + (r0 + i) * n + j;
-            *out = gemm_out(acc, alpha, beta, out, bias + j, has_bias);
-            if (GELU) G[(r0 + i) * n + j] = GELU_OF(*out);
+            float o = gemm_out(acc, alpha, beta, out, bias + j, has_bias);
+            if (GELU == 2) { const float x = G[(r0 + i) * n + j], t = GELU_TANH(x); o = GELU_GRAD(x, t) * o; }
+            *out = o;
+            if (GELU == 1) G[(r0 + i) * n + j] = GELU_OF(o);
+        }
+    }
+    if (COLSUM && r0 == 0) {
+        for (int j = c0; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++) s += B[p * sbp + j];
+            S[j] += s;
         }
     }
 }
@@ -111,12 +138,12 @@ kernel void transpose(global const float* in, long in_off, global float* out, lo
     global float* C, long C_off, global const float* bias, long bias_off, int has_bias
 // op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); B[p*n + j] always (a transposed op(B) is first
 // turned row-major by `transpose`). Grid: (n / (GEMM_VW·GEMM_NV), m / GEMM_TM), rounded up.
-kernel void gemm_nn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0); }
-kernel void gemm_tn(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0); }
+kernel void gemm_nn(GEMM_ARGS, int rows_first) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0, C, 0, rows_first); }
+kernel void gemm_tn(GEMM_ARGS, int rows_first) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0, C, 0, rows_first); }
 // One row per work-item: for the few-row products of token-by-token generation, where a
 // GEMM_TM-row tile would mostly recompute clamped rows.
-kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0); }
-kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0); }
+kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0, C, 0, 0); }
+kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0, C, 0, 0); }
 // C = alpha · A · Bᵀ (+ beta · C) (+ bias) for a few rows of A — token-by-token decoding through
 // the tied LM head (B = wte, [n, k]) — without transposing B first: both operands are read along
 // k, so each work-item takes one (row, column) pair and forms one dot product with float8 loads.
@@ -142,8 +169,20 @@ kernel void gemm_nt_rows(GEMM_ARGS)
 
 // The MLP's first product with its activation fused in: C = A·B + bias (the pre-activation the
 // backward needs) and G = GELU(C), in one pass instead of a second launch over C.
-kernel void gemm_nn_gelu(GEMM_ARGS, global float* G, long G_off) {
-    gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, G + G_off, 1);
+kernel void gemm_nn_gelu(GEMM_ARGS, global float* G, long G_off, int rows_first) {
+    gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, G + G_off, 1, C, 0, rows_first);
+}
+
+// The gradient through the MLP's activation in the product that makes it:
+// C = (A·B) · GELU'(P) elementwise, P the pre-activation, instead of a second pass over C.
+kernel void gemm_nn_gelu_backward(GEMM_ARGS, global float* P, long P_off, int rows_first) {
+    gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, P + P_off, 2, C, 0, rows_first);
+}
+
+// A weight gradient and its bias gradient in one launch: C = alpha·Aᵀ·B + beta·C and
+// S[j] += Σ_p B[p, j] (A the layer's input, B its output gradient).
+kernel void gemm_tn_colsum(GEMM_ARGS, global float* S, long S_off, int rows_first) {
+    gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0, S + S_off, 1, rows_first);
 }
 
 // Σ x[r, c] over rows start, start + step, … (one work-item: 0, 1; a GPU work-group splits the

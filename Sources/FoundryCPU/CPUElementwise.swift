@@ -62,6 +62,17 @@ extension CPUDevice {
         geluForward(pre, out: out)
     }
 
+    public func gemmGeluBackward(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, pre: TensorRef, out: TensorRef) {
+        gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: out, bias: nil)
+        geluBackward(pre, dout: out, dinp: out)
+    }
+
+    public func weightGradient(inp: TensorRef, dout: TensorRef, rows: Int, inputs: Int, outputs: Int,
+                               dweight: TensorRef, dbias: TensorRef?) {
+        gemm(transA: true, transB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: inp, b: dout, beta: 1, c: dweight, bias: nil)
+        if let dbias { biasBackward(dout: dout, rows: rows, cols: outputs, dbias: dbias) }
+    }
+
     public func layerNormBackward(dout: TensorRef, inp: TensorRef, weight: TensorRef, mean: TensorRef, rstd: TensorRef,
                                   dinp: TensorRef, dweight: TensorRef, dbias: TensorRef, rows: Int, cols: Int) {
         let d = f(dout), x = f(inp), w = f(weight), mu = f(mean), rs = f(rstd)

@@ -55,8 +55,24 @@ public enum KernelBench {
 
     /// Our GEMM and CLBlast's SGEMM (OpenCL devices) on the same operands, same run.
     public static func gemm(device: Device, squares: [Int], reps: Int) throws -> [GemmRow] {
+        try gemm(device: device, shapes: gemmShapes(squares: squares), reps: reps)
+    }
+
+    /// Parses "MxNxK" with an optional "nn", "tn", "nt" or "tt" (op(A), op(B)) after K,
+    /// e.g. "384x1536x4096tn", the form `foundry kernels bench --shapes` takes.
+    public static func parseShape(_ text: String) -> (String, Int, Int, Int, Bool, Bool)? {
+        var body = Substring(text.lowercased()), ta = false, tb = false
+        if let last2 = body.count > 2 ? String(body.suffix(2)) : nil, ["nn", "tn", "nt", "tt"].contains(last2) {
+            ta = last2.first == "t"; tb = last2.last == "t"; body = body.dropLast(2)
+        }
+        let dims = body.split(separator: "x").map { Int($0) }
+        guard dims.count == 3, let m = dims[0], let n = dims[1], let k = dims[2], m > 0, n > 0, k > 0 else { return nil }
+        return ("shape", m, n, k, ta, tb)
+    }
+
+    public static func gemm(device: Device, shapes: [(String, Int, Int, Int, Bool, Bool)], reps: Int) throws -> [GemmRow] {
         var g = Inputs(seed: 1)
-        return try gemmShapes(squares: squares).map { (label, m, n, k, ta, tb) in
+        return try shapes.map { (label, m, n, k, ta, tb) in
             let a = try device.upload(g.normal(m * k)), b = try device.upload(g.normal(k * n)), c = try device.makeTensor(count: m * n)
             let flops = 2.0 * Double(m) * Double(n) * Double(k)
             let r = max(1, min(reps, Int(2e10 / flops)))
@@ -71,14 +87,17 @@ public enum KernelBench {
         }
     }
 
-    public static func run(device: Device, squares: [Int] = [256, 512, 1024], reps: Int = 5,
-                           progress: (BenchRow) -> Void = { _ in }) throws -> [BenchRow] {
+    /// With `shapes`, only those GEMMs; else the squares, the nanoGPT training products and
+    /// the transformer ops at nanoGPT's shapes.
+    public static func run(device: Device, squares: [Int] = [256, 512, 1024], shapes: [(String, Int, Int, Int, Bool, Bool)] = [],
+                           reps: Int = 5, progress: (BenchRow) -> Void = { _ in }) throws -> [BenchRow] {
         var rows: [BenchRow] = []
         func emit(_ r: BenchRow) { rows.append(r); progress(r) }
-        for r in try gemm(device: device, squares: squares, reps: reps) {
+        for r in try gemm(device: device, shapes: shapes.isEmpty ? gemmShapes(squares: squares) : shapes, reps: reps) {
             emit(BenchRow(kernel: "gemm_\(r.transA ? "t" : "n")\(r.transB ? "t" : "n")", shape: "\(r.label) \(r.m)x\(r.n)x\(r.k)",
                           milliseconds: r.milliseconds, gflops: r.gflops, clblastGflops: r.clblastGflops))
         }
+        if !shapes.isEmpty { return rows }
         var g = Inputs(seed: 1)
         // Transformer ops at nanoGPT's CPU shapes.
         let B = 12, T = 64, C = 128, H = 4, BT = B * T, V = 65

@@ -98,6 +98,29 @@ public enum KernelSuite {
                 return try d.read(pre) + d.read(out)
             })
         }
+        // A weight gradient with its bias gradient (one launch on OpenCL), and the product
+        // through GELU's derivative: ragged edges, fewer inputs than a tile, and more rows than
+        // one slice of the batch (2500 > 1024: three slices added into the gradients).
+        let gradShapes: [(Int, Int, Int)] = small ? [(3, 2, 5), (9, 7, 33)]
+            : [(3, 2, 5), (9, 7, 33), (7, 33, 100), (100, 130, 257), (768, 128, 384), (2500, 33, 40)]
+        for (rows, inputs, outputs) in gradShapes {
+            all.append(ParityCase(kernel: "weight_gradient", shape: "\(rows) rows \(inputs)->\(outputs)",
+                                  tolerance: 1e-5 * Double(rows).squareRoot() + 2e-6) { d in
+                var g = Inputs(seed: UInt64(rows * 7 + inputs * 3 + outputs))
+                let x = try d.upload(g.normal(rows * inputs)), dy = try d.upload(g.normal(rows * outputs))
+                let dw = try d.upload(g.normal(inputs * outputs)), db = try d.upload(g.normal(outputs))
+                d.weightGradient(inp: x, dout: dy, rows: rows, inputs: inputs, outputs: outputs, dweight: dw, dbias: db)
+                return try d.read(dw) + d.read(db)
+            })
+            all.append(ParityCase(kernel: "gemm_gelu_backward", shape: "\(rows)x\(outputs)x\(inputs)",
+                                  tolerance: 1e-5 * Double(inputs).squareRoot() + 2e-6) { d in
+                var g = Inputs(seed: UInt64(rows * 5 + inputs + outputs * 3))
+                let a = try d.upload(g.normal(rows * inputs)), b = try d.upload(g.normal(outputs * inputs))
+                let pre = try d.upload(g.normal(rows * outputs)), out = try d.upload(g.normal(rows * outputs))
+                d.gemmGeluBackward(m: rows, n: outputs, k: inputs, a: a, b: b, pre: pre, out: out)
+                return try d.read(out)
+            })
+        }
         let rowShapes: [(Int, Int)] = small ? [(1, 1), (3, 7), (7, 3)]
             : [(1, 1), (3, 7), (7, 33), (33, 100), (100, 257), (257, 3), (768, 128), (1, 50257), (2, 32000)]
         for (rows, cols) in rowShapes {

@@ -111,6 +111,16 @@ public protocol Device: AnyObject {
     /// pre[m,n] = a[m,k] · b[k,n] + bias[n], then out = GELU(pre): the MLP's first product and
     /// its activation in one launch on OpenCL (the reference does the two steps).
     func gemmBiasGelu(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, bias: TensorRef, pre: TensorRef, out: TensorRef)
+    /// A linear layer's parameter gradients from `rows` rows of its input inp[rows, inputs] and
+    /// output gradient dout[rows, outputs]: dweight[inputs, outputs] += inpᵀ · dout and, when
+    /// given, dbias[outputs] += Σ_r dout[r, ·]. One launch on OpenCL (the reference: `gemm`,
+    /// then `biasBackward`).
+    func weightGradient(inp: TensorRef, dout: TensorRef, rows: Int, inputs: Int, outputs: Int,
+                        dweight: TensorRef, dbias: TensorRef?)
+    /// out[m,n] = (a[m,k] · bᵀ) ⊙ GELU'(pre[m,n]), b being [n,k]: the gradient through the
+    /// MLP's activation, in the product that makes it on OpenCL (the reference: `gemm`, then
+    /// `geluBackward`).
+    func gemmGeluBackward(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, pre: TensorRef, out: TensorRef)
 
     // MARK: elementwise
     /// out = a + b.

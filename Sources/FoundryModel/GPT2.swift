@@ -215,32 +215,27 @@ public final class GPT2 {
             let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
             // res3 = res2 + fcproj: dres is the gradient of both.
             // fcproj = gelu(fch) · W_proj + b
-            d.gemm(transA: true, transB: false, m: 4 * C, n: C, k: BT, alpha: 1, a: L.fchGelu, b: dres, beta: 1,
-                   c: grad(p + "mlp.c_proj.weight"), bias: nil)
-            d.biasBackward(dout: dres, rows: BT, cols: C, dbias: grad(p + "mlp.c_proj.bias"))
-            d.gemm(transA: false, transB: true, m: BT, n: 4 * C, k: C, alpha: 1, a: dres, b: param(p + "mlp.c_proj.weight"),
-                   beta: 0, c: d4C, bias: nil)
-            d.geluBackward(L.fch, dout: d4C, dinp: d4C)
+            d.weightGradient(inp: L.fchGelu, dout: dres, rows: BT, inputs: 4 * C, outputs: C,
+                             dweight: grad(p + "mlp.c_proj.weight"), dbias: grad(p + "mlp.c_proj.bias"))
+            // d(fch) = (dres · W_projᵀ) ⊙ gelu'(fch)
+            d.gemmGeluBackward(m: BT, n: 4 * C, k: C, a: dres, b: param(p + "mlp.c_proj.weight"), pre: L.fch, out: d4C)
             // fch = ln2 · W_fc + b
-            d.gemm(transA: true, transB: false, m: C, n: 4 * C, k: BT, alpha: 1, a: L.ln2, b: d4C, beta: 1,
-                   c: grad(p + "mlp.c_fc.weight"), bias: nil)
-            d.biasBackward(dout: d4C, rows: BT, cols: 4 * C, dbias: grad(p + "mlp.c_fc.bias"))
+            d.weightGradient(inp: L.ln2, dout: d4C, rows: BT, inputs: C, outputs: 4 * C,
+                             dweight: grad(p + "mlp.c_fc.weight"), dbias: grad(p + "mlp.c_fc.bias"))
             d.gemm(transA: false, transB: true, m: BT, n: C, k: 4 * C, alpha: 1, a: d4C, b: param(p + "mlp.c_fc.weight"),
                    beta: 0, c: dC, bias: nil)
             // ln2 = LN(res2): its gradient joins the skip path in dres, which is now d(res2).
             d.layerNormBackward(dout: dC, inp: L.res2, weight: param(p + "ln_2.weight"), mean: L.ln2Mean, rstd: L.ln2Rstd,
                                 dinp: dres, dweight: grad(p + "ln_2.weight"), dbias: grad(p + "ln_2.bias"), rows: BT, cols: C)
             // res2 = residual + attproj; attproj = atty · W_o + b
-            d.gemm(transA: true, transB: false, m: C, n: C, k: BT, alpha: 1, a: L.atty, b: dres, beta: 1,
-                   c: grad(p + "attn.c_proj.weight"), bias: nil)
-            d.biasBackward(dout: dres, rows: BT, cols: C, dbias: grad(p + "attn.c_proj.bias"))
+            d.weightGradient(inp: L.atty, dout: dres, rows: BT, inputs: C, outputs: C,
+                             dweight: grad(p + "attn.c_proj.weight"), dbias: grad(p + "attn.c_proj.bias"))
             d.gemm(transA: false, transB: true, m: BT, n: C, k: C, alpha: 1, a: dres, b: param(p + "attn.c_proj.weight"),
                    beta: 0, c: dC, bias: nil)
             d.attentionBackward(dout: dC, qkv: L.qkv, out: L.atty, lse: L.lse, dqkv: dqkv, scratch: a.dsum, layout: a.attention)
             // qkv = ln1 · W_qkv + b
-            d.gemm(transA: true, transB: false, m: C, n: 3 * C, k: BT, alpha: 1, a: L.ln1, b: dqkv, beta: 1,
-                   c: grad(p + "attn.c_attn.weight"), bias: nil)
-            d.biasBackward(dout: dqkv, rows: BT, cols: 3 * C, dbias: grad(p + "attn.c_attn.bias"))
+            d.weightGradient(inp: L.ln1, dout: dqkv, rows: BT, inputs: C, outputs: 3 * C,
+                             dweight: grad(p + "attn.c_attn.weight"), dbias: grad(p + "attn.c_attn.bias"))
             d.gemm(transA: false, transB: true, m: BT, n: C, k: 3 * C, alpha: 1, a: dqkv, b: param(p + "attn.c_attn.weight"),
                    beta: 0, c: dC, bias: nil)
             // ln1 = LN(residual): dres becomes d(residual), the previous block's output.

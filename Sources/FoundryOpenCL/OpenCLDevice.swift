@@ -328,6 +328,13 @@ public final class OpenCLDevice: Device {
         return k
     }
 
+    /// The largest work-group `name` may run in on this device (the device's limit if the
+    /// kernel cannot be created; its launch then reports that).
+    func groupLimit(for name: String) -> Int {
+        _ = try? kernel(name)
+        return groupLimits[name] ?? info.maxWorkGroupSize
+    }
+
     /// The largest element count one tensor argument may have: kernels index inside a tensor
     /// with 32-bit ints (offsets into a buffer are 64-bit).
     public var maxTensorElements: Int { Int(Int32.max) }

@@ -47,8 +47,16 @@ public enum OpenCLPlatforms {
         types.firstIndex(of: "GPU") ?? types.firstIndex(of: "accelerator") ?? 0
     }
 
+    /// PoCL's CPU device runs work-groups on one worker thread per core; left unpinned, the
+    /// scheduler sometimes kept two workers on one core for as long as a whole benchmark row
+    /// (a 128 × 384 × 768 product alternated between 157 and 82 GFLOP/s from one set of
+    /// buffers to the next; pinned, 151–157 every time). Set before PoCL reads its settings,
+    /// and only when the user has not chosen (POCL_AFFINITY=0 restores PoCL's default).
+    static let pinPoCLThreads: Void = { setenv("POCL_AFFINITY", "1", 0) }()
+
     /// Every device of every platform, numbered in platform order (the `--device` index).
     public static func devices() throws -> [OpenCLDeviceInfo] {
+        pinPoCLThreads
         var count: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &count)
         if status == -1001 || count == 0 { throw FoundryError(noOpenCLMessage) }
