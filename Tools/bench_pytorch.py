@@ -65,7 +65,7 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
 
-def train(text, device, steps, layers=4, heads=4, c=128, ctx=64, batch=12, warmup=3):
+def train(text, device, steps, layers=4, heads=4, c=128, ctx=64, batch=12, warmup=3, eval_tokens=32768):
     chars = sorted(set(text))
     lut = {ch: i for i, ch in enumerate(chars)}
     ids = torch.tensor([lut[ch] for ch in text], dtype=torch.long)
@@ -98,7 +98,7 @@ def train(text, device, steps, layers=4, heads=4, c=128, ctx=64, batch=12, warmu
     model.eval()
     with torch.no_grad():
         losses, at = [], 0
-        while at + ctx + 1 <= len(va) and len(losses) * ctx < 32768:
+        while at + ctx + 1 <= len(va) and len(losses) * ctx < eval_tokens:
             x, y = va[at:at + ctx][None].to(device), va[at + 1:at + ctx + 1][None].to(device)
             losses.append(model(x, y).item())
             at += ctx
@@ -213,6 +213,10 @@ def main():
     squares = [r for r in bench.get("matmul", []) if r.get("label") == "square"]
     for r in squares:
         r["pytorch_gflops"] = matmul_gflops(args.device, r["m"])
+    bb = bench.get("train_baby")
+    if bb:
+        b = train(text, args.device, bb["steps"], layers=6, heads=6, c=384, ctx=256, batch=16, warmup=2, eval_tokens=0)
+        bb["pytorch_tokens_per_sec"], bb["pytorch_ms_per_step"] = b["tokens_per_sec"], b["ms_per_step"]
     g2 = bench.get("train_gpt2_124m")
     if g2 and "foundry_tokens_per_sec" in g2:
         q = train_random(args.device, 2, 12, 12, 768, 1024, 1, 50257)
@@ -234,6 +238,9 @@ def main():
     print(f"training (nanoGPT CPU settings, {tr['steps']} steps): foundry {tr['foundry_tokens_per_sec']:.0f} tok/s, "
           f"pytorch {p['tokens_per_sec']:.0f} tok/s, ratio {tr['foundry_tokens_per_sec'] / p['tokens_per_sec']:.2f}x; "
           f"val loss foundry {tr['val_loss']:.4f}, pytorch {p['val_loss']:.4f}")
+    if bb:
+        print(f"training (baby GPT, 6 x 384, context 256, batch 16, {bb['steps']} steps): foundry {bb['foundry_tokens_per_sec']:.0f} tok/s, "
+              f"pytorch {bb['pytorch_tokens_per_sec']:.0f} tok/s, ratio {bb['foundry_tokens_per_sec'] / bb['pytorch_tokens_per_sec']:.2f}x")
     if g2 and "pytorch_tokens_per_sec" in g2:
         peak = g2.get("peak_device_bytes")
         print(f"training GPT-2 124M (batch 1, context 1024): foundry {g2['foundry_tokens_per_sec']:.0f} tok/s, "

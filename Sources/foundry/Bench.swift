@@ -32,6 +32,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Training text (default: ../shared/data/tinyshakespeare.txt if present, else the built-in corpus).") var data: String?
     @Option(help: "Tokens generated per generation measurement.") var generateTokens = 256
     @Flag(help: "Also time a GPT-2 124M training step (batch 1, context 1024).") var gpt2 = false
+    @Option(help: "Training steps timed at the 10.8M \"baby GPT\" settings (6 layers, 6 heads, 384 wide, context 256, batch 16; about 3 s a step on 2 CPU cores); 0 skips them.")
+    var babySteps = 10
     @Flag(help: "Fewer, smaller measurements (a smoke test).") var quick = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -39,6 +41,7 @@ struct Bench: ParsableCommand {
         // Every option (and the training text) is checked before anything runs.
         let squares = try Self.ints(quick ? "256,512" : sizes, "--sizes")
         let lengths = try Self.ints(quick ? "64,256" : attentionT, "--attention-t")
+        guard babySteps >= 0 else { throw ValidationError("--baby-steps must be 0 (skip) or more") }
         var text = try trainingText()
         let device = try deviceOptions.open()
         var json: [String: Any] = ["device": device.name, "backend": device.backend, "date": ISO8601DateFormatter().string(from: Date())]
@@ -92,6 +95,15 @@ struct Bench: ParsableCommand {
             trainJSON["kernel_shares"] = Dictionary(uniqueKeysWithValues: shares.map { ($0.0, $0.1) })
         }
         json["train"] = trainJSON
+        if babySteps > 0 {
+            print("\n## training: baby GPT (6 layers, 6 heads, 384 wide, context 256, batch 16, char vocab; 10.8M parameters)")
+            let r = try BenchParts.train(device: device, text: text.text, layers: 6, heads: 6, embd: 384, context: 256, batch: 16,
+                                         steps: quick ? 2 : babySteps, evalTokens: 0, warmup: 2)
+            print(String(format: "%.0f tokens/s, %.0f ms/step over %d steps; loss %.4f", r.tokensPerSec, r.msPerStep, r.steps, r.loss))
+            json["train_baby"] = ["settings": "baby-gpt", "layers": 6, "heads": 6, "embd": 384, "context": 256, "batch": 16,
+                                  "foundry_tokens_per_sec": r.tokensPerSec, "ms_per_step": r.msPerStep, "steps": r.steps,
+                                  "loss": r.loss, "pytorch_tokens_per_sec": NSNull()]
+        }
         if gpt2 {
             print("\n## training: GPT-2 124M shape (12 layers, 12 heads, 768 wide, context 1024, batch 1, vocab 50257)")
             do {
