@@ -155,13 +155,19 @@ kernel void gemm_nt_rows(GEMM_ARGS)
     if (j >= n || r >= m) return;
     global const float* a = A + A_off + r * k;
     global const float* b = B + B_off + j * k;
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+    // Eight running sums, lane i taking the elements i mod 8, in two float4 vectors: 8x fewer
+    // instructions than eight scalar sums (PoCL does not vectorise those) for the same values.
+    // Summed through a private array in the scalar code's order: oclgrind's uninitialised-memory
+    // check crashes on a vector's components read directly (lo.x).
+    float4 lo = (float4)(0.0f), hi = (float4)(0.0f);
     int p = 0;
     for (; p + 8 <= k; p += 8) {
-        s0 = fma(a[p], b[p], s0); s1 = fma(a[p + 1], b[p + 1], s1); s2 = fma(a[p + 2], b[p + 2], s2); s3 = fma(a[p + 3], b[p + 3], s3);
-        s4 = fma(a[p + 4], b[p + 4], s4); s5 = fma(a[p + 5], b[p + 5], s5); s6 = fma(a[p + 6], b[p + 6], s6); s7 = fma(a[p + 7], b[p + 7], s7);
+        lo = fma(vload4(0, a + p), vload4(0, b + p), lo);
+        hi = fma(vload4(1, a + p), vload4(1, b + p), hi);
     }
-    float s = ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7));
+    float t[4];
+    vstore4(lo + hi, 0, t);
+    float s = (t[0] + t[1]) + (t[2] + t[3]);
     for (; p < k; p++) s = fma(a[p], b[p], s);
     global float* out = C + C_off + r * n + j;
     *out = gemm_out(s, alpha, beta, out, bias + bias_off + j, has_bias);

@@ -49,7 +49,10 @@ kernel void sum_squares_partial(global const float* x, long x_off, int n, global
     float8 acc = (float8)(0.0f);
     int j = start;
     for (; j + 8 <= end; j += 8) { const float8 e = vload8(0, p + j); acc = fma(e, e, acc); }
-    float s = ((acc.s0 + acc.s4) + (acc.s1 + acc.s5)) + ((acc.s2 + acc.s6) + (acc.s3 + acc.s7));
+    // Through a private array: oclgrind's uninitialised-memory check crashes on acc.s0.
+    float t[8];
+    vstore8(acc, 0, t);
+    float s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
     for (; j < end; j++) s = fma(p[j], p[j], s);
     partial[i] = s;
 }

@@ -143,6 +143,7 @@ struct Bench: ParsableCommand {
 
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]), to: out)
         print("\nwrote \(out)")
+        printKernelProfile(device, top: 25)
     }
 
     /// The training text, where it came from, and its absolute path when it is a file.
