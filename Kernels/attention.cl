@@ -13,9 +13,9 @@
 #define ATT_MAXC 8
 
 static inline float att_hsum(float8 v) {
-    const float4 a = v.lo + v.hi;
-    const float2 b = a.lo + a.hi;
-    return b.x + b.y;
+    // dot() with ones, not component reads (b.x): oclgrind's uninitialised-memory check crashes
+    // on those, and a private array costs the backward 20% at T = 1024.
+    return dot(v.lo + v.hi, (float4)(1.0f));
 }
 
 static inline float att_dot(const float8* x, global const float* y, const int NC) {

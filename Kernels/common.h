@@ -4,6 +4,25 @@
 // shapes arrive as -D build options chosen per device (see KernelParams.swift).
 #define AT(p) (p + p##_off)
 
+// The GEMM's tile: GEMM_TM rows x GEMM_NV vectors of GEMM_VW floats per work-item (see
+// matmul.cl). VEC is the device's vector, which the attention tiles use as well.
+#ifndef GEMM_TM
+#define GEMM_TM 4
+#endif
+#ifndef GEMM_VW
+#define GEMM_VW 8
+#endif
+#ifndef GEMM_NV
+#define GEMM_NV 2
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VEC CAT(float, GEMM_VW)
+#define VLOAD CAT(vload, GEMM_VW)
+#define VSTORE CAT(vstore, GEMM_VW)
+#define GEMM_CW (GEMM_VW * GEMM_NV)
+
 // Row kernels (softmax-like reductions over a vocabulary) run one work-group of ROW_WG
 // work-items per row; ROW_WG is a power of two chosen per device (KernelParams.rowGroup).
 #ifndef ROW_WG

@@ -4,22 +4,7 @@
 // Each work-item computes a GEMM_TM x (GEMM_VW * GEMM_NV) block of C in registers, loading
 // rows of B as GEMM_VW-wide vectors (GEMM_TM <= 16, GEMM_NV <= 2); the three sizes are build options chosen per device
 // (KernelParams.swift, `foundry kernels tune`).
-#ifndef GEMM_TM
-#define GEMM_TM 4
-#endif
-#ifndef GEMM_VW
-#define GEMM_VW 8
-#endif
-#ifndef GEMM_NV
-#define GEMM_NV 2
-#endif
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define VEC CAT(float, GEMM_VW)
-#define VLOAD CAT(vload, GEMM_VW)
-#define VSTORE CAT(vstore, GEMM_VW)
-#define GEMM_CW (GEMM_VW * GEMM_NV)
+// (GEMM_TM, GEMM_VW, GEMM_NV and the VEC macros are in common.h: attention_tiles.cl uses them too.)
 
 // The scalar output rule: alpha * acc (+ beta * C, only when beta != 0, so C may hold garbage
 // otherwise) (+ bias).

@@ -304,10 +304,11 @@ public enum KernelSuite {
             })
         }
         // Attention: (batch, seq, heads, headDim), head widths up to GPT-2's 64 (and 40, not a
-        // power of two).
-        let attShapes: [(Int, Int, Int, Int)] = small ? [(1, 1, 1, 1), (2, 3, 2, 3)]
+        // power of two); widths that are multiples of the vector width take the CPU's query
+        // tiles (attention_tiles.cl) at ragged lengths too (19, 130).
+        let attShapes: [(Int, Int, Int, Int)] = small ? [(1, 1, 1, 1), (2, 3, 2, 3), (1, 6, 2, 16)]
             : [(1, 1, 1, 1), (1, 3, 2, 3), (2, 7, 3, 4), (1, 33, 2, 8), (2, 100, 1, 7), (1, 257, 1, 3), (12, 64, 4, 32),
-               (2, 19, 2, 40), (1, 40, 2, 64)]
+               (2, 19, 2, 40), (1, 40, 2, 64), (2, 19, 3, 16), (1, 130, 2, 48)]
         for (b, t, h, hd) in attShapes {
             for causal in [true, false] {
                 let shape = "B\(b) T\(t) H\(h) hd\(hd)\(causal ? " causal" : " bidirectional")"

@@ -244,6 +244,24 @@ extension OpenCLDevice {
 
     public func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, lse: TensorRef,
                                  layout L: AttentionLayout) {
+        let vw = params.gemmVW
+        if attentionTiles(L) {
+            // CPUs, prompts and training: tiles of queries against blocks of keys
+            // (Kernels/attention_tiles.cl), from a copy of the keys with keys contiguous.
+            let ldk = (L.tk + vw - 1) / vw * vw, rows = L.batch * L.heads * L.headDim
+            guard let kt = scratch(count: rows * ldk) else { return }
+            launch("attention_keys_transposed", [ldk, rows], [
+                .tensor(k), .tensor(kt), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
+                .int(ldk), .int(rows),
+            ])
+            launch("attention_forward_tiles", [(L.tq + Self.attentionTileRows - 1) / Self.attentionTileRows, L.batch * L.heads], [
+                .tensor(q), .tensor(kt), .tensor(v), .tensor(out), .tensor(lse),
+                .int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq), .int(L.tk),
+                .int(L.qBatchStride), .int(L.qRowStride), .int(L.kvBatchStride), .int(L.kvRowStride),
+                .int(L.outBatchStride), .int(L.outRowStride), .int(L.queryStart), .int(L.causal ? 1 : 0), .int(ldk),
+            ])
+            return
+        }
         launch("attention_forward", [L.tq, L.batch * L.heads], [
             .tensor(q), .tensor(k), .tensor(v), .tensor(out), .tensor(lse),
             .int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq), .int(L.tk),
@@ -252,12 +270,46 @@ extension OpenCLDevice {
         ])
     }
 
+    /// Queries per work-item in attention_forward_tiles (AQ in Kernels/attention_tiles.cl).
+    static let attentionTileRows = 4
+
+    /// Whether attention takes the CPU's query tiles (Kernels/attention_tiles.cl): with the
+    /// runtime's work-groups (CPUs), several queries, and heads a whole number of vectors wide.
+    func attentionTiles(_ L: AttentionLayout) -> Bool {
+        let vw = params.gemmVW
+        return workGroups == .runtime && L.tq >= Self.attentionTileRows && L.headDim % vw == 0 && L.headDim <= 8 * vw
+    }
+
+    /// Copies of the keys and values of the fused layout with keys contiguous ([bh][d][key],
+    /// rows padded to `ldk`, a multiple of the vector width), in the scratch buffer; nil when
+    /// the tiles do not apply (or the scratch could not be allocated: the error is pending).
+    func transposedKeysValues(qkv: TensorRef, layout L: AttentionLayout) -> (TensorRef, TensorRef, Int)? {
+        guard attentionTiles(L) else { return nil }
+        let vw = params.gemmVW, C = L.heads * L.headDim
+        let ldk = (L.tk + vw - 1) / vw * vw, rows = L.batch * L.heads * L.headDim
+        guard let t = scratch(count: 2 * rows * ldk) else { return nil }
+        let kt = t.slice(0, rows * ldk), vt = t.slice(rows * ldk, rows * ldk)
+        for (src, dst) in [(qkv.slice(C, qkv.count - C), kt), (qkv.slice(2 * C, qkv.count - 2 * C), vt)] {
+            launch("attention_keys_transposed", [ldk, rows], [
+                .tensor(src), .tensor(dst), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
+                .int(ldk), .int(rows),
+            ])
+        }
+        return (kt, vt, ldk)
+    }
+
     public func attentionBackward(dout: TensorRef, qkv: TensorRef, out: TensorRef, lse: TensorRef, dqkv: TensorRef,
                                   scratch: TensorRef, layout L: AttentionLayout) {
         let shape: [KernelArg] = [.int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq),
                                   .int(L.outBatchStride), .int(L.outRowStride), .int(L.causal ? 1 : 0)]
-        launch("attention_backward_query", [L.tq, L.batch * L.heads],
-               [.tensor(dout), .tensor(qkv), .tensor(out), .tensor(lse), .tensor(dqkv), .tensor(scratch)] + shape)
+        if let (kt, vt, ldk) = transposedKeysValues(qkv: qkv, layout: L) {
+            launch("attention_backward_query_tiles", [(L.tq + Self.attentionTileRows - 1) / Self.attentionTileRows, L.batch * L.heads],
+                   [.tensor(dout), .tensor(qkv), .tensor(out), .tensor(lse), .tensor(dqkv), .tensor(scratch), .tensor(kt), .tensor(vt)]
+                   + shape + [.int(ldk)])
+        } else {
+            launch("attention_backward_query", [L.tq, L.batch * L.heads],
+                   [.tensor(dout), .tensor(qkv), .tensor(out), .tensor(lse), .tensor(dqkv), .tensor(scratch)] + shape)
+        }
         launch("attention_backward_key", [L.tq, L.batch * L.heads],
                [.tensor(dout), .tensor(qkv), .tensor(lse), .tensor(scratch), .tensor(dqkv)] + shape)
     }

@@ -1,0 +1,200 @@
+// Attention forward as two small GEMMs per tile, for CPUs: a work-item takes AQ queries of one
+// (batch, head) and walks the keys in blocks of GEMM_VW, the vector width the GEMM uses.
+//   scores:  S[r, j] = q_r · k_j, a vector of GEMM_VW keys per query row, from a transposed copy
+//            of the keys (kt[bh][d][key]: keys contiguous), so no horizontal sum per key;
+//   softmax: one max, one rescale and one vector exp per row and block (the row kernel pays a
+//            scalar exp and a branch per key);
+//   output:  O[r, :] += p_rj v_j, rows of v as vectors (the GEMM micro-kernel's shape).
+// The same online softmax and log-sum-exp as attention_forward (attention.cl), whose backward
+// kernels read `lse`.
+#define AQ 4
+
+#if GEMM_VW == 16
+#define ATT_LANES (float16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#elif GEMM_VW == 8
+#define ATT_LANES (float8)(0, 1, 2, 3, 4, 5, 6, 7)
+#elif GEMM_VW == 4
+#define ATT_LANES (float4)(0, 1, 2, 3)
+#else
+#define ATT_LANES (float2)(0, 1)
+#endif
+
+// kt[(bh·hd + d)·ldk + j] = k[b, j, h, d] for j < tk, 0 up to ldk (a multiple of GEMM_VW).
+kernel void attention_keys_transposed(global const float* k, long k_off, global float* kt, long kt_off,
+                                      int heads, int hd, int tk, int kv_bs, int kv_rs, int ldk, int rows)
+{
+    const int j = get_global_id(0), row = get_global_id(1);   // row = bh·hd + d
+    if (j >= ldk || row >= rows) return;
+    const int bh = row / hd, d = row - bh * hd, b = bh / heads, h = bh - b * heads;
+    kt[kt_off + (long)row * ldk + j] = j < tk ? k[k_off + b * kv_bs + j * kv_rs + h * hd + d] : 0.0f;
+}
+
+// Sum and maximum of a vector's lanes through a private array (oclgrind's uninitialised check
+// crashes on direct component reads).
+static inline float att_vsum(VEC v) { float t[GEMM_VW]; VSTORE(v, 0, t); float s = 0.0f; for (int i = 0; i < GEMM_VW; i++) s += t[i]; return s; }
+static inline float att_vmax(VEC v) { float t[GEMM_VW]; VSTORE(v, 0, t); float s = t[0]; for (int i = 1; i < GEMM_VW; i++) s = fmax(s, t[i]); return s; }
+
+#define ATT_ROWS(X) X(0) X(1) X(2) X(3)
+
+// NC = hd / GEMM_VW vectors per row of v and out, a literal at each call (see the dispatch).
+static inline void att_tile_forward(global const float* q, global const float* kt, global const float* v, global float* out,
+                                    global float* lse, int hd, int tq, int tk, int q_rs, int kv_rs, int o_rs, int ldk,
+                                    int i0, int query_start, int causal, float scale, const int NC)
+{
+    VEC o[AQ][8];
+    float mx[AQ], l[AQ];
+    int vis[AQ];
+    for (int r = 0; r < AQ; r++) {
+        for (int c = 0; c < NC; c++) o[r][c] = (VEC)(0.0f);
+        mx[r] = -INFINITY; l[r] = 0.0f;
+        const int i = min(i0 + r, tq - 1);
+        vis[r] = causal ? min(tk, query_start + i + 1) : tk;
+    }
+    const int last = max(max(vis[0], vis[1]), max(vis[2], vis[3]));
+    global const float* q0 = q + min(i0, tq - 1) * q_rs;
+    global const float* q1 = q + min(i0 + 1, tq - 1) * q_rs;
+    global const float* q2 = q + min(i0 + 2, tq - 1) * q_rs;
+    global const float* q3 = q + min(i0 + 3, tq - 1) * q_rs;
+    for (int j0 = 0; j0 < last; j0 += GEMM_VW) {
+        VEC s[AQ];
+        for (int r = 0; r < AQ; r++) s[r] = (VEC)(0.0f);
+        global const float* kd = kt + j0;
+        for (int d = 0; d < hd; d++, kd += ldk) {
+            const VEC kv = VLOAD(0, kd);
+            s[0] = fma((VEC)(q0[d]), kv, s[0]); s[1] = fma((VEC)(q1[d]), kv, s[1]);
+            s[2] = fma((VEC)(q2[d]), kv, s[2]); s[3] = fma((VEC)(q3[d]), kv, s[3]);
+        }
+        const VEC jv = (VEC)((float)j0) + ATT_LANES;
+        float p[AQ][GEMM_VW];
+        for (int r = 0; r < AQ; r++) {
+            const VEC sr = select(s[r] * scale, (VEC)(-INFINITY), isgreaterequal(jv, (VEC)((float)vis[r])));
+            const float m = fmax(mx[r], att_vmax(sr));
+            const float rescale = exp(mx[r] - m);
+            const VEC pr = exp(sr - m);
+            l[r] = l[r] * rescale + att_vsum(pr);
+            for (int c = 0; c < NC; c++) o[r][c] *= rescale;
+            mx[r] = m;
+            VSTORE(pr, 0, p[r]);
+        }
+        const int kb = min(GEMM_VW, last - j0);
+        for (int jj = 0; jj < kb; jj++) {
+            global const float* vj = v + (j0 + jj) * kv_rs;
+            for (int c = 0; c < NC; c++) {
+                const VEC vv = VLOAD(c, vj);
+                for (int r = 0; r < AQ; r++) o[r][c] = fma((VEC)(p[r][jj]), vv, o[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < AQ; r++) {
+        if (i0 + r >= tq) break;
+        const float inv = 1.0f / l[r];
+        for (int c = 0; c < NC; c++) VSTORE(o[r][c] * inv, c, out + (i0 + r) * o_rs);
+        lse[i0 + r] = mx[r] + log(l[r]);
+    }
+}
+
+// Grid: (ceil(tq / AQ), batch·heads). hd a multiple of GEMM_VW, at most 8·GEMM_VW.
+kernel void attention_forward_tiles(global const float* q, long q_off, global const float* kt, long kt_off,
+                                    global const float* v, long v_off, global float* out, long out_off,
+                                    global float* lse, long lse_off,
+                                    int batch, int heads, int hd, int tq, int tk,
+                                    int q_bs, int q_rs, int kv_bs, int kv_rs, int o_bs, int o_rs,
+                                    int query_start, int causal, int ldk)
+{
+    const int i0 = get_global_id(0) * AQ, bh = get_global_id(1);
+    if (i0 >= tq || bh >= batch * heads) return;
+    const int b = bh / heads, h = bh - b * heads;
+    const float scale = rsqrt((float)hd);
+#define TILE(NC) att_tile_forward(q + q_off + b * q_bs + h * hd, kt + kt_off + (long)bh * hd * ldk, v + v_off + b * kv_bs + h * hd, \
+                                  out + out_off + b * o_bs + h * hd, lse + lse_off + bh * tq, hd, tq, tk, q_rs, kv_rs, o_rs, ldk, \
+                                  i0, query_start, causal, scale, NC)
+    switch (hd / GEMM_VW) {
+    case 1: TILE(1); break; case 2: TILE(2); break; case 3: TILE(3); break; case 4: TILE(4); break;
+    case 5: TILE(5); break; case 6: TILE(6); break; case 7: TILE(7); break; default: TILE(8); break;
+    }
+#undef TILE
+}
+
+// Backward pass 1 as tiles (see attention_backward_query in attention.cl for the math): for AQ
+// query rows, D_r = dout_r · out_r (kept in dsum for pass 2) and
+// dq_r = scale Σ_j p_rj (dp_rj - D_r) k_j, with the scores and dp_rj = dout_r · v_j computed a
+// block of GEMM_VW keys at a time from transposed keys and values (kt, vt: [bh][d][key]).
+static inline void att_tile_backward_query(global const float* x, global const float* dout, global const float* outp,
+                                           global const float* lse, global float* dq, global float* dsum,
+                                           global const float* kt, global const float* vt,
+                                           int hd, int T, int rs, int C, int o_rs, int ldk, int i0, int causal,
+                                           float scale, const int NC)
+{
+    VEC g[AQ][8];
+    float L[AQ], D[AQ];
+    int vis[AQ];
+    global const float* qr[AQ];
+    global const float* dr[AQ];
+    for (int r = 0; r < AQ; r++) {
+        const int i = min(i0 + r, T - 1);
+        for (int c = 0; c < NC; c++) g[r][c] = (VEC)(0.0f);
+        vis[r] = causal ? i + 1 : T;
+        L[r] = lse[i];
+        qr[r] = x + i * rs;
+        dr[r] = dout + i * o_rs;
+        float s = 0.0f;
+        for (int d = 0; d < hd; d++) s += dr[r][d] * outp[i * o_rs + d];
+        D[r] = s;
+    }
+    const int last = max(max(vis[0], vis[1]), max(vis[2], vis[3]));
+    for (int j0 = 0; j0 < last; j0 += GEMM_VW) {
+        VEC s[AQ], dp[AQ];
+        for (int r = 0; r < AQ; r++) { s[r] = (VEC)(0.0f); dp[r] = (VEC)(0.0f); }
+        global const float* kd = kt + j0;
+        global const float* vd = vt + j0;
+        for (int d = 0; d < hd; d++, kd += ldk, vd += ldk) {
+            const VEC kv = VLOAD(0, kd), vv = VLOAD(0, vd);
+            for (int r = 0; r < AQ; r++) {
+                s[r] = fma((VEC)(qr[r][d]), kv, s[r]);
+                dp[r] = fma((VEC)(dr[r][d]), vv, dp[r]);
+            }
+        }
+        const VEC jv = (VEC)((float)j0) + ATT_LANES;
+        float w[AQ][GEMM_VW];
+        for (int r = 0; r < AQ; r++) {
+            const VEC sr = select(s[r] * scale - L[r], (VEC)(-INFINITY), isgreaterequal(jv, (VEC)((float)vis[r])));
+            VSTORE(exp(sr) * (dp[r] - D[r]) * scale, 0, w[r]);
+        }
+        const int kb = min(GEMM_VW, last - j0);
+        for (int jj = 0; jj < kb; jj++) {
+            global const float* kj = x + C + (j0 + jj) * rs;
+            for (int c = 0; c < NC; c++) {
+                const VEC kv = VLOAD(c, kj);
+                for (int r = 0; r < AQ; r++) g[r][c] = fma((VEC)(w[r][jj]), kv, g[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < AQ; r++) {
+        if (i0 + r >= T) break;
+        dsum[i0 + r] = D[r];
+        for (int c = 0; c < NC; c++) VSTORE(g[r][c], c, dq + (i0 + r) * rs);
+    }
+}
+
+// Grid: (ceil(T / AQ), batch·heads); the fused training layout, as attention_backward_query.
+kernel void attention_backward_query_tiles(global const float* dout, long dout_off, global const float* qkv, long qkv_off,
+                                           global const float* out, long out_off, global const float* lse, long lse_off,
+                                           global float* dqkv, long dqkv_off, global float* dsum, long dsum_off,
+                                           global const float* kt, long kt_off, global const float* vt, long vt_off,
+                                           int batch, int heads, int hd, int T, int o_bs, int o_rs, int causal, int ldk)
+{
+    const int i0 = get_global_id(0) * AQ, bh = get_global_id(1);
+    if (i0 >= T || bh >= batch * heads) return;
+    const int b = bh / heads, h = bh - b * heads, C = heads * hd, rs = 3 * C;
+    const float scale = rsqrt((float)hd);
+#define TILE(NC) att_tile_backward_query(qkv + qkv_off + b * T * rs + h * hd, dout + dout_off + b * o_bs + h * hd, \
+                                         out + out_off + b * o_bs + h * hd, lse + lse_off + bh * T, \
+                                         dqkv + dqkv_off + b * T * rs + h * hd, dsum + dsum_off + bh * T, \
+                                         kt + kt_off + (long)bh * hd * ldk, vt + vt_off + (long)bh * hd * ldk, \
+                                         hd, T, rs, C, o_rs, ldk, i0, causal, scale, NC)
+    switch (hd / GEMM_VW) {
+    case 1: TILE(1); break; case 2: TILE(2); break; case 3: TILE(3); break; case 4: TILE(4); break;
+    case 5: TILE(5); break; case 6: TILE(6); break; case 7: TILE(7); break; default: TILE(8); break;
+    }
+#undef TILE
+}
