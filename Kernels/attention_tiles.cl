@@ -20,13 +20,17 @@
 #endif
 
 // kt[(bh·hd + d)·ldk + j] = k[b, j, h, d] for j < tk, 0 up to ldk (a multiple of GEMM_VW).
+// One work-item per row of kt (one division each, not one per element), its writes contiguous.
 kernel void attention_keys_transposed(global const float* k, long k_off, global float* kt, long kt_off,
                                       int heads, int hd, int tk, int kv_bs, int kv_rs, int ldk, int rows)
 {
-    const int j = get_global_id(0), row = get_global_id(1);   // row = bh·hd + d
-    if (j >= ldk || row >= rows) return;
+    const int row = get_global_id(0);   // row = bh·hd + d
+    if (row >= rows) return;
     const int bh = row / hd, d = row - bh * hd, b = bh / heads, h = bh - b * heads;
-    kt[kt_off + (long)row * ldk + j] = j < tk ? k[k_off + b * kv_bs + j * kv_rs + h * hd + d] : 0.0f;
+    global const float* src = k + k_off + b * kv_bs + h * hd + d;
+    global float* dst = kt + kt_off + (long)row * ldk;
+    for (int j = 0; j < tk; j++) dst[j] = src[j * kv_rs];
+    for (int j = tk; j < ldk; j++) dst[j] = 0.0f;
 }
 
 // Sum and maximum of a vector's lanes through a private array (oclgrind's uninitialised check

@@ -250,7 +250,7 @@ extension OpenCLDevice {
             // (Kernels/attention_tiles.cl), from a copy of the keys with keys contiguous.
             let ldk = (L.tk + vw - 1) / vw * vw, rows = L.batch * L.heads * L.headDim
             guard let kt = scratch(count: rows * ldk) else { return }
-            launch("attention_keys_transposed", [ldk, rows], [
+            launch("attention_keys_transposed", [rows], [
                 .tensor(k), .tensor(kt), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
                 .int(ldk), .int(rows),
             ])
@@ -290,7 +290,7 @@ extension OpenCLDevice {
         guard let t = scratch(count: 2 * rows * ldk) else { return nil }
         let kt = t.slice(0, rows * ldk), vt = t.slice(rows * ldk, rows * ldk)
         for (src, dst) in [(qkv.slice(C, qkv.count - C), kt), (qkv.slice(2 * C, qkv.count - 2 * C), vt)] {
-            launch("attention_keys_transposed", [ldk, rows], [
+            launch("attention_keys_transposed", [rows], [
                 .tensor(src), .tensor(dst), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
                 .int(ldk), .int(rows),
             ])
