@@ -131,7 +131,7 @@ kernel void gemm_nn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 
 kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, 1, C, 0, C, 0, 0); }
 // C = alpha · A · Bᵀ (+ beta · C) (+ bias) for a few rows of A — token-by-token decoding through
 // the tied LM head (B = wte, [n, k]) — without transposing B first: both operands are read along
-// k, so each work-item takes one (row, column) pair and forms one dot product with float8 loads.
+// k, so each work-item takes one (row, column) pair and forms one dot product with vector loads.
 // Transposing B for every token cost as much as the product itself (73% of decode time at a
 // 32000-token vocabulary).
 kernel void gemm_nt_rows(GEMM_ARGS)

@@ -38,8 +38,9 @@ kernel void adamw(global float* p, long p_off, global const float* g, long g_off
 // Partial sums of squares: work-item i < G sums the contiguous run of `chunk` elements from
 // i·chunk (G partials; the launch may round its global size up past G). Contiguous runs, not
 // a stride of G: each CPU thread then streams its own part of memory (strided, 800k gradients
-// took 1.5 ms on PoCL, 2 GB/s), and a GPU's neighbouring work-items still read neighbouring
-// runs. Eight running sums in a vector per work-item, added in a fixed order.
+// took 1.5 ms on PoCL, 2 GB/s). On a GPU neighbouring work-items now read addresses a run
+// apart (uncoalesced); one launch a step, not yet measured there. Eight running sums in a
+// vector per work-item, added in a fixed order.
 kernel void sum_squares_partial(global const float* x, long x_off, int n, global float* partial, int G, int chunk)
 {
     const int i = get_global_id(0);

@@ -65,7 +65,7 @@ public enum KernelBench {
         if let last2 = body.count > 2 ? String(body.suffix(2)) : nil, ["nn", "tn", "nt", "tt"].contains(last2) {
             ta = last2.first == "t"; tb = last2.last == "t"; body = body.dropLast(2)
         }
-        let dims = body.split(separator: "x").map { Int($0) }
+        let dims = body.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard dims.count == 3, let m = dims[0], let n = dims[1], let k = dims[2], m > 0, n > 0, k > 0 else { return nil }
         return ("shape", m, n, k, ta, tb)
     }

@@ -32,10 +32,8 @@ extension OpenCLDevice {
         }
         var bRowMajor = b
         if transB {
-            // B is [n, k]: make it [k, n] so the kernel can load rows of B as vectors.
-            guard let scratch = scratch(count: k * n) else { return }
-            launch("transpose", [k, n], [.tensor(b), .tensor(scratch), .int(n), .int(k)])
-            bRowMajor = scratch
+            guard let t = rowMajorCopy(ofTransposed: b, n: n, k: k) else { return }
+            bRowMajor = t
         }
         let biasArg: KernelArg = bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy))
         if params.gemmTiled && m >= params.gemmTM {
@@ -100,12 +98,20 @@ extension OpenCLDevice {
             geluBackward(pre, dout: out, dinp: out)
             return
         }
-        guard let scratch = scratch(count: k * n) else { return }
-        launch("transpose", [k, n], [.tensor(b), .tensor(scratch), .int(n), .int(k)])
+        guard let bRowMajor = rowMajorCopy(ofTransposed: b, n: n, k: k) else { return }
         launchBlocked("gemm_nn_gelu_backward", m: m, n: n, k: k, [
-            .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(scratch), .tensor(out), .tensor(TensorRef(dummy)),
+            .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(bRowMajor), .tensor(out), .tensor(TensorRef(dummy)),
             .int(0), .tensor(pre),
         ])
+    }
+
+    /// B [n, k] copied to [k, n] in the scratch buffer, so the register-blocked kernels can load
+    /// rows of op(B) = Bᵀ as vectors; nil if the scratch could not be allocated (the error is
+    /// pending).
+    func rowMajorCopy(ofTransposed b: TensorRef, n: Int, k: Int) -> TensorRef? {
+        guard let t = scratch(count: k * n) else { return nil }
+        launch("transpose", [k, n], [.tensor(b), .tensor(t), .int(n), .int(k)])
+        return t
     }
 
     /// Rows of op(B) (and columns of op(A)) one launch of a weight-gradient product sums; see `gemm`.
@@ -244,16 +250,12 @@ extension OpenCLDevice {
 
     public func attentionForward(q: TensorRef, k: TensorRef, v: TensorRef, out: TensorRef, lse: TensorRef,
                                  layout L: AttentionLayout) {
-        let vw = params.gemmVW
         if attentionTiles(L) {
             // CPUs, prompts and training: tiles of queries against blocks of keys
             // (Kernels/attention_tiles.cl), from a copy of the keys with keys contiguous.
-            let ldk = (L.tk + vw - 1) / vw * vw, rows = L.batch * L.heads * L.headDim
-            guard let kt = scratch(count: rows * ldk) else { return }
-            launch("attention_keys_transposed", [rows], [
-                .tensor(k), .tensor(kt), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
-                .int(ldk), .int(rows),
-            ])
+            let ldk = attentionKeyStride(L)
+            guard let kt = scratch(count: attentionCopyCount(L)) else { return }
+            launchKeysTransposed(k, into: kt, layout: L)
             launch("attention_forward_tiles", [(L.tq + Self.attentionTileRows - 1) / Self.attentionTileRows, L.batch * L.heads], [
                 .tensor(q), .tensor(kt), .tensor(v), .tensor(out), .tensor(lse),
                 .int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq), .int(L.tk),
@@ -280,22 +282,32 @@ extension OpenCLDevice {
         return workGroups == .runtime && L.tq >= Self.attentionTileRows && L.headDim % vw == 0 && L.headDim <= 8 * vw
     }
 
-    /// Copies of the keys and values of the fused layout with keys contiguous ([bh][d][key],
-    /// rows padded to `ldk`, a multiple of the vector width), in the scratch buffer; nil when
-    /// the tiles do not apply (or the scratch could not be allocated: the error is pending).
+    /// A transposed key (or value) copy's row length: the keys, padded to a whole number of vectors.
+    func attentionKeyStride(_ L: AttentionLayout) -> Int { (L.tk + params.gemmVW - 1) / params.gemmVW * params.gemmVW }
+
+    /// Floats in one transposed copy: a row of `attentionKeyStride` per (batch, head, channel).
+    func attentionCopyCount(_ L: AttentionLayout) -> Int { L.batch * L.heads * L.headDim * attentionKeyStride(L) }
+
+    /// dst[bh][d][key] = src[b, key, h, d] (keys or values, strided as `L` says), rows padded with 0.
+    func launchKeysTransposed(_ src: TensorRef, into dst: TensorRef, layout L: AttentionLayout) {
+        let rows = L.batch * L.heads * L.headDim
+        launch("attention_keys_transposed", [rows], [
+            .tensor(src), .tensor(dst), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
+            .int(attentionKeyStride(L)), .int(rows),
+        ])
+    }
+
+    /// Copies of the keys and values of the fused layout with keys contiguous, in the scratch
+    /// buffer; nil when the tiles do not apply (or the scratch could not be allocated: the
+    /// error is pending).
     func transposedKeysValues(qkv: TensorRef, layout L: AttentionLayout) -> (TensorRef, TensorRef, Int)? {
         guard attentionTiles(L) else { return nil }
-        let vw = params.gemmVW, C = L.heads * L.headDim
-        let ldk = (L.tk + vw - 1) / vw * vw, rows = L.batch * L.heads * L.headDim
-        guard let t = scratch(count: 2 * rows * ldk) else { return nil }
-        let kt = t.slice(0, rows * ldk), vt = t.slice(rows * ldk, rows * ldk)
-        for (src, dst) in [(qkv.slice(C, qkv.count - C), kt), (qkv.slice(2 * C, qkv.count - 2 * C), vt)] {
-            launch("attention_keys_transposed", [rows], [
-                .tensor(src), .tensor(dst), .int(L.heads), .int(L.headDim), .int(L.tk), .int(L.kvBatchStride), .int(L.kvRowStride),
-                .int(ldk), .int(rows),
-            ])
-        }
-        return (kt, vt, ldk)
+        let C = L.heads * L.headDim, count = attentionCopyCount(L)
+        guard let t = scratch(count: 2 * count) else { return nil }
+        let kt = t.slice(0, count), vt = t.slice(count, count)
+        launchKeysTransposed(qkv.slice(C, qkv.count - C), into: kt, layout: L)
+        launchKeysTransposed(qkv.slice(2 * C, qkv.count - 2 * C), into: vt, layout: L)
+        return (kt, vt, attentionKeyStride(L))
     }
 
     public func attentionBackward(dout: TensorRef, qkv: TensorRef, out: TensorRef, lse: TensorRef, dqkv: TensorRef,

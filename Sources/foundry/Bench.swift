@@ -40,11 +40,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer, smaller measurements (a smoke test).") var quick = false
     @OptionGroup var deviceOptions: DeviceOptions
 
+    func validate() throws {
+        guard babySteps >= 0 else { throw ValidationError("--baby-steps must be 0 (skip) or more, not \(babySteps)") }
+    }
+
     func run() throws {
         // Every option (and the training text) is checked before anything runs.
         let squares = try Self.ints(quick ? "256,512" : sizes, "--sizes")
         let lengths = try Self.ints(quick ? "64,256" : attentionT, "--attention-t")
-        guard babySteps >= 0 else { throw ValidationError("--baby-steps must be 0 (skip) or more") }
         var text = try trainingText()
         let device = try deviceOptions.open()
         var json: [String: Any] = ["device": device.name, "backend": device.backend, "date": ISO8601DateFormatter().string(from: Date())]

@@ -82,6 +82,30 @@ final class PortabilityTests: XCTestCase {
         }
     }
 
+    /// The GEMM's CPU panels: never one group for the whole product (PoCL's choice for a
+    /// 128 × 384 weight gradient), PoCL's own 8 × 342 split kept for 2048³, every panel within
+    /// its cache budget and the kernel's group limit, the grid covered.
+    func testCPUPanelsGiveEveryCoreWork() {
+        expect(LaunchGeometry.cpuPanels(grid: [22, 12], stripBytes: 6 * 768 * 4, computeUnits: 2, groupLimit: 4096),
+               global: [32, 12], local: [16, 3])
+        expect(LaunchGeometry.cpuPanels(grid: [64, 342], stripBytes: 32 * 2048 * 4, computeUnits: 2, groupLimit: 4096),
+               global: [64, 342], local: [2, 342])
+        for grid in [[1, 1], [3, 7], [9, 1], [22, 12], [64, 342], [1000, 5], [5, 1000]] {
+            for strip in [64, 4096, 1 << 20] {
+                for (units, limit) in [(2, 4096), (16, 256), (64, 1024)] {
+                    let g = LaunchGeometry.cpuPanels(grid: grid, stripBytes: strip, computeUnits: units, groupLimit: limit)
+                    let label = "\(grid) \(strip) \(units) \(limit): \(g)"
+                    XCTAssertLessThanOrEqual(g.local.reduce(1, *), limit, label)
+                    XCTAssertTrue(g.local[0] == 1 || g.local[0] * strip <= 512 << 10, label)
+                    XCTAssertTrue(zip(g.global, g.local).allSatisfy { $0 % $1 == 0 }, label)
+                    XCTAssertTrue(zip(g.global, grid).allSatisfy { $0 >= $1 }, label)
+                    let groups = g.global[0] / g.local[0] * (g.global[1] / g.local[1])
+                    XCTAssertGreaterThanOrEqual(groups, min(4 * units, grid[1] * ((grid[0] + g.local[0] - 1) / g.local[0])), label)
+                }
+            }
+        }
+    }
+
     /// `kernels tune --quick` on a GPU tries GPU-shaped tiles around the default, not the
     /// first few of the full list (which all share one vector width).
     func testQuickTuneSpreadsOverGPUShapedTiles() {
