@@ -202,3 +202,92 @@ kernel void attention_backward_query_tiles(global const float* dout, long dout_o
     }
 #undef TILE
 }
+
+// Backward pass 2 as tiles (see attention_backward_key in attention.cl for the math): for AQ key
+// rows j_r, the queries that see them in blocks of GEMM_VW, from transposed queries and output
+// gradients (qt, dt: [bh][d][query]), so the scores s_rj = k_r · q_i and dp_rj = v_r · dout_i come
+// a vector of queries at a time; then dk_r += scale p (dp - D_i) q_i and dv_r += p dout_i, rows
+// of q and dout as vectors. Masked queries (before the key, or past T) get p = 0.
+static inline void att_tile_backward_key(global const float* x, global const float* dout, global const float* lse,
+                                         global const float* dsum, global float* dx, global const float* qt, global const float* dt,
+                                         int hd, int T, int rs, int C, int o_rs, int ldk, int j0, int causal,
+                                         float scale, const int NC)
+{
+    VEC gk[AQ][8], gv[AQ][8];
+    global const float* kr[AQ];
+    global const float* vr[AQ];
+    int first[AQ];
+    for (int r = 0; r < AQ; r++) {
+        const int j = min(j0 + r, T - 1);
+        kr[r] = x + C + j * rs;
+        vr[r] = kr[r] + C;
+        first[r] = causal ? j : 0;
+        for (int c = 0; c < NC; c++) { gk[r][c] = (VEC)(0.0f); gv[r][c] = (VEC)(0.0f); }
+    }
+    const VEC end = (VEC)((float)T);
+    for (int i0 = causal ? j0 / GEMM_VW * GEMM_VW : 0; i0 < T; i0 += GEMM_VW) {
+        VEC s[AQ], dp[AQ];
+        for (int r = 0; r < AQ; r++) { s[r] = (VEC)(0.0f); dp[r] = (VEC)(0.0f); }
+        global const float* qd = qt + i0;
+        global const float* dd = dt + i0;
+        for (int d = 0; d < hd; d++, qd += ldk, dd += ldk) {
+            const VEC qv = VLOAD(0, qd), ov = VLOAD(0, dd);
+            for (int r = 0; r < AQ; r++) {
+                s[r] = fma((VEC)(kr[r][d]), qv, s[r]);
+                dp[r] = fma((VEC)(vr[r][d]), ov, dp[r]);
+            }
+        }
+        float lb[GEMM_VW], db[GEMM_VW];
+        for (int ii = 0; ii < GEMM_VW; ii++) {
+            const int i = min(i0 + ii, T - 1);
+            lb[ii] = lse[i]; db[ii] = dsum[i];
+        }
+        const VEC Lv = VLOAD(0, lb), Dv = VLOAD(0, db);
+        const VEC iv = (VEC)((float)i0) + ATT_LANES;
+        float p[AQ][GEMM_VW], w[AQ][GEMM_VW];
+        for (int r = 0; r < AQ; r++) {
+            const VEC pr = select((VEC)(0.0f), exp(s[r] * scale - Lv), isgreaterequal(iv, (VEC)((float)first[r])) & isless(iv, end));
+            VSTORE(pr, 0, p[r]);
+            VSTORE(pr * (dp[r] - Dv) * scale, 0, w[r]);
+        }
+        const int kb = min(GEMM_VW, T - i0);
+        for (int ii = 0; ii < kb; ii++) {
+            global const float* qi = x + (i0 + ii) * rs;
+            global const float* di = dout + (i0 + ii) * o_rs;
+            for (int c = 0; c < NC; c++) {
+                const VEC qv = VLOAD(c, qi), ov = VLOAD(c, di);
+                for (int r = 0; r < AQ; r++) {
+                    gk[r][c] = fma((VEC)(w[r][ii]), qv, gk[r][c]);
+                    gv[r][c] = fma((VEC)(p[r][ii]), ov, gv[r][c]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < AQ; r++) {
+        if (j0 + r >= T) break;
+        global float* dk = dx + C + (j0 + r) * rs;
+        for (int c = 0; c < NC; c++) { VSTORE(gk[r][c], c, dk); VSTORE(gv[r][c], c, dk + C); }
+    }
+}
+
+// Grid: (ceil(T / AQ), batch·heads); the fused training layout, as attention_backward_key.
+kernel void attention_backward_key_tiles(global const float* dout, long dout_off, global const float* qkv, long qkv_off,
+                                         global const float* lse, long lse_off, global const float* dsum, long dsum_off,
+                                         global float* dqkv, long dqkv_off,
+                                         global const float* qt, long qt_off, global const float* dt, long dt_off,
+                                         int batch, int heads, int hd, int T, int o_bs, int o_rs, int causal, int ldk)
+{
+    const int j0 = get_global_id(0) * AQ, bh = get_global_id(1);
+    if (j0 >= T || bh >= batch * heads) return;
+    const int b = bh / heads, h = bh - b * heads, C = heads * hd, rs = 3 * C;
+    const float scale = rsqrt((float)hd);
+#define TILE(NC) att_tile_backward_key(qkv + qkv_off + b * T * rs + h * hd, dout + dout_off + b * o_bs + h * hd, \
+                                       lse + lse_off + bh * T, dsum + dsum_off + bh * T, dqkv + dqkv_off + b * T * rs + h * hd, \
+                                       qt + qt_off + (long)bh * hd * ldk, dt + dt_off + (long)bh * hd * ldk, \
+                                       hd, T, rs, C, o_rs, ldk, j0, causal, scale, NC)
+    switch (hd / GEMM_VW) {
+    case 1: TILE(1); break; case 2: TILE(2); break; case 3: TILE(3); break; case 4: TILE(4); break;
+    case 5: TILE(5); break; case 6: TILE(6); break; case 7: TILE(7); break; default: TILE(8); break;
+    }
+#undef TILE
+}

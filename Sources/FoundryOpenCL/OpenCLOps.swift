@@ -297,33 +297,47 @@ extension OpenCLDevice {
         ])
     }
 
-    /// Copies of the keys and values of the fused layout with keys contiguous, in the scratch
-    /// buffer; nil when the tiles do not apply (or the scratch could not be allocated: the
-    /// error is pending).
-    func transposedKeysValues(qkv: TensorRef, layout L: AttentionLayout) -> (TensorRef, TensorRef, Int)? {
-        guard attentionTiles(L) else { return nil }
-        let C = L.heads * L.headDim, count = attentionCopyCount(L)
+    /// Transposed copies of two tensors of the fused layout's shape (keys and values, or queries
+    /// and output gradients), one row per (batch, head, channel), in the scratch buffer; nil when
+    /// the tiles do not apply (or the scratch could not be allocated: the error is pending).
+    /// Each call reuses the same scratch, so a second pair overwrites the first after the
+    /// kernels that read it (one in-order queue).
+    func transposedPair(_ a: TensorRef, _ la: AttentionLayout, _ b: TensorRef, _ lb: AttentionLayout) -> (TensorRef, TensorRef, Int)? {
+        guard attentionTiles(la) else { return nil }
+        let count = attentionCopyCount(la)
         guard let t = scratch(count: 2 * count) else { return nil }
-        let kt = t.slice(0, count), vt = t.slice(count, count)
-        launchKeysTransposed(qkv.slice(C, qkv.count - C), into: kt, layout: L)
-        launchKeysTransposed(qkv.slice(2 * C, qkv.count - 2 * C), into: vt, layout: L)
-        return (kt, vt, attentionKeyStride(L))
+        let at = t.slice(0, count), bt = t.slice(count, count)
+        launchKeysTransposed(a, into: at, layout: la)
+        launchKeysTransposed(b, into: bt, layout: lb)
+        return (at, bt, attentionKeyStride(la))
     }
 
     public func attentionBackward(dout: TensorRef, qkv: TensorRef, out: TensorRef, lse: TensorRef, dqkv: TensorRef,
                                   scratch: TensorRef, layout L: AttentionLayout) {
         let shape: [KernelArg] = [.int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq),
                                   .int(L.outBatchStride), .int(L.outRowStride), .int(L.causal ? 1 : 0)]
-        if let (kt, vt, ldk) = transposedKeysValues(qkv: qkv, layout: L) {
-            launch("attention_backward_query_tiles", [(L.tq + Self.attentionTileRows - 1) / Self.attentionTileRows, L.batch * L.heads],
+        let C = L.heads * L.headDim
+        let tiles = [(L.tq + Self.attentionTileRows - 1) / Self.attentionTileRows, L.batch * L.heads]
+        if let (kt, vt, ldk) = transposedPair(qkv.slice(C, qkv.count - C), L, qkv.slice(2 * C, qkv.count - 2 * C), L) {
+            launch("attention_backward_query_tiles", tiles,
                    [.tensor(dout), .tensor(qkv), .tensor(out), .tensor(lse), .tensor(dqkv), .tensor(scratch), .tensor(kt), .tensor(vt)]
                    + shape + [.int(ldk)])
         } else {
             launch("attention_backward_query", [L.tq, L.batch * L.heads],
                    [.tensor(dout), .tensor(qkv), .tensor(out), .tensor(lse), .tensor(dqkv), .tensor(scratch)] + shape)
         }
-        launch("attention_backward_key", [L.tq, L.batch * L.heads],
-               [.tensor(dout), .tensor(qkv), .tensor(lse), .tensor(scratch), .tensor(dqkv)] + shape)
+        // The key side reads queries and output gradients a vector of queries at a time.
+        var gradients = L
+        gradients.kvBatchStride = L.outBatchStride
+        gradients.kvRowStride = L.outRowStride
+        if let (qt, dt, ldk) = transposedPair(qkv, L, dout, gradients) {
+            launch("attention_backward_key_tiles", tiles,
+                   [.tensor(dout), .tensor(qkv), .tensor(lse), .tensor(scratch), .tensor(dqkv), .tensor(qt), .tensor(dt)]
+                   + shape + [.int(ldk)])
+        } else {
+            launch("attention_backward_key", [L.tq, L.batch * L.heads],
+                   [.tensor(dout), .tensor(qkv), .tensor(lse), .tensor(scratch), .tensor(dqkv)] + shape)
+        }
     }
 
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
