@@ -134,28 +134,31 @@ kernel void gemm_tn_1(GEMM_ARGS) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 
 // k, so each work-item takes one (row, column) pair and forms one dot product with vector loads.
 // Transposing B for every token cost as much as the product itself (73% of decode time at a
 // 32000-token vocabulary).
-kernel void gemm_nt_rows(GEMM_ARGS)
+// A work-item takes `run` consecutive columns (rows of B): on a CPU a few long runs stream B
+// from memory front to back, as an OpenMP loop would (one column per work-item left PoCL's
+// workers hopping between rows); on a GPU run = 1.
+kernel void gemm_nt_rows(GEMM_ARGS, int run)
 {
-    const int j = get_global_id(0), r = get_global_id(1);
-    if (j >= n || r >= m) return;
+    const int j0 = get_global_id(0) * run, r = get_global_id(1);
+    if (j0 >= n || r >= m) return;
     global const float* a = A + A_off + r * k;
-    global const float* b = B + B_off + j * k;
-    // Eight running sums, lane i taking the elements i mod 8, in two float4 vectors: 8x fewer
-    // instructions than eight scalar sums (PoCL does not vectorise those) for the same values.
-    // Summed through a private array in the scalar code's order: oclgrind's uninitialised-memory
-    // check crashes on a vector's components read directly (lo.x).
-    float4 lo = (float4)(0.0f), hi = (float4)(0.0f);
-    int p = 0;
-    for (; p + 8 <= k; p += 8) {
-        lo = fma(vload4(0, a + p), vload4(0, b + p), lo);
-        hi = fma(vload4(1, a + p), vload4(1, b + p), hi);
+    const int j1 = min(n, j0 + run);
+    for (int j = j0; j < j1; j++) {
+        global const float* b = B + B_off + j * k;
+        // GEMM_VW running sums (lane i takes the elements i mod GEMM_VW) in one vector, then the
+        // lanes summed through a private array: oclgrind's uninitialised-memory check crashes on
+        // a vector's components read directly (acc.s0).
+        VEC acc = (VEC)(0.0f);
+        int p = 0;
+        for (; p + GEMM_VW <= k; p += GEMM_VW) acc = fma(VLOAD(0, a + p), VLOAD(0, b + p), acc);
+        float t[GEMM_VW];
+        VSTORE(acc, 0, t);
+        float s = 0.0f;
+        for (int i = 0; i < GEMM_VW; i++) s += t[i];
+        for (; p < k; p++) s = fma(a[p], b[p], s);
+        global float* out = C + C_off + r * n + j;
+        *out = gemm_out(s, alpha, beta, out, bias + bias_off + j, has_bias);
     }
-    float t[4];
-    vstore4(lo + hi, 0, t);
-    float s = (t[0] + t[1]) + (t[2] + t[3]);
-    for (; p < k; p++) s = fma(a[p], b[p], s);
-    global float* out = C + C_off + r * n + j;
-    *out = gemm_out(s, alpha, beta, out, bias + bias_off + j, has_bias);
 }
 
 // The MLP's first product with its activation fused in: C = A·B + bias (the pre-activation the

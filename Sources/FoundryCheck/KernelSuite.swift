@@ -72,9 +72,11 @@ public enum KernelSuite {
                 })
             }
         }
-        // Few rows times a transposed B (decoding through the tied LM head): dot products along
-        // k, at vocabulary widths (GPT-2's 50257, llama2.c's stories 32000-class) and ragged k.
-        let decodeShapes: [(Int, Int, Int)] = small ? [(1, 7, 9), (2, 33, 5)] : [(1, 50257, 64), (2, 3001, 288), (5, 33, 7), (3, 257, 1)]
+        // Few rows (up to dotProductRows) times a transposed B (decoding through the tied LM head
+        // and the cache's transposed layer weights): dot products along k, at vocabulary widths
+        // (GPT-2's 50257, llama2.c's stories 32000-class), layer shapes and ragged k.
+        let decodeShapes: [(Int, Int, Int)] = small ? [(1, 7, 9), (2, 33, 5), (8, 3, 7)]
+            : [(1, 50257, 64), (2, 3001, 288), (5, 33, 7), (3, 257, 1), (8, 1152, 288), (1, 288, 1152), (7, 100, 33)]
         for (m, n, k) in decodeShapes {
             all.append(ParityCase(kernel: "gemm_nt_rows", shape: "\(m)x\(n)x\(k)\(n % 2 == 1 ? "+bias" : "")",
                                   tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d in
@@ -182,6 +184,12 @@ public enum KernelSuite {
                 let src = try d.upload(g.normal(rows * (cols + 2))), dst = try d.upload(g.normal(rows * (cols + 3)))
                 d.copyRows(src.slice(1, rows * (cols + 2) - 1), srcStride: cols + 2, to: dst, dstStride: cols + 3, rows: rows, cols: cols)
                 return try d.read(dst)
+            })
+            all.append(ParityCase(kernel: "transpose", shape: shape, tolerance: 0) { d in
+                var g = Inputs(seed: 16)
+                let src = try d.upload(g.normal(rows * cols + 1)), out = try d.upload(g.normal(rows * cols + 2))
+                d.transpose(src.slice(1, rows * cols), rows: rows, cols: cols, out: out.slice(1, rows * cols))
+                return try d.read(out)
             })
             all.append(ParityCase(kernel: "argmax", shape: shape, tolerance: 0) { d in
                 var g = Inputs(seed: 7)

@@ -10,6 +10,25 @@ public final class KVCache {
     let x, ln, qkv, atty, proj, fch, fchGelu, lse, mean, rstd: TensorRef
     let last, lastNorm, lastMean, lastRstd, logits: TensorRef
     let chunk: Int
+    /// Each layer's matrices transposed ([n, k], in `Matrix` order), for steps of at most
+    /// `dotProductRows` rows: each output then reads one contiguous row of weights. Copied from
+    /// the model's parameters on the first such step after `reset()`, so a model trained
+    /// between two generations is read afresh; allocated on first use.
+    var transposed: [[TensorRef]] = []
+    var transposedFresh = false
+
+    /// The matrices of a block, as `ParameterLayout` names them.
+    enum Matrix: CaseIterable {
+        case attention, attentionProjection, mlp, mlpProjection
+        var name: String {
+            switch self {
+            case .attention: "attn.c_attn.weight"
+            case .attentionProjection: "attn.c_proj.weight"
+            case .mlp: "mlp.c_fc.weight"
+            case .mlpProjection: "mlp.c_proj.weight"
+            }
+        }
+    }
 
     init(config c: GPT2Config, device: Device, batch: Int) throws {
         self.batch = batch
@@ -29,8 +48,31 @@ public final class KVCache {
         logits = try device.makeTensor(count: batch * c.vocabSize)
     }
 
-    /// Forget every position (the buffers are reused).
-    public func reset() { length = 0 }
+    /// Forget every position (the buffers are reused). The next step copies the weights again
+    /// unless `keepingWeights` (the model has not changed: a sliding context window).
+    public func reset(keepingWeights: Bool = false) {
+        length = 0
+        if !keepingWeights { transposedFresh = false }
+    }
+
+    /// The transposed layer matrices, copied from `model` if stale.
+    func transposedWeights(of model: GPT2) throws -> [[TensorRef]] {
+        if transposed.isEmpty {
+            transposed = try (0..<model.config.layers).map { l in
+                try Matrix.allCases.map { try model.device.makeTensor(count: model.param("h.\(l)." + $0.name).count) }
+            }
+        }
+        if !transposedFresh {
+            for l in 0..<model.config.layers {
+                for (i, m) in Matrix.allCases.enumerated() {
+                    let e = model.layout.entry("h.\(l)." + m.name)!
+                    model.device.transpose(model.param(e.name), rows: e.shape[0], cols: e.shape[1], out: transposed[l][i])
+                }
+            }
+            transposedFresh = true
+        }
+        return transposed
+    }
 }
 
 extension GPT2 {
@@ -63,12 +105,25 @@ extension GPT2 {
                                         kvBatchStride: config.maxSeq * C, kvRowStride: C,
                                         outBatchStride: n * C, outRowStride: C, queryStart: start,
                                         causal: config.objective == .causal)
+        // A step of a few rows (decoding) reads each weight matrix as dot products along k from
+        // the cache's transposed copies; a prompt's many rows take the GEMM on the parameters.
+        let weightsT = rows <= dotProductRows ? try kv.transposedWeights(of: self) : nil
+        func product(_ a: TensorRef, layer l: Int, _ m: KVCache.Matrix, n: Int, k: Int, bias: String, out: TensorRef) {
+            let p = "h.\(l)."
+            if let weightsT {
+                let i = KVCache.Matrix.allCases.firstIndex(of: m)!
+                d.gemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: 1, a: a, b: weightsT[l][i],
+                       beta: 0, c: out, bias: param(p + bias))
+            } else {
+                d.gemm(transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: a, b: param(p + m.name),
+                       beta: 0, c: out, bias: param(p + bias))
+            }
+        }
         for l in 0..<config.layers {
             let p = "h.\(l)."
             d.layerNormForward(x, weight: param(p + "ln_1.weight"), bias: param(p + "ln_1.bias"), out: ln,
                                mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            d.gemm(transA: false, transB: false, m: rows, n: 3 * C, k: C, alpha: 1, a: ln, b: param(p + "attn.c_attn.weight"),
-                   beta: 0, c: qkv, bias: param(p + "attn.c_attn.bias"))
+            product(ln, layer: l, .attention, n: 3 * C, k: C, bias: "attn.c_attn.bias", out: qkv)
             for b in 0..<B {   // append this chunk's keys and values at positions start...
                 let kvAt = (b * config.maxSeq + start) * C, qkvAt = b * n * 3 * C
                 d.copyRows(qkv.slice(qkvAt + C, n * 3 * C - C), srcStride: 3 * C,
@@ -78,14 +133,17 @@ extension GPT2 {
             }
             d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
                                lse: kv.lse.slice(0, B * config.heads * n), layout: attLayout)
-            d.gemm(transA: false, transB: false, m: rows, n: C, k: C, alpha: 1, a: atty, b: param(p + "attn.c_proj.weight"),
-                   beta: 0, c: proj, bias: param(p + "attn.c_proj.bias"))
+            product(atty, layer: l, .attentionProjection, n: C, k: C, bias: "attn.c_proj.bias", out: proj)
             d.residualLayerNormForward(x, proj, sum: x, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: ln,
                                        mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: param(p + "mlp.c_fc.weight"), bias: param(p + "mlp.c_fc.bias"),
-                           pre: fch, out: fchGelu)
-            d.gemm(transA: false, transB: false, m: rows, n: C, k: 4 * C, alpha: 1, a: fchGelu, b: param(p + "mlp.c_proj.weight"),
-                   beta: 0, c: proj, bias: param(p + "mlp.c_proj.bias"))
+            if weightsT != nil {
+                product(ln, layer: l, .mlp, n: 4 * C, k: C, bias: "mlp.c_fc.bias", out: fch)
+                d.geluForward(fch, out: fchGelu)
+            } else {
+                d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: param(p + "mlp.c_fc.weight"), bias: param(p + "mlp.c_fc.bias"),
+                               pre: fch, out: fchGelu)
+            }
+            product(fchGelu, layer: l, .mlpProjection, n: C, k: 4 * C, bias: "mlp.c_proj.bias", out: proj)
             d.add(x, proj, out: x)
         }
         kv.length = start + n

@@ -22,12 +22,15 @@ extension OpenCLDevice {
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?) {
         if m == 0 || n == 0 { return }
-        if transB && !transA && m < params.gemmTM {
+        if transB && !transA && (m < params.gemmTM || m <= dotProductRows) {
             // Few rows (decoding): dot products along k, no transposed copy of B.
-            launch("gemm_nt_rows", [n, m], [
+            // On CPUs 8 runs of columns per core, each its own work-group.
+            let cpu = workGroups == .runtime
+            let run = cpu ? max(1, (n + 8 * info.computeUnits - 1) / (8 * info.computeUnits)) : 1
+            launch("gemm_nt_rows", [(n + run - 1) / run, m], [
                 .int(m), .int(n), .int(k), .float(alpha), .float(beta), .tensor(a), .tensor(b),
-                .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)), .int(bias == nil ? 0 : 1),
-            ])
+                .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)), .int(bias == nil ? 0 : 1), .int(run),
+            ], local: cpu ? ([1, 1], "set FOUNDRY_WORKGROUP=runtime") : nil)
             return
         }
         var bRowMajor = b
@@ -110,8 +113,12 @@ extension OpenCLDevice {
     /// pending).
     func rowMajorCopy(ofTransposed b: TensorRef, n: Int, k: Int) -> TensorRef? {
         guard let t = scratch(count: k * n) else { return nil }
-        launch("transpose", [k, n], [.tensor(b), .tensor(t), .int(n), .int(k)])
+        transpose(b, rows: n, cols: k, out: t)
         return t
+    }
+
+    public func transpose(_ src: TensorRef, rows: Int, cols: Int, out: TensorRef) {
+        launch("transpose", [cols, rows], [.tensor(src), .tensor(out), .int(rows), .int(cols)])
     }
 
     /// Rows of op(B) (and columns of op(A)) one launch of a weight-gradient product sums; see `gemm`.
@@ -269,7 +276,7 @@ extension OpenCLDevice {
             .int(L.batch), .int(L.heads), .int(L.headDim), .int(L.tq), .int(L.tk),
             .int(L.qBatchStride), .int(L.qRowStride), .int(L.kvBatchStride), .int(L.kvRowStride),
             .int(L.outBatchStride), .int(L.outRowStride), .int(L.queryStart), .int(L.causal ? 1 : 0),
-        ])
+        ], local: workGroups == .runtime ? ([1, 1], "set FOUNDRY_WORKGROUP=runtime") : nil)
     }
 
     /// Queries per work-item in attention_forward_tiles (AQ in Kernels/attention_tiles.cl).

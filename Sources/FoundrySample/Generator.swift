@@ -60,7 +60,7 @@ public final class Generator {
             if generated.count == settings.maxTokens { break }
             if cache.length >= T {
                 // Context full: slide the window, keeping the most recent half, and re-feed it.
-                cache.reset()
+                cache.reset(keepingWeights: true)
                 logits = try model.decode(tokens: Array(context.suffix(T / 2)), cache: cache)
             } else {
                 logits = try model.decode(tokens: [next], cache: cache)

@@ -72,6 +72,27 @@ final class SamplingTests: XCTestCase {
         }
     }
 
+    /// Decoding reads transposed copies of the layer weights taken at `reset()`: a model trained
+    /// (here re-initialised) between two generations must be read afresh; a sliding-window reset
+    /// of an unchanged model keeps the copies and gives what it gave before.
+    func testKVCacheTakesTheWeightsAgainAfterReset() throws {
+        for d in try TestDevices.all() {
+            let model = try Checkpoint.load(Fixtures.path("gpt2-tiny"), device: d)
+            let tokens: [Int32] = [3, 17, 42]
+            let cache = try model.makeCache(batch: 1)
+            let before = try d.read(try model.decode(tokens: tokens, cache: cache))
+            cache.reset(keepingWeights: true)
+            XCTAssertEqual(try d.read(try model.decode(tokens: tokens, cache: cache)), before, d.backend)
+            try model.initialise(seed: 99)
+            cache.reset()
+            let after = try d.read(try model.decode(tokens: tokens, cache: cache))
+            try model.forward(tokens: tokens, batch: 1, seq: 3)
+            let full = Array(try d.read(model.logits)[2 * 53..<3 * 53])
+            XCTAssertLessThan(zip(after, full).map { abs($0 - $1) }.max()!, 1e-4, d.backend)
+            XCTAssertGreaterThan(zip(after, before).map { abs($0 - $1) }.max()!, 1e-2, d.backend)
+        }
+    }
+
     func testSameSeedSameText() throws {
         for d in try TestDevices.all() {
             let gen = try Generator(model: try Checkpoint.load(Fixtures.path("gpt2-tiny"), device: d))
