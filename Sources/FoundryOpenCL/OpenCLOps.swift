@@ -65,8 +65,10 @@ extension OpenCLDevice {
     /// The register-blocked product, k in slices when op(A) = Aᵀ: a weight gradient over many
     /// rows of the batch, each slice added into C, so one slice of both operands stays in cache
     /// while every tile of C reads it. Summing 4096 rows in one pass ran at 44–87 GFLOP/s
-    /// (384 × 1536, AVX-512 EPYC); slices of 1024 at 160
-    /// (`foundry kernels bench --shapes 384x1536x4096tn`). `extra` follows the GEMM arguments.
+    /// (384 × 1536, AVX-512 EPYC); slices of 1024 at 102–160 and of 256 at 156–168 (the baby
+    /// GPT's four weight-gradient shapes 126–154 → 156–168, GPT-2's about the same, alternating
+    /// builds; `foundry kernels bench --shapes 384x1536x4096tn,...`). `extra` follows the GEMM
+    /// arguments.
     func launchSliced(_ name: String, transA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: TensorRef, b: TensorRef,
                       beta: Float, c: TensorRef, bias: TensorRef?, extra: [KernelArg]) {
         let slice = transA && k > Self.gemmSliceK ? Self.gemmSliceK : k
@@ -122,7 +124,7 @@ extension OpenCLDevice {
     }
 
     /// Rows of op(B) (and columns of op(A)) one launch of a weight-gradient product sums; see `gemm`.
-    static let gemmSliceK = 1024
+    static let gemmSliceK = 256
 
     /// The register-blocked GEMM's grid (Kernels/matmul.cl): one work-item per TM × (VW·NV)
     /// block of C, `rowsFirst` deciding which way neighbouring work-items step. Neighbours share
