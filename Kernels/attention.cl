@@ -11,6 +11,8 @@
 // NC is a literal at every call (the kernels switch on hd / 8), so the loops unroll and the
 // arrays stay in registers; other head widths take the scalar loops below the switch.
 #define ATT_MAXC 8
+// Loops over a row's vectors run to ATT_MAXC, guarded by NC: PoCL unrolls only loops with a
+// constant trip count, and rolled, the register arrays stay in memory.
 
 static inline float att_hsum(float8 v) {
     // dot() with ones, not component reads (b.x): oclgrind's uninitialised-memory check crashes
@@ -20,7 +22,7 @@ static inline float att_hsum(float8 v) {
 
 static inline float att_dot(const float8* x, global const float* y, const int NC) {
     float8 acc = x[0] * vload8(0, y);
-    for (int c = 1; c < NC; c++) acc = fma(x[c], vload8(c, y), acc);
+    for (int c = 1; c < ATT_MAXC; c++) if (c < NC) acc = fma(x[c], vload8(c, y), acc);
     return att_hsum(acc);
 }
 
@@ -28,23 +30,23 @@ static inline void att_forward_row(global const float* qi, global const float* k
                             global float* oi, global float* lse_i, int visible, float scale, const int NC)
 {
     float8 q[ATT_MAXC], o[ATT_MAXC];
-    for (int c = 0; c < NC; c++) { q[c] = vload8(c, qi); o[c] = (float8)(0.0f); }
+    for (int c = 0; c < ATT_MAXC; c++) if (c < NC) { q[c] = vload8(c, qi); o[c] = (float8)(0.0f); }
     float mx = -INFINITY, sum = 0.0f;
     for (int j = 0; j < visible; j++) {
         const float s = att_dot(q, kb + j * kv_rs, NC) * scale;
         if (s > mx) {
             const float r = exp(mx - s);
             sum *= r;
-            for (int c = 0; c < NC; c++) o[c] *= r;
+            for (int c = 0; c < ATT_MAXC; c++) if (c < NC) o[c] *= r;
             mx = s;
         }
         const float p = exp(s - mx);
         sum += p;
         global const float* vj = vb + j * kv_rs;
-        for (int c = 0; c < NC; c++) o[c] = fma((float8)(p), vload8(c, vj), o[c]);
+        for (int c = 0; c < ATT_MAXC; c++) if (c < NC) o[c] = fma((float8)(p), vload8(c, vj), o[c]);
     }
     const float inv = 1.0f / sum;
-    for (int c = 0; c < NC; c++) vstore8(o[c] * inv, c, oi);
+    for (int c = 0; c < ATT_MAXC; c++) if (c < NC) vstore8(o[c] * inv, c, oi);
     *lse_i = mx + log(sum);
 }
 
@@ -54,7 +56,7 @@ static inline void att_backward_query_row(global const float* qi, global const f
 {
     float8 q[ATT_MAXC], d[ATT_MAXC], g[ATT_MAXC];
     float D = 0.0f;
-    for (int c = 0; c < NC; c++) {
+    for (int c = 0; c < ATT_MAXC; c++) if (c < NC) {
         q[c] = vload8(c, qi); d[c] = vload8(c, di); g[c] = (float8)(0.0f);
         D += att_hsum(d[c] * vload8(c, oi));
     }
@@ -63,9 +65,9 @@ static inline void att_backward_query_row(global const float* qi, global const f
         global const float* kj = kb + j * rs;
         const float s = att_dot(q, kj, NC), dp = att_dot(d, kj + C, NC);
         const float w = exp(s * scale - L) * (dp - D) * scale;
-        for (int c = 0; c < NC; c++) g[c] = fma((float8)(w), vload8(c, kj), g[c]);
+        for (int c = 0; c < ATT_MAXC; c++) if (c < NC) g[c] = fma((float8)(w), vload8(c, kj), g[c]);
     }
-    for (int c = 0; c < NC; c++) vstore8(g[c], c, dq);
+    for (int c = 0; c < ATT_MAXC; c++) if (c < NC) vstore8(g[c], c, dq);
 }
 
 static inline void att_backward_key_row(global const float* kj, global const float* vj, global const float* qb, int rs, global const float* db, int o_rs,
@@ -73,7 +75,7 @@ static inline void att_backward_key_row(global const float* kj, global const flo
                                  int first, int T, float scale, const int NC)
 {
     float8 k[ATT_MAXC], v[ATT_MAXC], gk[ATT_MAXC], gv[ATT_MAXC];
-    for (int c = 0; c < NC; c++) {
+    for (int c = 0; c < ATT_MAXC; c++) if (c < NC) {
         k[c] = vload8(c, kj); v[c] = vload8(c, vj);
         gk[c] = (float8)(0.0f); gv[c] = (float8)(0.0f);
     }
@@ -83,12 +85,12 @@ static inline void att_backward_key_row(global const float* kj, global const flo
         const float s = att_dot(k, qi, NC), dp = att_dot(v, di, NC);
         const float p = exp(s * scale - lse_bh[i]);
         const float w = p * (dp - dsum_bh[i]) * scale;
-        for (int c = 0; c < NC; c++) {
+        for (int c = 0; c < ATT_MAXC; c++) if (c < NC) {
             gk[c] = fma((float8)(w), vload8(c, qi), gk[c]);
             gv[c] = fma((float8)(p), vload8(c, di), gv[c]);
         }
     }
-    for (int c = 0; c < NC; c++) { vstore8(gk[c], c, dk); vstore8(gv[c], c, dv); }
+    for (int c = 0; c < ATT_MAXC; c++) if (c < NC) { vstore8(gk[c], c, dk); vstore8(gv[c], c, dv); }
 }
 
 // Calls ROW(..., NC) with NC = hd / 8 as a literal, then returns; falls through for other widths.
