@@ -37,22 +37,6 @@ kernel void attention_keys_transposed(global const float* k, long k_off, global 
     for (int j = tk; j < ldk; j++) dst[j] = 0.0f;
 }
 
-// Sum and maximum of a vector's lanes: halves folded onto each other down to two lanes (four
-// steps for sixteen lanes where a serial walk took fifteen dependent ones: T = 1024 forward
-// 8.5-9.8 -> 7.2-8.4 ms), the last two through a private array (oclgrind's uninitialised check
-// crashes on direct component reads).
-#if GEMM_VW == 16
-#define ATT_FOLD(v, op) op(op(op((v).lo, (v).hi).lo, op((v).lo, (v).hi).hi).lo, op(op((v).lo, (v).hi).lo, op((v).lo, (v).hi).hi).hi)
-#elif GEMM_VW == 8
-#define ATT_FOLD(v, op) op(op((v).lo, (v).hi).lo, op((v).lo, (v).hi).hi)
-#elif GEMM_VW == 4
-#define ATT_FOLD(v, op) op((v).lo, (v).hi)
-#else
-#define ATT_FOLD(v, op) (v)
-#endif
-#define ATT_ADD(a, b) ((a) + (b))
-static inline float att_vsum(VEC v) { float t[2]; vstore2(ATT_FOLD(v, ATT_ADD), 0, t); return t[0] + t[1]; }
-static inline float att_vmax(VEC v) { float t[2]; vstore2(ATT_FOLD(v, fmax), 0, t); return fmax(t[0], t[1]); }
 
 #define ATT_ROWS(X) X(0) X(1) X(2) X(3)
 
@@ -92,10 +76,10 @@ static inline void att_tile_forward(global const float* q, global const float* k
         #pragma unroll
         for (int r = 0; r < AQ; r++) {
             const VEC sr = select(s[r] * scale, (VEC)(-INFINITY), isgreaterequal(jv, (VEC)((float)vis[r])));
-            const float m = fmax(mx[r], att_vmax(sr));
+            const float m = fmax(mx[r], VMAX(sr));
             const float rescale = exp(mx[r] - m);
             const VEC pr = exp(sr - m);
-            l[r] = l[r] * rescale + att_vsum(pr);
+            l[r] = l[r] * rescale + VSUM(pr);
             #pragma unroll
             for (int c = 0; c < ATT_MAXNC; c++) if (c < NC) o[r][c] *= rescale;
             mx[r] = m;

@@ -23,6 +23,23 @@
 #define VSTORE CAT(vstore, GEMM_VW)
 #define GEMM_CW (GEMM_VW * GEMM_NV)
 
+// A VEC's lanes combined by `op` (a function or macro of two vectors), halves folded onto each
+// other down to two lanes: four dependent steps for sixteen lanes where a serial walk takes
+// fifteen. VSUM and VMAX finish the last two lanes through a private array (oclgrind's
+// uninitialised-memory check crashes on direct component reads such as v.x).
+#if GEMM_VW == 16
+#define VFOLD(v, op) op(op(op((v).lo, (v).hi).lo, op((v).lo, (v).hi).hi).lo, op(op((v).lo, (v).hi).lo, op((v).lo, (v).hi).hi).hi)
+#elif GEMM_VW == 8
+#define VFOLD(v, op) op(op((v).lo, (v).hi).lo, op((v).lo, (v).hi).hi)
+#elif GEMM_VW == 4
+#define VFOLD(v, op) op((v).lo, (v).hi)
+#else
+#define VFOLD(v, op) (v)
+#endif
+#define VFOLD_ADD(a, b) ((a) + (b))
+static inline float VSUM(VEC v) { float t[2]; vstore2(VFOLD(v, VFOLD_ADD), 0, t); return t[0] + t[1]; }
+static inline float VMAX(VEC v) { float t[2]; vstore2(VFOLD(v, fmax), 0, t); return fmax(t[0], t[1]); }
+
 // Row kernels (softmax-like reductions over a vocabulary) run one work-group of ROW_WG
 // work-items per row; ROW_WG is a power of two chosen per device (KernelParams.rowGroup).
 #ifndef ROW_WG

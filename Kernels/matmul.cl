@@ -145,16 +145,16 @@ kernel void gemm_nt_rows(GEMM_ARGS, int run)
     const int j1 = min(n, j0 + run);
     for (int j = j0; j < j1; j++) {
         global const float* b = B + B_off + j * k;
-        // GEMM_VW running sums (lane i takes the elements i mod GEMM_VW) in one vector, then the
-        // lanes summed through a private array: oclgrind's uninitialised-memory check crashes on
-        // a vector's components read directly (acc.s0).
-        VEC acc = (VEC)(0.0f);
+        // Two vectors of running sums (two chains of FMAs, not one: a row is only 18-48 of
+        // them), their lanes folded at the end (VSUM), the ragged tail scalar.
+        VEC acc0 = (VEC)(0.0f), acc1 = (VEC)(0.0f);
         int p = 0;
-        for (; p + GEMM_VW <= k; p += GEMM_VW) acc = fma(VLOAD(0, a + p), VLOAD(0, b + p), acc);
-        float t[GEMM_VW];
-        VSTORE(acc, 0, t);
-        float s = 0.0f;
-        for (int i = 0; i < GEMM_VW; i++) s += t[i];
+        for (; p + 2 * GEMM_VW <= k; p += 2 * GEMM_VW) {
+            acc0 = fma(VLOAD(0, a + p), VLOAD(0, b + p), acc0);
+            acc1 = fma(VLOAD(1, a + p), VLOAD(1, b + p), acc1);
+        }
+        if (p + GEMM_VW <= k) { acc0 = fma(VLOAD(0, a + p), VLOAD(0, b + p), acc0); p += GEMM_VW; }
+        float s = VSUM(acc0 + acc1);
         for (; p < k; p++) s = fma(a[p], b[p], s);
         global float* out = C + C_off + r * n + j;
         *out = gemm_out(s, alpha, beta, out, bias + bias_off + j, has_bias);
