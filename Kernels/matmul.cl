@@ -124,6 +124,9 @@ kernel void transpose(global const float* in, long in_off, global float* out, lo
 // op(A)[r,p]: A[r*k + p] (N) or A[p*m + r] (T); B[p*n + j] always (a transposed op(B) is first
 // turned row-major by `transpose`). Grid: (n / (GEMM_VW·GEMM_NV), m / GEMM_TM), rounded up.
 kernel void gemm_nn(GEMM_ARGS, int rows_first) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, k, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0, C, 0, rows_first); }
+// A slice of k (columns p0.. of A, `lda` apart: launchSliced) when k is long: the LM head's
+// input gradient sums over the whole vocabulary.
+kernel void gemm_nn_sliced(GEMM_ARGS, int lda, int rows_first) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, lda, 1, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0, C, 0, rows_first); }
 kernel void gemm_tn(GEMM_ARGS, int rows_first) { gemm_rowvec(m, n, k, alpha, beta, A + A_off, 1, m, B + B_off, n, C + C_off, bias + bias_off, has_bias, GEMM_TM, C, 0, C, 0, rows_first); }
 // One row per work-item: for the few-row products of token-by-token generation, where a
 // GEMM_TM-row tile would mostly recompute clamped rows.

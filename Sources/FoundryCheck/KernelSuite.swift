@@ -56,7 +56,8 @@ public enum KernelSuite {
         // GEMM in all four transpose forms, with and without bias / accumulation.
         var gemmShapes: [(Int, Int, Int)] = small ? [(1, 1, 1), (3, 7, 5), (7, 3, 9)]
             : [(1, 1, 1), (3, 7, 33), (7, 33, 3), (33, 100, 7), (100, 257, 33), (257, 33, 100)]
-        if !small { gemmShapes += [(768, 384, 128), (768, 128, 512), (128, 512, 768)] }
+        // ... and a long k, summed in slices by both the Aᵀ and the A forms (launchSliced).
+        if !small { gemmShapes += [(768, 384, 128), (768, 128, 512), (128, 512, 768), (33, 40, 2500)] }
         for (m, n, k) in gemmShapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 let withBias = (m + n) % 2 == 1, beta: Float = k % 2 == 0 ? 1 : 0

@@ -62,26 +62,32 @@ extension OpenCLDevice {
                      beta: beta, c: c, bias: bias, extra: [])
     }
 
-    /// The register-blocked product, k in slices when op(A) = Aᵀ: a weight gradient over many
-    /// rows of the batch, each slice added into C, so one slice of both operands stays in cache
-    /// while every tile of C reads it. Summing 4096 rows in one pass ran at 44–87 GFLOP/s
+    /// The register-blocked product, k in slices each added into C, so one slice of both operands
+    /// stays in cache while every tile of C reads it: when op(A) = Aᵀ (a weight gradient over
+    /// many rows of the batch), and when a row-major A is longer than `gemmSliceKRows` (the LM
+    /// head's input gradient sums over the vocabulary: 1024 × 768 × 50257 ran at 59 GFLOP/s
+    /// in one pass, 170 in slices of 1024). Summing 4096 rows in one pass ran at 44–87 GFLOP/s
     /// (384 × 1536, AVX-512 EPYC); slices of 1024 at 102–160 and of 256 at 156–168 (the baby
     /// GPT's four weight-gradient shapes 126–154 → 156–168, GPT-2's about the same, alternating
     /// builds; `foundry kernels bench --shapes 384x1536x4096tn,...`). `extra` follows the GEMM
     /// arguments.
     func launchSliced(_ name: String, transA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: TensorRef, b: TensorRef,
                       beta: Float, c: TensorRef, bias: TensorRef?, extra: [KernelArg]) {
-        let slice = transA && k > Self.gemmSliceK ? Self.gemmSliceK : k
+        let limit = transA ? Self.gemmSliceK : Self.gemmSliceKRows
+        let slice = k > limit ? limit : k
+        // A row-major op(A) sliced along k is a column block of A: the kernel takes its row stride.
+        let sliced = !transA && slice < k
         var p0 = 0
         repeat {     // at least once: k = 0 still writes beta · C + bias
             let kc = min(slice, k - p0)
             let first = p0 == 0
-            launchBlocked(name, m: m, n: n, k: kc, [
+            let aSlice = transA ? a.slice(p0 * m, kc * m) : sliced ? a.slice(p0, (m - 1) * k + kc) : a
+            launchBlocked(sliced ? name + "_sliced" : name, m: m, n: n, k: kc, [
                 .int(m), .int(n), .int(kc), .float(alpha), .float(first ? beta : 1),
-                .tensor(transA ? a.slice(p0 * m, kc * m) : a), .tensor(b.slice(p0 * n, kc * n)), .tensor(c),
+                .tensor(aSlice), .tensor(b.slice(p0 * n, kc * n)), .tensor(c),
                 first ? bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)) : .tensor(TensorRef(dummy)),
                 .int(first && bias != nil ? 1 : 0),
-            ] + extra)
+            ] + extra + (sliced ? [.int(k)] : []))
             p0 += kc
         } while p0 < k
     }
@@ -125,6 +131,8 @@ extension OpenCLDevice {
 
     /// Rows of op(B) (and columns of op(A)) one launch of a weight-gradient product sums; see `gemm`.
     static let gemmSliceK = 256
+    /// The same for op(A) = A, only when k is longer: each slice re-reads and re-writes C.
+    static let gemmSliceKRows = 1024
 
     /// The register-blocked GEMM's grid (Kernels/matmul.cl): one work-item per TM × (VW·NV)
     /// block of C, `rowsFirst` deciding which way neighbouring work-items step. Neighbours share
