@@ -82,7 +82,7 @@ extension OpenCLDevice {
             let kc = min(slice, k - p0)
             let first = p0 == 0
             let aSlice = transA ? a.slice(p0 * m, kc * m) : sliced ? a.slice(p0, (m - 1) * k + kc) : a
-            launchBlocked(sliced ? name + "_sliced" : name, m: m, n: n, k: kc, [
+            launchBlocked(sliced ? name + "_sliced" : name, transA: transA, m: m, n: n, k: kc, [
                 .int(m), .int(n), .int(kc), .float(alpha), .float(first ? beta : 1),
                 .tensor(aSlice), .tensor(b.slice(p0 * n, kc * n)), .tensor(c),
                 first ? bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)) : .tensor(TensorRef(dummy)),
@@ -110,7 +110,7 @@ extension OpenCLDevice {
             return
         }
         guard let bRowMajor = rowMajorCopy(ofTransposed: b, n: n, k: k) else { return }
-        launchBlocked("gemm_nn_gelu_backward", m: m, n: n, k: k, [
+        launchBlocked("gemm_nn_gelu_backward", transA: false, m: m, n: n, k: k, [
             .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(bRowMajor), .tensor(out), .tensor(TensorRef(dummy)),
             .int(0), .tensor(pre),
         ])
@@ -136,14 +136,16 @@ extension OpenCLDevice {
 
     /// The register-blocked GEMM's grid (Kernels/matmul.cl): one work-item per TM × (VW·NV)
     /// block of C, `rowsFirst` deciding which way neighbouring work-items step. Neighbours share
-    /// one operand's strip from cache and stream the other, so the streamed one should be the
-    /// smaller: B (k × n) when n ≤ m, else A (m × k). Measured (GFLOP/s, columns-first →
-    /// rows-first): 384×1536×4096 Aᵀ·B 44 → 87, 768×3072×1024 Aᵀ·B 80–142 → 160,
-    /// 4096×1152×384 168 → 116–152.
-    func launchBlocked(_ name: String, m: Int, n: Int, k: Int, _ args: [KernelArg]) {
+    /// one operand's strip from cache and stream the other. Weight gradients (op(A) = Aᵀ, a
+    /// slice of the batch) stream A when it is the smaller (m < n); products of a row-major A
+    /// step along columns, whatever the shape. Measured (GFLOP/s, columns-first → rows-first):
+    /// 384×1536×4096 Aᵀ·B 44 → 87, 768×3072×1024 Aᵀ·B 80–142 → 160, 4096×1152×384 168 →
+    /// 116–152; but (rows-first → columns-first) 1024×50257×768 (GPT-2's LM head) 120 → 151–161,
+    /// 1024×3072×768 86–131 → 178, 1024×2304×768 143–150 → 170–176, 768×384×128 143–165 → 163–170.
+    func launchBlocked(_ name: String, transA: Bool, m: Int, n: Int, k: Int, _ args: [KernelArg]) {
         let cols = params.gemmColumns, tm = params.gemmTM
         let columnBlocks = (n + cols - 1) / cols, rowBlocks = (m + tm - 1) / tm
-        let rowsFirst = m < n
+        let rowsFirst = transA && m < n
         let grid = rowsFirst ? [rowBlocks, columnBlocks] : [columnBlocks, rowBlocks]
         let order: [KernelArg] = [.int(rowsFirst ? 1 : 0)]
         guard workGroups == .runtime else { launch(name, grid, args + order); return }
@@ -166,7 +168,7 @@ extension OpenCLDevice {
             ])
             return
         }
-        launchBlocked("gemm_nn_gelu", m: m, n: n, k: k, [
+        launchBlocked("gemm_nn_gelu", transA: false, m: m, n: n, k: k, [
             .int(m), .int(n), .int(k), .float(1), .float(0), .tensor(a), .tensor(b), .tensor(pre), .tensor(bias), .int(1),
             .tensor(out),
         ])
