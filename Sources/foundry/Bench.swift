@@ -15,13 +15,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark the device: matmul vs CLBlast, attention over T, training and generation tokens/s; writes bench.json.",
         discussion: """
-        Training runs nanoGPT's CPU settings (4 layers, 4 heads, 128 wide, context 64, batch 12,
-        character vocabulary) on --data (default ../shared/data/tinyshakespeare.txt when present,
-        else Foundry's built-in corpus). --train-steps 2000 is the full run whose validation loss
-        nanoGPT reaches 1.9–2.0 with. Then --baby-steps steps of the 10.8M "baby GPT" (6 layers,
-        6 heads, 384 wide, context 256, batch 16). --gpt2 adds a GPT-2 124M training step (12
-        layers, 768 wide, context 1024): seconds per step on a CPU, so it is off unless asked for.
-        Tools/bench.sh runs this and the same settings in PyTorch in one go and prints ratios;
+        Training runs nanoGPT's CPU settings (4 layers, 4 heads, 128 wide, context 64, batch 12, \
+        character vocabulary) on --data (default ../shared/data/tinyshakespeare.txt when present, \
+        else Foundry's built-in corpus). --train-steps 2000 is the full run whose validation loss \
+        nanoGPT reaches 1.9–2.0 with. Then --baby-steps steps of the 10.8M "baby GPT" (6 layers, \
+        6 heads, 384 wide, context 256, batch 16). --gpt2 adds a GPT-2 124M training step (12 \
+        layers, 768 wide, context 1024): seconds per step on a CPU, so it is off unless asked for. \
+        Tools/bench.sh runs this and the same settings in PyTorch in one go and prints ratios; \
         Tools/bench_llama2c.sh adds llama2.c's run.c beside the stories15M generation rows.
         With FOUNDRY_PROFILE=1 it ends with each kernel's share of device time.
 
