@@ -19,6 +19,8 @@ final class CPUBuffer: DeviceBuffer {
 /// number of threads.
 public final class CPUDevice: Device {
     public let backend = "cpu"
+    /// The reference takes the same decoding path as the CPU devices of the OpenCL backend.
+    public let decodesWithDotProducts = true
     public let name = "Swift reference (host CPU)"
     public init() {}
 

@@ -87,6 +87,10 @@ public protocol Device: AnyObject {
     var backend: String { get }
     /// Human-readable device name.
     var name: String { get }
+    /// Whether decoding should multiply by transposed weights (`dotProductRows`): true where a
+    /// work-item streaming one contiguous row is fastest (CPUs); GPUs keep the [k, n] layout,
+    /// whose column strips neighbouring work-items read together.
+    var decodesWithDotProducts: Bool { get }
     /// The most elements one tensor argument of an op may have (OpenCL kernels index inside a
     /// tensor with 32-bit ints; the reference has no limit). Callers that size tensors from
     /// user settings check against it first (see `Activations`).

@@ -11,9 +11,10 @@ public final class KVCache {
     let last, lastNorm, lastMean, lastRstd, logits: TensorRef
     let chunk: Int
     /// Each layer's matrices transposed ([n, k], in `Matrix` order), for steps of at most
-    /// `dotProductRows` rows: each output then reads one contiguous row of weights. Copied from
-    /// the model's parameters on the first such step after `reset()`, so a model trained
-    /// between two generations is read afresh; allocated on first use.
+    /// `dotProductRows` rows on devices that `decodesWithDotProducts`: each output then reads one
+    /// contiguous row of weights. Copied from the model's parameters on the first such step
+    /// after `reset()`, so a model trained between two generations is read afresh; allocated on
+    /// first use (as much memory again as the layer weights, per cache).
     var transposed: [[TensorRef]] = []
     var transposedFresh = false
 
@@ -107,7 +108,7 @@ extension GPT2 {
                                         causal: config.objective == .causal)
         // A step of a few rows (decoding) reads each weight matrix as dot products along k from
         // the cache's transposed copies; a prompt's many rows take the GEMM on the parameters.
-        let weightsT = rows <= dotProductRows ? try kv.transposedWeights(of: self) : nil
+        let weightsT = rows <= dotProductRows && d.decodesWithDotProducts ? try kv.transposedWeights(of: self) : nil
         func product(_ a: TensorRef, layer l: Int, _ m: KVCache.Matrix, n: Int, k: Int, bias: String, out: TensorRef) {
             let p = "h.\(l)."
             if let weightsT {

@@ -36,6 +36,8 @@ enum KernelArg {
 /// Kernels/ (embedded at build time), kernels looked up by name.
 public final class OpenCLDevice: Device {
     public let backend = "opencl"
+    /// CPU devices (the runtime's own work-groups) only: see `Device.decodesWithDotProducts`.
+    public var decodesWithDotProducts: Bool { workGroups == .runtime }
     public let name: String
     public let info: OpenCLDeviceInfo
     public let params: KernelParams
