@@ -9,6 +9,8 @@ public final class KVCache {
     let keys: [TensorRef], values: [TensorRef]
     let x, ln, qkv, atty, proj, fch, fchGelu, lse, mean, rstd: TensorRef
     let last, lastNorm, lastMean, lastRstd, logits: TensorRef
+    /// The token ids of a step, written in place (not a new device buffer every token).
+    let tokenIds: TensorRef
     let chunk: Int
     /// Each layer's matrices transposed ([n, k], in `Matrix` order), for steps of at most
     /// `dotProductRows` rows on devices that `decodesWithDotProducts`: each output then reads one
@@ -47,6 +49,7 @@ public final class KVCache {
         last = try device.makeTensor(count: batch * C); lastNorm = try device.makeTensor(count: batch * C)
         lastMean = try device.makeTensor(count: batch); lastRstd = try device.makeTensor(count: batch)
         logits = try device.makeTensor(count: batch * c.vocabSize)
+        tokenIds = try device.makeTensor(count: rows)
     }
 
     /// Forget every position (the buffers are reused). The next step copies the weights again
@@ -92,7 +95,8 @@ extension GPT2 {
             throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
         }
         let d = device, C = config.channels, rows = B * n, eps = config.layerNormEps
-        let tok = try device.upload(ints: tokens)
+        let tok = kv.tokenIds.slice(0, tokens.count)
+        try device.write(ints: tokens, to: tok)
         let x = kv.x.slice(0, rows * C), ln = kv.ln.slice(0, rows * C), qkv = kv.qkv.slice(0, rows * 3 * C)
         let atty = kv.atty.slice(0, rows * C), proj = kv.proj.slice(0, rows * C)
         let fch = kv.fch.slice(0, rows * 4 * C), fchGelu = kv.fchGelu.slice(0, rows * 4 * C)
