@@ -12,7 +12,7 @@ public final class KVCache {
     /// The token ids of a step, written in place (not a new device buffer every token).
     let tokenIds: TensorRef
     let chunk: Int
-    /// Each layer's matrices transposed ([n, k], in `Matrix` order), for steps of at most
+    /// Each layer's matrices transposed ([n, k], indexed by `Matrix.rawValue`), for steps of at most
     /// `dotProductRows` rows on devices that `decodesWithDotProducts`: each output then reads one
     /// contiguous row of weights. Copied from the model's parameters on the first such step
     /// after `reset()`, so a model trained between two generations is read afresh; allocated on
@@ -21,7 +21,7 @@ public final class KVCache {
     var transposedFresh = false
 
     /// The matrices of a block, as `ParameterLayout` names them.
-    enum Matrix: CaseIterable {
+    enum Matrix: Int, CaseIterable {
         case attention, attentionProjection, mlp, mlpProjection
         var name: String {
             switch self {
@@ -68,9 +68,9 @@ public final class KVCache {
         }
         if !transposedFresh {
             for l in 0..<model.config.layers {
-                for (i, m) in Matrix.allCases.enumerated() {
+                for m in Matrix.allCases {
                     let e = model.layout.entry("h.\(l)." + m.name)!
-                    model.device.transpose(model.param(e.name), rows: e.shape[0], cols: e.shape[1], out: transposed[l][i])
+                    model.device.transpose(model.param(e.name), rows: e.shape[0], cols: e.shape[1], out: transposed[l][m.rawValue])
                 }
             }
             transposedFresh = true
@@ -116,8 +116,7 @@ extension GPT2 {
         func product(_ a: TensorRef, layer l: Int, _ m: KVCache.Matrix, n: Int, k: Int, bias: String, out: TensorRef) {
             let p = "h.\(l)."
             if let weightsT {
-                let i = KVCache.Matrix.allCases.firstIndex(of: m)!
-                d.gemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: 1, a: a, b: weightsT[l][i],
+                d.gemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: 1, a: a, b: weightsT[l][m.rawValue],
                        beta: 0, c: out, bias: param(p + bias))
             } else {
                 d.gemm(transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: a, b: param(p + m.name),
