@@ -20,6 +20,10 @@ It writes into <out>/<name>/ (default Tests/FoundryTests/Fixtures/gpt2-tiny/):
                                                   stored under the embedding's name in the file).
   trajectory.json                 {"lr", "weight_decay", "betas", "eps", "losses": [10]}: torch.optim.AdamW
                                   on that one batch in float64, the loss before each step's update.
+  trajectory_final.safetensors    the weights after those 10 steps (float64, stored as float32), under
+                                  model.safetensors' names: the weight decay (0.5, so that lr x wd moves
+                                  a LayerNorm weight of 1 by 5e-4 a step) is visible in them, where the
+                                  losses alone barely feel it.
 
 Tensor names that model.safetensors ends up with (transformers 5.x, tie_word_embeddings=True; lm_head.weight
 is not stored because it is tied to transformer.wte.weight), for n_layer = 2:
@@ -56,7 +60,7 @@ from safetensors.torch import save_file
 from transformers import GPT2Config, GPT2LMHeadModel
 
 LR = 1e-3
-WEIGHT_DECAY = 0.01
+WEIGHT_DECAY = 0.5
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 STEPS = 10
@@ -188,6 +192,8 @@ def main() -> None:
         opt.step()
     trajectory = {"lr": LR, "weight_decay": WEIGHT_DECAY, "betas": list(BETAS), "eps": EPS, "losses": losses}
     (out_dir / "trajectory.json").write_text(json.dumps(trajectory, indent=1) + "\n")
+    final = {n: name_of_param[n].detach().float().contiguous() for n in file_names}
+    save_file(final, str(out_dir / "trajectory_final.safetensors"), metadata={"format": "pt"})
     print(f"trajectory losses: {losses}")
 
     total = 0

@@ -3,7 +3,7 @@ import FoundryCore
 import FoundryModel
 
 /// Held-out evaluation of a policy: ground-truth accuracy (greedy and sampled), mean
-/// reward-model score, and KL to a reference model on the policy's own samples.
+/// reward-model score, and KL to a reference model along the policy's own samples.
 public struct EvalResult {
     public var greedyAccuracy: Double
     public var sampledAccuracy: Double
@@ -43,12 +43,35 @@ public enum Evaluator {
                 let part = s[chunk..<min(chunk + 16, s.count)]
                 let b = SequenceBatch(sequences: part.map { $0.example.tokens }, lossMask: part.map { $0.example.lossMask },
                                       pad: eos, maxSeq: policy.config.maxSeq)
-                let lp = try policy.sequenceLogProbs(b), ref = try reference.sequenceLogProbs(b)
-                total += zip(lp, ref).reduce(0) { $0 + $1.0 - $1.1 }
+                total += try responseKL(policy: policy, reference: reference, b).reduce(0, +)
             }
             kl = total / Double(max(1, s.count))
         }
         return EvalResult(greedyAccuracy: gAcc, sampledAccuracy: sAcc, meanReward: meanReward, kl: kl,
                           greedyResponses: g.map(\.answer))
+    }
+
+    /// Per sequence of `b`: Σ over its trained positions of KL(π(·|prefix) ‖ π_ref(·|prefix)),
+    /// exact over the vocabulary (so ≥ 0 whatever distribution the prefixes were sampled from,
+    /// unlike log π(y) − log π_ref(y) on samples drawn at a temperature). The trained positions
+    /// of a row are contiguous (the response), so only those rows of logits are read.
+    public static func responseKL(policy: GPT2, reference: GPT2, _ b: SequenceBatch) throws -> [Double] {
+        let V = policy.config.vocabSize
+        guard reference.config.vocabSize == V else {
+            throw FoundryError("the reference model's vocabulary (\(reference.config.vocabSize)) differs from the policy's (\(V))")
+        }
+        try policy.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+        try reference.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+        return try (0..<b.batch).map { i in
+            let rows = (i * b.seq..<(i + 1) * b.seq).filter { b.targets[$0] >= 0 }
+            guard let first = rows.first, let last = rows.last else { return 0 }
+            let n = last - first + 1
+            let p = try policy.device.read(policy.logits.slice(first * V, n * V))
+            let q = try reference.device.read(reference.logits.slice(first * V, n * V))
+            return rows.reduce(0.0) { sum, r in
+                let k = (r - first) * V
+                return sum + Losses.klDivergence(logits: p[k..<k + V], referenceLogits: q[k..<k + V])
+            }
+        }
     }
 }

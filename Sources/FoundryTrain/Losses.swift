@@ -139,6 +139,18 @@ public enum Losses {
         }
     }
 
+    /// KL(softmax(logits) ‖ softmax(referenceLogits)) over one row of the vocabulary, exact, in
+    /// double: Σ p (log p − log q), never negative (clamped at 0 against rounding).
+    public static func klDivergence<C: Collection>(logits: C, referenceLogits: C) -> Double where C.Element == Float {
+        func logSoftmax(_ x: C) -> [Double] {
+            let mx = Double(x.max() ?? 0)
+            let lse = mx + log(x.reduce(0.0) { $0 + exp(Double($1) - mx) })
+            return x.map { Double($0) - lse }
+        }
+        let lp = logSoftmax(logits), lq = logSoftmax(referenceLogits)
+        return max(0, zip(lp, lq).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) })
+    }
+
     /// GRPO: (r − mean of the group) / (std of the group + ε), per group of samples of one prompt.
     public static func groupAdvantages(_ rewards: [Double], eps: Double = 1e-4) -> [Double] {
         let mean = rewards.reduce(0, +) / Double(rewards.count), std = groupStd(rewards)

@@ -137,6 +137,7 @@ public final class RewardTrainer {
         try bb.device.write(dHidden, to: bb.hiddenGradient)
         try bb.backward(fromHidden: bb.hiddenGradient)
         _ = try optimizer.update(bb, lr: lr, clip: options.clip).read()
-        model.head.update(grad: headGrad, lr: options.headLR * lr / options.lr)
+        // The head follows the backbone's schedule, scaled to its own peak (lr 0: no step, not 0/0).
+        model.head.update(grad: headGrad, lr: options.lr > 0 ? options.headLR * lr / options.lr : 0)
     }
 }

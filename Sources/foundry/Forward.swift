@@ -60,7 +60,8 @@ struct Overfit: ParsableCommand {
         discussion: """
         PyTorch's torch.optim.AdamW semantics over every parameter: betas 0.9/0.999, eps 1e-8, bias
         correction, decoupled weight decay, constant learning rate, no clipping. One JSON line per
-        step: {"step": i, "loss": x}, the loss before step i's update.
+        step: {"step": i, "loss": x}, the loss before step i's update. With --out, the weights
+        after the last step are saved there as a model directory.
         """)
 
     @Option(help: "Model directory.") var model: String
@@ -68,6 +69,7 @@ struct Overfit: ParsableCommand {
     @Option(help: "Number of steps.") var steps = 10
     @Option(help: "Learning rate.") var lr: Float = 1e-3
     @Option(help: "Weight decay (applied to every parameter, as torch.optim.AdamW(model.parameters())).") var weightDecay: Float = 0.01
+    @Option(help: "Save the weights after the last step to this directory.") var out: String?
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
@@ -88,5 +90,6 @@ struct Overfit: ParsableCommand {
             _ = try norm.read()
             print("{\"step\": \(i), \"loss\": \(String(format: "%.7f", loss))}")
         }
+        if let out { try Checkpoint.save(gpt, tokenizer: nil, to: out) }
     }
 }

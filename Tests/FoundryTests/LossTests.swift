@@ -99,6 +99,30 @@ final class LossTests: XCTestCase {
         for (a, b) in [(-0.1, -3.0), (-3.0, -0.1)] { XCTAssertGreaterThanOrEqual(Losses.kl(.k3, logp: a, refLogp: b), 0) }
     }
 
+    /// The exact KL over a row of logits (the evaluator's), from logits shifted by arbitrary
+    /// constants (softmax ignores them), against the closed form on the same 3-token example.
+    func testExactKLFromLogits() {
+        let p = [0.5, 0.3, 0.2], q = [0.2, 0.5, 0.3]
+        let exact = zip(p, q).reduce(0.0) { $0 + $1.0 * log($1.0 / $1.1) }
+        let lp = p.map { Float(log($0) + 3) }, lq = q.map { Float(log($0) - 7) }
+        XCTAssertEqual(Losses.klDivergence(logits: lp, referenceLogits: lq), exact, accuracy: 1e-6)
+        let reverse = zip(q, p).reduce(0.0) { $0 + $1.0 * log($1.0 / $1.1) }
+        XCTAssertEqual(Losses.klDivergence(logits: lq, referenceLogits: lp), reverse, accuracy: 1e-6)
+        XCTAssertEqual(Losses.klDivergence(logits: lp, referenceLogits: lp.map { $0 + 1 }), 0, accuracy: 1e-12)
+    }
+
+    /// GAE with discounting, worked by hand (γ 0.9, λ 0.8; the value after the last step is 0):
+    /// δ = r_t + γ V_{t+1} − V_t = [0.86, −0.13, 1.7]; A_t = δ_t + γλ A_{t+1}.
+    func testGAEWithDiscount() {
+        let (adv, ret) = Losses.gae(rewards: [1, 0, 2], values: [0.5, 0.4, 0.3], gamma: 0.9, lambda: 0.8)
+        let a2 = 1.7, a1 = -0.13 + 0.72 * a2, a0 = 0.86 + 0.72 * a1
+        for (got, want) in zip(adv, [a0, a1, a2]) { XCTAssertEqual(got, want, accuracy: 1e-12) }
+        for (got, want) in zip(ret, [a0 + 0.5, a1 + 0.4, a2 + 0.3]) { XCTAssertEqual(got, want, accuracy: 1e-12) }
+        // λ = 1: the advantage is the discounted return minus the value.
+        let (mc, _) = Losses.gae(rewards: [1, 0, 2], values: [0.5, 0.4, 0.3], gamma: 0.9, lambda: 1)
+        XCTAssertEqual(mc[0], 1 + 0.9 * 0 + 0.81 * 2 - 0.5, accuracy: 1e-12)
+    }
+
     func testWhitenAndGroupAdvantages() {
         let w = Losses.whiten([1, 2, 3, 4])
         XCTAssertEqual(w.reduce(0, +), 0, accuracy: 1e-12)

@@ -28,6 +28,19 @@ final class PipelineTests: XCTestCase {
             XCTAssertNotNil(stages[s]?["kl"], "stages.\(s).kl")
         }
         XCTAssertNotNil((cpu["reward_model"] as? [String: Any])?["pairwise_accuracy"] as? Double)
+        // Training moved things: every stage's KL to SFT is a divergence (≥ 0; SFT's own is 0),
+        // and SFT changed the pretraining validation loss.
+        for report in [cpu, cl] {
+            let st = report["stages"] as! [String: [String: Any]]
+            for s in ["pretrained", "ppo", "dpo", "grpo"] {
+                let kl = try XCTUnwrap(st[s]?["kl"] as? Double, s)
+                XCTAssertGreaterThanOrEqual(kl, 0, "\(s): KL to SFT")
+            }
+            XCTAssertEqual(try XCTUnwrap(st["sft"]?["kl"] as? Double), 0, accuracy: 1e-9)
+            XCTAssertGreaterThan(try XCTUnwrap(st["dpo"]?["kl"] as? Double), 0, "DPO at lr > 0 moves the policy")
+            let f = report["forgetting"] as! [String: Double]
+            XCTAssertGreaterThan(abs(f["val_loss_after"]! - f["val_loss_before"]!), 1e-3, "SFT should change the pretraining loss")
+        }
         XCTAssertNotNil(cpu["seconds"] as? Double)
         // Deterministic figures agree across backends (float rounding only): the forgetting
         // losses within 1e-3, and the pretrained and SFT models' accuracies exactly.

@@ -5,7 +5,7 @@ import FoundryCPU
 import FoundryModel
 
 /// Foundry against PyTorch + transformers (fixtures from Tools/make_fixtures.py, computed in
-/// float64): logits, loss, every gradient and a 10-step AdamW trajectory, on both backends,
+/// float64): logits, loss, every gradient and a 10-step AdamW trajectory (losses and final weights), on both backends,
 /// through the same `foundry forward` / `foundry overfit` commands a user runs.
 final class ReferenceParityTests: XCTestCase {
     let model = Fixtures.path("gpt2-tiny")
@@ -58,6 +58,35 @@ final class ReferenceParityTests: XCTestCase {
                 XCTAssertEqual(j["step"] as? Int, i)
                 XCTAssertEqual(j["loss"] as! Double, want[i], accuracy: 1e-3, "\(backend) step \(i)")
             }
+        }
+    }
+
+    /// The weights after those 10 steps, tensor by tensor. At the fixture's weight decay (0.5,
+    /// lr 1e-3) decay moves a LayerNorm weight of 1 by 5e-3 over the run, 50× the tolerance, where
+    /// the losses barely feel it: leaving decay out (or decaying only the matrices, or decaying
+    /// after the Adam step instead of before it) fails here.
+    func testTenStepWeightsMatchTorchAdamW() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: (model as NSString).appendingPathComponent("trajectory.json")))
+        let traj = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let want = try SafeTensors.read(path: (model as NSString).appendingPathComponent("trajectory_final.safetensors")).tensors
+        let start = try SafeTensors.read(path: (model as NSString).appendingPathComponent("model.safetensors")).tensors
+        for backend in ["cpu", "opencl"] {
+            if backend == "opencl" { _ = try TestDevices.openCL() }
+            let dir = CLI.tempDir()
+            let r = try CLI.run(["overfit", "--model", model, "--tokens", tokens, "--steps", "10", "--lr", "\(traj["lr"]!)",
+                                 "--weight-decay", "\(traj["weight_decay"]!)", "--out", dir, "--backend", backend])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let got = try SafeTensors.read(path: dir + "/model.safetensors").tensors
+            XCTAssertEqual(Set(got.keys), Set(want.keys))
+            var moved = 0.0
+            for (name, w) in want {
+                let g = try XCTUnwrap(got[name], name)
+                XCTAssertEqual(g.shape, w.shape, name)
+                let err = zip(g.values, w.values).map { abs(Double($0) - Double($1)) }.max()!
+                XCTAssertLessThan(err, 1e-4, "\(backend) \(name)")
+                moved = max(moved, zip(w.values, start[name]!.values).map { abs(Double($0) - Double($1)) }.max()!)
+            }
+            XCTAssertGreaterThan(moved, 5e-3, "the fixture's weights should have moved")
         }
     }
 
