@@ -39,18 +39,23 @@ let package = Package(
                 path: "Sources/FoundryTrain"),
         // Report cards: PNG line and bar charts, dependency-free.
         .target(name: "FoundryReport", path: "Sources/FoundryReport"),
+        // The model's whole life as a library: model directories, stage measures (task accuracy,
+        // forgetting, scorers) and the pipeline with its report; the CLI, the tests and a server
+        // call it in-process.
+        .target(name: "FoundryPipeline", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample",
+                                                        "FoundryTrain", "FoundryReport"], path: "Sources/FoundryPipeline"),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
         .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryCPU", "FoundryOpenCL", "CCLBlast"],
                 path: "Sources/FoundryCheck"),
         // The command line: one ParsableCommand per file.
         .executableTarget(name: "foundry", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/foundry"),
         .testTarget(name: "FoundryTests", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "foundry",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline", "foundry",
         ], path: "Tests/FoundryTests", resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw device pointers across worker threads by

@@ -25,9 +25,17 @@ import FoundryCore
 /// Every method is deterministic for a given seed, independent of call order, and `f(n)` is a
 /// prefix of `f(m)` for n < m.
 public struct SynthTask: Sendable {
-    public static let knownNames = ["arithmetic", "compare"]
+    /// The task families: sums (and differences) of numbers, or the larger of two numbers.
+    public enum Family: String, CaseIterable, Sendable {
+        case arithmetic, compare
+    }
+    public static var knownNames: [String] { Family.allCases.map(\.rawValue) }
+    public static let defaultFamily = Family.arithmetic
+    public static let defaultSeed: UInt64 = 1
+    public static let defaultDigits = 2...3
 
-    public let name: String
+    public let family: Family
+    public var name: String { family.rawValue }
     public let seed: UInt64
     /// Operand lengths in digits.
     public let digits: ClosedRange<Int>
@@ -42,20 +50,27 @@ public struct SynthTask: Sendable {
     /// with a carry written without it. Comparisons (`preferencePairs`) are always judged
     /// correctly: judging is easier than demonstrating, the premise of RLHF. 0 = perfect
     /// demonstrations. SFT imitates the slip; the reward model, PPO, DPO and GRPO can undo it.
-    public var demoSlip: Double = 0
+    public var demoSlip = SynthTask.defaultDemoSlip
+    public static let defaultDemoSlip = 0.0
 
     /// One problem in ten is held out for evaluation.
     static let heldOutModulus: UInt64 = 10
 
-    public init(name: String = "arithmetic", seed: UInt64 = 1, digits: ClosedRange<Int> = 2...3,
+    /// A task by its family's name (see `knownNames`).
+    public init(name: String, seed: UInt64 = defaultSeed, digits: ClosedRange<Int> = defaultDigits,
                 subtraction: Bool = false) throws {
-        guard SynthTask.knownNames.contains(name) else {
+        guard let family = Family(rawValue: name) else {
             throw FoundryError("unknown synthetic task '\(name)' (known tasks: \(SynthTask.knownNames.joined(separator: ", ")))")
         }
-        guard digits.lowerBound >= 1, digits.upperBound <= 9 else {
+        try self.init(family: family, seed: seed, digits: digits, subtraction: subtraction)
+    }
+
+    public init(family: Family = defaultFamily, seed: UInt64 = defaultSeed, digits: ClosedRange<Int> = defaultDigits,
+                subtraction: Bool = false) throws {
+        guard digits.lowerBound >= 1, digits.upperBound <= 9, digits.lowerBound <= digits.upperBound else {
             throw FoundryError("operand digits \(digits.lowerBound)-\(digits.upperBound) are out of range (use 1 to 9 digits, e.g. 2-3)")
         }
-        self.name = name
+        self.family = family
         self.seed = seed
         self.digits = digits
         self.subtraction = subtraction
@@ -107,7 +122,28 @@ public struct SynthTask: Sendable {
         return lo + rng.below(pow10(d) - lo)
     }
 
-    var isCompare: Bool { name == "compare" }
+    var isCompare: Bool { family == .compare }
+
+    /// Operand lengths written as N or MIN-MAX (e.g. 3 or 2-3), each 1 to 9 digits.
+    public static func parseDigits(_ s: String) throws -> ClosedRange<Int> {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let bounds: (Int, Int)?
+        switch parts.count {
+        case 1: bounds = parts[0].map { ($0, $0) }
+        case 2: bounds = parts[0].flatMap { a in parts[1].map { (a, $0) } }
+        default: bounds = nil
+        }
+        guard let (a, b) = bounds else { throw FoundryError("--digits '\(s)' is not N or MIN-MAX (e.g. 3 or 2-3)") }
+        guard a >= 1, b <= 9, a <= b else {
+            throw FoundryError("--digits \(s): operands must have 1 to 9 digits, MIN ≤ MAX (e.g. 2-3)")
+        }
+        return a...b
+    }
+
+    /// A slip rate is a probability.
+    public static func checkDemoSlip(_ rate: Double) throws {
+        guard (0...1).contains(rate) else { throw FoundryError("--demo-slip must be between 0 and 1 (e.g. 0.7), not \(rate)") }
+    }
 
     func randomProblem(_ rng: inout RNG) -> Problem {
         if isCompare {

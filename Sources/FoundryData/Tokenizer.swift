@@ -30,6 +30,13 @@ public enum TokenizerSpecials {
     public static let foundry: [String] = [eos, mask, user, assistant]
 }
 
+/// The tokenizers Foundry trains: one token per character, or byte-level BPE.
+public enum TokenizerKind: String, CaseIterable, Sendable {
+    case char, bpe
+    /// The BPE vocabulary when none is asked for (ignored by char).
+    public static let defaultVocabSize = 512
+}
+
 public enum TokenizerIO {
     /// Loads a tokenizer.json written by Foundry (char or BPE) or a Hugging Face GPT-2 style
     /// byte-level BPE tokenizer.json.
@@ -51,13 +58,12 @@ public enum TokenizerIO {
         }
     }
 
-    /// Trains a tokenizer of the given kind ("char" or "bpe"); `vocabSize` is ignored for "char".
-    public static func train(kind: String, corpus: String, vocabSize: Int,
+    /// Trains a tokenizer of the given kind; `vocabSize` is ignored for `.char`.
+    public static func train(kind: TokenizerKind, corpus: String, vocabSize: Int = TokenizerKind.defaultVocabSize,
                              progress: ((Int, Int) -> Void)? = nil) throws -> Tokenizer {
         switch kind {
-        case "char": return CharTokenizer.train(corpus: corpus)
-        case "bpe": return try BPETokenizer.train(corpus: corpus, vocabSize: vocabSize, progress: progress)
-        default: throw FoundryError("unknown tokenizer kind '\(kind)' (use `char` or `bpe`)")
+        case .char: return CharTokenizer.train(corpus: corpus)
+        case .bpe: return try BPETokenizer.train(corpus: corpus, vocabSize: vocabSize, progress: progress)
         }
     }
 }

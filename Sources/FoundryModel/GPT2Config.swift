@@ -2,7 +2,7 @@ import Foundation
 import FoundryCore
 
 /// How a model is trained to read its context.
-public enum Objective: String, Codable, Sendable {
+public enum Objective: String, Codable, CaseIterable, Sendable {
     /// Next-token prediction with a causal mask (GPT).
     case causal
     /// Masked-token prediction with bidirectional attention (BERT-style).

@@ -13,6 +13,16 @@ public struct SamplingSettings: Sendable {
     /// Stop when the model produces this token (usually end-of-text).
     public var stopToken: Int32?
     public init() {}
+
+    /// The setting mistakes a user can make, named by their command-line flags.
+    public func validate() throws {
+        guard maxTokens >= 0 else { throw FoundryError("--max-tokens must be 0 or more, not \(maxTokens)") }
+        guard filter.topK >= 0 else { throw FoundryError("--top-k must be ≥ 0 (0 = off)") }
+        guard filter.topP > 0 && filter.topP <= 1 else { throw FoundryError("--top-p must be in (0, 1] (1 = off)") }
+        guard filter.minP >= 0 && filter.minP < 1 else { throw FoundryError("--min-p must be in [0, 1) (0 = off)") }
+        guard repetitionPenalty > 0 else { throw FoundryError("--repetition-penalty must be > 0 (1 = off)") }
+        guard filter.temperature >= 0 && filter.temperature.isFinite else { throw FoundryError("--temperature must be ≥ 0 (0 = greedy)") }
+    }
 }
 
 /// Autoregressive generation with a KV cache: the prompt is fed once, then one token per step.

@@ -18,9 +18,18 @@ public struct DPOOptions {
     /// (RPO, Pang et al. 2024), which keeps DPO from lowering the chosen answers' probability
     /// along with the rejected ones'. 0 = plain DPO (TRL's default: off).
     public var rpoAlpha = 0.0
-    public var seed: UInt64 = 3
+    public var seed = StageDefaults.seed
     public var logEvery = 10
     public init() {}
+
+    /// The option mistakes a user can make, named by their command-line flags.
+    public func validate() throws {
+        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(DPOOptions().lr))")
+        try require(beta > 0 && beta.isFinite, "--beta must be a positive number, not \(beta) (the default is \(DPOOptions().beta))")
+        try require(rpoAlpha >= 0, "--rpo-alpha must be 0 or more (TRL's papers use 1.0)")
+        try require(epochs >= 1, "--epochs must be 1 or more, not \(epochs)")
+        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+    }
 }
 
 public final class DPOTrainer {

@@ -13,14 +13,22 @@ public struct EvalResult {
     public var greedyResponses: [[Int32]]
 }
 
+/// How held-out prompts are answered: greedily, and sampled at `temperature`.
+public struct EvalOptions {
+    public var maxNewTokens = 8
+    public var temperature: Float = 0.7
+    /// The draws of the sampled answers (fixed, so every checkpoint answers the same way).
+    public var seed: UInt64 = 99
+    public init() {}
+}
+
 public enum Evaluator {
     /// `correct(promptIndex, responseTokens)` is the task's checker.
-    public static func evaluate(policy: GPT2, prompts: [[Int32]], eos: Int32, maxNewTokens: Int,
-                                correct: (Int, [Int32]) -> Bool, reward: RewardModel? = nil, reference: GPT2? = nil,
-                                temperature: Float = 0.7, seed: UInt64 = 99) throws -> EvalResult {
-        var rng = RNG(seed: seed)
-        let greedy = RolloutSampler(eos: eos, temperature: 0, maxNewTokens: maxNewTokens)
-        let sampled = RolloutSampler(eos: eos, temperature: temperature, maxNewTokens: maxNewTokens)
+    public static func evaluate(policy: GPT2, prompts: [[Int32]], eos: Int32, options: EvalOptions = EvalOptions(),
+                                correct: (Int, [Int32]) -> Bool, reward: RewardModel? = nil, reference: GPT2? = nil) throws -> EvalResult {
+        var rng = RNG(seed: options.seed)
+        let greedy = RolloutSampler(eos: eos, temperature: 0, maxNewTokens: options.maxNewTokens)
+        let sampled = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         let idx = Array(prompts.indices)
         let g = try greedy.sample(policy, prompts: prompts, indices: idx, rng: &rng)
         let s = try sampled.sample(policy, prompts: prompts, indices: idx, rng: &rng)

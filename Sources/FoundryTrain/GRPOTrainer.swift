@@ -16,7 +16,7 @@ public struct GRPOOptions {
     public var beta = 0.0
     public var temperature: Float = 1.0
     public var maxNewTokens = 8
-    public var seed: UInt64 = 5
+    public var seed = StageDefaults.seed
     public var logEvery = 1
     /// DAPO's dynamic sampling: drop groups whose samples all scored the same (they teach
     /// nothing) and sample more prompts, up to `maxSamplingRounds` batches, to fill the step.
@@ -27,6 +27,12 @@ public struct GRPOOptions {
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
         guard groupSize >= 2 else { throw FoundryError("GRPO needs at least 2 samples per prompt (--group-size)") }
+        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(GRPOOptions().lr))")
+        try require(steps >= 1, "--steps must be 1 or more, not \(steps)")
+        try require(promptsPerStep >= 1, "--prompts-per-step must be 1 or more, not \(promptsPerStep)")
+        try require(temperature > 0 && temperature.isFinite, "--temperature must be a positive number, not \(temperature)")
+        try require(maxNewTokens >= 1, "--max-new-tokens must be 1 or more, not \(maxNewTokens)")
+        try require(beta >= 0, "--beta must be 0 or more, not \(beta)")
         guard maxSamplingRounds >= 1 else { throw FoundryError("--max-sampling-rounds must be at least 1 (got \(maxSamplingRounds))") }
     }
 }

@@ -26,15 +26,20 @@ public struct PPOOptions {
     public var missingEOSPenalty = 1.0
     public var temperature: Float = 0.7
     public var maxNewTokens = 8
-    public var seed: UInt64 = 4
+    public var seed = StageDefaults.seed
     public var logEvery = 1
     public init() {}
 
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
         guard lr > 0, valueLR > 0, lr.isFinite, valueLR.isFinite else {
-            throw FoundryError("--lr and --value-lr must be positive numbers (the pipeline uses 2e-5 and 5e-5)")
+            throw FoundryError("--lr and --value-lr must be positive numbers (the defaults are \(PPOOptions().lr) and \(PPOOptions().valueLR))")
         }
+        try require(steps >= 1, "--steps must be 1 or more, not \(steps)")
+        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+        try require(temperature > 0 && temperature.isFinite, "--temperature must be a positive number, not \(temperature)")
+        try require(maxNewTokens >= 1, "--max-new-tokens must be 1 or more, not \(maxNewTokens)")
+        try require(klCoef >= 0, "--kl-coef must be 0 or more, not \(klCoef)")
         guard ppoEpochs >= 1 else { throw FoundryError("--ppo-epochs must be at least 1 (TRL's default is 4)") }
         guard minibatches >= 1, minibatches <= batch else {
             throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")

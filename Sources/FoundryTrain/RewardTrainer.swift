@@ -5,7 +5,13 @@ import FoundryModel
 /// Reward-model training on comparisons: Bradley–Terry −log σ(r⁺ − r⁻ − margin) (TRL's
 /// RewardTrainer), or pointwise regression to a score. Rewards are read at each sequence's last
 /// token; the loss's gradient flows through the scalar head into the backbone.
+/// What the reward model learns from: pairs (Bradley–Terry) or scored rows (regression).
+public enum RewardObjective: String, CaseIterable, Sendable {
+    case pairwise, pointwise
+}
+
 public struct RewardOptions {
+    public var objective = RewardObjective.pairwise
     public var lr: Float = 1e-4
     public var headLR: Float = 1e-3
     public var epochs = 2
@@ -13,9 +19,20 @@ public struct RewardOptions {
     public var warmup = 10
     public var clip: Float = 1
     public var centerRewardsCoefficient: Double = 0
-    public var seed: UInt64 = 2
+    /// The fraction of the rows a command holds out to measure the trained model on.
+    public var heldOutFraction = 0.1
+    public var seed = StageDefaults.seed
     public var logEvery = 10
     public init() {}
+
+    /// The option mistakes a user can make, named by their command-line flags.
+    public func validate() throws {
+        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(RewardOptions().lr))")
+        try require(epochs >= 1, "--epochs must be 1 or more, not \(epochs)")
+        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+        try require((0..<1).contains(heldOutFraction), "--eval-fraction must be at least 0 and below 1, not \(heldOutFraction)")
+        try require(centerRewardsCoefficient >= 0, "--center-rewards-coefficient must be 0 or more (TRL suggests 0.01)")
+    }
 }
 
 public struct RewardMetrics {

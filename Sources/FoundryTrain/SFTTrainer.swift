@@ -14,9 +14,19 @@ public struct SFTOptions {
     public var clip: Float = 1
     public var freezeLayers = 0
     public var freezeEmbeddings = false
-    public var seed: UInt64 = 1
+    /// Train on the completion's tokens only (TRL's completion_only_loss), not the prompt's.
+    public var completionOnlyLoss = true
+    public var seed = StageDefaults.seed
     public var logEvery = 10
     public init() {}
+
+    /// The option mistakes a user can make, named by their command-line flags.
+    public func validate() throws {
+        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(SFTOptions().lr))")
+        try require(epochs >= 1, "--epochs must be 1 or more, not \(epochs)")
+        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+        try require(freezeLayers >= 0, "--freeze-layers must be 0 or more, not \(freezeLayers)")
+    }
 }
 
 public final class SFTTrainer {

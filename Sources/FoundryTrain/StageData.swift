@@ -12,7 +12,7 @@ public struct StageData {
     }
 
     /// SFT rows; with `completionOnly` false the prompt tokens are trained on too.
-    public func sft(_ rows: [SFTExample], completionOnly: Bool = true) throws -> [TokenizedExample] {
+    public func sft(_ rows: [SFTExample], completionOnly: Bool) throws -> [TokenizedExample] {
         try rows.map { row in
             let (tokens, mask) = try template.render(row)
             // Position 0 is never a target; the rest of the prompt is one when completionOnly is off.

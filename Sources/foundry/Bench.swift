@@ -4,6 +4,7 @@ import FoundryCheck
 import FoundryCore
 import FoundryData
 import FoundryModel
+import FoundryPipeline
 import FoundryOpenCL
 import FoundrySample
 import FoundryTrain

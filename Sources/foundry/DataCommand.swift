@@ -19,46 +19,42 @@ struct DataSynth: ParsableCommand {
         field names). Eval problems never appear in any training file. A count of 0 skips that file.
         """)
 
-    @Option(help: "Task name (known: \(SynthTask.knownNames.joined(separator: ", "))).") var task = "arithmetic"
+    static let sizes = SynthTask.Sizes()
+    @Option(help: "Task family.") var task = SynthTask.defaultFamily
     @Option(help: "Output directory (created if missing).") var out: String
-    @Option(help: "Random seed; the same seed writes the same files.") var seed: UInt64 = 1
-    @Option(help: "Operand length in digits: N or MIN-MAX.") var digits = "2-3"
+    @Option(help: "Random seed; the same seed writes the same files.") var seed = SynthTask.defaultSeed
+    @Option(help: "Operand length in digits: N or MIN-MAX (1 to 9; default \(SynthTask.defaultDigits.lowerBound)-\(SynthTask.defaultDigits.upperBound)).",
+            transform: { try SynthTask.parseDigits($0) })
+    var digits = SynthTask.defaultDigits
     @Flag(help: "Pose subtraction problems too.") var subtraction = false
-    @Option(help: "Simulated demonstrator's slip rate on hard cases (close calls in compare, carries in arithmetic): that fraction of those SFT demonstrations carry the mistake; comparisons stay correct. 0 = perfect demonstrations.") var demoSlip = 0.0
-    @Option(help: "SFT rows.") var sft = 4000
-    @Option(help: "Preference pairs.") var prefs = 4000
-    @Option(help: "RL prompts.") var rl = 2000
-    @Option(help: "Held-out eval prompts.") var eval = 500
-    @Option(help: "Characters of pretraining text.") var corpusChars = 1_000_000
+    @Option(help: "Simulated demonstrator's slip rate on hard cases (close calls in compare, carries in arithmetic): that fraction of those SFT demonstrations carry the mistake; comparisons stay correct. 0 = perfect demonstrations.")
+    var demoSlip = SynthTask.defaultDemoSlip
+    @Option(help: "SFT rows.") var sft = sizes.sft
+    @Option(help: "Preference pairs.") var prefs = sizes.prefs
+    @Option(help: "RL prompts.") var rl = sizes.rl
+    @Option(help: "Held-out eval prompts.") var eval = sizes.eval
+    @Option(help: "Characters of pretraining text.") var corpusChars = sizes.corpusCharacters
+
+    func validate() throws {
+        try SynthTask.checkDemoSlip(demoSlip)
+        for (flag, n) in [("--sft", sft), ("--prefs", prefs), ("--rl", rl), ("--eval", eval), ("--corpus-chars", corpusChars)] where n < 0 {
+            throw ValidationError("\(flag) must be 0 (skip that file) or more, not \(n)")
+        }
+    }
 
     func run() throws {
-        let range = try parseDigits(digits)
-        guard (0...1).contains(demoSlip) else { throw FoundryError("--demo-slip must be between 0 and 1 (e.g. 0.7)") }
-        var t = try SynthTask(name: task, seed: seed, digits: range, subtraction: subtraction)
+        var t = try SynthTask(family: task, seed: seed, digits: digits, subtraction: subtraction)
         t.demoSlip = demoSlip
         let files = try t.write(to: out, sizes: SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval,
                                                                   corpusCharacters: corpusChars))
         let ops = subtraction ? "+ and -" : "+"
-        print("task \(task): operands of \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)") digits, \(ops), seed \(seed)")
+        let range = digits.lowerBound == digits.upperBound ? "\(digits.lowerBound)" : "\(digits.lowerBound)-\(digits.upperBound)"
+        print("task \(task.rawValue): operands of \(range) digits, \(ops), seed \(seed)")
         for f in files { print("wrote \(f.path): \(f.count) \(f.what)") }
         if files.isEmpty { print("nothing written (every count is 0)") }
         if eval > 0, let e = files.first(where: { $0.path.hasSuffix("eval.jsonl") }), e.count < eval {
             print("note: only \(e.count) distinct held-out problems exist at this difficulty (asked for \(eval))")
         }
-    }
-
-    func parseDigits(_ s: String) throws -> ClosedRange<Int> {
-        let parts = s.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        if parts.count == 1, let n = parts[0] { return try checked(n, n) }
-        if parts.count == 2, let a = parts[0], let b = parts[1] { return try checked(a, b) }
-        throw FoundryError("--digits '\(s)' is not N or MIN-MAX (e.g. 3 or 2-3)")
-    }
-
-    func checked(_ a: Int, _ b: Int) throws -> ClosedRange<Int> {
-        guard a >= 1, b <= 9, a <= b else {
-            throw FoundryError("--digits \(a)-\(b) is out of range (use 1 to 9 digits, MIN <= MAX, e.g. 2-3)")
-        }
-        return a...b
     }
 }
 
@@ -69,12 +65,10 @@ struct DataInspect: ParsableCommand {
         discussion: "Example: foundry data inspect --file ../shared/data/hh-rlhf-harmless-base-test.jsonl.gz --format prefs")
 
     @Option(help: "JSONL file (.jsonl or .jsonl.gz).") var file: String
-    @Option(help: "sft, prefs, pointwise or prompts.") var format: String
+    @Option(help: "What the rows are.") var format: DatasetFormat
 
     func run() throws {
-        guard let f = DatasetFormat(rawValue: format) else {
-            throw FoundryError("unknown --format '\(format)' (use \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
+        let f = format
         let say: (String) -> Void = { print($0) }
         var examples: [[(String, String)]] = []
         var summary: [String] = []

@@ -18,8 +18,5 @@ struct Devices: ParsableCommand {
     }
 }
 
-extension String {
-    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
-}
 
 import Foundation

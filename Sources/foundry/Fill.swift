@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FoundryCore
 import FoundryModel
+import FoundryPipeline
 
 struct Fill: ParsableCommand {
     static let configuration = CommandConfiguration(

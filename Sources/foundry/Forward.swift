@@ -2,15 +2,8 @@ import ArgumentParser
 import Foundation
 import FoundryCore
 import FoundryModel
+import FoundryPipeline
 import FoundryTrain
-
-/// Next-token targets in Hugging Face's convention: position t predicts token t+1; the last
-/// position of each row predicts nothing.
-func shiftedTargets(_ tokens: [Int32], batch: Int, seq: Int) -> [Int32] {
-    var y = [Int32](repeating: -1, count: tokens.count)
-    for b in 0..<batch { for t in 0..<seq - 1 { y[b * seq + t] = tokens[b * seq + t + 1] } }
-    return y
-}
 
 struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(

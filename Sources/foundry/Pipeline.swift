@@ -3,75 +3,8 @@ import Foundation
 import FoundryCore
 import FoundryData
 import FoundryModel
+import FoundryPipeline
 import FoundryTrain
-
-/// Sizes of a pipeline run. `tiny` is the default (≈ 17 minutes on two CPU cores); `small`
-/// is bigger and slower; `test` only proves the plumbing (the test suite runs it).
-struct PipelinePreset {
-    var layers: Int, heads: Int, embd: Int, context: Int, batch: Int
-    var pretrainSteps: Int, corpusChars: Int
-    var sftRows: Int, sftEpochs: Int, prefRows: Int, rlRows: Int, evalRows: Int
-    var rewardEpochs: Int, dpoEpochs: Int, ppoSteps: Int, ppoBatch: Int, grpoSteps: Int, grpoPrompts: Int, grpoGroup: Int
-    // "compare" is learnable at this size; "arithmetic" (addition) needs a far bigger budget.
-    var task = "compare"
-    var digits: ClosedRange<Int> = 1...2
-    /// SFT must teach the chat format and copying an answer out of the prompt; at 5e-4 that
-    /// transition came late in the run, and tiny float differences decided whether it came at
-    /// all (83.5% or 30% held-out from the same seed); at 1e-3 it comes early.
-    var sftLR: Float = 1e-3
-    /// The simulated demonstrator's slip rate (SynthTask.demoSlip): SFT inherits it, the
-    /// preference stages can remove it.
-    var demoSlip = 0.7
-    // RL learning rates for a model this small: Adam turns the noise of a few dozen sampled
-    // responses into full-size steps, so larger rates random-walk the policy (entropy and KL
-    // grow while the score does not).
-    var grpoLR: Float = 2e-4
-    /// DAPO's dynamic sampling in GRPO: steps are filled with groups that disagree, so each
-    /// gradient rests on 32 informative prompts instead of the few that happen to be.
-    var grpoDynamicSampling = true
-    var ppoLR: Float = 2e-5
-    /// PPO samples at temperature 1 (TRL's default is 0.7): the right answer to a close call the
-    /// SFT model slips on is a minority sample, and at 0.7 PPO saw too few of them (slips left
-    /// in held-out answers: 9–13 of 24 at 0.7 across five runs, 5 at 1.0 and at 1.2).
-    var ppoTemperature: Float = 1.0
-    /// The reward model's backbone (from SFT) learns at 3e-4: at TRL's 1e-4 it reached 83% held-out
-    /// pairwise accuracy from an SFT model trained at 1e-3, 87% at 3e-4.
-    var rewardLR: Float = 3e-4
-    var ppoKLCoef = 0.2
-    var grpoTemperature: Float = 0.7
-    var dpoLR: Float = 5e-5
-    /// TRL's rpo_alpha for the pipeline's DPO: without the NLL term on the chosen answers, DPO
-    /// here lowers them along with the rejected ones and accuracy does not improve.
-    var dpoRPOAlpha = 1.0
-
-    static func named(_ name: String) throws -> PipelinePreset {
-        switch name {
-        // tiny: copying a number out of the prompt is learnt in pretraining and SFT. With 1500
-        // pretraining steps and 8 SFT epochs, 11% of held-out answers mixed the digits of the two
-        // numbers ("73 or 59" → "79"), errors no later stage removed (RL made them worse); with
-        // 3000 steps and 16 epochs, 0.5–2.5%, and the SFT model's errors are the demonstrator's slips.
-        // That held for one float rounding of the kernels only: after the GEMM and attention kernels
-        // changed their summation order, 16 epochs left 11 and 18 mixed answers in two runs; from the
-        // second run's pretrained model 24 epochs left 4 (32 epochs: 9), so SFT now runs 24.
-        // The reward model trains 5 epochs: with 3 its held-out accuracy swung between 88.5% and 92.2%
-        // when float rounding in the kernels changed (the same SFT data); with 5, 93.8% on the 88.5% one.
-        // PPO runs 120 steps of 128 responses: from the same SFT model and reward model, 40 × 64 ended at
-        // 91.5% held-out, 80 × 64 at 93.5%, 120 × 64 at 94.5% (also with --kl-coef 0.3 or temperature
-        // 1.2), 160 × 64 at 94.0%, 80 × 128 at 94.5%, 120 × 128 at 95.0%. What is left is mostly where
-        // the reward model prefers the wrong answer (docs/ppo.md).
-        case "tiny": return PipelinePreset(layers: 3, heads: 3, embd: 96, context: 48, batch: 16, pretrainSteps: 3000, corpusChars: 400_000,
-                                           sftRows: 2000, sftEpochs: 24, prefRows: 4000, rlRows: 2000, evalRows: 200,
-                                           rewardEpochs: 5, dpoEpochs: 1, ppoSteps: 120, ppoBatch: 128, grpoSteps: 80, grpoPrompts: 32, grpoGroup: 8)
-        case "small": return PipelinePreset(layers: 4, heads: 4, embd: 128, context: 64, batch: 16, pretrainSteps: 1200, corpusChars: 1_000_000,
-                                            sftRows: 4000, sftEpochs: 6, prefRows: 4000, rlRows: 2000, evalRows: 500,
-                                            rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 40, ppoBatch: 16, grpoSteps: 40, grpoPrompts: 4, grpoGroup: 8)
-        case "test": return PipelinePreset(layers: 1, heads: 2, embd: 32, context: 32, batch: 8, pretrainSteps: 30, corpusChars: 40_000,
-                                           sftRows: 64, sftEpochs: 1, prefRows: 64, rlRows: 32, evalRows: 16,
-                                           rewardEpochs: 1, dpoEpochs: 1, ppoSteps: 2, ppoBatch: 8, grpoSteps: 2, grpoPrompts: 2, grpoGroup: 4)
-        default: throw FoundryError("unknown --preset \(name): use tiny, small or test")
-        }
-    }
-}
 
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -88,38 +21,41 @@ struct Pipeline: ParsableCommand {
         """)
 
     @Option(help: "Output directory for every stage, the report and the plots.") var out = "runs/pipeline"
-    @Option(help: "Size preset: tiny (default), small, or test.") var preset = "tiny"
-    @Option(help: "Random seed for everything.") var seed: UInt64 = 1
-    @Option(help: "Comma-separated stages to skip: ppo, dpo, grpo, frozen.") var skip = ""
-    @Option(help: "Synthetic task family (see `foundry data synth --help`).") var task: String?
-    @Option(help: "Operand digits of the task, N or MIN-MAX.") var digits: String?
+    @Option(help: "Size preset (see docs/pipeline.md).") var preset = PipelinePreset.defaultName
+    @Option(help: "Random seed for everything.") var seed = PipelineRun.defaultSeed
+    @Option(help: "Comma-separated parts to leave out.") var skip: CommaList<PipelineRun.Skippable>?
+    @Option(help: "Synthetic task family, instead of the preset's (see `foundry data synth --help`).") var task: SynthTask.Family?
+    @Option(help: "Operand digits of the task, N or MIN-MAX, instead of the preset's.", transform: { try SynthTask.parseDigits($0) })
+    var digits: ClosedRange<Int>?
     @Option(help: "Override the preset's SFT epochs.") var sftEpochs: Int?
     @Option(help: "Override the preset's SFT learning rate.") var sftLr: Float?
     @Option(help: "Override the preset's pretraining steps.") var pretrainSteps: Int?
-    @Option(help: "Demonstrator slip rate on hard cases (default 0.7; 0 = perfect demonstrations). See `foundry data synth --help`.") var demoSlip: Double?
+    @Option(help: "Demonstrator slip rate on hard cases, instead of the preset's (\(PipelinePreset.named(PipelinePreset.defaultName).demoSlip) for \(PipelinePreset.defaultName); 0 = perfect demonstrations). See `foundry data synth --help`.")
+    var demoSlip: Double?
     @Flag(help: "Rerun every stage even if its checkpoint exists.") var fresh = false
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func run() throws {
-        var p = try PipelinePreset.named(preset)
+    func validate() throws {
+        if let sftEpochs, sftEpochs < 1 { throw ValidationError("--sft-epochs must be 1 or more, not \(sftEpochs)") }
+        if let sftLr, !(sftLr > 0) { throw ValidationError("--sft-lr must be a positive number, not \(sftLr)") }
+        if let pretrainSteps, pretrainSteps < 1 { throw ValidationError("--pretrain-steps must be 1 or more, not \(pretrainSteps)") }
+        if let demoSlip { try SynthTask.checkDemoSlip(demoSlip) }
+    }
+
+    /// The preset with this command's overrides.
+    var settings: PipelinePreset {
+        var p = PipelinePreset.named(preset)
         if let sftEpochs { p.sftEpochs = sftEpochs }
         if let sftLr { p.sftLR = sftLr }
         if let pretrainSteps { p.pretrainSteps = pretrainSteps }
         if let task { p.task = task }
-        if let demoSlip {
-            guard (0...1).contains(demoSlip) else { throw FoundryError("--demo-slip must be between 0 and 1 (e.g. 0.7)") }
-            p.demoSlip = demoSlip
-        }
-        if let digits {
-            let parts = digits.split(separator: "-").compactMap { Int($0) }
-            guard (1...2).contains(parts.count), parts.allSatisfy({ $0 > 0 }), parts.first! <= parts.last! else {
-                throw FoundryError("--digits must be N or MIN-MAX, e.g. 2 or 1-2")
-            }
-            p.digits = parts.first!...parts.last!
-        }
-        let skipped = Set(skip.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        if let demoSlip { p.demoSlip = demoSlip }
+        if let digits { p.digits = digits }
+        return p
+    }
+
+    func run() throws {
         let device = try deviceOptions.open()
-        let run = PipelineRun(out: out, preset: p, seed: seed, device: device, fresh: fresh, skipped: skipped)
-        try run.execute()
+        try PipelineRun(out: out, preset: settings, seed: seed, device: device, fresh: fresh, skipped: Set(skip?.values ?? [])).execute()
     }
 }

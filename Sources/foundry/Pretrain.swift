@@ -3,6 +3,7 @@ import Foundation
 import FoundryCore
 import FoundryData
 import FoundryModel
+import FoundryPipeline
 import FoundryTrain
 
 struct Pretrain: ParsableCommand {
@@ -17,40 +18,53 @@ struct Pretrain: ParsableCommand {
         Example: foundry pretrain --data ../shared/data/tinyshakespeare.txt --out runs/shakespeare
         """)
 
+    static let defaults = PretrainOptions()
     @Option(help: "UTF-8 text file to train on (default: Foundry's built-in generated corpus).")
     var data: String?
     @Option(help: "Output checkpoint directory.")
     var out = "runs/pretrain"
-    @Option(help: "Tokenizer: char, bpe, or a tokenizer.json to reuse.")
-    var tokenizer = "char"
+    @Option(help: "Tokenizer: char or bpe (trained on --data), or a tokenizer.json to reuse.")
+    var tokenizer = TokenizerChoice.train(.char)
     @Option(help: "Vocabulary size when training a BPE tokenizer.")
-    var vocabSize = 512
-    @Option(help: "Transformer blocks.") var layers = 4
-    @Option(help: "Attention heads per block.") var heads = 4
-    @Option(help: "Model width (channels).") var embd = 128
-    @Option(help: "Context length in tokens.") var context = 64
-    @Option(help: "Sequences per micro-batch.") var batch = 12
-    @Option(help: "Optimizer steps (the cosine schedule ends here).") var steps = 2000
-    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    var vocabSize = TokenizerKind.defaultVocabSize
+    @Option(help: "Transformer blocks.") var layers = defaults.layers
+    @Option(help: "Attention heads per block.") var heads = defaults.heads
+    @Option(help: "Model width (channels).") var embd = defaults.embd
+    @Option(help: "Context length in tokens.") var context = defaults.context
+    @Option(help: "Sequences per micro-batch.") var batch = defaults.batch
+    @Option(help: "Optimizer steps (the cosine schedule ends here).") var steps = defaults.steps
+    @Option(help: "Peak learning rate.") var lr = defaults.lr
     @Option(help: "Final learning rate (default lr/10).") var minLr: Float?
-    @Option(help: "Linear warmup steps.") var warmup = 100
-    @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
-    @Option(help: "AdamW weight decay (matrices and embeddings only).") var weightDecay: Float = 0.1
-    @Option(help: "Clip the global gradient norm to this (0: off).") var clip: Float = 1.0
-    @Option(help: "Evaluate validation loss (and print a sample) every N steps.") var evalEvery = 250
-    @Option(help: "Validation tokens per evaluation.") var evalTokens = 32_768
-    @Option(help: "Save a checkpoint every N steps.") var saveEvery = 500
-    @Option(help: "Print a progress line every N steps.") var logEvery = 10
-    @Option(help: "Random seed (initialisation and batches).") var seed: UInt64 = 1337
-    @Option(help: "causal (GPT, next token) or masked (BERT-style, bidirectional).") var objective = "causal"
+    @Option(help: "Linear warmup steps.") var warmup = defaults.warmup
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum = defaults.gradAccum
+    @Option(help: "AdamW weight decay (matrices and embeddings only).") var weightDecay = defaults.weightDecay
+    @Option(help: "Clip the global gradient norm to this (0: off).") var clip = defaults.clip
+    @Option(help: "Evaluate validation loss (and print a sample) every N steps.") var evalEvery = defaults.evalEvery
+    @Option(help: "Validation tokens per evaluation.") var evalTokens = defaults.evalTokens
+    @Option(help: "Save a checkpoint every N steps.") var saveEvery = defaults.saveEvery
+    @Option(help: "Print a progress line every N steps.") var logEvery = defaults.logEvery
+    @Option(help: "Random seed (initialisation and batches).") var seed = defaults.seed
+    @Option(help: "causal (GPT, next token) or masked (BERT-style, bidirectional).") var objective = defaults.objective
     @Option(help: "Stop and save after this step (the schedule still spans --steps).") var stopAt: Int?
     @Flag(help: "Continue the run saved in --out.") var resume = false
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func run() throws {
-        guard let obj = Objective(rawValue: objective) else {
-            throw FoundryError("--objective must be causal or masked, not \(objective)")
+    var options: PretrainOptions {
+        var o = Self.defaults
+        o.layers = layers; o.heads = heads; o.embd = embd; o.context = context; o.batch = batch; o.steps = steps
+        o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.gradAccum = gradAccum; o.weightDecay = weightDecay
+        o.clip = clip; o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.saveEvery = saveEvery
+        o.logEvery = max(1, logEvery); o.seed = seed; o.objective = objective; o.stopAt = stopAt
+        return o
+    }
+
+    func validate() throws {
+        if resume && !FileManager.default.fileExists(atPath: Checkpoint.path(out, "config.json")) {
+            throw ValidationError("cannot resume: \(out) has no checkpoint (run without --resume to start one)")
         }
+    }
+
+    func run() throws {
         let text: String
         if let data {
             text = try readText(data)
@@ -62,21 +76,14 @@ struct Pretrain: ParsableCommand {
         let tok: Tokenizer
         if resume, let saved = try Checkpoint.loadTokenizer(out) {
             tok = saved
-        } else if tokenizer == "char" || tokenizer == "bpe" {
-            tok = try TokenizerIO.train(kind: tokenizer, corpus: text, vocabSize: vocabSize)
         } else {
-            tok = try TokenizerIO.load(path: tokenizer)
+            switch tokenizer {
+            case .train(let kind): tok = try TokenizerIO.train(kind: kind, corpus: text, vocabSize: vocabSize)
+            case .file(let path): tok = try TokenizerIO.load(path: path)
+            }
         }
         let tokens = try tok.encode(text)
-        var o = PretrainOptions()
-        o.layers = layers; o.heads = heads; o.embd = embd; o.context = context; o.batch = batch; o.steps = steps
-        o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.gradAccum = gradAccum; o.weightDecay = weightDecay
-        o.clip = clip; o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.saveEvery = saveEvery
-        o.logEvery = max(1, logEvery); o.seed = seed; o.objective = obj; o.stopAt = stopAt
-        if resume && !FileManager.default.fileExists(atPath: Checkpoint.path(out, "config.json")) {
-            throw FoundryError("cannot resume: \(out) has no checkpoint (run without --resume to start one)")
-        }
-        let trainer = try Pretrainer(device: device, tokenizer: tok, tokens: tokens, options: o, outDir: out, resume: resume) {
+        let trainer = try Pretrainer(device: device, tokenizer: tok, tokens: tokens, options: options, outDir: out, resume: resume) {
             print($0); fflush(stdout)
         }
         let r = try trainer.run()
@@ -85,17 +92,4 @@ struct Pretrain: ParsableCommand {
         printKernelProfile(device)
         if r.interrupted { throw ExitCode(130) }
     }
-}
-
-/// Reads a UTF-8 text file with one-line errors for the usual mistakes.
-func readText(_ path: String) throws -> String {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw FoundryError.missingFile(path, hint: "pass a UTF-8 text file with --data")
-    }
-    guard !isDir.boolValue else { throw FoundryError("\(path) is a directory: pass a UTF-8 text file") }
-    guard let data = FileManager.default.contents(atPath: path) else { throw FoundryError("cannot read \(path): check its permissions") }
-    guard let text = String(data: data, encoding: .utf8) else { throw FoundryError("\(path) is not valid UTF-8 text") }
-    guard !text.isEmpty else { throw FoundryError("\(path) is empty: give it some text to train on") }
-    return text
 }

@@ -3,6 +3,7 @@ import Foundation
 import FoundryCore
 import FoundryData
 import FoundryModel
+import FoundryPipeline
 import FoundryTrain
 
 struct Reward: ParsableCommand {
@@ -23,26 +24,31 @@ struct RewardTrain: ParsableCommand {
 
         Example: foundry reward --model runs/sft --data task/prefs.jsonl --out runs/reward
         """)
+    static let defaults = RewardOptions()
     @OptionGroup var stage: StageOptions
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
-    @Option(help: "pairwise (Bradley–Terry) or pointwise (regress to score).") var objective = "pairwise"
-    @Option(help: "Backbone learning rate.") var lr: Float = 1e-4
-    @Option(help: "Passes over the data.") var epochs = 2
-    @Option(help: "Pairs per step.") var batch = 16
-    @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient: Double = 0
-    @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = 0.1
+    @Option(help: "pairwise (Bradley–Terry on chosen/rejected) or pointwise (regress to a score).") var objective = defaults.objective
+    @Option(help: "Backbone learning rate.") var lr = defaults.lr
+    @Option(help: "Passes over the data.") var epochs = defaults.epochs
+    @Option(help: "Pairs per step.") var batch = defaults.batch
+    @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient = defaults.centerRewardsCoefficient
+    @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = defaults.heldOutFraction
+
+    var options: RewardOptions {
+        var o = Self.defaults
+        o.objective = objective; o.lr = lr; o.epochs = epochs; o.batch = batch
+        o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction; o.seed = stage.seed
+        return o
+    }
+
+    func validate() throws { try options.validate() }
 
     func run() throws {
-        guard objective == "pairwise" || objective == "pointwise" else {
-            throw FoundryError("--objective must be pairwise or pointwise, not \(objective)")
-        }
         let (_, model, tok, data) = try stage.load()
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
-        var o = RewardOptions()
-        o.lr = lr; o.epochs = epochs; o.batch = batch; o.centerRewardsCoefficient = centerRewardsCoefficient; o.seed = stage.seed
-        let trainer = try RewardTrainer(model: rm, options: o, pad: tok.eosToken)
+        let trainer = try RewardTrainer(model: rm, options: options, pad: tok.eosToken)
         let log = try stage.stageLog("reward")
-        if objective == "pointwise" {
+        if objective == .pointwise {
             let rows = try Datasets.readPointwise(path: self.data)
             let examples = try rows.map { try data.example(prompt: $0.prompt, completion: $0.completion) }
             let (train, held) = split(Array(zip(examples, rows.map(\.score))))

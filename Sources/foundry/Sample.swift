@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FoundryCore
 import FoundryModel
+import FoundryPipeline
 import FoundrySample
 
 struct Sample: ParsableCommand {
@@ -17,16 +18,17 @@ struct Sample: ParsableCommand {
           foundry sample --logits 1,2 --temperature 1     (prints the distribution: 0.2689 0.7311)
         """)
 
+    static let defaults = SamplingSettings()
     @Option(help: "Model directory.") var model: String?
     @Option(help: "Text to continue (default: start from end-of-text).") var prompt = ""
-    @Option(help: "Tokens to generate.") var maxTokens = 200
-    @Option(help: "Softmax temperature; 0 = greedy.") var temperature: Float = 0.8
-    @Option(help: "Keep only the k most likely tokens (0 = off).") var topK = 0
-    @Option(help: "Keep the smallest set of tokens whose probability reaches p (1 = off).") var topP: Float = 1
-    @Option(help: "Drop tokens less likely than min-p × the top probability (0 = off).") var minP: Float = 0
-    @Option(help: "Penalise tokens already in the context (1 = off; transformers' rule).") var repetitionPenalty: Float = 1
-    @Option(help: "Random seed for the draws.") var seed: UInt64 = 1337
-    @Flag(help: "Always take the most likely token.") var greedy = false
+    @Option(help: "Tokens to generate.") var maxTokens = defaults.maxTokens
+    @Option(help: "Softmax temperature; 0 = greedy.") var temperature = defaults.filter.temperature
+    @Option(help: "Keep only the k most likely tokens (0 = off).") var topK = defaults.filter.topK
+    @Option(help: "Keep the smallest set of tokens whose probability reaches p (1 = off).") var topP = defaults.filter.topP
+    @Option(help: "Drop tokens less likely than min-p × the top probability (0 = off).") var minP = defaults.filter.minP
+    @Option(help: "Penalise tokens already in the context (1 = off; transformers' rule).") var repetitionPenalty = defaults.repetitionPenalty
+    @Option(help: "Random seed for the draws.") var seed = defaults.seed
+    @Flag(help: "Always take the most likely token.") var greedy = defaults.greedy
     @Option(help: "Instead of a model: comma-separated logits whose sampling distribution to print.") var logits: String?
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -34,13 +36,14 @@ struct Sample: ParsableCommand {
         SamplingFilter(temperature: greedy ? 0 : temperature, topK: topK, topP: topP, minP: minP)
     }
 
-    func validate() throws {
-        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard minP >= 0 && minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
-        guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0 (0 = greedy)") }
+    var settings: SamplingSettings {
+        var s = Self.defaults
+        s.maxTokens = maxTokens; s.filter = filter; s.repetitionPenalty = repetitionPenalty
+        s.seed = seed; s.greedy = greedy
+        return s
     }
+
+    func validate() throws { try settings.validate() }
 
     func run() throws {
         let device = try deviceOptions.open()
@@ -59,9 +62,8 @@ struct Sample: ParsableCommand {
         let (gpt, tokOpt) = try loadModel(model, device: device, needTokenizer: true)
         let tok = tokOpt!
         let gen = try Generator(model: gpt)
-        var s = SamplingSettings()
-        s.maxTokens = maxTokens; s.filter = filter; s.repetitionPenalty = repetitionPenalty
-        s.seed = seed; s.greedy = greedy; s.stopToken = tok.eosToken
+        var s = settings
+        s.stopToken = tok.eosToken
         let promptIds = prompt.isEmpty ? [tok.eosToken] : try tok.encode(prompt)
         print(prompt, terminator: "")
         var produced: [Int32] = [], shown = ""

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FoundryCore
 import FoundryData
+import FoundryPipeline
 
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,8 +17,9 @@ struct TokenizerTrain: ParsableCommand {
         discussion: "Example: foundry tokenizer train --data input.txt --kind bpe --vocab-size 1024 --out tokenizer.json")
 
     @Option(help: "UTF-8 text file.") var data: String
-    @Option(help: "char or bpe.") var kind = "char"
-    @Option(help: "Vocabulary size (bpe only; 256 bytes + merges + 4 special tokens: end-of-text, [MASK], <|user|>, <|assistant|>).") var vocabSize = 512
+    @Option(help: "The tokenizer to train.") var kind = TokenizerKind.char
+    @Option(help: "Vocabulary size (bpe only; 256 bytes + merges + 4 special tokens: end-of-text, [MASK], <|user|>, <|assistant|>).")
+    var vocabSize = TokenizerKind.defaultVocabSize
     @Option(help: "Where to write tokenizer.json.") var out = "tokenizer.json"
 
     func run() throws {

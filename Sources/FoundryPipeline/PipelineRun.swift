@@ -6,8 +6,18 @@ import FoundryReport
 import FoundryTrain
 
 /// One execution of the pipeline: each stage reads the previous one's checkpoint directory.
-final class PipelineRun {
-    let out: String, p: PipelinePreset, seed: UInt64, device: Device, fresh: Bool, skipped: Set<String>
+public final class PipelineRun {
+    /// The parts of a run that can be left out.
+    public enum Skippable: String, CaseIterable, Sendable {
+        case ppo, dpo, grpo
+        /// The SFT run with frozen blocks that the forgetting figure compares against.
+        case frozen
+    }
+
+    public static let defaultSeed: UInt64 = 1
+    let out: String, p: PipelinePreset, seed: UInt64, device: Device, fresh: Bool, skipped: Set<Skippable>
+    /// Where progress lines go (the terminal, by default).
+    let log: (String) -> Void
     let start = Date()
     var metrics: [String: [String: Double]] = [:]
     var curves: [String: [(Double, Double)]] = [:]
@@ -16,12 +26,14 @@ final class PipelineRun {
     var forgetting: [String: Double] = [:]
     var stageSeconds: [(String, Double)] = []
 
-    init(out: String, preset: PipelinePreset, seed: UInt64, device: Device, fresh: Bool, skipped: Set<String>) {
+    public init(out: String, preset: PipelinePreset, seed: UInt64 = defaultSeed, device: Device, fresh: Bool = false,
+                skipped: Set<Skippable> = [], log: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
         self.out = out; self.p = preset; self.seed = seed; self.device = device; self.fresh = fresh; self.skipped = skipped
+        self.log = log
     }
 
     func dir(_ name: String) -> String { Checkpoint.path(out, name) }
-    func say(_ s: String) { print(s); fflush(stdout) }
+    func say(_ s: String) { log(s) }
     func exists(_ name: String) -> Bool { !fresh && FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) }
     func quiet(_ stage: String, _ name: String) throws -> StageLog {
         try FileManager.default.createDirectory(atPath: dir(name), withIntermediateDirectories: true)
@@ -39,11 +51,12 @@ final class PipelineRun {
         say(String(format: "   %@ done in %.0f s", name, s))
     }
 
-    func execute() throws {
+    /// Runs every stage (reusing the checkpoints already in `out` unless `fresh`) and writes the report.
+    public func execute() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
         // 1. Data.
-        var task = try SynthTask(name: p.task, seed: seed, digits: p.digits)
+        var task = try SynthTask(family: p.task, seed: seed, digits: p.digits)
         task.demoSlip = p.demoSlip
         let taskDir = dir("task")
         try timed("data") {
@@ -54,7 +67,7 @@ final class PipelineRun {
         // 2. Pretraining.
         if !exists("pretrained") {
             try timed("pretrain") {
-                let tok = try TokenizerIO.train(kind: "char", corpus: corpus, vocabSize: 0)
+                let tok = try TokenizerIO.train(kind: .char, corpus: corpus)
                 var o = PretrainOptions()
                 o.layers = p.layers; o.heads = p.heads; o.embd = p.embd; o.context = p.context; o.batch = p.batch
                 o.steps = p.pretrainSteps; o.warmup = max(1, p.pretrainSteps / 10); o.evalEvery = max(1, p.pretrainSteps / 2)
@@ -74,13 +87,14 @@ final class PipelineRun {
         // 3. SFT, and the frozen variant for the forgetting figure.
         forgetting["val_loss_before"] = try pretrainValLoss(model: base, tokens: corpusTokens)
         let sftRows = try Datasets.readSFT(path: Checkpoint.path(taskDir, "sft.jsonl"))
-        for (name, frozen) in [("sft", 0), ("sft_frozen", max(1, p.layers / 2))] where !(name == "sft_frozen" && skipped.contains("frozen")) {
+        for (name, frozen) in [("sft", 0), ("sft_frozen", max(1, p.layers / 2))] where !(name == "sft_frozen" && skipped.contains(.frozen)) {
             if !exists(name) {
                 try timed(name == "sft" ? "sft" : "sft (embeddings + \(frozen) blocks frozen)") {
                     let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
                     var o = SFTOptions()
-                    o.epochs = p.sftEpochs; o.lr = p.sftLR; o.batch = 16; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 50
-                    let trainer = try SFTTrainer(model: model, examples: try data.sft(sftRows), options: o, pad: tok.eosToken)
+                    o.epochs = p.sftEpochs; o.lr = p.sftLR; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 50
+                    let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
+                    let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
                     try trainer.run(log: try quiet("sft", name))
                     try Checkpoint.save(model, tokenizer: tok, to: dir(name))
                 }
@@ -113,7 +127,7 @@ final class PipelineRun {
         // their pace, and the cause was not found.
         let rlRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "rl_prompts.jsonl"))
         let rlPrompts = try data.prompts(rlRows)
-        if !skipped.contains("dpo") && !exists("dpo") {
+        if !skipped.contains(.dpo) && !exists("dpo") {
             try timed("dpo") {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 var o = DPOOptions()
@@ -122,7 +136,7 @@ final class PipelineRun {
                 try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
             }
         }
-        if !skipped.contains("grpo") && !exists("grpo") {
+        if !skipped.contains(.grpo) && !exists("grpo") {
             try timed("grpo") {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 var o = GRPOOptions()
@@ -135,7 +149,7 @@ final class PipelineRun {
                 try Checkpoint.save(policy, tokenizer: tok, to: dir("grpo"))
             }
         }
-        if !skipped.contains("ppo") && !exists("ppo") {
+        if !skipped.contains(.ppo) && !exists("ppo") {
             try timed("ppo") {
                 let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
                 let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)

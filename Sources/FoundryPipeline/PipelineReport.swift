@@ -18,7 +18,7 @@ struct PipelineReport {
             "stages": stages, "forgetting": clean(run.forgetting), "seconds": seconds,
             "stage_seconds": Dictionary(uniqueKeysWithValues: run.stageSeconds.map { ($0.0, $0.1) }),
             "backend": run.device.backend, "device": run.device.name, "seed": Int(run.seed),
-            "task": ["name": run.p.task, "digits": "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", "demo_slip": run.p.demoSlip] as [String: Any],
+            "task": ["name": run.p.task.rawValue, "digits": "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", "demo_slip": run.p.demoSlip] as [String: Any],
         ]
         if let rm = run.metrics["reward_model"] { json["reward_model"] = clean(rm) }
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
@@ -50,7 +50,7 @@ struct PipelineReport {
         md += "Task \(run.p.task) (operands of \(run.p.digits.lowerBound)-\(run.p.digits.upperBound) digits). "
         if run.p.demoSlip > 0 {
             md += String(format: "The SFT demonstrations come from a simulated demonstrator who slips on %.0f%% of the hard cases ", 100 * run.p.demoSlip)
-            md += run.p.task == "compare" ? "(close calls answered with the first number mentioned); " : "(carries dropped); "
+            md += run.p.task == .compare ? "(close calls answered with the first number mentioned); " : "(carries dropped); "
             md += "the comparisons are judged correctly. SFT inherits the slip; the preference stages can remove it.\n\n"
         } else {
             md += "The SFT demonstrations are all correct.\n\n"
@@ -75,16 +75,16 @@ struct PipelineReport {
         try AtomicFile.write(Data(md.utf8), to: Checkpoint.path(out, "report.md"))
 
         // The final table on the terminal.
-        print("\n" + String(repeating: "=", count: 72))
-        print("stage        accuracy  sampled   reward    KL")
+        run.say("\n" + String(repeating: "=", count: 72))
+        run.say("stage        accuracy  sampled   reward    KL")
         for name in order {
             let m = run.metrics[name]!
-            print(name.padding(12) + String(format: " %6.1f%%  %6.1f%%  %+7.3f  %6.3f", 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
+            run.say(name.padding(12) + String(format: " %6.1f%%  %6.1f%%  %+7.3f  %6.3f", 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
                          m["reward"] ?? .nan, m["kl"] ?? .nan))
         }
-        if let rm = run.metrics["reward_model"] { print(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)) }
-        print(String(format: "forgetting: val loss %.4f → %.4f (frozen: %.4f)", f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan,
+        if let rm = run.metrics["reward_model"] { run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)) }
+        run.say(String(format: "forgetting: val loss %.4f → %.4f (frozen: %.4f)", f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan,
                      f["val_loss_after_frozen"] ?? .nan))
-        print(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
+        run.say(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
     }
 }

@@ -4,7 +4,7 @@ import FoundryData
 import FoundryModel
 
 /// A model directory's model and tokenizer, with one-line errors for the usual mistakes.
-func loadModel(_ dir: String, device: Device, needTokenizer: Bool) throws -> (GPT2, Tokenizer?) {
+public func loadModel(_ dir: String, device: Device, needTokenizer: Bool) throws -> (GPT2, Tokenizer?) {
     let model = try Checkpoint.load(dir, device: device)
     let tok = try Checkpoint.loadTokenizer(dir)
     if needTokenizer && tok == nil {
@@ -17,7 +17,7 @@ func loadModel(_ dir: String, device: Device, needTokenizer: Bool) throws -> (GP
 }
 
 /// A JSON array of equal-length arrays of token ids.
-func readTokenBatch(_ path: String) throws -> (tokens: [Int32], batch: Int, seq: Int) {
+public func readTokenBatch(_ path: String) throws -> (tokens: [Int32], batch: Int, seq: Int) {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw FoundryError.missingFile(path, hint: "pass a JSON array of equal-length arrays of token ids")
     }
@@ -39,4 +39,25 @@ func readTokenBatch(_ path: String) throws -> (tokens: [Int32], batch: Int, seq:
         }
     }
     return (tokens, rows.count, seq)
+}
+
+/// Reads a UTF-8 text file with one-line errors for the usual mistakes.
+public func readText(_ path: String) throws -> String {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw FoundryError.missingFile(path, hint: "pass a UTF-8 text file with --data")
+    }
+    guard !isDir.boolValue else { throw FoundryError("\(path) is a directory: pass a UTF-8 text file") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw FoundryError("cannot read \(path): check its permissions") }
+    guard let text = String(data: data, encoding: .utf8) else { throw FoundryError("\(path) is not valid UTF-8 text") }
+    guard !text.isEmpty else { throw FoundryError("\(path) is empty: give it some text to train on") }
+    return text
+}
+
+/// Next-token targets in Hugging Face's convention: position t predicts token t+1; the last
+/// position of each row predicts nothing.
+public func shiftedTargets(_ tokens: [Int32], batch: Int, seq: Int) -> [Int32] {
+    var y = [Int32](repeating: -1, count: tokens.count)
+    for b in 0..<batch { for t in 0..<seq - 1 { y[b * seq + t] = tokens[b * seq + t + 1] } }
+    return y
 }
