@@ -9,6 +9,8 @@ final class Activations {
     }
 
     let batch: Int, seq: Int
+    /// What the last forward divided the logits by (its backward uses the same).
+    var temperature: Float = 1
     let attention: AttentionLayout
     let tokens, targets: TensorRef
     let encoded: TensorRef

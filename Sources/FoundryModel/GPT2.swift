@@ -14,10 +14,8 @@ public final class GPT2 {
     /// All parameters, one arena; `grads` has the same layout.
     public let params: TensorRef
     public let grads: TensorRef
-    /// The training-path logits are divided by this (1 = plain logits). RL stages set it to
-    /// their sampling temperature, as TRL does, so the log-probabilities they optimise are those
-    /// of the distribution the responses were sampled from. Generation applies its own.
-    public var logitTemperature: Float = 1
+    /// Typed views of `params` and `grads`.
+    public let weights: ModelTensors, gradients: ModelTensors
 
     var acts: Activations?
     /// Valid targets of the last `computeLoss` (what `readLoss` divides by).
@@ -30,6 +28,8 @@ public final class GPT2 {
         layout = ParameterLayout(config)
         params = try device.makeTensor(count: layout.total)
         grads = try device.makeTensor(count: layout.total)
+        weights = ModelTensors(layout: layout, arena: params, layers: config.layers)
+        gradients = ModelTensors(layout: layout, arena: grads, layers: config.layers)
     }
 
     /// A view of one named parameter (HF name without "transformer.").
@@ -83,8 +83,12 @@ public final class GPT2 {
     }
 
     /// Runs the model on `tokens` ([batch, seq], row-major, ids < vocab). With `logits: false`
-    /// it stops at `hidden` (for scalar heads), skipping the vocabulary projection.
-    public func forward(tokens: [Int32], batch: Int, seq: Int, logits computeLogits: Bool = true) throws {
+    /// it stops at `hidden` (for scalar heads), skipping the vocabulary projection. The logits
+    /// are divided by `temperature` (1 = plain): RL stages pass their sampling temperature, as TRL
+    /// does, so the log-probabilities they optimise are those of the distribution the responses
+    /// were sampled from; `backward` differentiates the same scaled logits.
+    public func forward(tokens: [Int32], batch: Int, seq: Int, logits computeLogits: Bool = true, temperature: Float = 1) throws {
+        precondition(temperature > 0, "a logit temperature must be positive")
         precondition(tokens.count == batch * seq)
         guard seq <= config.maxSeq else {
             throw FoundryError("sequence of \(seq) tokens is longer than the model's context (\(config.maxSeq))")
@@ -93,39 +97,39 @@ public final class GPT2 {
             throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
         }
         let a = try activations(batch: batch, seq: seq)
+        a.temperature = temperature
         try device.write(ints: tokens, to: a.tokens)
-        let d = device, C = config.channels, BT = batch * seq, V = config.vocabSize
-        d.embeddingForward(tokens: a.tokens, wte: param("wte.weight"), wpe: param("wpe.weight"), out: a.encoded,
+        let d = device, C = config.channels, BT = batch * seq, V = config.vocabSize, w = weights, eps = config.layerNormEps
+        d.embeddingForward(tokens: a.tokens, wte: w.tokenEmbedding, wpe: w.positionEmbedding, out: a.encoded,
                            batch: batch, seq: seq, channels: C)
         // Block 0's LayerNorm reads the embeddings; every later LayerNorm is fused with the residual
         // add before it (residualLayerNormForward), so each block ends by normalising its output.
-        d.layerNormForward(a.encoded, weight: param("h.0.ln_1.weight"), bias: param("h.0.ln_1.bias"), out: a.layers[0].ln1,
-                           mean: a.layers[0].ln1Mean, rstd: a.layers[0].ln1Rstd, rows: BT, cols: C, eps: config.layerNormEps)
+        d.layerNormForward(a.encoded, weight: w.blocks[0][.ln1Weight], bias: w.blocks[0][.ln1Bias], out: a.layers[0].ln1,
+                           mean: a.layers[0].ln1Mean, rstd: a.layers[0].ln1Rstd, rows: BT, cols: C, eps: eps)
         for l in 0..<config.layers {
-            let L = a.layers[l], p = "h.\(l)."
+            let L = a.layers[l], W = w.blocks[l]
             let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
-            d.gemm(transA: false, transB: false, m: BT, n: 3 * C, k: C, alpha: 1, a: L.ln1, b: param(p + "attn.c_attn.weight"),
-                   beta: 0, c: L.qkv, bias: param(p + "attn.c_attn.bias"))
+            d.gemm(transA: false, transB: false, m: BT, n: 3 * C, k: C, alpha: 1, a: L.ln1, b: W[.attention],
+                   beta: 0, c: L.qkv, bias: W[.attentionBias])
             d.attentionForward(q: L.qkv, k: L.qkv.slice(C, L.qkv.count - C), v: L.qkv.slice(2 * C, L.qkv.count - 2 * C),
                                out: L.atty, lse: L.lse, layout: a.attention)
-            d.gemm(transA: false, transB: false, m: BT, n: C, k: C, alpha: 1, a: L.atty, b: param(p + "attn.c_proj.weight"),
-                   beta: 0, c: L.attproj, bias: param(p + "attn.c_proj.bias"))
-            d.residualLayerNormForward(residual, L.attproj, sum: L.res2, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"),
-                                       out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, rows: BT, cols: C, eps: config.layerNormEps)
-            d.gemmBiasGelu(m: BT, n: 4 * C, k: C, a: L.ln2, b: param(p + "mlp.c_fc.weight"), bias: param(p + "mlp.c_fc.bias"),
-                           pre: L.fch, out: L.fchGelu)
-            d.gemm(transA: false, transB: false, m: BT, n: C, k: 4 * C, alpha: 1, a: L.fchGelu, b: param(p + "mlp.c_proj.weight"),
-                   beta: 0, c: L.fcproj, bias: param(p + "mlp.c_proj.bias"))
+            d.gemm(transA: false, transB: false, m: BT, n: C, k: C, alpha: 1, a: L.atty, b: W[.attentionProjection],
+                   beta: 0, c: L.attproj, bias: W[.attentionProjectionBias])
+            d.residualLayerNormForward(residual, L.attproj, sum: L.res2, weight: W[.ln2Weight], bias: W[.ln2Bias],
+                                       out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, rows: BT, cols: C, eps: eps)
+            d.gemmBiasGelu(m: BT, n: 4 * C, k: C, a: L.ln2, b: W[.mlp], bias: W[.mlpBias], pre: L.fch, out: L.fchGelu)
+            d.gemm(transA: false, transB: false, m: BT, n: C, k: 4 * C, alpha: 1, a: L.fchGelu, b: W[.mlpProjection],
+                   beta: 0, c: L.fcproj, bias: W[.mlpProjectionBias])
             // The block's output, normalised for the next block (or by the final ln_f).
-            let (norm, ln, mean, rstd) = l + 1 < config.layers
-                ? ("h.\(l + 1).ln_1", a.layers[l + 1].ln1, a.layers[l + 1].ln1Mean, a.layers[l + 1].ln1Rstd)
-                : ("ln_f", a.lnf, a.lnfMean, a.lnfRstd)
-            d.residualLayerNormForward(L.res2, L.fcproj, sum: L.res3, weight: param(norm + ".weight"), bias: param(norm + ".bias"),
-                                       out: ln, mean: mean, rstd: rstd, rows: BT, cols: C, eps: config.layerNormEps)
+            let last = l + 1 == config.layers
+            let (weight, bias) = last ? (w.finalNormWeight, w.finalNormBias) : (w.blocks[l + 1][.ln1Weight], w.blocks[l + 1][.ln1Bias])
+            let (ln, mean, rstd) = last ? (a.lnf, a.lnfMean, a.lnfRstd) : (a.layers[l + 1].ln1, a.layers[l + 1].ln1Mean, a.layers[l + 1].ln1Rstd)
+            d.residualLayerNormForward(L.res2, L.fcproj, sum: L.res3, weight: weight, bias: bias,
+                                       out: ln, mean: mean, rstd: rstd, rows: BT, cols: C, eps: eps)
         }
         // The LM head is the token embedding, transposed (tied weights).
         guard computeLogits else { return }
-        d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1 / logitTemperature, a: a.lnf, b: param("wte.weight"),
+        d.gemm(transA: false, transB: true, m: BT, n: V, k: C, alpha: 1 / temperature, a: a.lnf, b: w.tokenEmbedding,
                beta: 0, c: a.logits, bias: nil)
     }
 
@@ -191,12 +195,12 @@ public final class GPT2 {
     public func backward() throws {
         guard let a = acts else { fatalError("forward has not run") }
         let d = device, BT = a.batch * a.seq, V = config.vocabSize
-        // logits = lnf · wteᵀ / logitTemperature
-        let s = 1 / logitTemperature
-        d.gemm(transA: false, transB: false, m: BT, n: config.channels, k: V, alpha: s, a: logits, b: param("wte.weight"),
+        // logits = lnf · wteᵀ / temperature (the forward's)
+        let s = 1 / a.temperature
+        d.gemm(transA: false, transB: false, m: BT, n: config.channels, k: V, alpha: s, a: logits, b: weights.tokenEmbedding,
                beta: 0, c: a.dscratchC, bias: nil)
         d.gemm(transA: true, transB: false, m: V, n: config.channels, k: BT, alpha: s, a: logits, b: a.lnf, beta: 1,
-               c: grad("wte.weight"), bias: nil)
+               c: gradients.tokenEmbedding, bias: nil)
         try backward(fromHidden: hiddenGradient)
     }
 
@@ -204,45 +208,41 @@ public final class GPT2 {
     /// which the blocks then reuse as scratch).
     public func backward(fromHidden dHidden: TensorRef) throws {
         guard let a = acts else { fatalError("forward has not run") }
-        let d = device, C = config.channels, BT = a.batch * a.seq
+        let d = device, C = config.channels, BT = a.batch * a.seq, w = weights, g = gradients
         let dres = a.dresidual, dC = a.dscratchC, d4C = a.dscratch4C, dqkv = a.dqkv
         if dHidden.offset != dC.offset || dHidden.buffer !== dC.buffer { d.copy(dHidden, to: dC.slice(0, BT * C)) }
         d.fill(dres, value: 0)
-        d.layerNormBackward(dout: dC, inp: a.layers[config.layers - 1].res3, weight: param("ln_f.weight"), mean: a.lnfMean,
-                            rstd: a.lnfRstd, dinp: dres, dweight: grad("ln_f.weight"), dbias: grad("ln_f.bias"), rows: BT, cols: C)
+        d.layerNormBackward(dout: dC, inp: a.layers[config.layers - 1].res3, weight: w.finalNormWeight, mean: a.lnfMean,
+                            rstd: a.lnfRstd, dinp: dres, dweight: g.finalNormWeight, dbias: g.finalNormBias, rows: BT, cols: C)
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
-            let L = a.layers[l], p = "h.\(l)."
+            let L = a.layers[l], W = w.blocks[l], G = g.blocks[l]
             let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
             // res3 = res2 + fcproj: dres is the gradient of both.
             // fcproj = gelu(fch) · W_proj + b
             d.weightGradient(inp: L.fchGelu, dout: dres, rows: BT, inputs: 4 * C, outputs: C,
-                             dweight: grad(p + "mlp.c_proj.weight"), dbias: grad(p + "mlp.c_proj.bias"))
+                             dweight: G[.mlpProjection], dbias: G[.mlpProjectionBias])
             // d(fch) = (dres · W_projᵀ) ⊙ gelu'(fch)
-            d.gemmGeluBackward(m: BT, n: 4 * C, k: C, a: dres, b: param(p + "mlp.c_proj.weight"), pre: L.fch, out: d4C)
+            d.gemmGeluBackward(m: BT, n: 4 * C, k: C, a: dres, b: W[.mlpProjection], pre: L.fch, out: d4C)
             // fch = ln2 · W_fc + b
-            d.weightGradient(inp: L.ln2, dout: d4C, rows: BT, inputs: C, outputs: 4 * C,
-                             dweight: grad(p + "mlp.c_fc.weight"), dbias: grad(p + "mlp.c_fc.bias"))
-            d.gemm(transA: false, transB: true, m: BT, n: C, k: 4 * C, alpha: 1, a: d4C, b: param(p + "mlp.c_fc.weight"),
-                   beta: 0, c: dC, bias: nil)
+            d.weightGradient(inp: L.ln2, dout: d4C, rows: BT, inputs: C, outputs: 4 * C, dweight: G[.mlp], dbias: G[.mlpBias])
+            d.gemm(transA: false, transB: true, m: BT, n: C, k: 4 * C, alpha: 1, a: d4C, b: W[.mlp], beta: 0, c: dC, bias: nil)
             // ln2 = LN(res2): its gradient joins the skip path in dres, which is now d(res2).
-            d.layerNormBackward(dout: dC, inp: L.res2, weight: param(p + "ln_2.weight"), mean: L.ln2Mean, rstd: L.ln2Rstd,
-                                dinp: dres, dweight: grad(p + "ln_2.weight"), dbias: grad(p + "ln_2.bias"), rows: BT, cols: C)
+            d.layerNormBackward(dout: dC, inp: L.res2, weight: W[.ln2Weight], mean: L.ln2Mean, rstd: L.ln2Rstd,
+                                dinp: dres, dweight: G[.ln2Weight], dbias: G[.ln2Bias], rows: BT, cols: C)
             // res2 = residual + attproj; attproj = atty · W_o + b
             d.weightGradient(inp: L.atty, dout: dres, rows: BT, inputs: C, outputs: C,
-                             dweight: grad(p + "attn.c_proj.weight"), dbias: grad(p + "attn.c_proj.bias"))
-            d.gemm(transA: false, transB: true, m: BT, n: C, k: C, alpha: 1, a: dres, b: param(p + "attn.c_proj.weight"),
+                             dweight: G[.attentionProjection], dbias: G[.attentionProjectionBias])
+            d.gemm(transA: false, transB: true, m: BT, n: C, k: C, alpha: 1, a: dres, b: W[.attentionProjection],
                    beta: 0, c: dC, bias: nil)
             d.attentionBackward(dout: dC, qkv: L.qkv, out: L.atty, lse: L.lse, dqkv: dqkv, scratch: a.dsum, layout: a.attention)
             // qkv = ln1 · W_qkv + b
-            d.weightGradient(inp: L.ln1, dout: dqkv, rows: BT, inputs: C, outputs: 3 * C,
-                             dweight: grad(p + "attn.c_attn.weight"), dbias: grad(p + "attn.c_attn.bias"))
-            d.gemm(transA: false, transB: true, m: BT, n: C, k: 3 * C, alpha: 1, a: dqkv, b: param(p + "attn.c_attn.weight"),
-                   beta: 0, c: dC, bias: nil)
+            d.weightGradient(inp: L.ln1, dout: dqkv, rows: BT, inputs: C, outputs: 3 * C, dweight: G[.attention], dbias: G[.attentionBias])
+            d.gemm(transA: false, transB: true, m: BT, n: C, k: 3 * C, alpha: 1, a: dqkv, b: W[.attention], beta: 0, c: dC, bias: nil)
             // ln1 = LN(residual): dres becomes d(residual), the previous block's output.
-            d.layerNormBackward(dout: dC, inp: residual, weight: param(p + "ln_1.weight"), mean: L.ln1Mean, rstd: L.ln1Rstd,
-                                dinp: dres, dweight: grad(p + "ln_1.weight"), dbias: grad(p + "ln_1.bias"), rows: BT, cols: C)
+            d.layerNormBackward(dout: dC, inp: residual, weight: W[.ln1Weight], mean: L.ln1Mean, rstd: L.ln1Rstd,
+                                dinp: dres, dweight: G[.ln1Weight], dbias: G[.ln1Bias], rows: BT, cols: C)
         }
-        d.embeddingBackward(dout: dres, tokens: a.tokens, dwte: grad("wte.weight"), dwpe: grad("wpe.weight"),
+        d.embeddingBackward(dout: dres, tokens: a.tokens, dwte: g.tokenEmbedding, dwpe: g.positionEmbedding,
                             batch: a.batch, seq: a.seq, channels: C)
     }
 

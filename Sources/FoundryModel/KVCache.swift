@@ -12,26 +12,13 @@ public final class KVCache {
     /// The token ids of a step, written in place (not a new device buffer every token).
     let tokenIds: TensorRef
     let chunk: Int
-    /// Each layer's matrices transposed ([n, k], indexed by `Matrix.rawValue`), for steps of at most
+    /// Each layer's matrices transposed ([n, k], indexed by `BlockTensor.rawValue`), for steps of at most
     /// `dotProductRows` rows on devices that `decodesWithDotProducts`: each output then reads one
     /// contiguous row of weights. Copied from the model's parameters on the first such step
     /// after `reset()`, so a model trained between two generations is read afresh; allocated on
     /// first use (as much memory again as the layer weights, per cache).
     var transposed: [[TensorRef]] = []
     var transposedFresh = false
-
-    /// The matrices of a block, as `ParameterLayout` names them.
-    enum Matrix: Int, CaseIterable {
-        case attention, attentionProjection, mlp, mlpProjection
-        var name: String {
-            switch self {
-            case .attention: "attn.c_attn.weight"
-            case .attentionProjection: "attn.c_proj.weight"
-            case .mlp: "mlp.c_fc.weight"
-            case .mlpProjection: "mlp.c_proj.weight"
-            }
-        }
-    }
 
     init(config c: GPT2Config, device: Device, batch: Int) throws {
         self.batch = batch
@@ -61,16 +48,17 @@ public final class KVCache {
 
     /// The transposed layer matrices, copied from `model` if stale.
     func transposedWeights(of model: GPT2) throws -> [[TensorRef]] {
+        let C = model.config.channels
         if transposed.isEmpty {
-            transposed = try (0..<model.config.layers).map { l in
-                try Matrix.allCases.map { try model.device.makeTensor(count: model.param("h.\(l)." + $0.name).count) }
+            transposed = try model.weights.blocks.map { block in
+                try BlockTensor.matrices.map { try model.device.makeTensor(count: block[$0].count) }
             }
         }
         if !transposedFresh {
-            for l in 0..<model.config.layers {
-                for m in Matrix.allCases {
-                    let e = model.layout.entry("h.\(l)." + m.name)!
-                    model.device.transpose(model.param(e.name), rows: e.shape[0], cols: e.shape[1], out: transposed[l][m.rawValue])
+            for (l, block) in model.weights.blocks.enumerated() {
+                for m in BlockTensor.matrices {
+                    let shape = m.shape(channels: C)
+                    model.device.transpose(block[m], rows: shape[0], cols: shape[1], out: transposed[l][m.rawValue])
                 }
             }
             transposedFresh = true
@@ -94,7 +82,7 @@ extension GPT2 {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
         }
-        let d = device, C = config.channels, rows = B * n, eps = config.layerNormEps
+        let d = device, C = config.channels, rows = B * n, eps = config.layerNormEps, w = weights
         let tok = kv.tokenIds.slice(0, tokens.count)
         try device.write(ints: tokens, to: tok)
         let x = kv.x.slice(0, rows * C), ln = kv.ln.slice(0, rows * C), qkv = kv.qkv.slice(0, rows * 3 * C)
@@ -102,8 +90,8 @@ extension GPT2 {
         let fch = kv.fch.slice(0, rows * 4 * C), fchGelu = kv.fchGelu.slice(0, rows * 4 * C)
         let mean = kv.mean.slice(0, rows), rstd = kv.rstd.slice(0, rows)
         // Positions start..<start+n: embed with the position table shifted by `start`.
-        let wpe = param("wpe.weight")
-        d.embeddingForward(tokens: tok, wte: param("wte.weight"), wpe: wpe.slice(start * C, wpe.count - start * C), out: x,
+        let wpe = w.positionEmbedding
+        d.embeddingForward(tokens: tok, wte: w.tokenEmbedding, wpe: wpe.slice(start * C, wpe.count - start * C), out: x,
                            batch: B, seq: n, channels: C)
         let attLayout = AttentionLayout(batch: B, heads: config.heads, headDim: C / config.heads, tq: n, tk: start + n,
                                         qBatchStride: n * 3 * C, qRowStride: 3 * C,
@@ -113,21 +101,20 @@ extension GPT2 {
         // A step of a few rows (decoding) reads each weight matrix as dot products along k from
         // the cache's transposed copies; a prompt's many rows take the GEMM on the parameters.
         let weightsT = rows <= dotProductRows && d.decodesWithDotProducts ? try kv.transposedWeights(of: self) : nil
-        func product(_ a: TensorRef, layer l: Int, _ m: KVCache.Matrix, n: Int, k: Int, bias: String, out: TensorRef) {
-            let p = "h.\(l)."
+        func product(_ a: TensorRef, layer l: Int, _ m: BlockTensor, bias: BlockTensor, out: TensorRef) {
+            let shape = m.shape(channels: C), W = w.blocks[l]
             if let weightsT {
-                d.gemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: 1, a: a, b: weightsT[l][m.rawValue],
-                       beta: 0, c: out, bias: param(p + bias))
+                d.gemm(transA: false, transB: true, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: weightsT[l][m.rawValue],
+                       beta: 0, c: out, bias: W[bias])
             } else {
-                d.gemm(transA: false, transB: false, m: rows, n: n, k: k, alpha: 1, a: a, b: param(p + m.name),
-                       beta: 0, c: out, bias: param(p + bias))
+                d.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: W[m],
+                       beta: 0, c: out, bias: W[bias])
             }
         }
         for l in 0..<config.layers {
-            let p = "h.\(l)."
-            d.layerNormForward(x, weight: param(p + "ln_1.weight"), bias: param(p + "ln_1.bias"), out: ln,
-                               mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            product(ln, layer: l, .attention, n: 3 * C, k: C, bias: "attn.c_attn.bias", out: qkv)
+            let W = w.blocks[l]
+            d.layerNormForward(x, weight: W[.ln1Weight], bias: W[.ln1Bias], out: ln, mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
+            product(ln, layer: l, .attention, bias: .attentionBias, out: qkv)
             for b in 0..<B {   // append this chunk's keys and values at positions start...
                 let kvAt = (b * config.maxSeq + start) * C, qkvAt = b * n * 3 * C
                 d.copyRows(qkv.slice(qkvAt + C, n * 3 * C - C), srcStride: 3 * C,
@@ -137,25 +124,24 @@ extension GPT2 {
             }
             d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
                                lse: kv.lse.slice(0, B * config.heads * n), layout: attLayout)
-            product(atty, layer: l, .attentionProjection, n: C, k: C, bias: "attn.c_proj.bias", out: proj)
-            d.residualLayerNormForward(x, proj, sum: x, weight: param(p + "ln_2.weight"), bias: param(p + "ln_2.bias"), out: ln,
+            product(atty, layer: l, .attentionProjection, bias: .attentionProjectionBias, out: proj)
+            d.residualLayerNormForward(x, proj, sum: x, weight: W[.ln2Weight], bias: W[.ln2Bias], out: ln,
                                        mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
             if weightsT != nil {
-                product(ln, layer: l, .mlp, n: 4 * C, k: C, bias: "mlp.c_fc.bias", out: fch)
+                product(ln, layer: l, .mlp, bias: .mlpBias, out: fch)
                 d.geluForward(fch, out: fchGelu)
             } else {
-                d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: param(p + "mlp.c_fc.weight"), bias: param(p + "mlp.c_fc.bias"),
-                               pre: fch, out: fchGelu)
+                d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: W[.mlp], bias: W[.mlpBias], pre: fch, out: fchGelu)
             }
-            product(fchGelu, layer: l, .mlpProjection, n: C, k: 4 * C, bias: "mlp.c_proj.bias", out: proj)
+            product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: proj)
             d.add(x, proj, out: x)
         }
         kv.length = start + n
         // Only the last position of each row needs logits.
         d.copyRows(x.slice((n - 1) * C, rows * C - (n - 1) * C), srcStride: n * C, to: kv.last, dstStride: C, rows: B, cols: C)
-        d.layerNormForward(kv.last, weight: param("ln_f.weight"), bias: param("ln_f.bias"), out: kv.lastNorm,
+        d.layerNormForward(kv.last, weight: w.finalNormWeight, bias: w.finalNormBias, out: kv.lastNorm,
                            mean: kv.lastMean, rstd: kv.lastRstd, rows: B, cols: C, eps: eps)
-        d.gemm(transA: false, transB: true, m: B, n: config.vocabSize, k: C, alpha: 1, a: kv.lastNorm, b: param("wte.weight"),
+        d.gemm(transA: false, transB: true, m: B, n: config.vocabSize, k: C, alpha: 1, a: kv.lastNorm, b: w.tokenEmbedding,
                beta: 0, c: kv.logits, bias: nil)
         return kv.logits
     }

@@ -58,8 +58,7 @@ public final class GRPOTrainer {
         var order = BatchOrder(count: prompts.count, batch: options.promptsPerStep, seed: options.seed &+ 1)
         let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         var history: [[String: Double]] = []
-        let undo = scoreAtSamplingTemperature(options.temperature, [policy] + (reference.map { [$0] } ?? []))
-        defer { undo() }
+        let scoring = scoringTemperature(options.temperature)
         for step in 0..<options.steps {
             let stepSize = options.promptsPerStep * options.groupSize
             var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
@@ -91,13 +90,13 @@ public final class GRPOTrainer {
             let b = trained.isEmpty ? nil : SequenceBatch(sequences: trained.map { rollouts[$0].example.tokens },
                                                           lossMask: trained.map { rollouts[$0].example.lossMask },
                                                           pad: eos, maxSeq: policy.config.maxSeq)
-            let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b) } }
+            let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b, temperature: scoring) } }
             var oldLogp: [Double] = []
             for iteration in 0..<options.iterations {
                 policy.zeroGrad()
                 // With nothing to learn from (every group agreed), Adam still steps on its momentum.
                 if let b {
-                    let newLogp = try policy.targetLogProbs(b)
+                    let newLogp = try policy.targetLogProbs(b, temperature: scoring)
                     // The policy that sampled is the one before the first update.
                     if iteration == 0 { oldLogp = newLogp }
                     var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
@@ -119,7 +118,7 @@ public final class GRPOTrainer {
                             if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
                         }
                     }
-                    try policy.backward(b, dLogp: dLogp)
+                    try policy.backward(b, dLogp: dLogp, temperature: scoring)
                 }
                 _ = try optimizer.update(policy, lr: options.lr, clip: 1).read()
             }

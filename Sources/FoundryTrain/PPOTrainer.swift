@@ -85,8 +85,7 @@ public final class PPOTrainer {
         var order = BatchOrder(count: prompts.count, batch: options.batch, seed: options.seed &+ 1)
         let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         var history: [[String: Double]] = []
-        let undo = scoreAtSamplingTemperature(options.temperature, [policy, reference])
-        defer { undo() }
+        let scoring = scoringTemperature(options.temperature)
         for step in 0..<options.steps {
             let rollouts = try sampler.sample(policy, prompts: prompts, indices: order.next(), rng: &rng)
             var scores = try score(rollouts)
@@ -94,9 +93,9 @@ public final class PPOTrainer {
             let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
                                   pad: eos, maxSeq: policy.config.maxSeq)
             let T = b.seq
-            let oldLogp = try policy.targetLogProbs(b)
+            let oldLogp = try policy.targetLogProbs(b, temperature: scoring)
             let entropy = try policy.entropies(b)
-            let refLogp = try reference.targetLogProbs(b)
+            let refLogp = try reference.targetLogProbs(b, temperature: scoring)
             let (oldValues, _, _) = try values(b)
             // Per-token rewards and GAE over each response.
             var advantages = [Double](repeating: 0, count: b.batch * T), returns = advantages
@@ -127,7 +126,7 @@ public final class PPOTrainer {
                     let mb = SequenceBatch(sequences: rows.map { rollouts[$0].example.tokens },
                                            lossMask: rows.map { rollouts[$0].example.lossMask }, pad: eos, maxSeq: policy.config.maxSeq)
                     let map: (Int, Int) -> Int = { k, t in rows[k] * T + t }   // minibatch position → batch position
-                    let newLogp = try policy.targetLogProbs(mb)
+                    let newLogp = try policy.targetLogProbs(mb, temperature: scoring)
                     let tokens = Double(max(1, mb.validTargets))
                     var dLogp = [Double](repeating: 0, count: mb.batch * mb.seq)
                     for k in 0..<mb.batch {
@@ -141,7 +140,7 @@ public final class PPOTrainer {
                         }
                     }
                     policy.zeroGrad()
-                    try policy.backward(mb, dLogp: dLogp)
+                    try policy.backward(mb, dLogp: dLogp, temperature: scoring)
                     _ = try policyOpt.update(policy, lr: options.lr, clip: 1).read()
 
                     // Value model: clipped value loss, vf_coef-weighted.

@@ -62,13 +62,10 @@ public struct RolloutSampler {
     }
 }
 
-/// Makes `models` compute their training-path log-probabilities at sampling temperature `t`
-/// (TRL does the same in PPO and GRPO, so ratios, KL and entropy describe the distribution the
-/// responses came from; greedy sampling, t ≤ 0, keeps 1). Returns the undo.
-func scoreAtSamplingTemperature(_ t: Float, _ models: [GPT2]) -> () -> Void {
-    for m in models { m.logitTemperature = t > 0 ? t : 1 }
-    return { for m in models { m.logitTemperature = 1 } }
-}
+/// The logit temperature RL stages score their samples at: the sampling temperature `t` (TRL
+/// does the same in PPO and GRPO, so ratios, KL and entropy describe the distribution the
+/// responses came from); greedy sampling (t ≤ 0) scores at 1.
+func scoringTemperature(_ t: Float) -> Float { t > 0 ? t : 1 }
 
 extension GPT2 {
     /// Per-token entropy of the model's distribution at every trained position of `b`, from

@@ -6,22 +6,23 @@ import FoundryModel
 /// `crossEntropy`'s per-row scales, because d(−log p)/d logits = softmax − onehot.
 extension GPT2 {
     /// log p(target | prefix) at every position ([batch·seq]; 0 where the target is ignored).
-    public func targetLogProbs(_ b: SequenceBatch) throws -> [Double] {
-        try forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+    /// `temperature` divides the logits first (see `forward`).
+    public func targetLogProbs(_ b: SequenceBatch, temperature: Float = 1) throws -> [Double] {
+        try forward(tokens: b.tokens, batch: b.batch, seq: b.seq, temperature: temperature)
         try loss(targets: b.targets)
         return try positionLosses().map { -Double($0) }
     }
 
     /// Sum of each row's target log-probabilities (the sequence log-likelihood of its trained part).
-    public func sequenceLogProbs(_ b: SequenceBatch) throws -> [Double] {
-        let lp = try targetLogProbs(b)
+    public func sequenceLogProbs(_ b: SequenceBatch, temperature: Float = 1) throws -> [Double] {
+        let lp = try targetLogProbs(b, temperature: temperature)
         return (0..<b.batch).map { i in lp[i * b.seq..<(i + 1) * b.seq].reduce(0, +) }
     }
 
     /// Accumulates the gradient of a loss whose derivative with respect to each position's
     /// target log-probability is `dLogp` ([batch·seq]). Runs its own forward.
-    public func backward(_ b: SequenceBatch, dLogp: [Double]) throws {
-        try forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+    public func backward(_ b: SequenceBatch, dLogp: [Double], temperature: Float = 1) throws {
+        try forward(tokens: b.tokens, batch: b.batch, seq: b.seq, temperature: temperature)
         // rowScale = d loss / d(−log p) = −dLogp.
         let scales = try device.upload(dLogp.map { Float(-$0) })
         try device.write(ints: b.targets, to: targetsTensor)

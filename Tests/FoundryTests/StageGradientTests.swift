@@ -54,9 +54,7 @@ final class StageGradientTests: XCTestCase {
                               pad: 0, maxSeq: 8)
         try m.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
         let plain = try d.read(m.logits)
-        m.logitTemperature = 0.7
-        defer { m.logitTemperature = 1 }
-        let lp = try m.targetLogProbs(b)
+        let lp = try m.targetLogProbs(b, temperature: 0.7)
         let V = m.config.vocabSize
         for r in 0..<b.batch * b.seq where b.targets[r] >= 0 {
             let row = plain[r * V..<(r + 1) * V].map { Double($0) / 0.7 }
@@ -66,9 +64,9 @@ final class StageGradientTests: XCTestCase {
         }
         var rng = RNG(seed: 4)
         let w = (0..<b.batch * b.seq).map { _ in rng.normal() }
-        func loss() throws -> Double { zip(try m.targetLogProbs(b), w).reduce(0) { $0 + $1.0 * $1.1 } }
+        func loss() throws -> Double { zip(try m.targetLogProbs(b, temperature: 0.7), w).reduce(0) { $0 + $1.0 * $1.1 } }
         m.zeroGrad()
-        try m.backward(b, dLogp: w)
+        try m.backward(b, dLogp: w, temperature: 0.7)
         try check(m, try d.read(m.grads), loss)
     }
 
