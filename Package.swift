@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "FoundryTrain", dependencies: ["FoundryCore", "FoundryModel", "FoundryData", "FoundrySample"],
                 path: "Sources/FoundryTrain"),
         // Report cards: PNG line and bar charts, dependency-free.
-        .target(name: "FoundryReport", path: "Sources/FoundryReport"),
+        .target(name: "FoundryReport", dependencies: ["FoundryCore"], path: "Sources/FoundryReport"),
         // The model's whole life as a library: model directories, stage measures (task accuracy,
         // forgetting, scorers) and the pipeline with its report; the CLI, the tests and a server
         // call it in-process.

@@ -48,15 +48,6 @@ public final class CPUDevice: Device {
         precondition(src.count == dst.count)
         f(dst).update(from: f(src), count: src.count)
     }
-    public func copyRows(_ src: TensorRef, srcStride: Int, to dst: TensorRef, dstStride: Int, rows: Int, cols: Int) {
-        let s = f(src), d = f(dst)
-        for r in 0..<rows { (d + r * dstStride).update(from: s + r * srcStride, count: cols) }
-    }
-    public func fill(_ t: TensorRef, value: Float) { f(t).update(repeating: value, count: t.count) }
-    public func transpose(_ src: TensorRef, rows: Int, cols: Int, out: TensorRef) {
-        let s = f(src), d = f(out)
-        for r in 0..<rows { for c in 0..<cols { d[c * rows + r] = s[r * cols + c] } }
-    }
     public func finish() throws {}
 
     /// Runs body(r) for r in 0..<n, split over the cores when the work is big enough.

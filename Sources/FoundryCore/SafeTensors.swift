@@ -177,40 +177,17 @@ public enum SafeTensors {
         var prefix = Data(count: 8)
         prefix.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(headerBytes.count).littleEndian, as: UInt64.self) }
 
-        // Temporary file beside the target, then rename over it.
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw fail("folder \(directory) does not exist", "create it first")
         }
-        let tmpPath = "\(path).tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        guard FileManager.default.createFile(atPath: tmpPath, contents: nil) else {
-            throw fail("cannot create \(tmpPath)", "check that the folder is writable and the disk is not full")
-        }
-        do {
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tmpPath))
-            do {
-                try handle.write(contentsOf: prefix)
-                try handle.write(contentsOf: headerBytes)
-                for t in tensors where !t.values.isEmpty {
-                    try writeLittleEndian(t.values, to: handle)
-                }
-                try handle.synchronize()
-                try handle.close()
-            } catch {
-                try? handle.close()
-                throw error
+        try AtomicFile.write(to: path) { handle in
+            try handle.write(contentsOf: prefix)
+            try handle.write(contentsOf: headerBytes)
+            for t in tensors where !t.values.isEmpty {
+                try writeLittleEndian(t.values, to: handle)
             }
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmpPath)
-            throw fail("writing \(tmpPath) failed (\(error.localizedDescription))",
-                       "check that the disk is not full and the folder is writable")
-        }
-        guard rename(tmpPath, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: tmpPath)
-            throw fail("renaming \(tmpPath) over it failed (\(reason))", "check that the folder is writable")
         }
     }
 

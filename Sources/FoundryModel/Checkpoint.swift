@@ -21,18 +21,17 @@ public enum Checkpoint {
             NamedTensor(name: prefix + e.name, shape: e.shape, values: Array(values[e.offset..<e.offset + e.count]))
         }
         try SafeTensors.write(tensors + extraTensors, metadata: ["format": "pt"], to: path(dir, "model.safetensors"))
-        var json = model.config.json()
-        json["architectures"] = [architecture]
+        var config = model.config.file
+        config.architectures = [architecture]
         if architecture == "GPT2ForSequenceClassification" {
-            json["num_labels"] = 1
-            json["id2label"] = ["0": "LABEL_0"]
-            json["label2id"] = ["LABEL_0": 0]
+            config.numLabels = 1
+            config.id2label = ["0": "LABEL_0"]
+            config.label2id = ["LABEL_0": 0]
             // transformers reads the score just before the first pad token: padding with
             // end-of-text puts it on the last real token, where Foundry reads it.
-            if let eos = model.config.eosTokenId { json["pad_token_id"] = eos }
+            config.padTokenId = model.config.eosTokenId
         }
-        let config = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(config, to: path(dir, "config.json"))
+        try AtomicFile.write(try config.encoded(), to: path(dir, "config.json"))
         try tokenizer?.save(to: path(dir, "tokenizer.json"))
     }
 
@@ -45,10 +44,7 @@ public enum Checkpoint {
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw FoundryError("\(dir) is not a model directory: it has no config.json (expected a Foundry or Hugging Face GPT-2 checkpoint)")
         }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FoundryError("\(configPath) is not valid JSON: re-save the model, or restore the file")
-        }
-        return try GPT2Config(json: json, path: configPath)
+        return try GPT2Config(file: try ConfigFile.decode(data, path: configPath), path: configPath)
     }
 
     /// Loads a checkpoint onto `device`.

@@ -36,46 +36,106 @@ public struct GPT2Config: Equatable, Sendable {
     }
 
     /// config.json as `transformers.GPT2Config` writes it.
-    public func json() -> [String: Any] {
-        var j: [String: Any] = [
-            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
-            "vocab_size": vocabSize, "n_positions": maxSeq, "n_ctx": maxSeq, "n_embd": channels,
-            "n_layer": layers, "n_head": heads, "n_inner": NSNull(), "activation_function": "gelu_new",
-            "layer_norm_epsilon": Double(layerNormEps), "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
-            "initializer_range": 0.02, "scale_attn_weights": true, "use_cache": true,
-            "tie_word_embeddings": true, "torch_dtype": "float32",
-            "foundry_objective": objective.rawValue,
-        ]
-        if let e = eosTokenId { j["eos_token_id"] = e; j["bos_token_id"] = e }
-        return j
-    }
+    public var file: ConfigFile { ConfigFile(self) }
 
-    public init(json j: [String: Any], path: String) throws {
-        func int(_ key: String, _ alt: String? = nil) throws -> Int {
-            if let v = j[key] as? Int { return v }
-            if let alt, let v = j[alt] as? Int { return v }
-            throw FoundryError("\(path): missing or non-integer \"\(key)\" (is this a GPT-2 config.json?)")
+    /// Reads a config.json (`path` names it in errors): Foundry's, or any GPT-2 one transformers wrote.
+    public init(file f: ConfigFile, path: String) throws {
+        func required(_ value: Int?, _ key: String) throws -> Int {
+            guard let value else { throw FoundryError("\(path): missing or non-integer \"\(key)\" (is this a GPT-2 config.json?)") }
+            return value
         }
-        if let type = j["model_type"] as? String, type != "gpt2" {
+        if let type = f.modelType, type != "gpt2" {
             throw FoundryError("\(path): model_type \"\(type)\" is not supported; Foundry reads GPT-2 checkpoints (model_type \"gpt2\")")
         }
-        if let act = j["activation_function"] as? String, !["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(act) {
+        if let act = f.activationFunction, !["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(act) {
             throw FoundryError("\(path): activation_function \"\(act)\" is not supported; Foundry implements GPT-2's tanh GELU (gelu_new)")
         }
-        if let inner = j["n_inner"] as? Int, inner != 4 * (j["n_embd"] as? Int ?? 0) {
+        if let inner = f.nInner, inner != 4 * (f.nEmbd ?? 0) {
             throw FoundryError("\(path): n_inner \(inner) is not supported; Foundry's MLP is 4 × n_embd wide")
         }
-        self.init(vocabSize: try int("vocab_size"), maxSeq: try int("n_positions", "n_ctx"), channels: try int("n_embd"),
-                  layers: try int("n_layer"), heads: try int("n_head"))
-        if let eps = j["layer_norm_epsilon"] as? Double { layerNormEps = Float(eps) }
-        if let o = j["foundry_objective"] as? String {
+        self.init(vocabSize: try required(f.vocabSize, "vocab_size"), maxSeq: try required(f.nPositions ?? f.nCtx, "n_positions"),
+                  channels: try required(f.nEmbd, "n_embd"), layers: try required(f.nLayer, "n_layer"), heads: try required(f.nHead, "n_head"))
+        if let eps = f.layerNormEpsilon { layerNormEps = Float(eps) }
+        if let o = f.foundryObjective {
             guard let obj = Objective(rawValue: o) else { throw FoundryError("\(path): unknown foundry_objective \"\(o)\"") }
             objective = obj
         }
-        eosTokenId = j["eos_token_id"] as? Int
+        eosTokenId = f.eosTokenId
         try validate()
     }
 
     /// Number of parameters (tied embeddings counted once).
     public var parameterCount: Int { ParameterLayout(self).total }
+}
+
+/// config.json in Hugging Face's GPT-2 layout. Every field is optional so that files written by
+/// other tools decode; `GPT2Config(file:path:)` says which required one is missing. Keys this
+/// struct does not name are ignored on reading.
+public struct ConfigFile: Codable, Equatable {
+    public var modelType: String?
+    public var architectures: [String]?
+    public var vocabSize: Int?, nPositions: Int?, nCtx: Int?, nEmbd: Int?, nLayer: Int?, nHead: Int?, nInner: Int?
+    public var activationFunction: String?
+    public var layerNormEpsilon: Double?
+    public var residPdrop: Double?, embdPdrop: Double?, attnPdrop: Double?
+    public var initializerRange: Double?
+    public var scaleAttnWeights: Bool?, useCache: Bool?, tieWordEmbeddings: Bool?
+    public var torchDtype: String?
+    public var foundryObjective: String?
+    public var eosTokenId: Int?, bosTokenId: Int?
+    /// A sequence classifier's head (a reward model: GPT2ForSequenceClassification).
+    public var numLabels: Int?, id2label: [String: String]?, label2id: [String: Int]?, padTokenId: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", architectures, vocabSize = "vocab_size", nPositions = "n_positions", nCtx = "n_ctx"
+        case nEmbd = "n_embd", nLayer = "n_layer", nHead = "n_head", nInner = "n_inner"
+        case activationFunction = "activation_function", layerNormEpsilon = "layer_norm_epsilon"
+        case residPdrop = "resid_pdrop", embdPdrop = "embd_pdrop", attnPdrop = "attn_pdrop", initializerRange = "initializer_range"
+        case scaleAttnWeights = "scale_attn_weights", useCache = "use_cache", tieWordEmbeddings = "tie_word_embeddings"
+        case torchDtype = "torch_dtype", foundryObjective = "foundry_objective", eosTokenId = "eos_token_id", bosTokenId = "bos_token_id"
+        case numLabels = "num_labels", id2label, label2id, padTokenId = "pad_token_id"
+    }
+
+    /// What Foundry writes for `c`: GPT-2's constants (no dropout, tanh GELU, tied embeddings).
+    public init(_ c: GPT2Config) {
+        modelType = "gpt2"; architectures = ["GPT2LMHeadModel"]
+        vocabSize = c.vocabSize; nPositions = c.maxSeq; nCtx = c.maxSeq; nEmbd = c.channels; nLayer = c.layers; nHead = c.heads
+        activationFunction = "gelu_new"; layerNormEpsilon = Double(c.layerNormEps)
+        residPdrop = 0; embdPdrop = 0; attnPdrop = 0; initializerRange = 0.02
+        scaleAttnWeights = true; useCache = true; tieWordEmbeddings = true; torchDtype = "float32"
+        foundryObjective = c.objective.rawValue
+        eosTokenId = c.eosTokenId; bosTokenId = c.eosTokenId
+    }
+
+    /// Lenient, as the dictionary reading it replaces was: a field of another type than expected
+    /// (a list of end-of-text ids, say) reads as absent, and a required one then fails in
+    /// `GPT2Config(file:path:)` with its name.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func field<T: Decodable>(_ key: CodingKeys) -> T? { (try? c.decodeIfPresent(T.self, forKey: key)) ?? nil }
+        modelType = field(.modelType); architectures = field(.architectures)
+        vocabSize = field(.vocabSize); nPositions = field(.nPositions); nCtx = field(.nCtx); nEmbd = field(.nEmbd)
+        nLayer = field(.nLayer); nHead = field(.nHead); nInner = field(.nInner)
+        activationFunction = field(.activationFunction); layerNormEpsilon = field(.layerNormEpsilon)
+        residPdrop = field(.residPdrop); embdPdrop = field(.embdPdrop); attnPdrop = field(.attnPdrop)
+        initializerRange = field(.initializerRange); scaleAttnWeights = field(.scaleAttnWeights); useCache = field(.useCache)
+        tieWordEmbeddings = field(.tieWordEmbeddings); torchDtype = field(.torchDtype); foundryObjective = field(.foundryObjective)
+        eosTokenId = field(.eosTokenId); bosTokenId = field(.bosTokenId)
+        numLabels = field(.numLabels); id2label = field(.id2label); label2id = field(.label2id); padTokenId = field(.padTokenId)
+    }
+
+    /// Reads `data`, with a one-line error naming `path`.
+    public static func decode(_ data: Data, path: String) throws -> ConfigFile {
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any],
+              let file = try? JSONDecoder().decode(ConfigFile.self, from: data) else {
+            throw FoundryError("\(path) is not valid JSON: re-save the model, or restore the file")
+        }
+        return file
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
 }

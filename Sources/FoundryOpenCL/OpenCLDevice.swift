@@ -56,13 +56,14 @@ public final class OpenCLDevice: Device {
     var kernels: [String: cl_kernel] = [:]
     /// Each kernel's largest work-group on this device (CL_KERNEL_WORK_GROUP_SIZE).
     var groupLimits: [String: Int] = [:]
-    /// Zero-length ops and absent optional tensors bind this instead of a null buffer.
-    lazy var dummy: CLBuffer = try! makeCLBuffer(count: 1)
+    /// Zero-length ops and absent optional tensors bind this instead of a null buffer (made at the
+    /// end of `init`, which fails with the allocation's error rather than trapping later).
+    private(set) var dummy: CLBuffer!
     /// Working space for ops that need a temporary (the transposed B of a GEMM); grown on
     /// demand. Safe to reuse because the queue is in order.
     var scratchBuffer: CLBuffer?
-    /// The gradient norm's 1024 partial sums (`gradNorm`).
-    lazy var normPartials: CLBuffer = try! makeCLBuffer(count: 1024)
+    /// The gradient norm's 1024 partial sums (`gradNorm`), made at the end of `init`.
+    private(set) var normPartials: CLBuffer!
     /// Device memory held by this device's buffers.
     public let memory = MemoryAccount()
     /// Whether launches are timed (the queue was created with profiling enabled).
@@ -129,6 +130,8 @@ public final class OpenCLDevice: Device {
             clReleaseCommandQueue(q); clReleaseContext(ctx)
             throw error
         }
+        dummy = try makeCLBuffer(count: 1)
+        normPartials = try makeCLBuffer(count: 1024)
     }
 
     deinit {

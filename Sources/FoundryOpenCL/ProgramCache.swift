@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCore
 
 /// Compiled kernel binaries on disk, keyed by a hash of the source, the device, the driver and
 /// the build options, so a second run skips the (slow, on PoCL) compile.
@@ -31,9 +32,6 @@ enum ProgramCache {
     static func store(_ key: String, _ binary: [UInt8]) {
         let dir = directory
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = (dir as NSString).appendingPathComponent(key + ".bin")
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(binary)) else { return }
-        if rename(tmp, path) != 0 { unlink(tmp) }
+        try? AtomicFile.write(Data(binary), to: (dir as NSString).appendingPathComponent(key + ".bin"))
     }
 }

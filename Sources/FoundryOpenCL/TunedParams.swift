@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCore
 
 /// Kernel parameters chosen by `foundry kernels tune`, one small JSON file per device (keyed
 /// by platform, device name and driver version) next to the compiled-kernel cache. A device
@@ -38,12 +39,7 @@ public enum TunedParams {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let target = path(for: info), tmp = target + ".tmp-\(getpid())"
-        try enc.encode(r).write(to: URL(fileURLWithPath: tmp))
-        guard rename(tmp, target) == 0 else {
-            unlink(tmp)
-            throw KernelParamsError("could not write \(target): \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(try enc.encode(r), to: path(for: info))
     }
 
     public static func remove(for info: OpenCLDeviceInfo) {

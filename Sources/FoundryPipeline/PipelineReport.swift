@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCore
 import FoundryData
 import FoundryModel
 import FoundryReport
@@ -10,19 +11,15 @@ struct PipelineReport {
     func write() throws {
         let out = run.out
         let seconds = Date().timeIntervalSince(run.start)
-        // JSON: the figures, with NaN (absent) as null.
-        func clean(_ d: [String: Double]) -> [String: Any] { d.mapValues { $0.isFinite ? $0 as Any : NSNull() } }
-        var stages: [String: Any] = [:]
-        for name in ["pretrained", "sft", "ppo", "dpo", "grpo"] { if let m = run.metrics[name] { stages[name] = clean(m) } }
-        var json: [String: Any] = [
-            "stages": stages, "forgetting": clean(run.forgetting), "seconds": seconds,
-            "stage_seconds": Dictionary(uniqueKeysWithValues: run.stageSeconds.map { ($0.0, $0.1) }),
-            "backend": run.device.backend, "device": run.device.name, "seed": Int(run.seed),
-            "task": ["name": run.p.task.rawValue, "digits": "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", "demo_slip": run.p.demoSlip] as [String: Any],
-        ]
-        if let rm = run.metrics["reward_model"] { json["reward_model"] = clean(rm) }
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
-                             to: Checkpoint.path(out, "report.json"))
+        let stageNames = ["pretrained", "sft", "ppo", "dpo", "grpo"]
+        let file = PipelineReportFile(
+            stages: Dictionary(uniqueKeysWithValues: stageNames.compactMap { n in run.metrics[n].map { (n, PipelineReportFile.figures($0)) } }),
+            forgetting: PipelineReportFile.figures(run.forgetting), seconds: seconds,
+            stageSeconds: Dictionary(uniqueKeysWithValues: run.stageSeconds.map { ($0.0, $0.1) }),
+            backend: run.device.backend, device: run.device.name, seed: run.seed,
+            task: .init(name: run.p.task.rawValue, digits: "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", demoSlip: run.p.demoSlip),
+            rewardModel: run.metrics["reward_model"].map(PipelineReportFile.figures))
+        try file.write(to: Checkpoint.path(out, "report.json"))
 
         // Plots.
         let curves = ["pretrain", "sft", "sft_frozen", "reward", "dpo", "grpo", "ppo"].compactMap { name -> Series? in
@@ -86,5 +83,45 @@ struct PipelineReport {
         run.say(String(format: "forgetting: val loss %.4f → %.4f (frozen: %.4f)", f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan,
                      f["val_loss_after_frozen"] ?? .nan))
         run.say(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
+    }
+}
+
+/// report.json: the figures of a pipeline run (a figure that was not measured is null).
+public struct PipelineReportFile: Codable, Equatable {
+    public struct Task: Codable, Equatable {
+        public var name: String, digits: String, demoSlip: Double
+        enum CodingKeys: String, CodingKey { case name, digits, demoSlip = "demo_slip" }
+    }
+    /// Per stage: accuracy, accuracy_sampled, reward, kl.
+    public var stages: [String: [String: Double?]]
+    /// val_loss_before, val_loss_after, val_loss_after_frozen.
+    public var forgetting: [String: Double?]
+    public var seconds: Double
+    public var stageSeconds: [String: Double]
+    public var backend: String, device: String
+    public var seed: UInt64
+    public var task: Task
+    /// pairwise_accuracy, margin, loss.
+    public var rewardModel: [String: Double?]?
+
+    enum CodingKeys: String, CodingKey {
+        case stages, forgetting, seconds, backend, device, seed, task
+        case stageSeconds = "stage_seconds", rewardModel = "reward_model"
+    }
+
+    /// NaN (not measured) as nil.
+    static func figures(_ d: [String: Double]) -> [String: Double?] { d.mapValues { $0.isFinite ? $0 : nil } }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(self), to: path)
+    }
+
+    public static func read(_ path: String) throws -> PipelineReportFile {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FoundryError.missingFile(path, hint: "run `foundry pipeline` first") }
+        do { return try JSONDecoder().decode(PipelineReportFile.self, from: data) } catch {
+            throw FoundryError("\(path) is not a Foundry pipeline report: \(error)")
+        }
     }
 }

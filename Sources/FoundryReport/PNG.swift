@@ -1,6 +1,7 @@
 // An RGB raster and a self-contained PNG encoder (zlib + CRC-32 + Adler-32, no dependencies).
 
 import Foundation
+import FoundryCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,30 +83,10 @@ public struct Image {
         return Data(out)
     }
 
-    /// Writes the PNG atomically: a temporary file in the destination's directory, then rename(2).
+    /// Writes the PNG atomically (`AtomicFile`).
     public func write(to path: String, compression: PNGCompression = .fixedHuffman) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try pngData(compression: compression).write(to: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw ImageWriteError(path: path, reason: "\(error)")
-        }
-        if rename(tmp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw ImageWriteError(path: path, reason: reason)
-        }
+        try AtomicFile.write(pngData(compression: compression), to: path)
     }
-}
-
-public struct ImageWriteError: Error, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "cannot write image to \(path): \(reason)" }
 }
 
 // MARK: - Checksums and chunks

@@ -18,14 +18,23 @@ public struct TrainState {
         try SafeTensors.write([NamedTensor(name: "adamw.m", shape: [m.count], values: m),
                                NamedTensor(name: "adamw.v", shape: [v.count], values: v)],
                               metadata: ["step": String(step)], to: Checkpoint.path(dir, optimizerFile))
-        let json: [String: Any] = [
-            "step": state.step, "optimizer_step": step, "objective": state.objective.rawValue,
-            "data_tokens": state.dataTokens,
-            // UInt64 words as strings: JSON numbers are doubles and would lose bits.
-            "rng": state.rng.words.map { String($0) },
-        ]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
-                             to: Checkpoint.path(dir, stateFile))
+        let file = StateFile(step: state.step, optimizerStep: step, objective: state.objective, dataTokens: state.dataTokens,
+                             rng: state.rng.words.map { String($0) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(file), to: Checkpoint.path(dir, stateFile))
+    }
+
+    /// trainer_state.json.
+    struct StateFile: Codable {
+        var step: Int, optimizerStep: Int, objective: Objective
+        /// Absent in files from before it was recorded.
+        var dataTokens: Int?
+        /// The generator's four UInt64 words as strings: JSON numbers are doubles and would lose bits.
+        var rng: [String]
+        enum CodingKeys: String, CodingKey {
+            case step, objective, rng, optimizerStep = "optimizer_step", dataTokens = "data_tokens"
+        }
     }
 
     public static func load(from dir: String, optimizer: AdamW, device: Device) throws -> TrainState {
@@ -33,17 +42,15 @@ public struct TrainState {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FoundryError("cannot resume: \(path) is missing (this directory holds a model but no training state; start without --resume)")
         }
-        guard let j = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let step = j["step"] as? Int, let optStep = j["optimizer_step"] as? Int,
-              let words = (j["rng"] as? [String])?.compactMap(UInt64.init), words.count == 4,
-              let obj = (j["objective"] as? String).flatMap(Objective.init(rawValue:)) else {
+        guard let file = try? JSONDecoder().decode(StateFile.self, from: data),
+              case let words = file.rng.compactMap(UInt64.init), words.count == 4 else {
             throw FoundryError("cannot resume: \(path) is malformed (delete the directory and start again, or restore the file)")
         }
         let (tensors, _) = try SafeTensors.read(path: Checkpoint.path(dir, optimizerFile))
         guard let m = tensors["adamw.m"], let v = tensors["adamw.v"] else {
             throw FoundryError("cannot resume: \(Checkpoint.path(dir, optimizerFile)) lacks the AdamW moments")
         }
-        try optimizer.restore(m: m.values, v: v.values, step: optStep, device: device)
-        return TrainState(step: step, rng: RNG(words: words), objective: obj, dataTokens: j["data_tokens"] as? Int ?? 0)
+        try optimizer.restore(m: m.values, v: v.values, step: file.optimizerStep, device: device)
+        return TrainState(step: file.step, rng: RNG(words: words), objective: file.objective, dataTokens: file.dataTokens ?? 0)
     }
 }

@@ -1,5 +1,7 @@
 import XCTest
 import Foundation
+import FoundryCPU
+import FoundryPipeline
 
 /// The whole pipeline at its `test` preset, on both backends: it must finish, write its report,
 /// and the two backends must agree on the deterministic figures.
@@ -99,5 +101,22 @@ final class PipelineTests: XCTestCase {
         let bad = try CLI.run(["sft", "--model", Fixtures.path("gpt2-tiny"), "--data", task + "/sft.jsonl", "--out", tmp + "/x", "--backend", "cpu"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+    }
+
+    /// The pipeline as a library, in this process: the same report as the command's, read back
+    /// through its Codable type.
+    func testPipelineRunsInProcess() throws {
+        let out = CLI.tempDir() + "/in-process"
+        var lines: [String] = []
+        try PipelineRun(out: out, preset: .named(.test), device: CPUDevice(), skipped: [.ppo, .grpo]) { lines.append($0) }.execute()
+        let report = try PipelineReportFile.read(out + "/report.json")
+        XCTAssertEqual(report.backend, "cpu")
+        XCTAssertEqual(Set(report.stages.keys), ["pretrained", "sft", "dpo"])
+        XCTAssertNotNil(report.stages["sft"]?["accuracy"] ?? nil)
+        XCTAssertGreaterThan(try XCTUnwrap(report.stages["dpo"]?["kl"] ?? nil), 0)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("== sft") }, "progress goes to the log closure")
+        let (cli, _) = try self.report("cpu")
+        let sft = (cli["stages"] as! [String: [String: Any]])["sft"]!["accuracy"] as! Double
+        XCTAssertEqual(report.stages["sft"]?["accuracy"] ?? nil, sft, "same seed, same backend: the command's figure")
     }
 }

@@ -1,5 +1,8 @@
+import Foundation
 import FoundryCore
 
+// Kernels/matmul.cl's ops: GEMM in every transpose form with its fused epilogues (bias + GELU, GELU's
+// gradient), the weight gradient with its bias gradient, and transpose.
 extension CPUDevice {
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?) {
@@ -36,6 +39,27 @@ extension CPUDevice {
                 }
             }
         }
+    }
+
+    public func transpose(_ src: TensorRef, rows: Int, cols: Int, out: TensorRef) {
+        let s = f(src), d = f(out)
+        for r in 0..<rows { for c in 0..<cols { d[c * rows + r] = s[r * cols + c] } }
+    }
+
+    public func gemmBiasGelu(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, bias: TensorRef, pre: TensorRef, out: TensorRef) {
+        gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: pre, bias: bias)
+        geluForward(pre, out: out)
+    }
+
+    public func gemmGeluBackward(m: Int, n: Int, k: Int, a: TensorRef, b: TensorRef, pre: TensorRef, out: TensorRef) {
+        gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, b: b, beta: 0, c: out, bias: nil)
+        geluBackward(pre, dout: out, dinp: out)
+    }
+
+    public func weightGradient(inp: TensorRef, dout: TensorRef, rows: Int, inputs: Int, outputs: Int,
+                               dweight: TensorRef, dbias: TensorRef?) {
+        gemm(transA: true, transB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: inp, b: dout, beta: 1, c: dweight, bias: nil)
+        if let dbias { biasBackward(dout: dout, rows: rows, cols: outputs, dbias: dbias) }
     }
 
     public func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef) {
