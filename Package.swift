@@ -17,7 +17,7 @@ let package = Package(
         // CLBlast's C API: used only by `foundry kernels bench` as the GEMM yardstick.
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
 
-        // The device contract: buffers, tensor views, the op set, errors, RNG.
+        // The device contract: buffers, tensor views, the op set, errors, RNG, safetensors, atomic files.
         .target(name: "FoundryCore", path: "Sources/FoundryCore"),
         // The reference backend: plain Swift, one function per op. The oracle.
         .target(name: "FoundryCPU", dependencies: ["FoundryCore"], path: "Sources/FoundryCPU"),
@@ -37,20 +37,20 @@ let package = Package(
         // Optimizer, schedules, batching and the training stages.
         .target(name: "FoundryTrain", dependencies: ["FoundryCore", "FoundryModel", "FoundryData", "FoundrySample"],
                 path: "Sources/FoundryTrain"),
-        // Report cards: PNG line and bar charts, dependency-free.
+        // Report cards: PNG line and bar charts (FoundryCore only for its atomic writes).
         .target(name: "FoundryReport", dependencies: ["FoundryCore"], path: "Sources/FoundryReport"),
         // The model's whole life as a library: model directories, stage measures (task accuracy,
         // forgetting, scorers) and the pipeline with its report; the CLI, the tests and a server
         // call it in-process.
-        .target(name: "FoundryPipeline", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample",
-                                                        "FoundryTrain", "FoundryReport"], path: "Sources/FoundryPipeline"),
+        .target(name: "FoundryPipeline", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundryTrain", "FoundryReport"],
+                path: "Sources/FoundryPipeline"),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
-        .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryCPU", "FoundryOpenCL", "CCLBlast"],
+        .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryOpenCL", "CCLBlast"],
                 path: "Sources/FoundryCheck"),
         // The command line: one ParsableCommand per file.
         .executableTarget(name: "foundry", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/foundry"),
         .testTarget(name: "FoundryTests", dependencies: [

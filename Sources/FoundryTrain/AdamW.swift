@@ -66,8 +66,12 @@ public struct GradNorm {
 /// Linear warmup, then cosine decay to `minLR` at `total` steps (nanoGPT's schedule).
 public struct LRSchedule: Sendable {
     public var maxLR: Float, minLR: Float, warmup: Int, total: Int
-    public init(maxLR: Float, minLR: Float, warmup: Int, total: Int) {
-        self.maxLR = maxLR; self.minLR = minLR; self.warmup = warmup; self.total = total
+    /// Where the cosine ends when no floor is given: the peak divided by this (nanoGPT's 10).
+    public static let defaultFloorDivisor: Float = 10
+
+    /// `minLR` nil: `maxLR / defaultFloorDivisor`.
+    public init(maxLR: Float, minLR: Float? = nil, warmup: Int, total: Int) {
+        self.maxLR = maxLR; self.minLR = minLR ?? maxLR / Self.defaultFloorDivisor; self.warmup = warmup; self.total = total
     }
     /// Learning rate for 0-based step `it`.
     public func lr(_ it: Int) -> Float {

@@ -61,7 +61,7 @@ public final class DPOTrainer {
         }
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
         let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs)
-        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var history: [[String: Double]] = []
         for step in 0..<steps {
             let idx = order.next(), n = idx.count

@@ -10,7 +10,8 @@ public struct PretrainOptions {
     public var layers = 4, heads = 4, embd = 128, context = 64
     public var batch = 12, steps = 2000, gradAccum = 1
     public var lr: Float = 1e-3
-    public var minLR: Float?             // default lr / 10
+    /// Where the cosine ends (nil: lr / `LRSchedule.defaultFloorDivisor`).
+    public var minLR: Float?
     public var warmup = 100
     public var weightDecay: Float = 0.1
     public var beta2: Float = 0.99
@@ -139,7 +140,7 @@ public final class Pretrainer {
     public func run() throws -> PretrainResult {
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         let metrics = try MetricsLog(path: Checkpoint.path(outDir, "metrics.jsonl"), append: state.step > 0)
-        let schedule = LRSchedule(maxLR: options.lr, minLR: options.minLR ?? options.lr / 10,
+        let schedule = LRSchedule(maxLR: options.lr, minLR: options.minLR,
                                   warmup: options.warmup, total: options.steps)
         let last = min(options.steps, options.stopAt ?? options.steps)
         let tokensPerStep = options.batch * seq * options.gradAccum

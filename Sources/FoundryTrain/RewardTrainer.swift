@@ -77,7 +77,7 @@ public final class RewardTrainer {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
         let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs)
-        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var history: [RewardMetrics] = []
         for step in 0..<steps {
             let m = try pass(pairs, indices: order.next(), train: true, lr: schedule.lr(step))
@@ -111,7 +111,7 @@ public final class RewardTrainer {
         guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
         var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
         let steps = BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs)
-        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var losses: [Double] = []
         for step in 0..<steps {
             let idx = order.next(), n = Double(idx.count)

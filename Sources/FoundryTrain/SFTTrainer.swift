@@ -52,7 +52,7 @@ public final class SFTTrainer {
     @discardableResult
     public func run(log: StageLog) throws -> [Double] {
         var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
-        let schedule = LRSchedule(maxLR: options.lr, minLR: options.lr / 10, warmup: options.warmup, total: steps)
+        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var losses: [Double] = []
         for step in 0..<steps {
             let idx = order.next()

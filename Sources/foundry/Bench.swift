@@ -18,17 +18,20 @@ enum BenchSection: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct Bench: ParsableCommand {
+    /// The training text when --data is not given and the shared data is beside the checkout.
+    static let sharedText = "../shared/data/tinyshakespeare.txt"
+
     static let configuration = CommandConfiguration(
         abstract: "Benchmark the device: matmul vs CLBlast, attention over T, training and generation tokens/s; writes bench.json.",
         discussion: """
         Training runs nanoGPT's CPU settings (4 layers, 4 heads, 128 wide, context 64, batch 12, \
-        character vocabulary) on --data (default ../shared/data/tinyshakespeare.txt when present, \
+        character vocabulary) on --data (default \(Bench.sharedText) when present, \
         else Foundry's built-in corpus). --train-steps 2000 is the full run whose validation loss \
         nanoGPT reaches 1.9–2.0 with. Then --baby-steps steps of the 10.8M "baby GPT" (6 layers, \
         6 heads, 384 wide, context 256, batch 16). --gpt2 adds a GPT-2 124M training step (12 \
         layers, 768 wide, context 1024): seconds per step on a CPU, so it is off unless asked for. \
         Tools/bench.sh runs this and the same settings in PyTorch in one go and prints ratios; \
-        Tools/bench_llama2c.sh adds llama2.c's run.c beside the stories15M generation rows.
+        Tools/bench_llama2c.sh adds llama2.c's run.c beside the stories15M generation rows. \
         With FOUNDRY_PROFILE=1 it ends with each kernel's share of device time. --only runs \
         some sections (a JSON written by --only lacks the others).
 
@@ -40,7 +43,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Square matmul sizes.") var sizes = "256,512,1024,2048"
     @Option(help: "Attention sequence lengths (batch 1, 4 heads of 32).") var attentionT = "64,128,256,512,1024"
     @Option(help: "Training steps to time (after 3 warm-up steps).") var trainSteps = 60
-    @Option(help: "Training text (default: ../shared/data/tinyshakespeare.txt if present, else the built-in corpus).") var data: String?
+    @Option(help: "Training text (default: \(Bench.sharedText) if present, else the built-in corpus).") var data: String?
     @Option(help: "Tokens generated per generation measurement.") var generateTokens = 256
     @Flag(help: "Also time a GPT-2 124M training step (batch 1, context 1024).") var gpt2 = false
     @Option(help: "Training steps timed at the 10.8M \"baby GPT\" settings (6 layers, 6 heads, 384 wide, context 256, batch 16; about 3 s a step on 2 CPU cores); 0 skips them.")
@@ -174,7 +177,7 @@ struct Bench: ParsableCommand {
     func trainingText() throws -> (text: String, source: String, path: String?) {
         func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
         if let data { return (try readText(data), data, absolute(data)) }
-        let shared = "../shared/data/tinyshakespeare.txt"
+        let shared = Bench.sharedText
         if let t = try? readText(shared) { return (t, shared, absolute(shared)) }
         return (BuiltinCorpus.generate(characters: 1_000_000), "the built-in corpus", nil)
     }

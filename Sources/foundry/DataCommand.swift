@@ -15,7 +15,7 @@ struct DataSynth: ParsableCommand {
         abstract: "Write a synthetic, verifiable task: pretraining text, SFT, preference, RL and held-out eval files.",
         discussion: """
         Example: foundry data synth --task arithmetic --out runs/data
-        Writes pretrain.txt, sft.jsonl, prefs.jsonl, rl_prompts.jsonl and eval.jsonl (Hugging Face TRL
+        Writes pretrain.txt, sft.jsonl, prefs.jsonl, rl_prompts.jsonl and eval.jsonl (Hugging Face TRL \
         field names). Eval problems never appear in any training file. A count of 0 skips that file.
         """)
 

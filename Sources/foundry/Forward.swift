@@ -9,8 +9,8 @@ struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a model on a batch of token ids and save logits, loss (and gradients) for parity checks.",
         discussion: """
-        The loss is the mean next-token cross-entropy over all B×(T−1) predicted positions, as
-        transformers computes it with labels = input_ids. With --grads, OUT also holds grad.<name>
+        The loss is the mean next-token cross-entropy over all B×(T−1) predicted positions, as \
+        transformers computes it with labels = input_ids. With --grads, OUT also holds grad.<name> \
         for every tensor of model.safetensors.
 
         Example: foundry forward --model gpt2-tiny --tokens tokens.json --out out.safetensors --grads
@@ -51,9 +51,9 @@ struct Overfit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Take N AdamW steps on one batch and print the loss before each (a 10-step parity trajectory).",
         discussion: """
-        PyTorch's torch.optim.AdamW semantics over every parameter: betas 0.9/0.999, eps 1e-8, bias
-        correction, decoupled weight decay, constant learning rate, no clipping. One JSON line per
-        step: {"step": i, "loss": x}, the loss before step i's update. With --out, the weights
+        PyTorch's torch.optim.AdamW semantics over every parameter: betas 0.9/0.999, eps 1e-8, bias \
+        correction, decoupled weight decay, constant learning rate, no clipping. One JSON line per \
+        step: {"step": i, "loss": x}, the loss before step i's update. With --out, the weights \
         after the last step are saved there as a model directory.
         """)
 

@@ -7,8 +7,8 @@ struct Foundry: ParsableCommand {
         commandName: "foundry",
         abstract: "Train a GPT-style model through its whole life on any OpenCL device, or on the CPU.",
         discussion: """
-        Every command takes --backend cpu|opencl (default opencl, or $FOUNDRY_BACKEND) and
-        --device N (see `foundry devices`). The cpu backend is the plain-Swift reference that
+        Every command takes --backend cpu|opencl (default opencl, or $FOUNDRY_BACKEND) and \
+        --device N (see `foundry devices`). The cpu backend is the plain-Swift reference that \
         checks every kernel; results on the two agree within float rounding.
         """,
         subcommands: [

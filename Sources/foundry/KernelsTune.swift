@@ -10,10 +10,10 @@ struct KernelsTune: ParsableCommand {
         commandName: "tune",
         abstract: "Measure GEMM tile sizes on an OpenCL device and keep the fastest for it.",
         discussion: """
-        Each candidate (rows per work-item TM, vector width VW, vectors per row NV) is built and
-        timed on the products training uses; the winner is checked against the CPU reference and
-        saved per device, so every later command on that device uses it. --show prints what is
-        in use; --reset goes back to the built-in defaults. $FOUNDRY_KERNEL_PARAMS overrides all
+        Each candidate (rows per work-item TM, vector width VW, vectors per row NV) is built and \
+        timed on the products training uses; the winner is checked against the CPU reference and \
+        saved per device, so every later command on that device uses it. --show prints what is \
+        in use; --reset goes back to the built-in defaults. $FOUNDRY_KERNEL_PARAMS overrides all \
         of it for one run (e.g. FOUNDRY_KERNEL_PARAMS=TM=8,VW=16,NV=1).
 
         Example: foundry kernels tune --device 0

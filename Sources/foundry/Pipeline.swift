@@ -10,11 +10,11 @@ struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The whole life of a model in one command: data, pretraining, SFT, reward model, PPO, DPO, GRPO, evaluation and a report.",
         discussion: """
-        With no arguments: generates a verifiable task (by default: which of two numbers is larger;
-        --task arithmetic for addition), pretrains a small GPT on its text, finetunes
-        it on demonstrations (also once with frozen blocks, to measure forgetting), trains a reward
-        model on comparisons, then runs PPO, DPO and GRPO from the same SFT model, evaluates every
-        checkpoint on the same held-out prompts and writes report.md, report.json and PNG plots.
+        With no arguments: generates a verifiable task (by default: which of two numbers is larger; \
+        --task arithmetic for addition), pretrains a small GPT on its text, finetunes \
+        it on demonstrations (also once with frozen blocks, to measure forgetting), trains a reward \
+        model on comparisons, then runs PPO, DPO and GRPO from the same SFT model, evaluates every \
+        checkpoint on the same held-out prompts and writes report.md, report.json and PNG plots. \
         Stages whose checkpoint already exists in --out are reused unless --fresh.
 
         Example: foundry pipeline --out runs/pipeline --backend opencl

@@ -11,7 +11,7 @@ struct DPO: ParsableCommand {
         commandName: "dpo",
         abstract: "Direct preference optimisation against the starting model as frozen reference.",
         discussion: """
-        Losses: sigmoid (default, β 0.1), ipo, hinge. Logs rewards/chosen, rewards/rejected,
+        Losses: \(Losses.DPOKind.allCases.map(\.rawValue).joined(separator: ", ")) (default \(DPOOptions().loss.rawValue), β \(DPOOptions().beta)). Logs rewards/chosen, rewards/rejected, \
         rewards/margins, rewards/accuracies as TRL does.
 
         Example: foundry dpo --model runs/sft --data task/prefs.jsonl --out runs/dpo
@@ -52,9 +52,9 @@ struct PPO: ParsableCommand {
         commandName: "ppo",
         abstract: "RLHF with PPO: policy and frozen reference from --model, value model from the reward model.",
         discussion: """
-        TRL semantics: per-token reward −kl_coef·KL with the score at the last real token, GAE,
-        whitened advantages, clipped policy and value losses, PPO epochs over minibatches. Logs
-        objective/kl, objective/entropy, objective/scores, objective/rlhf_reward,
+        TRL semantics: per-token reward −kl_coef·KL with the score at the last real token, GAE, \
+        whitened advantages, clipped policy and value losses, PPO epochs over minibatches. Logs \
+        objective/kl, objective/entropy, objective/scores, objective/rlhf_reward, \
         policy/approxkl_avg, policy/clipfrac_avg, loss/policy_avg, loss/value_avg, val/ratio.
 
         Example: foundry ppo --model runs/sft --reward-model runs/reward --prompts task/rl_prompts.jsonl --out runs/ppo

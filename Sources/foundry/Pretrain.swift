@@ -10,9 +10,9 @@ struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Self-supervised pretraining: next-token (or masked-token) prediction on a text file.",
         discussion: """
-        Defaults are nanoGPT's CPU settings for character-level Shakespeare. Without --data it trains
-        on a corpus Foundry generates itself. The output directory is a Hugging Face GPT-2 checkpoint
-        (config.json, model.safetensors, tokenizer.json) plus optimizer.safetensors,
+        Defaults are nanoGPT's CPU settings for character-level Shakespeare. Without --data it trains \
+        on a corpus Foundry generates itself. The output directory is a Hugging Face GPT-2 checkpoint \
+        (config.json, model.safetensors, tokenizer.json) plus optimizer.safetensors, \
         trainer_state.json and metrics.jsonl. Ctrl-C saves a checkpoint; --resume continues it.
 
         Example: foundry pretrain --data ../shared/data/tinyshakespeare.txt --out runs/shakespeare
@@ -34,7 +34,7 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Sequences per micro-batch.") var batch = defaults.batch
     @Option(help: "Optimizer steps (the cosine schedule ends here).") var steps = defaults.steps
     @Option(help: "Peak learning rate.") var lr = defaults.lr
-    @Option(help: "Final learning rate (default lr/10).") var minLr: Float?
+    @Option(help: "Final learning rate (default: lr / \(Int(LRSchedule.defaultFloorDivisor))).") var minLr: Float?
     @Option(help: "Linear warmup steps.") var warmup = defaults.warmup
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = defaults.gradAccum
     @Option(help: "AdamW weight decay (matrices and embeddings only).") var weightDecay = defaults.weightDecay

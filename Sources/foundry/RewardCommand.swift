@@ -17,9 +17,9 @@ struct RewardTrain: ParsableCommand {
         commandName: "train",
         abstract: "Reward model = backbone + scalar head at the last token, trained with Bradley–Terry (or pointwise).",
         discussion: """
-        Data: JSONL with prompt/chosen/rejected (optional margin), Anthropic HH rows (chosen/rejected
-        transcripts), or with --objective pointwise prompt/completion/score. A held-out fraction
-        measures pairwise accuracy. The result loads in transformers as
+        Data: JSONL with prompt/chosen/rejected (optional margin), Anthropic HH rows (chosen/rejected \
+        transcripts), or with --objective pointwise prompt/completion/score. A held-out fraction \
+        measures pairwise accuracy. The result loads in transformers as \
         GPT2ForSequenceClassification (num_labels=1).
 
         Example: foundry reward --model runs/sft --data task/prefs.jsonl --out runs/reward

@@ -9,8 +9,8 @@ struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a model, streaming tokens as they come (KV cache).",
         discussion: """
-        Filters apply in transformers' order: repetition penalty, temperature, top-k, top-p, min-p.
-        --temperature 0 or --greedy takes the most likely token. The same seed gives the same text
+        Filters apply in transformers' order: repetition penalty, temperature, top-k, top-p, min-p. \
+        --temperature 0 or --greedy takes the most likely token. The same seed gives the same text \
         on the same backend.
 
         Examples:

@@ -30,9 +30,9 @@ struct SFT: ParsableCommand {
         commandName: "sft",
         abstract: "Supervised finetuning on demonstrations (JSONL: prompt/completion, or messages).",
         discussion: """
-        The loss covers completion tokens only (TRL's completion_only_loss) unless
-        --completion-only-loss false. --freeze-embeddings and --freeze-layers K keep the embeddings
-        and the first K blocks fixed, the usual guard against forgetting what pretraining taught;
+        The loss covers completion tokens only (TRL's completion_only_loss) unless \
+        --completion-only-loss false. --freeze-embeddings and --freeze-layers K keep the embeddings \
+        and the first K blocks fixed, the usual guard against forgetting what pretraining taught; \
         --pretrain-data measures that forgetting (validation loss before and after).
 
         Example: foundry sft --model runs/pretrain --data task/sft.jsonl --out runs/sft --eval task/eval.jsonl
