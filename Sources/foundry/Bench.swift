@@ -55,6 +55,9 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard babySteps >= 0 else { throw ValidationError("--baby-steps must be 0 (skip) or more, not \(babySteps)") }
+        guard trainSteps >= 1, generateTokens >= 1 else { throw ValidationError("--train-steps and --generate-tokens must be 1 or more") }
+        _ = try Self.ints(sizes, "--sizes")
+        _ = try Self.ints(attentionT, "--attention-t")
     }
 
     func run() throws {

@@ -197,15 +197,20 @@ struct Extract: ParsableCommand {
         abstract: "Save part of a model (some of its blocks) as a checkpoint of its own.",
         discussion: "Example: foundry extract --model runs/sft --layers 0..1 --out runs/backbone")
     @Option(help: "Model directory.") var model: String
-    @Option(help: "Blocks to keep, A..B (inclusive).") var layers: String
+    @Option(help: "Blocks to keep, A..B (inclusive).", transform: { try Extract.blocks($0) }) var layers: ClosedRange<Int>
     @Option(help: "Output directory.") var out: String
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func run() throws {
-        let parts = layers.components(separatedBy: "..")
-        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a <= b else {
-            throw FoundryError("--layers must look like A..B with A ≤ B, e.g. 0..1")
+    static func blocks(_ text: String) throws -> ClosedRange<Int> {
+        let parts = text.components(separatedBy: "..")
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a <= b else {
+            throw FoundryError("--layers must look like A..B with 0 ≤ A ≤ B, e.g. 0..1")
         }
+        return a...b
+    }
+
+    func run() throws {
+        let (a, b) = (layers.lowerBound, layers.upperBound)
         let device = try deviceOptions.open()
         let (gpt, tok) = try loadModel(model, device: device, needTokenizer: false)
         let part = try gpt.extract(blocks: a...b)
