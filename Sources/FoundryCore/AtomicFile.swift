@@ -16,7 +16,18 @@ public enum AtomicFile {
     }
 
     /// Streams a file through `body` (a multi-gigabyte safetensors need not exist whole in memory).
-    public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
+    /// A symbolic link is followed (its target is replaced); a device or pipe (/dev/stdout,
+    /// /dev/full) is written in place, never renamed over; a directory is refused.
+    public static func write(to requested: String, _ body: (FileHandle) throws -> Void) throws {
+        let path = URL(fileURLWithPath: requested).resolvingSymlinksInPath().path
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFDIR: throw FoundryError("cannot write \(requested): it is a directory (give a file path)")
+            default: return try writeInPlace(path, requested: requested, body)
+            }
+        }
         let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         let dir = (path as NSString).deletingLastPathComponent
         let hint = "check that the directory \(dir.isEmpty ? "." : dir) exists and is writable, and that the disk is not full"
@@ -42,6 +53,33 @@ public enum AtomicFile {
             try? FileManager.default.removeItem(atPath: tmp)
             throw FoundryError("cannot write \(path): \(String(cString: strerror(code))) "
                 + "(check that the path is a writable file location, not a directory)")
+        }
+    }
+
+    /// A device or pipe: opened for writing as it is (no temporary file beside it, no rename).
+    private static func writeInPlace(_ path: String, requested: String, _ body: (FileHandle) throws -> Void) throws {
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw FoundryError("cannot write \(requested): \(String(cString: strerror(errno)))")
+        }
+        do {
+            try body(handle)
+            try handle.close()
+        } catch {
+            try? handle.close()
+            throw FoundryError("cannot write \(requested): \(reason(error))")
+        }
+    }
+
+    /// Creates `path` and its parents, or says in one line why it cannot (a file in the way, no
+    /// permission, a read-only file system).
+    public static func makeDirectory(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if isDir.boolValue { return }
+            throw FoundryError("\(path) is a file, not a directory (choose another path, or move the file)")
+        }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw FoundryError("cannot create the directory \(path): \(reason(error)) (check the path and its permissions)")
         }
     }
 

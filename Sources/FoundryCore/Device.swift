@@ -1,3 +1,4 @@
+import Foundation
 /// The device contract: the only thing the model and the stages know about hardware.
 ///
 /// A backend owns buffers of 4-byte elements (fp32, or int32 for token ids) and runs the
@@ -95,6 +96,10 @@ public protocol Device: AnyObject {
     /// tensor with 32-bit ints; the reference has no limit). Callers that size tensors from
     /// user settings check against it first (see `Activations`).
     var maxTensorElements: Int { get }
+    /// The memory its tensors live in, in bytes (the host's RAM for the reference, the device's
+    /// global memory for OpenCL): models and batches sized from user settings are checked
+    /// against it before anything is allocated.
+    var memoryBytes: Int { get }
 
     // MARK: memory
     /// A zero-filled buffer of `count` 4-byte elements.
@@ -214,6 +219,7 @@ public protocol Device: AnyObject {
 
 extension Device {
     public var maxTensorElements: Int { Int.max }
+    public var memoryBytes: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
     public func crossEntropy(logits: TensorRef, targets: TensorRef, losses: TensorRef, dlogits: TensorRef?,
                              rows: Int, vocab: Int, gradScale: Float) {
         crossEntropy(logits: logits, targets: targets, losses: losses, dlogits: dlogits, rows: rows, vocab: vocab,

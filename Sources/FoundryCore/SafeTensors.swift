@@ -138,6 +138,18 @@ public enum SafeTensors {
     /// a multiple of 8 as the format allows), with optional __metadata__ (e.g. ["format": "pt"]).
     /// Atomic: writes "<path>.tmp-<pid>" in the same directory, then renames it over the target.
     public static func write(_ tensors: [NamedTensor], metadata: [String: String], to path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw FoundryError("cannot write \(path): folder \(directory) does not exist; create it first")
+        }
+        let body = try writer(tensors, metadata: metadata, name: path)
+        try AtomicFile.write(to: path, body)
+    }
+
+    /// The file's bytes as a stream to write (for `FileSet`, which commits several files as one);
+    /// the header is checked here, so a bad tensor fails before anything is written.
+    public static func writer(_ tensors: [NamedTensor], metadata: [String: String], name path: String) throws -> (FileHandle) throws -> Void {
         func fail(_ problem: String, _ remedy: String) -> FoundryError {
             FoundryError("cannot write \(path): \(problem); \(remedy)")
         }
@@ -177,12 +189,7 @@ public enum SafeTensors {
         var prefix = Data(count: 8)
         prefix.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(headerBytes.count).littleEndian, as: UInt64.self) }
 
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw fail("folder \(directory) does not exist", "create it first")
-        }
-        try AtomicFile.write(to: path) { handle in
+        return { handle in
             try handle.write(contentsOf: prefix)
             try handle.write(contentsOf: headerBytes)
             for t in tensors where !t.values.isEmpty {

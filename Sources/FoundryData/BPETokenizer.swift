@@ -231,7 +231,7 @@ public final class BPETokenizer: Tokenizer {
         self.init(tokens: tokens, merges: merges, specials: specials)
     }
 
-    public func save(to path: String) throws {
+    public func encoded() throws -> Data {
         var vocab: [(String, Int)] = []
         vocab.reserveCapacity(vocabSize)
         let specialName = Dictionary(specials.map { (Int($0.1), $0.0) }, uniquingKeysWith: { a, _ in a })
@@ -240,7 +240,7 @@ public final class BPETokenizer: Tokenizer {
         }
         let m = merges.map { (ByteLevel.string(tokenBytes[Int($0.0)]), ByteLevel.string(tokenBytes[Int($0.1)])) }
         let file = TokenizerFile(kind: "bpe", vocab: vocab, merges: m, added: specials.map { ($0.0, Int($0.1)) })
-        try AtomicFile.write(file.encoded(), to: path)
+        return file.encoded()
     }
 
     // MARK: Encoding

@@ -114,11 +114,11 @@ public final class CharTokenizer: Tokenizer {
         specials.first { $0.0.unicodeScalars.elementsEqual(name.unicodeScalars) }?.1
     }
 
-    public func save(to path: String) throws {
+    public func encoded() throws -> Data {
         var vocab: [(String, Int)] = []
         for (i, p) in pieces.enumerated() where !p.isEmpty { vocab.append((p, i)) }
         let file = TokenizerFile(kind: "char", vocab: vocab, merges: [],
                                  added: specials.map { ($0.0, Int($0.1)) })
-        try AtomicFile.write(file.encoded(), to: path)
+        return file.encoded()
     }
 }

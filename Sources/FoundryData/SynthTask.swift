@@ -554,6 +554,13 @@ public struct SynthTask: Sendable {
         public init(sft: Int = 4000, prefs: Int = 4000, rl: Int = 2000, eval: Int = 500, corpusCharacters: Int = 1_000_000) {
             self.sft = sft; self.prefs = prefs; self.rl = rl; self.eval = eval; self.corpusCharacters = corpusCharacters
         }
+
+        /// Counts are 0 (skip that file) or more.
+        public func validate() throws {
+            for (label, v) in [("--sft", sft), ("--prefs", prefs), ("--rl", rl), ("--eval", eval), ("--corpus-chars", corpusCharacters)] where v < 0 {
+                throw FoundryError("\(label) is \(v): counts must be 0 (skip that file) or more")
+            }
+        }
     }
 
     /// One file `write` made: its path, and how many rows (or characters, for pretrain.txt) it holds.
@@ -567,18 +574,8 @@ public struct SynthTask: Sendable {
     /// names) into `dir`, creating it if needed; each file atomically. A size of 0 skips that file.
     @discardableResult
     public func write(to dir: String, sizes: Sizes = Sizes()) throws -> [WrittenFile] {
-        for (label, v) in [("--sft", sizes.sft), ("--prefs", sizes.prefs), ("--rl", sizes.rl), ("--eval", sizes.eval),
-                           ("--corpus-chars", sizes.corpusCharacters)] where v < 0 {
-            throw FoundryError("\(label) is \(v): counts must be 0 or more")
-        }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw FoundryError("\(dir) is a file, not a directory (pick another --out)") }
-        } else {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw FoundryError("cannot create directory \(dir): \(error.localizedDescription) (check the path and its permissions)")
-            }
-        }
+        try sizes.validate()
+        try AtomicFile.makeDirectory(dir)
         func path(_ f: String) -> String { (dir as NSString).appendingPathComponent(f) }
         var written: [WrittenFile] = []
         if sizes.corpusCharacters > 0 {

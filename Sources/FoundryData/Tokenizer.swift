@@ -16,7 +16,12 @@ public protocol Tokenizer: AnyObject {
     var maskToken: Int32 { get }
     func id(ofSpecial: String) -> Int32?
     /// Writes a Hugging Face style tokenizer.json atomically.
-    func save(to path: String) throws
+    /// tokenizer.json's bytes.
+    func encoded() throws -> Data
+}
+
+extension Tokenizer {
+    public func save(to path: String) throws { try AtomicFile.write(try encoded(), to: path) }
 }
 
 /// The special tokens Foundry appends to every vocabulary it trains, in id order.

@@ -20,16 +20,10 @@ final class Activations {
 
     init(config c: GPT2Config, device: Device, batch: Int, seq: Int) throws {
         self.batch = batch; self.seq = seq
+        let total = try Activations.checkFits(config: c, device: device, batch: batch, seq: seq)
         let BT = batch * seq, C = c.channels, rows = batch * c.heads * seq
         attention = .fused(batch: batch, seq: seq, channels: C, heads: c.heads, causal: c.objective == .causal)
-        // Carve views out of one buffer; the size is whatever the carving below adds up to.
-        var sizes: [Int] = []
-        Activations.carve(config: c, batch: batch, seq: seq) { sizes.append($0) }
-        if let largest = sizes.max(), largest > device.maxTensorElements {
-            // The logits [B·T, vocab] are the largest tensor, then the MLP's [B·T, 4C].
-            throw FoundryError("batch \(batch) × context \(seq) needs a tensor of \(largest) elements (the logits are B·T × vocabulary \(c.vocabSize)), past \(device.name)'s limit of \(device.maxTensorElements) per tensor; use a smaller --batch or --context, or --backend cpu")
-        }
-        let arena = try device.makeTensor(count: sizes.reduce(0, +))
+        let arena = try device.makeTensor(count: total)
         var at = 0
         func take(_ n: Int) -> TensorRef { defer { at += n }; return arena.slice(at, n) }
         tokens = take(BT); targets = take(BT)
@@ -46,6 +40,33 @@ final class Activations {
         dresidual = take(BT * C); dscratchC = take(BT * C); dscratch4C = take(4 * BT * C); dqkv = take(3 * BT * C)
         dsum = take(rows)
         precondition(at == arena.count)
+    }
+
+    /// The elements a [batch, seq] set of activations takes, after checking that the sizes do
+    /// not overflow and fit the device: a batch from user settings fails here with one line,
+    /// before anything (on the device or the host) is allocated for it.
+    @discardableResult
+    static func checkFits(config c: GPT2Config, device: Device, batch: Int, seq: Int) throws -> Int {
+        let C = c.channels
+        // Every size below is at most B·T × (widest row) × (a few per layer): if that product
+        // overflows, no device could hold it (and the carving's arithmetic would trap).
+        let widest = max(c.vocabSize, 4 * C) * (c.layers + 4) * 16
+        let (bt, o1) = batch.multipliedReportingOverflow(by: seq), (_, o2) = bt.multipliedReportingOverflow(by: widest)
+        if batch < 1 || seq < 1 || o1 || o2 {
+            throw FoundryError("batch \(batch) × context \(seq) is beyond any device's memory: use a smaller --batch or --context")
+        }
+        var sizes: [Int] = []
+        Activations.carve(config: c, batch: batch, seq: seq) { sizes.append($0) }
+        if let largest = sizes.max(), largest > device.maxTensorElements {
+            // The logits [B·T, vocab] are the largest tensor, then the MLP's [B·T, 4C].
+            throw FoundryError("batch \(batch) × context \(seq) needs a tensor of \(largest) elements (the logits are B·T × vocabulary \(c.vocabSize)), past \(device.name)'s limit of \(device.maxTensorElements) per tensor; use a smaller --batch or --context, or --backend cpu")
+        }
+        let total = sizes.reduce(0, +)
+        guard total <= device.memoryBytes / 4 else {
+            let gib = { (bytes: Double) in String(format: "%.1f GiB", bytes / 1_073_741_824) }
+            throw FoundryError("batch \(batch) × context \(seq) needs \(gib(Double(total) * 4)) of activations, more than \(device.name)'s \(gib(Double(device.memoryBytes))): use a smaller --batch or --context")
+        }
+        return total
     }
 
     /// The sizes `init` takes, in the same order (kept in step with it by the precondition).

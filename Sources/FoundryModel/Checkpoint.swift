@@ -12,15 +12,25 @@ public enum Checkpoint {
     static let prefix = "transformer."
 
     /// `extraTensors` and `architecture` let heads ride along (a reward model is saved as
-    /// "GPT2ForSequenceClassification" with "score.weight").
+    /// "GPT2ForSequenceClassification" with "score.weight"). The files are published together
+    /// (`FileSet`): a kill mid-save leaves the previous checkpoint whole.
     public static func save(_ model: GPT2, tokenizer: Tokenizer?, to dir: String,
                             extraTensors: [NamedTensor] = [], architecture: String = "GPT2LMHeadModel") throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try files(model, tokenizer: tokenizer, extraTensors: extraTensors, architecture: architecture).commit(to: dir)
+    }
+
+    /// The checkpoint's files, to commit alone or with a trainer's (optimizer, state). `step`
+    /// is recorded in model.safetensors' metadata, so a resume can check that the files agree.
+    public static func files(_ model: GPT2, tokenizer: Tokenizer?, step: Int? = nil,
+                             extraTensors: [NamedTensor] = [], architecture: String = "GPT2LMHeadModel") throws -> FileSet {
         let values = try model.device.read(model.params)
         let tensors = model.layout.entries.map { e in
             NamedTensor(name: prefix + e.name, shape: e.shape, values: Array(values[e.offset..<e.offset + e.count]))
         }
-        try SafeTensors.write(tensors + extraTensors, metadata: ["format": "pt"], to: path(dir, "model.safetensors"))
+        var metadata = ["format": "pt"]
+        if let step { metadata["step"] = String(step) }
+        var set = FileSet()
+        set.add("model.safetensors", writer: try SafeTensors.writer(tensors + extraTensors, metadata: metadata, name: "model.safetensors"))
         var config = model.config.file
         config.architectures = [architecture]
         if architecture == "GPT2ForSequenceClassification" {
@@ -31,8 +41,9 @@ public enum Checkpoint {
             // end-of-text puts it on the last real token, where Foundry reads it.
             config.padTokenId = model.config.eosTokenId
         }
-        try AtomicFile.write(try config.encoded(), to: path(dir, "config.json"))
-        try tokenizer?.save(to: path(dir, "tokenizer.json"))
+        set.add("config.json", try config.encoded())
+        if let tokenizer { set.add("tokenizer.json", try tokenizer.encoded()) }
+        return set
     }
 
     public static func readConfig(_ dir: String) throws -> GPT2Config {
@@ -40,6 +51,7 @@ public enum Checkpoint {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw FoundryError("model directory not found: \(dir) (train one with `foundry pretrain --out \(dir)`)")
         }
+        try FileSet.recover(dir, reading: true)   // a save a killed process committed but did not finish
         let configPath = path(dir, "config.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw FoundryError("\(dir) is not a model directory: it has no config.json (expected a Foundry or Hugging Face GPT-2 checkpoint)")
@@ -48,13 +60,16 @@ public enum Checkpoint {
     }
 
     /// Loads a checkpoint onto `device`.
-    public static func load(_ dir: String, device: Device) throws -> GPT2 {
+    public static func load(_ dir: String, device: Device) throws -> GPT2 { try loadWithMetadata(dir, device: device).model }
+
+    /// The model and model.safetensors' metadata (where a trainer records the step).
+    public static func loadWithMetadata(_ dir: String, device: Device) throws -> (model: GPT2, metadata: [String: String]) {
         let config = try readConfig(dir)
         let weightsPath = path(dir, "model.safetensors")
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw FoundryError("\(dir) has no model.safetensors (Foundry reads safetensors weights; convert a .bin with transformers' save_pretrained(safe_serialization=True))")
         }
-        let (tensors, _) = try SafeTensors.read(path: weightsPath)
+        let (tensors, metadata) = try SafeTensors.read(path: weightsPath)
         let model = try GPT2(config: config, device: device)
         var values = [Float](repeating: 0, count: model.layout.total)
         for e in model.layout.entries {
@@ -67,7 +82,7 @@ public enum Checkpoint {
             values.replaceSubrange(e.offset..<e.offset + e.count, with: t.values)
         }
         try device.write(values, to: model.params)
-        return model
+        return (model, metadata)
     }
 
     /// The tokenizer saved beside a model, if any.
@@ -77,4 +92,16 @@ public enum Checkpoint {
     }
 
     public static func path(_ dir: String, _ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
+
+    /// Whether `dir` already holds a checkpoint (a run that writing there would replace).
+    public static func exists(_ dir: String) -> Bool {
+        ["config.json", "model.safetensors"].contains { FileManager.default.fileExists(atPath: path(dir, $0)) }
+    }
+
+    /// Refuses to write a new run over an existing one unless asked to.
+    public static func checkNewRun(_ dir: String, overwrite: Bool) throws {
+        if !overwrite && exists(dir) {
+            throw FoundryError("\(dir) already holds a model: pass --overwrite to replace it (or --resume, where offered, to continue it), or choose another --out")
+        }
+    }
 }

@@ -23,6 +23,7 @@ public final class GPT2 {
 
     public init(config: GPT2Config, device: Device) throws {
         try config.validate()
+        try Self.checkFits(config, on: device)
         self.config = config
         self.device = device
         layout = ParameterLayout(config)
@@ -30,6 +31,26 @@ public final class GPT2 {
         grads = try device.makeTensor(count: layout.total)
         weights = ModelTensors(layout: layout, arena: params, layers: config.layers)
         gradients = ModelTensors(layout: layout, arena: grads, layers: config.layers)
+    }
+
+    /// Weights and gradients (8 bytes a parameter) must fit the device, and its largest tensor
+    /// (the embedding, or an MLP matrix) one tensor argument, before anything is allocated.
+    static func checkFits(_ c: GPT2Config, on device: Device) throws {
+        guard let n = c.checkedParameterCount else { return }   // validate() has said why
+        let largest = max(c.vocabSize * c.channels, 4 * c.channels * c.channels)
+        let gib = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / 1_073_741_824) }
+        if largest > device.maxTensorElements {
+            throw FoundryError("the model's largest tensor has \(largest) elements, past \(device.name)'s limit of \(device.maxTensorElements) per tensor: use a smaller vocabulary or width, or --backend cpu")
+        }
+        if n > device.memoryBytes / 8 {
+            throw FoundryError("a model of \(n) parameters needs \(gib(8 * n)) for its weights and gradients, more than \(device.name)'s \(gib(device.memoryBytes)): use fewer layers, a smaller width or vocabulary")
+        }
+    }
+
+    /// Checks that a [batch, seq] forward fits the device (sizes from user settings), before
+    /// any host or device memory is allocated for it.
+    public func checkFits(batch: Int, seq: Int) throws {
+        try Activations.checkFits(config: config, device: device, batch: batch, seq: seq)
     }
 
     /// A view of one named parameter (HF name without "transformer.").

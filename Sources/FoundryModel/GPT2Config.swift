@@ -33,6 +33,23 @@ public struct GPT2Config: Equatable, Sendable {
         guard channels % heads == 0 else {
             throw FoundryError("width \(channels) is not divisible by \(heads) heads: pick --embd a multiple of --heads")
         }
+        guard maxSeq >= 2 else { throw FoundryError("a context of \(maxSeq) position: n_positions (--context) must be at least 2") }
+        guard checkedParameterCount != nil else {
+            throw FoundryError("a model of vocabulary \(vocabSize), width \(channels), \(layers) layers and context \(maxSeq) has more parameters than any machine holds: use smaller sizes")
+        }
+    }
+
+    /// The parameter count computed without overflow (nil if it overflows, or passes 2^40:
+    /// four terabytes of weights). Checked in `validate`, so that the layout's sizes cannot trap.
+    public var checkedParameterCount: Int? {
+        func mul(_ a: Int, _ b: Int) -> Int? { let (r, o) = a.multipliedReportingOverflow(by: b); return o ? nil : r }
+        func add(_ a: Int, _ b: Int) -> Int? { let (r, o) = a.addingReportingOverflow(b); return o ? nil : r }
+        let C = channels
+        guard let cc = mul(C, C), let matrices = mul(cc, 12), let vectors = mul(C, 13), let block = add(matrices, vectors),
+              let blocks = mul(block, layers), let wte = mul(vocabSize, C), let wpe = mul(maxSeq, C),
+              let embeddings = add(wte, wpe), let all = add(blocks, embeddings), let total = add(all, 2 * C),
+              total <= 1 << 40 else { return nil }
+        return total
     }
 
     /// config.json as `transformers.GPT2Config` writes it.

@@ -343,6 +343,7 @@ public final class OpenCLDevice: Device {
     /// The largest element count one tensor argument may have: kernels index inside a tensor
     /// with 32-bit ints (offsets into a buffer are 64-bit).
     public var maxTensorElements: Int { Int(Int32.max) }
+    public var memoryBytes: Int { Int(clamping: info.globalMemory) }
 
     /// Enqueues a row kernel: one work-group of `params.rowGroup` work-items per row (the
     /// kernel's local arrays are sized by it), whatever `workGroups` says.

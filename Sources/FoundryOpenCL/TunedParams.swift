@@ -36,7 +36,7 @@ public enum TunedParams {
 
     /// Written atomically (temp file, then rename).
     public static func save(_ r: Record, for info: OpenCLDeviceInfo) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try AtomicFile.makeDirectory(directory)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(r), to: path(for: info))

@@ -36,7 +36,7 @@ public final class PipelineRun {
     func say(_ s: String) { log(s) }
     func exists(_ name: String) -> Bool { !fresh && FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) }
     func quiet(_ stage: String, _ name: String) throws -> StageLog {
-        try FileManager.default.createDirectory(atPath: dir(name), withIntermediateDirectories: true)
+        try AtomicFile.makeDirectory(dir(name))
         return try StageLog(stage: stage, metricsPath: Checkpoint.path(dir(name), "metrics.jsonl")) { [weak self] line in
             self?.say("  " + line)
         }
@@ -53,7 +53,8 @@ public final class PipelineRun {
 
     /// Runs every stage (reusing the checkpoints already in `out` unless `fresh`) and writes the report.
     public func execute() throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let lock = try RunLock(out)   // one pipeline per output directory
+        defer { lock.release() }
         say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
         // 1. Data.
         var task = try SynthTask(family: p.task, seed: seed, digits: p.digits)

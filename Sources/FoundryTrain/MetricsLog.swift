@@ -5,12 +5,19 @@ import FoundryCore
 public final class MetricsLog {
     let handle: FileHandle?
 
-    public init(path: String?, append: Bool) throws {
+    /// `append` keeps the rows already there; `resumingAt` keeps only those up to that step (a
+    /// run resumed from step N repeats the steps after N, which must not appear twice).
+    public init(path: String?, append: Bool, resumingAt step: Int? = nil) throws {
         guard let path else { handle = nil; return }
-        if !append || !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw FoundryError("cannot write \(path): check that the output directory is writable")
+        if append, let step, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
+                guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let s = row["step"] as? Int else { return true }
+                return s <= step
             }
+            try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: path)
+        } else if !append || !FileManager.default.fileExists(atPath: path) {
+            try AtomicFile.write(Data(), to: path)
         }
         guard let h = FileHandle(forWritingAtPath: path) else { throw FoundryError("cannot open \(path) for writing") }
         h.seekToEndOfFile()

@@ -27,6 +27,32 @@ public struct PretrainOptions {
     public var stopAt: Int?
     public var previewTokens = 120
     public init() {}
+
+    /// The option mistakes a user can make, named by their command-line flags. The model's
+    /// size is checked against the device when it is built (`GPT2Config.validate`, `GPT2.init`).
+    public func validate() throws {
+        try require(layers >= 1 && heads >= 1 && embd >= 1, "--layers, --heads and --embd must be 1 or more")
+        try require(embd % heads == 0, "--embd \(embd) is not divisible by --heads \(heads): pick a multiple")
+        try require(context >= 2, "--context must be at least 2 (one token predicts the next), not \(context)")
+        try require(batch >= 1 && steps >= 1 && gradAccum >= 1, "--batch, --steps and --grad-accum must be 1 or more")
+        try require(lr.isFinite && lr > 0, "--lr must be a positive number, not \(lr) (the default is \(PretrainOptions().lr))")
+        if let minLR { try require(minLR.isFinite && minLR >= 0 && minLR <= lr, "--min-lr must be between 0 and --lr (\(lr)), not \(minLR)") }
+        try require(warmup >= 0, "--warmup must be 0 or more, not \(warmup)")
+        try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay must be 0 or more, not \(weightDecay)")
+        try require(clip.isFinite && clip >= 0, "--clip must be 0 (off) or more, not \(clip)")
+        try require(beta2 > 0 && beta2 < 1, "beta2 must be in (0, 1), not \(beta2)")
+        try require(evalEvery >= 0 && saveEvery >= 0, "--eval-every and --save-every must be 0 (off) or more")
+        try require(evalTokens >= 1, "--eval-tokens must be 1 or more, not \(evalTokens)")
+        try require(logEvery >= 1, "--log-every must be 1 or more, not \(logEvery)")
+        if let stopAt { try require(stopAt >= 1 && stopAt <= steps, "--stop-at must be between 1 and --steps (\(steps)), not \(stopAt)") }
+    }
+
+    /// What a resumed run must keep: the schedule and the batch, by flag (`TrainState.settings`).
+    public var resumeSettings: [String: String] {
+        ["--steps": "\(steps)", "--lr": "\(lr)", "--min-lr": minLR.map { "\($0)" } ?? "lr/\(Int(LRSchedule.defaultFloorDivisor))",
+         "--warmup": "\(warmup)", "--batch": "\(batch)", "--context": "\(context)", "--grad-accum": "\(gradAccum)",
+         "--weight-decay": "\(weightDecay)", "--clip": "\(clip)"]
+    }
 }
 
 /// What a run ends with.
@@ -60,11 +86,12 @@ public final class Pretrainer {
         self.outDir = outDir
         self.tokenizer = tokenizer
         self.log = log
-        guard options.batch > 0, options.steps > 0, options.gradAccum > 0, options.context > 1 else {
-            throw FoundryError("--batch, --steps and --grad-accum must be positive and --context at least 2")
-        }
+        try options.validate()
+        var modelStep: Int?
         if resume {
-            model = try Checkpoint.load(outDir, device: device)
+            let (loaded, metadata) = try Checkpoint.loadWithMetadata(outDir, device: device)
+            model = loaded
+            modelStep = metadata["step"].flatMap(Int.init)
             guard model.config.objective == options.objective else {
                 throw FoundryError("cannot resume: \(outDir) holds a \(model.config.objective.rawValue) model but this run asks for --objective \(options.objective.rawValue)")
             }
@@ -81,13 +108,16 @@ public final class Pretrainer {
         if options.objective == .masked && tokenizer.maskToken < 0 {
             throw FoundryError("--objective masked needs a [MASK] token, and this tokenizer has none: train a tokenizer with Foundry")
         }
+        try model.checkFits(batch: options.batch, seq: min(options.context, model.config.maxSeq))
         data = try TokenDataset(tokens: tokens, seq: min(options.context, model.config.maxSeq))
         optimizer = try AdamW(model: model, weightDecay: options.weightDecay)
         optimizer.beta2 = options.beta2
         if resume {
-            state = try TrainState.load(from: outDir, optimizer: optimizer, device: device)
+            state = try TrainState.load(from: outDir, optimizer: optimizer, device: device, modelStep: modelStep)
+            try state.checkResumable(with: options.resumeSettings, dir: outDir)
         } else {
-            state = TrainState(step: 0, rng: RNG(seed: options.seed &+ 1), objective: options.objective, dataTokens: tokens.count)
+            state = TrainState(step: 0, rng: RNG(seed: options.seed &+ 1), objective: options.objective, dataTokens: tokens.count,
+                               settings: options.resumeSettings)
         }
     }
 
@@ -121,8 +151,9 @@ public final class Pretrainer {
     }
 
     public func save() throws {
-        try Checkpoint.save(model, tokenizer: tokenizer, to: outDir)
-        try TrainState.save(state, optimizer: optimizer, device: model.device, to: outDir)
+        var files = try Checkpoint.files(model, tokenizer: tokenizer, step: state.step)
+        try TrainState.add(state, optimizer: optimizer, device: model.device, to: &files)
+        try files.commit(to: outDir)
     }
 
     func preview() {
@@ -138,8 +169,10 @@ public final class Pretrainer {
     }
 
     public func run() throws -> PretrainResult {
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        let metrics = try MetricsLog(path: Checkpoint.path(outDir, "metrics.jsonl"), append: state.step > 0)
+        let lock = try RunLock(outDir)
+        defer { lock.release() }
+        try FileSet.recover(outDir)
+        let metrics = try MetricsLog(path: Checkpoint.path(outDir, "metrics.jsonl"), append: state.step > 0, resumingAt: state.step)
         let schedule = LRSchedule(maxLR: options.lr, minLR: options.minLR,
                                   warmup: options.warmup, total: options.steps)
         let last = min(options.steps, options.stopAt ?? options.steps)
@@ -210,7 +243,7 @@ public final class Pretrainer {
         try save()
         let seconds = Date().timeIntervalSince(start)
         if interrupted {
-            log("interrupted at step \(state.step): checkpoint saved to \(outDir); continue with --resume")
+            log("interrupted at step \(state.step): checkpoint saved to \(outDir); continue with the same command and --resume")
         } else {
             log("saved \(outDir) at step \(state.step)")
         }

@@ -19,7 +19,7 @@ struct DataSynth: ParsableCommand {
         field names). Eval problems never appear in any training file. A count of 0 skips that file.
         """)
 
-    static let sizes = SynthTask.Sizes()
+    static let defaultSizes = SynthTask.Sizes()
     @Option(help: "Task family.") var task = SynthTask.defaultFamily
     @Option(help: "Output directory (created if missing).") var out: String
     @Option(help: "Random seed; the same seed writes the same files.") var seed = SynthTask.defaultSeed
@@ -29,24 +29,23 @@ struct DataSynth: ParsableCommand {
     @Flag(help: "Pose subtraction problems too.") var subtraction = false
     @Option(help: "Simulated demonstrator's slip rate on hard cases (close calls in compare, carries in arithmetic): that fraction of those SFT demonstrations carry the mistake; comparisons stay correct. 0 = perfect demonstrations.")
     var demoSlip = SynthTask.defaultDemoSlip
-    @Option(help: "SFT rows.") var sft = sizes.sft
-    @Option(help: "Preference pairs.") var prefs = sizes.prefs
-    @Option(help: "RL prompts.") var rl = sizes.rl
-    @Option(help: "Held-out eval prompts.") var eval = sizes.eval
-    @Option(help: "Characters of pretraining text.") var corpusChars = sizes.corpusCharacters
+    @Option(help: "SFT rows.") var sft = defaultSizes.sft
+    @Option(help: "Preference pairs.") var prefs = defaultSizes.prefs
+    @Option(help: "RL prompts.") var rl = defaultSizes.rl
+    @Option(help: "Held-out eval prompts.") var eval = defaultSizes.eval
+    @Option(help: "Characters of pretraining text.") var corpusChars = defaultSizes.corpusCharacters
 
     func validate() throws {
         try SynthTask.checkDemoSlip(demoSlip)
-        for (flag, n) in [("--sft", sft), ("--prefs", prefs), ("--rl", rl), ("--eval", eval), ("--corpus-chars", corpusChars)] where n < 0 {
-            throw ValidationError("\(flag) must be 0 (skip that file) or more, not \(n)")
-        }
+        try sizes.validate()
     }
+
+    var sizes: SynthTask.Sizes { SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval, corpusCharacters: corpusChars) }
 
     func run() throws {
         var t = try SynthTask(family: task, seed: seed, digits: digits, subtraction: subtraction)
         t.demoSlip = demoSlip
-        let files = try t.write(to: out, sizes: SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval,
-                                                                  corpusCharacters: corpusChars))
+        let files = try t.write(to: out, sizes: sizes)
         let ops = subtraction ? "+ and -" : "+"
         let range = digits.lowerBound == digits.upperBound ? "\(digits.lowerBound)" : "\(digits.lowerBound)-\(digits.upperBound)"
         print("task \(task.rawValue): operands of \(range) digits, \(ops), seed \(seed)")

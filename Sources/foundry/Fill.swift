@@ -12,6 +12,10 @@ struct Fill: ParsableCommand {
     @Option(help: "A model trained with --objective masked.") var model: String
     @Option(help: "Text containing one or more [MASK] tokens.") var text: String
     @Option(help: "Predictions to list per mask.") var top = 5
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be 1 or more, not \(top)") }
+    }
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {

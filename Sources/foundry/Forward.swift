@@ -63,6 +63,12 @@ struct Overfit: ParsableCommand {
     @Option(help: "Learning rate.") var lr: Float = 1e-3
     @Option(help: "Weight decay (applied to every parameter, as torch.optim.AdamW(model.parameters())).") var weightDecay: Float = 0.01
     @Option(help: "Save the weights after the last step to this directory.") var out: String?
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be 1 or more, not \(steps)") }
+        guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number, not \(lr)") }
+        guard weightDecay.isFinite, weightDecay >= 0 else { throw ValidationError("--weight-decay must be 0 or more, not \(weightDecay)") }
+    }
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {

@@ -17,6 +17,8 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Timed repetitions per kernel (the median is shown).") var reps = 5
 
     func validate() throws {
+        guard reps >= 1 else { throw ValidationError("--reps must be 1 or more, not \(reps)") }
+        _ = try Bench.ints(sizes, "--sizes")
         for s in (shapes ?? "").split(separator: ",") where KernelBench.parseShape(String(s)) == nil {
             throw ValidationError("--shapes: '\(s)' is not MxNxK (positive integers, e.g. 768x384x128 or 128x384x768tn)")
         }

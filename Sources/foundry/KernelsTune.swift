@@ -25,6 +25,10 @@ struct KernelsTune: ParsableCommand {
     @Flag(help: "Forget the device's tuned parameters (back to the defaults).") var reset = false
     @Option(help: "Timed repetitions per shape (the median counts).") var reps = 3
 
+    func validate() throws {
+        guard reps >= 1 else { throw ValidationError("--reps must be 1 or more, not \(reps)") }
+    }
+
     func run() throws {
         let info = try OpenCLPlatforms.device(device)
         if reset {

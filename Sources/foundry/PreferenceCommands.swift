@@ -37,6 +37,8 @@ struct DPO: ParsableCommand {
 
     func run() throws {
         let (_, model, tok, data) = try stage.load()
+        let lock = try RunLock(stage.out)   // one writer per run directory
+        defer { lock.release() }
         let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         if let line = try report.measure("before") { print(line) }
@@ -90,6 +92,8 @@ struct PPO: ParsableCommand {
 
     func run() throws {
         let (device, policy, tok, data) = try stage.load()
+        let lock = try RunLock(stage.out)   // one writer per run directory
+        defer { lock.release() }
         let reference = try Checkpoint.load(stage.model, device: device)
         let value = try RewardModel.load(rewardModel, device: device)
         let rows = try Datasets.readPrompts(path: prompts)
@@ -141,6 +145,8 @@ struct GRPO: ParsableCommand {
 
     func run() throws {
         let (device, policy, tok, data) = try stage.load()
+        let lock = try RunLock(stage.out)   // one writer per run directory
+        defer { lock.release() }
         let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
         let reference = beta > 0 ? try Checkpoint.load(stage.model, device: device) : nil
@@ -164,6 +170,11 @@ struct Eval: ParsableCommand {
     @Option(help: "Reference model, for KL(policy ‖ reference).") var reference: String?
     @Option(help: "Longest response, in tokens.") var maxNewTokens = EvalOptions().maxNewTokens
     @Option(help: "Print up to N held-out prompts the model gets wrong (greedy), with its answer and the right one.") var showErrors = 0
+
+    func validate() throws {
+        guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be 1 or more, not \(maxNewTokens)") }
+        guard showErrors >= 0 else { throw ValidationError("--show-errors must be 0 or more, not \(showErrors)") }
+    }
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {

@@ -47,6 +47,7 @@ struct Pretrain: ParsableCommand {
     @Option(help: "causal (GPT, next token) or masked (BERT-style, bidirectional).") var objective = defaults.objective
     @Option(help: "Stop and save after this step (the schedule still spans --steps).") var stopAt: Int?
     @Flag(help: "Continue the run saved in --out.") var resume = false
+    @Flag(help: "Replace the model already in --out (instead of refusing).") var overwrite = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     var options: PretrainOptions {
@@ -54,14 +55,16 @@ struct Pretrain: ParsableCommand {
         o.layers = layers; o.heads = heads; o.embd = embd; o.context = context; o.batch = batch; o.steps = steps
         o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.gradAccum = gradAccum; o.weightDecay = weightDecay
         o.clip = clip; o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.saveEvery = saveEvery
-        o.logEvery = max(1, logEvery); o.seed = seed; o.objective = objective; o.stopAt = stopAt
+        o.logEvery = logEvery; o.seed = seed; o.objective = objective; o.stopAt = stopAt
         return o
     }
 
     func validate() throws {
+        try options.validate()
         if resume && !FileManager.default.fileExists(atPath: Checkpoint.path(out, "config.json")) {
             throw ValidationError("cannot resume: \(out) has no checkpoint (run without --resume to start one)")
         }
+        if !resume { try Checkpoint.checkNewRun(out, overwrite: overwrite) }
     }
 
     func run() throws {

@@ -45,6 +45,8 @@ struct RewardTrain: ParsableCommand {
 
     func run() throws {
         let (_, model, tok, data) = try stage.load()
+        let lock = try RunLock(stage.out)   // one writer per run directory
+        defer { lock.release() }
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
         let trainer = try RewardTrainer(model: rm, options: options, pad: tok.eosToken)
         let log = try stage.stageLog("reward")

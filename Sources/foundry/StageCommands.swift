@@ -11,7 +11,10 @@ struct StageOptions: ParsableArguments {
     @Option(help: "Starting model directory (a Foundry or Hugging Face GPT-2 checkpoint).") var model: String
     @Option(help: "Output checkpoint directory.") var out: String
     @Option(help: "Random seed.") var seed = StageDefaults.seed
+    @Flag(help: "Replace the model already in --out (instead of refusing).") var overwrite = false
     @OptionGroup var deviceOptions: DeviceOptions
+
+    func validate() throws { try Checkpoint.checkNewRun(out, overwrite: overwrite) }
 
     func load() throws -> (Device, GPT2, Tokenizer, StageData) {
         let device = try deviceOptions.open()
@@ -20,7 +23,7 @@ struct StageOptions: ParsableArguments {
     }
 
     func stageLog(_ name: String) throws -> StageLog {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try AtomicFile.makeDirectory(out)
         return try StageLog(stage: name, metricsPath: Checkpoint.path(out, "metrics.jsonl")) { print($0); fflush(stdout) }
     }
 }
@@ -61,6 +64,8 @@ struct SFT: ParsableCommand {
     func run() throws {
         let o = options
         let (_, model, tok, data) = try stage.load()
+        let lock = try RunLock(stage.out)   // one writer per run directory
+        defer { lock.release() }
         let examples = try data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss)
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: pretrainData)
         if let line = try report.measure("before") { print(line) }

@@ -1,4 +1,5 @@
 import XCTest
+import FoundryCore
 import Foundation
 
 /// Every user mistake ends with one clear line on stderr and a non-zero exit — never a crash.
@@ -123,5 +124,86 @@ final class CLIErrorTests: XCTestCase {
             XCTAssertLessThan(r.status, 128, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("must be positive integers"), "\(args): \(r.stderr)")
         }
+    }
+
+    /// Numbers a user can get wrong, and sizes no machine holds: one line each, before any work.
+    func testNumbersAndSizes() throws {
+        let out = CLI.tempDir() + "/run"
+        let small = ["--layers", "1", "--heads", "2", "--embd", "16", "--context", "8", "--out", out]
+        try expectError(["pretrain", "--embd", "3037000500", "--heads", "4", "--out", out], mentions: ["more parameters than any machine"])
+        try expectError(["pretrain", "--layers", "1000", "--embd", "4096", "--heads", "32", "--out", out], mentions: ["GiB", "fewer layers"])
+        try expectError(["pretrain", "--batch", "100000000000"] + small, mentions: ["--batch"])
+        try expectError(["pretrain", "--lr", "nan"] + small, mentions: ["--lr", "nan"])
+        try expectError(["pretrain", "--clip", "nan"] + small, mentions: ["--clip"])
+        try expectError(["pretrain", "--context", "1", "--out", out], mentions: ["--context", "at least 2"])
+        try expectError(["pretrain", "--log-every", "0"] + small, mentions: ["--log-every"])
+        try expectError(["pretrain", "--stop-at", "9", "--steps", "5"] + small, mentions: ["--stop-at"])
+        try expectError(["pretrain", "--warmup", "-5"] + small, mentions: ["--warmup=-5"])
+        try expectError(["sample", "--logits", "1,2", "--max-tokens=-1"], mentions: ["--max-tokens"])
+        try expectError(["fill", "--model", fixture, "--text", "a", "--top", "0"], mentions: ["--top"])
+        try expectError(["sft", "--model", fixture, "--data", "x.jsonl", "--out", out, "--epochs", "0"], mentions: ["--epochs"])
+        try expectError(["reward", "--model", fixture, "--data", "x.jsonl", "--out", out, "--eval-fraction", "1.5"], mentions: ["--eval-fraction"])
+        try expectError(["overfit", "--model", fixture, "--tokens", "x.json", "--lr", "inf"], mentions: ["--lr"])
+        try expectError(["eval", "--model", fixture, "--task", "x", "--max-new-tokens", "0"], mentions: ["--max-new-tokens"])
+        // A config.json whose sizes overflow, or whose vocabulary no device holds.
+        let big = CLI.tempDir()
+        for f in ["config.json", "model.safetensors", "tokens.json"] {
+            try FileManager.default.copyItem(atPath: fixture + "/" + f, toPath: big + "/" + f)
+        }
+        for (vocab, says) in [(1 << 40, "more parameters than any machine"), (1 << 27, "limit")] {
+            var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: big + "/config.json"))) as? [String: Any])
+            config["vocab_size"] = vocab
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: big + "/config.json"))
+            let r = try CLI.run(["forward", "--model", big, "--tokens", big + "/tokens.json", "--out", CLI.tempDir() + "/o", "--backend", vocab == 1 << 27 ? "opencl" : "cpu"])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertLessThan(r.status, 128, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains(says) && r.stderr.split(separator: "\n").count == 1, r.stderr)
+        }
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture + "/config.json"))) as? [String: Any])
+        config["n_positions"] = 1; config["n_ctx"] = 1
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: big + "/config.json"))
+        try expectError(["forward", "--model", big, "--tokens", big + "/tokens.json", "--out", CLI.tempDir() + "/o"], mentions: ["n_positions"])
+    }
+
+    /// Writes that cannot succeed: a file where a directory should be, a full device, a closed or
+    /// full standard output, an existing run, a run another process is writing.
+    func testWriteFailures() throws {
+        let file = CLI.tempDir() + "/a-file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let tiny = ["--steps", "2", "--layers", "1", "--heads", "2", "--embd", "16", "--context", "8", "--eval-every", "0"]
+        try expectError(["pretrain", "--out", file] + tiny, mentions: [file, "not a directory"])
+        try expectError(["forward", "--model", fixture, "--tokens", fixture + "/tokens.json", "--out", "/dev/full"],
+                        mentions: ["/dev/full", "No space left"])
+        var st = stat()
+        XCTAssertEqual(stat("/dev/full", &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "a device is written in place, never replaced by a file")
+        for target in ["/dev/full"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = ["sample", "--logits", "1,2"]
+            p.standardOutput = FileHandle(forWritingAtPath: target)
+            let err = Pipe(); p.standardError = err
+            try p.run(); p.waitUntilExit()
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(p.terminationStatus, 1, e)
+            XCTAssertTrue(e.hasPrefix("Error: cannot write to standard output") && e.split(separator: "\n").count == 1, e)
+        }
+        // An existing run is not replaced unless asked.
+        let run = CLI.tempDir() + "/run"
+        XCTAssertEqual(try CLI.run(["pretrain", "--out", run, "--backend", "cpu"] + tiny).status, 0)
+        try expectError(["pretrain", "--out", run] + tiny, mentions: ["already holds a model", "--overwrite"])
+        XCTAssertEqual(try CLI.run(["pretrain", "--out", run, "--overwrite", "--backend", "cpu"] + tiny).status, 0)
+        try expectError(["sft", "--model", fixture, "--data", "x.jsonl", "--out", run], mentions: ["--overwrite"])
+        // A run directory another live process holds.
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        defer { sleeper.terminate() }
+        try Data("\(sleeper.processIdentifier)\n".utf8).write(to: URL(fileURLWithPath: run + "/" + RunLock.file))
+        try expectError(["pretrain", "--out", run, "--overwrite"] + tiny, mentions: ["another foundry process", "\(sleeper.processIdentifier)"])
+        // ... and a stale lock (its process gone) is taken over.
+        try Data("999999\n".utf8).write(to: URL(fileURLWithPath: run + "/" + RunLock.file))
+        XCTAssertEqual(try CLI.run(["pretrain", "--out", run, "--overwrite", "--backend", "cpu"] + tiny).status, 0)
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+import FoundryCore
 import Foundation
 import FoundryOpenCL
 
@@ -56,32 +57,36 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(f2.stderr.contains("causal"), f2.stderr)
     }
 
-    func testCtrlCSavesACheckpoint() throws {
-        let out = CLI.tempDir() + "/interrupted"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = ["pretrain", "--data", corpus(), "--out", out, "--steps", "100000", "--eval-every", "0",
-                       "--save-every", "0"] + tiny
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        // Wait for training to be under way, then interrupt it.
-        var seen = Data()
-        let deadline = Date().addingTimeInterval(120)
-        while !String(decoding: seen, as: UTF8.self).contains("step     5/"), Date() < deadline {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += chunk
+    /// Ctrl-C, SIGTERM and SIGHUP each save a checkpoint and stop (exit 130), resumable.
+    func testSignalsSaveACheckpoint() throws {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            let out = CLI.tempDir() + "/interrupted"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = ["pretrain", "--data", corpus(), "--out", out, "--steps", "100000", "--eval-every", "0",
+                           "--save-every", "0"] + tiny
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // Wait for training to be under way, then interrupt it.
+            var seen = Data()
+            let deadline = Date().addingTimeInterval(120)
+            while !String(decoding: seen, as: UTF8.self).contains("step     5/"), Date() < deadline {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen += chunk
+            }
+            kill(p.processIdentifier, sig)
+            seen += pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 130, "signal \(sig)")
+            XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("the same command and --resume"), "signal \(sig)")
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trainer_state.json"))) as! [String: Any]
+            XCTAssertGreaterThanOrEqual(state["step"] as! Int, 5, "signal \(sig)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/model.safetensors"), "signal \(sig)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/" + RunLock.file), "the lock is released")
         }
-        kill(p.processIdentifier, SIGINT)
-        seen += pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130)
-        XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("continue with --resume"))
-        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trainer_state.json"))) as! [String: Any]
-        XCTAssertGreaterThanOrEqual(state["step"] as! Int, 5)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
     }
 
     func testNoOpenCLPlatformIsOneClearLine() throws {
