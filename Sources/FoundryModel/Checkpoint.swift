@@ -93,6 +93,14 @@ public enum Checkpoint {
 
     public static func path(_ dir: String, _ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
 
+    /// The head config.json names ("GPT2LMHeadModel", or "GPT2ForSequenceClassification" for a
+    /// reward model), if it names one.
+    public static func architecture(_ dir: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path(dir, "config.json")),
+              let file = try? ConfigFile.decode(data, path: dir) else { return nil }
+        return file.architectures?.first
+    }
+
     /// Whether `dir` already holds a checkpoint (a run that writing there would replace).
     public static func exists(_ dir: String) -> Bool {
         ["config.json", "model.safetensors"].contains { FileManager.default.fileExists(atPath: path(dir, $0)) }

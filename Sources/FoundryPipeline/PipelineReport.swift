@@ -55,15 +55,17 @@ struct PipelineReport {
         md += "| stage | accuracy (greedy) | accuracy (T=0.7) | reward | KL to SFT |\n|---|---|---|---|---|\n"
         for name in order {
             let m = run.metrics[name]!
-            md += String(format: "| %@ | %.1f%% | %.1f%% | %.3f | %.3f |\n", name, 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
-                         m["reward"] ?? .nan, m["kl"] ?? .nan)
+            md += String(format: "| %@ | %.1f%% | %.1f%% | %@ | %@ |\n", name, 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
+                         shown(m["reward"], "%.3f"), shown(m["kl"], "%.3f"))
         }
         if let rm = run.metrics["reward_model"] {
             md += String(format: "\nReward model: held-out pairwise accuracy %.1f%%, mean margin %.3f.\n", 100 * rm["pairwise_accuracy"]!, rm["margin"]!)
         }
         let f = run.forgetting
-        md += String(format: "\nForgetting (validation loss on the pretraining text): before SFT %.4f, after SFT %.4f, after SFT with frozen embeddings and blocks %.4f.\n",
-                     f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan, f["val_loss_after_frozen"] ?? .nan)
+        /// A figure, or "skipped" for a stage that did not run.
+        func shown(_ v: Double?, _ format: String = "%.4f") -> String { v.map { $0.isFinite ? String(format: format, $0) : "n/a" } ?? "skipped" }
+        md += "\nForgetting (validation loss on the pretraining text): before SFT \(shown(f["val_loss_before"])), after SFT \(shown(f["val_loss_after"])), "
+            + "after SFT with frozen embeddings and blocks \(shown(f["val_loss_after_frozen"])).\n"
         md += "\n![loss](loss.png)\n\n![accuracy](accuracy.png)\n\n"
         if !run.ppoHistory.isEmpty { md += "![ppo](ppo.png)\n\n" }
         md += "## Time per stage\n\n" + run.stageSeconds.map { String(format: "- %@: %.0f s", $0.0, $0.1) }.joined(separator: "\n") + "\n"
@@ -76,12 +78,12 @@ struct PipelineReport {
         run.say("stage        accuracy  sampled   reward    KL")
         for name in order {
             let m = run.metrics[name]!
-            run.say(name.padding(12) + String(format: " %6.1f%%  %6.1f%%  %+7.3f  %6.3f", 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!,
-                         m["reward"] ?? .nan, m["kl"] ?? .nan))
+            func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+            run.say(name.padding(12) + String(format: " %6.1f%%  %6.1f%%  ", 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!)
+                    + right(shown(m["reward"], "%+.3f"), 7) + "  " + right(shown(m["kl"], "%.3f"), 6))
         }
         if let rm = run.metrics["reward_model"] { run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)) }
-        run.say(String(format: "forgetting: val loss %.4f → %.4f (frozen: %.4f)", f["val_loss_before"] ?? .nan, f["val_loss_after"] ?? .nan,
-                     f["val_loss_after_frozen"] ?? .nan))
+        run.say("forgetting: val loss \(shown(f["val_loss_before"])) → \(shown(f["val_loss_after"])) (frozen: \(shown(f["val_loss_after_frozen"])))")
         run.say(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
     }
 }

@@ -42,6 +42,14 @@ public final class PipelineRun {
         }
     }
 
+    /// Runs a stage into `dir(name)`, unless it is skipped or its checkpoint is there to reuse
+    /// (either is said, so a rerun shows what it did not redo).
+    func stage(_ name: String, _ title: String, skip: Bool = false, _ body: () throws -> Void) throws {
+        if skip { say("== \(title): skipped"); return }
+        if exists(name) { say("== \(title): reusing \(dir(name))"); return }
+        try timed(title, body)
+    }
+
     func timed(_ name: String, _ body: () throws -> Void) rethrows {
         let t0 = Date()
         say("== \(name)")
@@ -66,20 +74,18 @@ public final class PipelineRun {
         let corpus = try String(contentsOfFile: Checkpoint.path(taskDir, "pretrain.txt"), encoding: .utf8)
         let evalRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "eval.jsonl"))
         // 2. Pretraining.
-        if !exists("pretrained") {
-            try timed("pretrain") {
-                let tok = try TokenizerIO.train(kind: .char, corpus: corpus)
-                var o = PretrainOptions()
-                o.layers = p.layers; o.heads = p.heads; o.embd = p.embd; o.context = p.context; o.batch = p.batch
-                o.steps = p.pretrainSteps; o.warmup = max(1, p.pretrainSteps / 10); o.evalEvery = max(1, p.pretrainSteps / 2)
-                o.saveEvery = 0; o.logEvery = max(1, p.pretrainSteps / 8); o.seed = seed; o.previewTokens = 0
-                let t = try Pretrainer(device: device, tokenizer: tok, tokens: try tok.encode(corpus), options: o, outDir: dir("pretrained"),
-                                       resume: false) { [weak self] in self?.say("  " + $0) }
-                if try t.run().interrupted {
-                    throw FoundryError("interrupted during pretraining: the partial checkpoint is in \(self.dir("pretrained")); rerun with --fresh to start over")
-                }
+        try stage("pretrained", "pretrain") {
+            let tok = try TokenizerIO.train(kind: .char, corpus: corpus)
+            var o = PretrainOptions()
+            o.layers = p.layers; o.heads = p.heads; o.embd = p.embd; o.context = p.context; o.batch = p.batch
+            o.steps = p.pretrainSteps; o.warmup = max(1, p.pretrainSteps / 10); o.evalEvery = max(1, p.pretrainSteps / 2)
+            o.saveEvery = 0; o.logEvery = max(1, p.pretrainSteps / 8); o.seed = seed; o.previewTokens = 0
+            let t = try Pretrainer(device: device, tokenizer: tok, tokens: try tok.encode(corpus), options: o, outDir: dir("pretrained"),
+                                   resume: false) { [weak self] in self?.say("  " + $0) }
+            if try t.run().interrupted {
+                throw FoundryError("interrupted during pretraining: the partial checkpoint is in \(self.dir("pretrained")); rerun with --fresh to start over")
             }
-        } else { say("== pretrain: reusing \(dir("pretrained"))") }
+        }
         let (base, tokOpt) = try loadModel(dir("pretrained"), device: device, needTokenizer: true)
         let tok = tokOpt!
         let data = try StageData(tokenizer: tok, maxSeq: base.config.maxSeq)
@@ -88,18 +94,18 @@ public final class PipelineRun {
         // 3. SFT, and the frozen variant for the forgetting figure.
         forgetting["val_loss_before"] = try pretrainValLoss(model: base, tokens: corpusTokens)
         let sftRows = try Datasets.readSFT(path: Checkpoint.path(taskDir, "sft.jsonl"))
-        for (name, frozen) in [("sft", 0), ("sft_frozen", max(1, p.layers / 2))] where !(name == "sft_frozen" && skipped.contains(.frozen)) {
-            if !exists(name) {
-                try timed(name == "sft" ? "sft" : "sft (embeddings + \(frozen) blocks frozen)") {
-                    let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
-                    var o = SFTOptions()
-                    o.epochs = p.sftEpochs; o.lr = p.sftLR; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 50
-                    let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
-                    let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
-                    try trainer.run(log: try quiet("sft", name))
-                    try Checkpoint.save(model, tokenizer: tok, to: dir(name))
-                }
+        for (name, frozen) in [("sft", 0), ("sft_frozen", max(1, p.layers / 2))] {
+            let skip = name == "sft_frozen" && skipped.contains(.frozen)
+            try stage(name, name == "sft" ? "sft" : "sft (embeddings + \(frozen) block\(frozen == 1 ? "" : "s") frozen)", skip: skip) {
+                let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
+                var o = SFTOptions()
+                o.epochs = Double(p.sftEpochs); o.lr = p.sftLR; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 50
+                let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
+                let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
+                try trainer.run(log: try quiet("sft", name))
+                try Checkpoint.save(model, tokenizer: tok, to: dir(name))
             }
+            if skip { continue }
             let (m, _) = try loadModel(dir(name), device: device, needTokenizer: false)
             forgetting[name == "sft" ? "val_loss_after" : "val_loss_after_frozen"] = try pretrainValLoss(model: m, tokens: corpusTokens)
             curves[name] = readCurve(dir(name), "loss")
@@ -107,15 +113,13 @@ public final class PipelineRun {
         // 4. Reward model.
         let pairs = try data.pairs(try Datasets.readPreferences(path: Checkpoint.path(taskDir, "prefs.jsonl")))
         let heldPairs = Array(pairs.suffix(max(1, pairs.count / 10))), trainPairs = Array(pairs.dropLast(max(1, pairs.count / 10)))
-        if !exists("reward") {
-            try timed("reward model") {
-                let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
-                var o = RewardOptions()
-                o.epochs = p.rewardEpochs; o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
-                try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("reward", "reward"))
-                try rm.save(tokenizer: tok, to: dir("reward"))
-            }
+        try stage("reward", "reward model") {
+            let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
+            var o = RewardOptions()
+            o.epochs = Double(p.rewardEpochs); o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
+            try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("reward", "reward"))
+            try rm.save(tokenizer: tok, to: dir("reward"))
         }
         let rm = try RewardModel.load(dir("reward"), device: device)
         let rmEval = try RewardTrainer(model: rm, options: RewardOptions(), pad: tok.eosToken).evaluate(heldPairs)
@@ -128,41 +132,35 @@ public final class PipelineRun {
         // their pace, and the cause was not found.
         let rlRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "rl_prompts.jsonl"))
         let rlPrompts = try data.prompts(rlRows)
-        if !skipped.contains(.dpo) && !exists("dpo") {
-            try timed("dpo") {
-                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                var o = DPOOptions()
-                o.epochs = p.dpoEpochs; o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
-                try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("dpo", "dpo"))
-                try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
-            }
+        try stage("dpo", "dpo", skip: skipped.contains(.dpo)) {
+            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            var o = DPOOptions()
+            o.epochs = Double(p.dpoEpochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
+            try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("dpo", "dpo"))
+            try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
         }
-        if !skipped.contains(.grpo) && !exists("grpo") {
-            try timed("grpo") {
-                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                var o = GRPOOptions()
-                o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed; o.lr = p.grpoLR
-                o.temperature = p.grpoTemperature; o.dynamicSampling = p.grpoDynamicSampling
-                o.logEvery = max(1, p.grpoSteps / 10)
-                let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
-                try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)
-                    .run(prompts: rlPrompts, log: try quiet("grpo", "grpo"))
-                try Checkpoint.save(policy, tokenizer: tok, to: dir("grpo"))
-            }
+        try stage("grpo", "grpo", skip: skipped.contains(.grpo)) {
+            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            var o = GRPOOptions()
+            o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed; o.lr = p.grpoLR
+            o.temperature = p.grpoTemperature; o.dynamicSampling = p.grpoDynamicSampling
+            o.logEvery = max(1, p.grpoSteps / 10)
+            let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
+            try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)
+                .run(prompts: rlPrompts, log: try quiet("grpo", "grpo"))
+            try Checkpoint.save(policy, tokenizer: tok, to: dir("grpo"))
         }
-        if !skipped.contains(.ppo) && !exists("ppo") {
-            try timed("ppo") {
-                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                let value = try RewardModel.load(dir("reward"), device: device)
-                var o = PPOOptions()
-                o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
-                o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
-                let scorer = try makeScorer(rewardModel: dir("reward"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
-                let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
-                ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
-                try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo"))
-            }
+        try stage("ppo", "ppo", skip: skipped.contains(.ppo)) {
+            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let value = try RewardModel.load(dir("reward"), device: device)
+            var o = PPOOptions()
+            o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
+            o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
+            let scorer = try makeScorer(rewardModel: dir("reward"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
+            let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
+            ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
+            try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo"))
         }
         // 6. Evaluate every checkpoint on the same held-out prompts.
         let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)

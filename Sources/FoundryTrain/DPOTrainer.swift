@@ -10,7 +10,10 @@ public struct DPOOptions {
     public var lr: Float = 1e-4
     public var beta = 0.1
     public var loss: Losses.DPOKind = .sigmoid
-    public var epochs = 2
+    /// Passes over the data (a fraction allowed: 0.5 is half of it).
+    public var epochs = 2.0
+    /// Stop after this many steps even if the epochs are not done (nil: none).
+    public var maxSteps: Int?
     public var batch = 8
     public var warmup = 5
     public var clip: Float = 1
@@ -27,7 +30,8 @@ public struct DPOOptions {
         try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(DPOOptions().lr))")
         try require(beta > 0 && beta.isFinite, "--beta must be a positive number, not \(beta) (the default is \(DPOOptions().beta))")
         try require(rpoAlpha >= 0, "--rpo-alpha must be 0 or more (TRL's papers use 1.0)")
-        try require(epochs >= 1, "--epochs must be 1 or more, not \(epochs)")
+        try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
+        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
     }
 }
@@ -60,7 +64,7 @@ public final class DPOTrainer {
             for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
         }
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs)
+        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
         let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var history: [[String: Double]] = []
         for step in 0..<steps {

@@ -59,6 +59,7 @@ public final class GRPOTrainer {
         let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         var history: [[String: Double]] = []
         let scoring = scoringTemperature(options.temperature)
+        var stepsWithSignal = 0
         for step in 0..<options.steps {
             let stepSize = options.promptsPerStep * options.groupSize
             var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
@@ -92,6 +93,7 @@ public final class GRPOTrainer {
                                                           pad: eos, maxSeq: policy.config.maxSeq)
             let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b, temperature: scoring) } }
             var oldLogp: [Double] = []
+            if b != nil { stepsWithSignal += 1 }
             for iteration in 0..<options.iterations {
                 policy.zeroGrad()
                 // With nothing to learn from (every group agreed), Adam still steps on its momentum.
@@ -132,6 +134,10 @@ public final class GRPOTrainer {
             history.append(m)
             log.step(step + 1, of: options.steps, ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
                      print: (step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+        }
+        if stepsWithSignal == 0 {
+            log.note("warning: GRPO made no update: in every step, all samples of each prompt scored the same, so every advantage was 0 "
+                     + "(the policy is as it started). Raise --temperature or --group-size, use --dynamic-sampling, or check the reward")
         }
         return history
     }

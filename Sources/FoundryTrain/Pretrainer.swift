@@ -184,6 +184,9 @@ public final class Pretrainer {
         } else {
             log("resuming at step \(state.step) of \(options.steps) from \(outDir)")
         }
+        if options.warmup >= options.steps {
+            log("note: --warmup \(options.warmup) is not shorter than the run (\(options.steps) steps): the learning rate never reaches --lr \(options.lr); pass a smaller --warmup")
+        }
         Interrupt.install()
         defer { Interrupt.uninstall() }
         let start = Date()
@@ -226,9 +229,13 @@ public final class Pretrainer {
             }
             metrics.write(fields)
             if state.step % options.logEvery == 0 || state.step == 1 || evalNow || state.step == last {
-                let eta = Double(last - state.step) * Double(tokensPerStep) / max(recent, 1e-9)
-                log(String(format: "step %5d/%d | loss %.4f | lr %.2e | grad norm %.3f | %6.0f tok/s | ETA %@",
-                           state.step, options.steps, stepLoss, lr, norm, recent, formatDuration(eta))
+                // The first step of a process compiles kernels and warms caches: its rate is no
+                // guide, so it shows none (the window after it starts afresh).
+                let settled = stepsRun > 1
+                let eta = settled ? formatDuration(Double(last - state.step) * Double(tokensPerStep) / max(recent, 1e-9)) : "…"
+                let rate = settled ? String(format: "%6.0f tok/s", recent) : "  warm-up  "
+                log(String(format: "step %5ld/%ld | loss %.4f | lr %.2e | grad norm %.3f | %@ | ETA %@",
+                           state.step, options.steps, stepLoss, lr, norm, rate, eta)
                     + (evalNow ? String(format: " | val loss %.4f", valLoss!) : ""))
                 windowTokens = 0
             }

@@ -14,7 +14,10 @@ public struct RewardOptions {
     public var objective = RewardObjective.pairwise
     public var lr: Float = 1e-4
     public var headLR: Float = 1e-3
-    public var epochs = 2
+    /// Passes over the data (a fraction allowed: 0.5 is half of it).
+    public var epochs = 2.0
+    /// Stop after this many steps even if the epochs are not done (nil: none).
+    public var maxSteps: Int?
     public var batch = 16
     public var warmup = 10
     public var clip: Float = 1
@@ -28,7 +31,8 @@ public struct RewardOptions {
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
         try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(RewardOptions().lr))")
-        try require(epochs >= 1, "--epochs must be 1 or more, not \(epochs)")
+        try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
+        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
         try require((0..<1).contains(heldOutFraction), "--eval-fraction must be at least 0 and below 1, not \(heldOutFraction)")
         try require(centerRewardsCoefficient >= 0, "--center-rewards-coefficient must be 0 or more (TRL suggests 0.01)")
@@ -76,7 +80,7 @@ public final class RewardTrainer {
     public func run(_ pairs: [TokenizedPair], log: StageLog) throws -> [RewardMetrics] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs)
+        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
         let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var history: [RewardMetrics] = []
         for step in 0..<steps {
@@ -110,7 +114,7 @@ public final class RewardTrainer {
     public func runPointwise(_ examples: [TokenizedExample], scores: [Double], log: StageLog) throws -> [Double] {
         guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
         var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs)
+        let steps = BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
         let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var losses: [Double] = []
         for step in 0..<steps {

@@ -7,7 +7,10 @@ import FoundryModel
 /// linear warmup and cosine decay, optional frozen embeddings and blocks.
 public struct SFTOptions {
     public var lr: Float = 3e-4
-    public var epochs = 3
+    /// Passes over the data (a fraction allowed: 0.5 is half of it).
+    public var epochs = 3.0
+    /// Stop after this many steps even if the epochs are not done (nil: none).
+    public var maxSteps: Int?
     public var batch = 16
     public var warmup = 10
     public var weightDecay: Float = 0
@@ -23,7 +26,8 @@ public struct SFTOptions {
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
         try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(SFTOptions().lr))")
-        try require(epochs >= 1, "--epochs must be 1 or more, not \(epochs)")
+        try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
+        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
         try require(freezeLayers >= 0, "--freeze-layers must be 0 or more, not \(freezeLayers)")
     }
@@ -46,7 +50,7 @@ public final class SFTTrainer {
 
     public var frozenCount: Int { freezer.frozenCount }
 
-    public var steps: Int { BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs) }
+    public var steps: Int { BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
 
     /// Trains and returns the per-step losses.
     @discardableResult

@@ -79,8 +79,11 @@ public struct BatchOrder {
 
     /// Optimizer steps for `epochs` passes over `count` items in batches of `batch` (at least 1;
     /// a batch larger than the data is the whole data).
-    public static func steps(count: Int, batch: Int, epochs: Int) -> Int {
-        max(1, epochs * count / max(1, min(batch, count)))
+    /// Steps of `batch` rows for `epochs` passes over `count` rows (a fraction of a pass allowed),
+    /// at most `maxSteps`.
+    public static func steps(count: Int, batch: Int, epochs: Double, maxSteps: Int? = nil) -> Int {
+        let all = max(1, Int(epochs * Double(count) / Double(max(1, min(batch, count)))))
+        return min(all, maxSteps ?? all)
     }
 
     public mutating func next() -> [Int] {
@@ -100,7 +103,7 @@ public final class StageLog {
     let name: String
     let metrics: MetricsLog?
     let log: (String) -> Void
-    let start = Date()
+    var firstStepDone: Date?
 
     public init(stage: String, metricsPath: String?, log: @escaping (String) -> Void) throws {
         name = stage
@@ -110,10 +113,27 @@ public final class StageLog {
 
     public func step(_ step: Int, of total: Int, _ fields: [(String, Double)], print shouldPrint: Bool) {
         metrics?.write([("step", step)] + fields.map { ($0.0, $0.1 as Any) })
+        // The first step pays for compiling kernels and warming caches: the rate is measured from
+        // its end, and no ETA is shown before two steps after it.
+        if step == 1 { firstStepDone = Date() }
         guard shouldPrint else { return }
-        let elapsed = Date().timeIntervalSince(start)
-        let eta = elapsed / Double(max(step, 1)) * Double(total - step)
-        let shown = fields.prefix(5).map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: " | ")
-        log(String(format: "%@ step %4d/%d | %@ | ETA %@", name, step, total, shown, formatDuration(eta)))
+        var eta = "…"
+        if let firstStepDone, step >= 3 {
+            eta = formatDuration(Date().timeIntervalSince(firstStepDone) / Double(step - 1) * Double(total - step))
+        }
+        let shown = fields.prefix(5).map { "\($0.0) \(formatMetric($0.1))" }.joined(separator: " | ")
+        log("\(name) step \(String(format: "%4d", step))/\(total) | \(shown) | ETA \(eta)")
     }
+
+    /// A line of its own (a warning, a summary) in the stage's progress.
+    public func note(_ line: String) { log(line) }
+}
+
+/// A logged number: four decimals, scientific below 1e-3 (a learning rate of 2e-5 is not
+/// "0.0000"), and no "-0.0000".
+public func formatMetric(_ v: Double) -> String {
+    if !v.isFinite { return "\(v)" }
+    if abs(v) < 5e-5 { return v == 0 ? "0" : String(format: "%.2e", v) }
+    if abs(v) < 1e-3 { return String(format: "%.2e", v) }
+    return String(format: "%.4f", v)
 }

@@ -23,13 +23,14 @@ struct DPO: ParsableCommand {
     @Option(help: "β: strength of the pull toward the reference.") var beta = defaults.beta
     @Option(help: "TRL's (older) rpo_alpha: add α × the chosen answers' token NLL (RPO; 0 = off).") var rpoAlpha = defaults.rpoAlpha
     @Option(help: "Learning rate.") var lr = defaults.lr
-    @Option(help: "Passes over the data.") var epochs = defaults.epochs
+    @Option(help: "Passes over the data (0.5: half of it).") var epochs = defaults.epochs
+    @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
     @Option(help: "Pairs per step.") var batch = defaults.batch
     @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
 
     var options: DPOOptions {
         var o = Self.defaults
-        o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha; o.lr = lr; o.epochs = epochs; o.batch = batch; o.seed = stage.seed
+        o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.seed = stage.seed
         return o
     }
 

@@ -29,14 +29,15 @@ struct RewardTrain: ParsableCommand {
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "pairwise (Bradley–Terry on chosen/rejected) or pointwise (regress to a score).") var objective = defaults.objective
     @Option(help: "Backbone learning rate.") var lr = defaults.lr
-    @Option(help: "Passes over the data.") var epochs = defaults.epochs
+    @Option(help: "Passes over the data (0.5: half of it).") var epochs = defaults.epochs
+    @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
     @Option(help: "Pairs per step.") var batch = defaults.batch
     @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient = defaults.centerRewardsCoefficient
     @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = defaults.heldOutFraction
 
     var options: RewardOptions {
         var o = Self.defaults
-        o.objective = objective; o.lr = lr; o.epochs = epochs; o.batch = batch
+        o.objective = objective; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch
         o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction; o.seed = stage.seed
         return o
     }

@@ -68,7 +68,9 @@ struct Sample: ParsableCommand {
         print(prompt, terminator: "")
         var produced: [Int32] = [], shown = ""
         let start = Date()
+        var firstToken: Date?   // the rate counts from here: compiling kernels and the prompt are not generation
         try gen.generate(prompt: promptIds, settings: s) { id in
+            if firstToken == nil { firstToken = Date() }
             produced.append(id)
             if id == tok.eosToken { return false }
             // Print the decoded text's new tail; a BPE token may end inside a UTF-8 sequence.
@@ -80,9 +82,11 @@ struct Sample: ParsableCommand {
             }
             return true
         }
-        let secs = Date().timeIntervalSince(start)
+        let end = Date()
         print("")
-        FileHandle.standardError.write(String(format: "[%d tokens, %.1f tokens/s, %@ backend]\n", produced.count,
-                                              Double(produced.count) / max(secs, 1e-9), device.backend).data(using: .utf8)!)
+        fflush(stdout)   // the text ends before the stats line starts, also when both go to one file
+        let rate = produced.count > 1 ? String(format: "%.1f tokens/s", Double(produced.count - 1) / max(end.timeIntervalSince(firstToken!), 1e-9)) : "n/a"
+        let first = firstToken.map { String(format: "first token after %.0f ms", 1000 * $0.timeIntervalSince(start)) } ?? "no tokens"
+        FileHandle.standardError.write(Data("[\(produced.count) tokens, \(rate), \(first), \(device.backend) backend]\n".utf8))
     }
 }

@@ -19,6 +19,9 @@ struct StageOptions: ParsableArguments {
     func load() throws -> (Device, GPT2, Tokenizer, StageData) {
         let device = try deviceOptions.open()
         let (model, tok) = try loadModel(self.model, device: device, needTokenizer: true)
+        guard model.config.objective == .causal else {
+            throw FoundryError("\(self.model) is a masked (BERT-style) model: SFT, reward models, DPO, PPO and GRPO start from a causal one (`foundry pretrain` without --objective masked)")
+        }
         return (device, model, tok!, try StageData(tokenizer: tok!, maxSeq: model.config.maxSeq))
     }
 
@@ -44,7 +47,8 @@ struct SFT: ParsableCommand {
     @OptionGroup var stage: StageOptions
     @Option(help: "SFT data (JSONL; .gz allowed).") var data: String
     @Option(help: "Learning rate.") var lr = defaults.lr
-    @Option(help: "Passes over the data.") var epochs = defaults.epochs
+    @Option(help: "Passes over the data (0.5: half of it).") var epochs = defaults.epochs
+    @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
     @Option(help: "Examples per step.") var batch = defaults.batch
     @Option(help: "Train on the completion only (true) or the whole text (false).") var completionOnlyLoss = defaults.completionOnlyLoss
     @Option(help: "Freeze the embeddings and the first K blocks.") var freezeLayers = defaults.freezeLayers
@@ -54,7 +58,7 @@ struct SFT: ParsableCommand {
 
     var options: SFTOptions {
         var o = Self.defaults
-        o.lr = lr; o.epochs = epochs; o.batch = batch; o.completionOnlyLoss = completionOnlyLoss
+        o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.completionOnlyLoss = completionOnlyLoss
         o.freezeLayers = freezeLayers; o.freezeEmbeddings = freezeEmbeddings; o.seed = stage.seed
         return o
     }

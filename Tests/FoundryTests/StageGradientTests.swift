@@ -142,9 +142,10 @@ final class GRPOGroupTests: XCTestCase {
             var o = GRPOOptions()
             o.steps = 1; o.promptsPerStep = 2; o.groupSize = 4; o.maxNewTokens = 3; o.lr = 1e-2
             o.dynamicSampling = dynamic; o.maxSamplingRounds = 3
-            var calls = 0
+            var calls = 0, lines: [String] = []
             let t = try GRPOTrainer(policy: m, reference: nil, options: o, eos: 0) { r in calls += 1; return r.map { _ in 1 } }
-            let h = try t.run(prompts: [[1, 2], [3, 4], [5, 6], [7, 8]], log: try StageLog(stage: "grpo", metricsPath: nil) { _ in })
+            let h = try t.run(prompts: [[1, 2], [3, 4], [5, 6], [7, 8]], log: try StageLog(stage: "grpo", metricsPath: nil) { lines.append($0) })
+            XCTAssertTrue(lines.contains { $0.contains("GRPO made no update") }, "a run that learnt nothing says so: \(lines)")
             XCTAssertEqual(try d.read(m.params), before, "dynamic \(dynamic)")
             XCTAssertEqual(h[0]["frac_reward_zero_std"], 1)
             XCTAssertEqual(calls, dynamic ? 3 : 1, "dynamic sampling keeps looking for signal, up to its limit")

@@ -1,0 +1,87 @@
+import XCTest
+import Foundation
+import FoundryCore
+
+/// What a first-time user trips over, each made to fail loudly or read well: a resumed run with
+/// other settings, a model of the wrong kind, an unknown stage to skip, a report with skipped
+/// stages, the sampling stats line when output is piped, shortened post-training runs, ETAs.
+final class NewUserTests: XCTestCase {
+    static let pipeline: String = {
+        let out = CLI.tempDir() + "/pipeline"
+        let r = try? CLI.run(["pipeline", "--preset", "test", "--out", out, "--skip", "ppo,dpo,grpo,frozen", "--backend", "cpu"])
+        precondition(r?.status == 0, r?.stderr ?? "pipeline did not run")
+        return out
+    }()
+
+    func testWrongModelKindsAreRefused() throws {
+        let p = Self.pipeline
+        let s = try CLI.run(["sample", "--model", p + "/reward", "--backend", "cpu"])
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssertTrue(s.stderr.contains("is a reward model") && s.stderr.split(separator: "\n").count == 1, s.stderr)
+        let masked = CLI.tempDir() + "/masked"
+        let text = p + "/task/pretrain.txt"
+        XCTAssertEqual(try CLI.run(["pretrain", "--data", text, "--out", masked, "--objective", "masked", "--steps", "2", "--layers", "1",
+                                    "--heads", "2", "--embd", "16", "--context", "16", "--eval-every", "0", "--backend", "cpu"]).status, 0)
+        let sft = try CLI.run(["sft", "--model", masked, "--data", p + "/task/sft.jsonl", "--out", CLI.tempDir() + "/x", "--backend", "cpu"])
+        XCTAssertNotEqual(sft.status, 0)
+        XCTAssertTrue(sft.stderr.contains("masked") && sft.stderr.contains("causal"), sft.stderr)
+    }
+
+    func testResumeWithOtherSettingsIsRefused() throws {
+        let out = CLI.tempDir() + "/run"
+        let base = ["pretrain", "--data", Self.pipeline + "/task/pretrain.txt", "--out", out, "--layers", "1", "--heads", "2", "--embd", "16",
+                    "--context", "16", "--eval-every", "0", "--backend", "cpu"]
+        XCTAssertEqual(try CLI.run(base + ["--steps", "6", "--stop-at", "3"]).status, 0)
+        let r = try CLI.run(base + ["--resume"])   // --steps back at its default
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--steps 2000 (the run has 6)"), r.stderr)
+        let ok = try CLI.run(base + ["--steps", "6", "--resume"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("resuming at step 3 of 6"), ok.stdout)
+    }
+
+    func testSkippedStagesReadWell() throws {
+        let report = try String(contentsOfFile: Self.pipeline + "/report.md", encoding: .utf8)
+        XCTAssertFalse(report.lowercased().contains("nan"), report)
+        XCTAssertTrue(report.contains("frozen embeddings and blocks skipped"), report)
+        let bad = try CLI.run(["pipeline", "--skip", "ppo,foo", "--out", CLI.tempDir()])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("foo") && bad.stderr.contains("frozen"), bad.stderr)
+        let again = try CLI.run(["pipeline", "--preset", "test", "--out", Self.pipeline, "--skip", "ppo,dpo,grpo,frozen", "--backend", "cpu"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        for line in ["== pretrain: reusing", "== sft: reusing", "== reward model: reusing", "== ppo: skipped", "block frozen): skipped"] {
+            XCTAssertTrue(again.stdout.contains(line), "\(line) not in: \(again.stdout)")
+        }
+    }
+
+    /// stdout and stderr into one pipe, as `foundry sample ... 2>&1 | tee` does: the text ends
+    /// its line before the stats line starts.
+    func testSampleStatsLineStandsAlone() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["sample", "--model", Self.pipeline + "/sft", "--max-tokens", "20", "--prompt", "Which", "--backend", "cpu"]
+        let pipe = Pipe()
+        p.standardOutput = pipe; p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, out)
+        let last = try XCTUnwrap(out.split(separator: "\n").last)
+        XCTAssertTrue(last.hasPrefix("[") && last.contains("tokens/s") && last.contains("first token after"), out)
+        XCTAssertTrue(out.hasPrefix("Which"), out)
+    }
+
+    func testPostTrainingRunsCanBeShortened() throws {
+        let p = Self.pipeline
+        let r = try CLI.run(["sft", "--model", p + "/pretrained", "--data", p + "/task/sft.jsonl", "--out", CLI.tempDir() + "/sft",
+                             "--epochs", "0.5", "--batch", "8", "--backend", "cpu"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("64 examples, 4 steps"), r.stdout)   // half of 64 rows in batches of 8
+        XCTAssertTrue(r.stdout.contains("step    1/4") && r.stdout.contains("ETA …"), "no ETA from the warm-up step: \(r.stdout)")
+        let m = try CLI.run(["dpo", "--model", p + "/sft", "--data", p + "/task/prefs.jsonl", "--out", CLI.tempDir() + "/dpo",
+                             "--max-steps", "2", "--backend", "cpu"])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        XCTAssertTrue(m.stdout.contains("dpo step    2/2"), m.stdout)
+        XCTAssertFalse(m.stdout.contains("0.0000 |"), "small numbers are not shown as 0.0000: \(m.stdout)")
+    }
+}
