@@ -38,7 +38,9 @@ struct JSONParser {
     private var depth = 0
 
     static func parse(_ data: Data) throws -> JSONValue {
-        var parser = JSONParser(b: [UInt8](data))
+        // A UTF-8 byte-order mark (some editors on Windows add one) is not part of the JSON.
+        let bytes = [UInt8](data)
+        var parser = JSONParser(b: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes)
         parser.skipWS()
         let v = try parser.value()
         parser.skipWS()

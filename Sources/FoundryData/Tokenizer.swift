@@ -233,8 +233,8 @@ struct TokenizerFile {
         }) {
             kind = "char"  // one scalar per token and nothing to merge: a character-level vocabulary
         } else {
-            throw FoundryError("tokenizer file \(path) is not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer) "
-                + "and was not written by Foundry; use a GPT-2 style tokenizer.json or train one with `foundry tokenizer train`")
+            throw FoundryError("tokenizer file \(path) is neither Foundry's (no \"foundry\" section) nor a byte-level BPE tokenizer "
+                + "(no ByteLevel pre_tokenizer), so it may be damaged: retrain it with `foundry tokenizer train`, or use a GPT-2 style tokenizer.json")
         }
         return TokenizerFile(kind: kind, vocab: vocab, merges: merges, added: added)
     }

@@ -79,6 +79,9 @@ public enum Checkpoint {
             guard t.shape == e.shape else {
                 throw FoundryError("\(weightsPath): tensor \(t.name) has shape \(t.shape) but config.json implies \(e.shape)")
             }
+            guard t.values.allSatisfy(\.isFinite) else {
+                throw FoundryError("\(weightsPath): tensor \(t.name) holds NaN or infinite values: the checkpoint is damaged (or saved from a run that diverged)")
+            }
             values.replaceSubrange(e.offset..<e.offset + e.count, with: t.values)
         }
         try device.write(values, to: model.params)

@@ -78,6 +78,17 @@ public struct GPT2Config: Equatable, Sendable {
             objective = obj
         }
         eosTokenId = f.eosTokenId
+        // The file's own names in the message: a user who never passed --heads should not read about it.
+        let problem: String? = if vocabSize < 1 || maxSeq < 1 || channels < 1 || layers < 1 || heads < 1 {
+            "vocab_size, n_positions, n_embd, n_layer and n_head must all be positive"
+        } else if channels % heads != 0 {
+            "n_embd \(channels) is not divisible by n_head \(heads)"
+        } else if maxSeq < 2 {
+            "n_positions \(maxSeq) is below 2"
+        } else if checkedParameterCount == nil {
+            "the sizes (vocab_size \(vocabSize), n_embd \(channels), n_layer \(layers)) give more parameters than any machine holds"
+        } else { nil }
+        if let problem { throw FoundryError("\(path): \(problem); the file is damaged or not a GPT-2 config") }
         try validate()
     }
 
@@ -143,6 +154,7 @@ public struct ConfigFile: Codable, Equatable {
 
     /// Reads `data`, with a one-line error naming `path`.
     public static func decode(_ data: Data, path: String) throws -> ConfigFile {
+        let data = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data   // a byte-order mark is not JSON
         guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any],
               let file = try? JSONDecoder().decode(ConfigFile.self, from: data) else {
             throw FoundryError("\(path) is not valid JSON: re-save the model, or restore the file")

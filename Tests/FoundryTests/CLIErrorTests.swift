@@ -206,4 +206,41 @@ final class CLIErrorTests: XCTestCase {
         try Data("999999\n".utf8).write(to: URL(fileURLWithPath: run + "/" + RunLock.file))
         XCTAssertEqual(try CLI.run(["pretrain", "--out", run, "--overwrite", "--backend", "cpu"] + tiny).status, 0)
     }
+
+    /// Damaged files named for what they are, not blamed on a flag the user never passed.
+    func testDamagedFilesSayWhatIsWrong() throws {
+        let dir = CLI.tempDir() + "/m"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for f in ["config.json", "model.safetensors", "tokens.json"] { try FileManager.default.copyItem(atPath: fixture + "/" + f, toPath: dir + "/" + f) }
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any])
+        config["n_head"] = 5
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let r = try CLI.run(["forward", "--model", dir, "--tokens", dir + "/tokens.json", "--out", CLI.tempDir() + "/o", "--backend", "cpu"])
+        XCTAssertTrue(r.stderr.contains("n_embd 36 is not divisible by n_head 5") && !r.stderr.contains("--heads")
+                      && r.stderr.split(separator: "\n").count == 1, r.stderr)
+
+        // A run whose files are damaged: a tokenizer saved with a byte-order mark still loads; one
+        // without its "foundry" section is called possibly damaged; NaN moments are not a learning-rate problem.
+        let run = CLI.tempDir() + "/run"
+        let tiny = ["--steps", "4", "--stop-at", "2", "--layers", "1", "--heads", "2", "--embd", "16", "--context", "8", "--eval-every", "0",
+                    "--out", run, "--backend", "cpu"]
+        XCTAssertEqual(try CLI.run(["pretrain", "--tokenizer", "bpe", "--vocab-size", "300"] + tiny).status, 0)
+        let tokPath = run + "/tokenizer.json"
+        let tokData = try Data(contentsOf: URL(fileURLWithPath: tokPath))
+        try (Data([0xEF, 0xBB, 0xBF]) + tokData).write(to: URL(fileURLWithPath: tokPath))
+        let bom = try CLI.run(["tokenizer", "encode", "--tokenizer", run, "--text", "ab"])
+        XCTAssertEqual(bom.status, 0, bom.stderr)
+        var tok = try XCTUnwrap(try JSONSerialization.jsonObject(with: tokData) as? [String: Any])
+        for key in ["foundry", "pre_tokenizer", "decoder"] { tok.removeValue(forKey: key) }
+        try JSONSerialization.data(withJSONObject: tok).write(to: URL(fileURLWithPath: tokPath))
+        let damaged = try CLI.run(["tokenizer", "encode", "--tokenizer", run, "--text", "ab"])
+        XCTAssertTrue(damaged.stderr.contains("may be damaged"), damaged.stderr)
+        try tokData.write(to: URL(fileURLWithPath: tokPath))
+        let opt = run + "/optimizer.safetensors"
+        let (tensors, meta) = try SafeTensors.read(path: opt)
+        var m = try XCTUnwrap(tensors["adamw.m"])
+        m = NamedTensor(name: m.name, shape: m.shape, values: m.values.enumerated().map { $0.offset == 3 ? .nan : $0.element })
+        try SafeTensors.write([m, tensors["adamw.v"]!], metadata: meta, to: opt)
+        try expectError(["pretrain", "--resume"] + tiny, mentions: ["optimizer.safetensors", "damaged"])
+    }
 }
