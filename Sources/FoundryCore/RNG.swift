@@ -3,7 +3,7 @@ import Foundation
 /// A small, seedable, serialisable generator (xoshiro256**), seeded through splitmix64.
 /// Its whole state is four words, so a checkpoint can store it and `--resume` continues the
 /// same random stream.
-public struct RNG: Sendable, Equatable {
+public struct RNG: Sendable, Equatable, Codable {
     public var state: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
@@ -25,6 +25,19 @@ public struct RNG: Sendable, Equatable {
     public var words: [UInt64] { [state.0, state.1, state.2, state.3] }
 
     public static func == (a: RNG, b: RNG) -> Bool { a.words == b.words }
+
+    /// Saved as its four words, as strings: JSON numbers are doubles and would lose bits.
+    public init(from decoder: Decoder) throws {
+        let words = try decoder.singleValueContainer().decode([String].self).compactMap(UInt64.init)
+        guard words.count == 4 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a generator state is four words"))
+        }
+        self.init(words: words)
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(words.map { String($0) })
+    }
 
     @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 

@@ -4,8 +4,10 @@ import FoundryData
 import FoundryModel
 
 /// A model directory's model and tokenizer, with one-line errors for the usual mistakes.
-public func loadModel(_ dir: String, device: Device, needTokenizer: Bool) throws -> (GPT2, Tokenizer?) {
-    if Checkpoint.architecture(dir) == "GPT2ForSequenceClassification" {
+/// A reward model (a backbone with a scalar head) is refused unless `rewardModel`: its backbone
+/// is no language model.
+public func loadModel(_ dir: String, device: Device, needTokenizer: Bool, rewardModel: Bool = false) throws -> (GPT2, Tokenizer?) {
+    if !rewardModel && Checkpoint.architecture(dir) == "GPT2ForSequenceClassification" {
         throw FoundryError("\(dir) is a reward model (a scalar head, not a language model): give the model it was trained from, or use it with --reward-model / `foundry reward score`")
     }
     let model = try Checkpoint.load(dir, device: device)

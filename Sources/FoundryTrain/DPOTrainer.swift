@@ -53,21 +53,53 @@ public final class DPOTrainer {
                       pad: pad, maxSeq: policy.config.maxSeq)
     }
 
+    /// What a resumed run must keep (`StageCheckpoint`).
+    public func resumeSettings(pairs: Int) -> [String: String] {
+        ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
+         "--batch": "\(options.batch)", "--beta": "\(options.beta)", "--loss": options.loss.rawValue, "--rpo-alpha": "\(options.rpoAlpha)",
+         "--seed": "\(options.seed)", "pairs": "\(pairs)"]
+    }
+
+    /// How the last `run` ended.
+    public private(set) var end = StageEnd.finished
+
+    /// Trains on `pairs`; with `checkpoint` it saves every `saveEvery` steps, at a signal and at
+    /// the end; with `resume` it continues the run saved there (the reference's log-probabilities
+    /// come back from the saved state: the policy there has already moved).
     @discardableResult
-    public func run(_ pairs: [TokenizedPair], log: StageLog) throws -> [[String: Double]] {
+    public func run(_ pairs: [TokenizedPair], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs for DPO") }
-        // The reference is the policy before any update: its log-probabilities, once.
-        var refChosen = [Double](repeating: 0, count: pairs.count), refRejected = refChosen
-        for start in stride(from: 0, to: pairs.count, by: options.batch) {
-            let idx = Array(start..<min(start + options.batch, pairs.count))
-            let lp = try policy.sequenceLogProbs(batch(pairs, idx))
-            for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
-        }
+        let settings = resumeSettings(pairs: pairs.count)
         var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
         let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
         let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
+        var refChosen = [Double](repeating: 0, count: pairs.count), refRejected = refChosen
+        var first = 0
+        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "dpo", settings: settings) {
+            guard let c = state.vectors["ref_chosen"], let r = state.vectors["ref_rejected"], c.count == pairs.count, r.count == pairs.count else {
+                throw FoundryError("cannot resume: the saved DPO state lacks the reference's log-probabilities for these \(pairs.count) pairs")
+            }
+            refChosen = c; refRejected = r; first = state.step; order = state.order ?? order
+            try optimizer.restore("adamw", from: tensors, device: policy.device)
+            log.note("resuming at step \(first) of \(steps)")
+        } else {
+            // The reference is the policy before any update: its log-probabilities, once.
+            for start in stride(from: 0, to: pairs.count, by: options.batch) {
+                let idx = Array(start..<min(start + options.batch, pairs.count))
+                let lp = try policy.sequenceLogProbs(batch(pairs, idx))
+                for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
+            }
+        }
+        func save(_ step: Int) throws {
+            try checkpoint?.save(model: policy, state: .init(stage: "dpo", step: step, order: order,
+                                                             vectors: ["ref_chosen": refChosen, "ref_rejected": refRejected], settings: settings),
+                                 tensors: try optimizer.stateTensors("adamw", device: policy.device))
+        }
+        if checkpoint != nil { Interrupt.install() }
+        defer { if checkpoint != nil { Interrupt.uninstall() } }
+        end = .finished
         var history: [[String: Double]] = []
-        for step in 0..<steps {
+        for step in first..<steps {
             let idx = order.next(), n = idx.count
             let b = batch(pairs, idx)
             let tokenLp = try policy.targetLogProbs(b)
@@ -103,8 +135,13 @@ public final class DPOTrainer {
             history.append(m)
             log.step(step + 1, of: steps, [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr),
                                            ("rewards/margins", rc - rr), ("rewards/accuracies", acc)],
-                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
+            if let checkpoint, checkpoint.due(step + 1, of: steps) {
+                try save(step + 1)
+                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            }
         }
+        if case .finished = end { try save(steps) }
         return history
     }
 }

@@ -51,8 +51,21 @@ public final class GRPOTrainer {
         optimizer = try AdamW(model: policy, weightDecay: 0)
     }
 
+    /// What a resumed run must keep (`StageCheckpoint`).
+    func resumeSettings(prompts: Int) -> [String: String] {
+        ["--steps": "\(options.steps)", "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)",
+         "--lr": "\(options.lr)", "--beta": "\(options.beta)", "--temperature": "\(options.temperature)",
+         "--max-new-tokens": "\(options.maxNewTokens)", "--dynamic-sampling": "\(options.dynamicSampling)",
+         "--max-sampling-rounds": "\(options.maxSamplingRounds)", "--seed": "\(options.seed)", "prompts": "\(prompts)"]
+    }
+
+    /// How the last `run` ended.
+    public private(set) var end = StageEnd.finished
+
+    /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end; with
+    /// `resume` it continues the run saved there (sampling generator and prompt order included).
     @discardableResult
-    public func run(prompts: [[Int32]], log: StageLog) throws -> [[String: Double]] {
+    public func run(prompts: [[Int32]], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for GRPO") }
         var rng = RNG(seed: options.seed)
         var order = BatchOrder(count: prompts.count, batch: options.promptsPerStep, seed: options.seed &+ 1)
@@ -60,7 +73,23 @@ public final class GRPOTrainer {
         var history: [[String: Double]] = []
         let scoring = scoringTemperature(options.temperature)
         var stepsWithSignal = 0
-        for step in 0..<options.steps {
+        let settings = resumeSettings(prompts: prompts.count)
+        var first = 0
+        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "grpo", settings: settings) {
+            first = state.step; order = state.order ?? order; rng = state.rng ?? rng
+            stepsWithSignal = Int(state.scalars["steps_with_signal"] ?? 0)
+            try optimizer.restore("adamw", from: tensors, device: policy.device)
+            log.note("resuming at step \(first) of \(options.steps)")
+        }
+        func save(_ step: Int) throws {
+            try checkpoint?.save(model: policy, state: .init(stage: "grpo", step: step, order: order, rng: rng,
+                                                             scalars: ["steps_with_signal": Double(stepsWithSignal)], settings: settings),
+                                 tensors: try optimizer.stateTensors("adamw", device: policy.device))
+        }
+        if checkpoint != nil { Interrupt.install() }
+        defer { if checkpoint != nil { Interrupt.uninstall() } }
+        end = .finished
+        for step in first..<options.steps {
             let stepSize = options.promptsPerStep * options.groupSize
             var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
             var groups = 0, groupStd = 0.0, zeroStdGroups = 0.0, sampledLength = 0
@@ -133,8 +162,13 @@ public final class GRPOTrainer {
             ]
             history.append(m)
             log.step(step + 1, of: options.steps, ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
-                     print: (step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == options.steps)
+            if let checkpoint, checkpoint.due(step + 1, of: options.steps) {
+                try save(step + 1)
+                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            }
         }
+        if case .finished = end { try save(options.steps) }
         if stepsWithSignal == 0 {
             log.note("warning: GRPO made no update: in every step, all samples of each prompt scored the same, so every advantage was 0 "
                      + "(the policy is as it started). Raise --temperature or --group-size, use --dynamic-sampling, or check the reward")

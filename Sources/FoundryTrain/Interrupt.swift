@@ -18,4 +18,7 @@ public enum Interrupt {
         }
     }
     public static func uninstall() { for s in signals { signal(s, SIG_DFL) } }
+
+    /// Asks the running loop to save and stop, as a signal would (a server stopping a job; tests).
+    public static func request() { flag = 1 }
 }

@@ -78,15 +78,54 @@ public final class PPOTrainer {
         return (v, h, rows)
     }
 
+    /// What a resumed run must keep (`StageCheckpoint`).
+    func resumeSettings(prompts: Int) -> [String: String] {
+        ["--steps": "\(options.steps)", "--batch": "\(options.batch)", "--ppo-epochs": "\(options.ppoEpochs)",
+         "--mini-batches": "\(options.minibatches)", "--lr": "\(options.lr)", "--value-lr": "\(options.valueLR)",
+         "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)", "--kl-estimator": options.klEstimator.rawValue,
+         "--temperature": "\(options.temperature)", "--max-new-tokens": "\(options.maxNewTokens)", "--seed": "\(options.seed)",
+         "prompts": "\(prompts)"]
+    }
+
+    /// How the last `run` ended.
+    public private(set) var end = StageEnd.finished
+
+    /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end (the value
+    /// model rides in the stage state); with `resume` it continues the run saved there.
     @discardableResult
-    public func run(prompts: [[Int32]], log: StageLog) throws -> [[String: Double]] {
+    public func run(prompts: [[Int32]], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for PPO") }
         var rng = RNG(seed: options.seed)
         var order = BatchOrder(count: prompts.count, batch: options.batch, seed: options.seed &+ 1)
         let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
         var history: [[String: Double]] = []
         let scoring = scoringTemperature(options.temperature)
-        for step in 0..<options.steps {
+        let settings = resumeSettings(prompts: prompts.count)
+        let vb = value.backbone
+        var first = 0
+        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "ppo", settings: settings) {
+            first = state.step; order = state.order ?? order; rng = state.rng ?? rng
+            klCoef = state.scalars["kl_coef"] ?? klCoef
+            guard let params = tensors["value.params"], params.values.count == vb.layout.total else {
+                throw FoundryError("cannot resume: the saved PPO state lacks the value model's weights")
+            }
+            try vb.device.write(params.values, to: vb.params)
+            try policyOpt.restore("adamw", from: tensors, device: policy.device)
+            try valueOpt.restore("value.adamw", from: tensors, device: vb.device)
+            try value.head.restore("value.head", from: tensors)
+            log.note("resuming at step \(first) of \(options.steps)")
+        }
+        func save(_ step: Int) throws {
+            let valueParams = NamedTensor(name: "value.params", shape: [vb.layout.total], values: try vb.device.read(vb.params))
+            try checkpoint?.save(model: policy, state: .init(stage: "ppo", step: step, order: order, rng: rng,
+                                                             scalars: ["kl_coef": klCoef], settings: settings),
+                                 tensors: try policyOpt.stateTensors("adamw", device: policy.device) + [valueParams]
+                                     + (try valueOpt.stateTensors("value.adamw", device: vb.device)) + value.head.stateTensors("value.head"))
+        }
+        if checkpoint != nil { Interrupt.install() }
+        defer { if checkpoint != nil { Interrupt.uninstall() } }
+        end = .finished
+        for step in first..<options.steps {
             let rollouts = try sampler.sample(policy, prompts: prompts, indices: order.next(), rng: &rng)
             var scores = try score(rollouts)
             for (i, r) in rollouts.enumerated() where !r.endedWithEOS { scores[i] -= options.missingEOSPenalty }
@@ -178,8 +217,13 @@ public final class PPOTrainer {
             let order = ["objective/scores", "objective/kl", "objective/rlhf_reward", "policy/clipfrac_avg", "loss/value_avg",
                          "objective/entropy", "policy/approxkl_avg", "loss/policy_avg", "val/ratio", "val/num_eos_tokens", "kl_coef"]
             log.step(step + 1, of: options.steps, order.map { ($0, m[$0]!) },
-                     print: (step + 1) % options.logEvery == 0 || step + 1 == options.steps)
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == options.steps)
+            if let checkpoint, checkpoint.due(step + 1, of: options.steps) {
+                try save(step + 1)
+                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            }
         }
+        if case .finished = end { try save(options.steps) }
         return history
     }
 }

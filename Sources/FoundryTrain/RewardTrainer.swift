@@ -76,20 +76,62 @@ public final class RewardTrainer {
         return RewardMetrics(loss: loss, accuracy: Double(correct) / Double(n), margin: margin, meanReward: r.reduce(0, +) / Double(2 * n))
     }
 
+    /// How the last `run` ended.
+    public private(set) var end = StageEnd.finished
+
+    /// Trains on `pairs`; with `checkpoint` it saves every `saveEvery` steps, at a signal and at
+    /// the end (as GPT2ForSequenceClassification); with `resume` it continues the run saved there.
     @discardableResult
-    public func run(_ pairs: [TokenizedPair], log: StageLog) throws -> [RewardMetrics] {
+    public func run(_ pairs: [TokenizedPair], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [RewardMetrics] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
-        var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
-        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var history: [RewardMetrics] = []
-        for step in 0..<steps {
-            let m = try pass(pairs, indices: order.next(), train: true, lr: schedule.lr(step))
+        try trainLoop(count: pairs.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, lr, steps, first in
+            let m = try pass(pairs, indices: idx, train: true, lr: lr)
             history.append(m)
             log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
-                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
         }
         return history
+    }
+
+    /// What a resumed run must keep (`StageCheckpoint`).
+    func resumeSettings(rows: Int) -> [String: String] {
+        ["--objective": options.objective.rawValue, "--lr": "\(options.lr)", "--epochs": "\(options.epochs)",
+         "--max-steps": options.maxSteps.map(String.init) ?? "none", "--batch": "\(options.batch)",
+         "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)", "--seed": "\(options.seed)", "rows": "\(rows)"]
+    }
+
+    /// Both objectives' step loop: batch order, schedule, saving at `checkpoint`, resuming.
+    /// `body(step, indices, lr, steps, first)` runs one step.
+    func trainLoop(count: Int, log: StageLog, checkpoint: StageCheckpoint?, resume: Bool,
+                   _ body: (Int, [Int], Float, Int, Int) throws -> Void) throws {
+        var order = BatchOrder(count: count, batch: options.batch, seed: options.seed)
+        let steps = BatchOrder.steps(count: count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
+        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
+        let settings = resumeSettings(rows: count)
+        var first = 0
+        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "reward", settings: settings) {
+            first = state.step; order = state.order ?? order
+            try optimizer.restore("adamw", from: tensors, device: model.backbone.device)
+            try model.head.restore("head", from: tensors)
+            log.note("resuming at step \(first) of \(steps)")
+        }
+        func save(_ step: Int) throws {
+            try checkpoint?.save(model: model.backbone, extraModelTensors: [model.scoreTensor], architecture: RewardModel.architecture,
+                                 state: .init(stage: "reward", step: step, order: order, settings: settings),
+                                 tensors: try optimizer.stateTensors("adamw", device: model.backbone.device) + model.head.stateTensors("head"))
+        }
+        if checkpoint != nil { Interrupt.install() }
+        defer { if checkpoint != nil { Interrupt.uninstall() } }
+        end = .finished
+        for step in first..<steps {
+            try body(step, order.next(), schedule.lr(step), steps, first)
+            if let checkpoint, checkpoint.due(step + 1, of: steps) {
+                try save(step + 1)
+                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            }
+        }
+        if case .finished = end { try save(steps) }
     }
 
     /// Pairwise accuracy (and the other metrics) on held-out pairs, without updates.
@@ -111,14 +153,12 @@ public final class RewardTrainer {
 
     /// Regression of the reward to a score: ½ (r − score)², averaged over the batch.
     @discardableResult
-    public func runPointwise(_ examples: [TokenizedExample], scores: [Double], log: StageLog) throws -> [Double] {
+    public func runPointwise(_ examples: [TokenizedExample], scores: [Double], log: StageLog,
+                             checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [Double] {
         guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
-        var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
-        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
         var losses: [Double] = []
-        for step in 0..<steps {
-            let idx = order.next(), n = Double(idx.count)
+        try trainLoop(count: examples.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, lr, steps, first in
+            let n = Double(idx.count)
             let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
             let r = try model.rewards(b)
             var loss = 0.0, d = [Double](repeating: 0, count: idx.count)
@@ -126,10 +166,10 @@ public final class RewardTrainer {
                 let p = Losses.pointwise(reward: r[k], score: scores[i])
                 loss += p.loss / n; d[k] = p.dReward / n
             }
-            try backward(b, dScores: d, lr: schedule.lr(step))
+            try backward(b, dScores: d, lr: lr)
             losses.append(loss)
             log.step(step + 1, of: steps, [("loss", loss), ("mean_reward", r.reduce(0, +) / n)],
-                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
         }
         return losses
     }

@@ -52,13 +52,34 @@ public final class SFTTrainer {
 
     public var steps: Int { BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
 
-    /// Trains and returns the per-step losses.
+    /// What a resumed run must keep (`StageCheckpoint`): everything that shapes the steps.
+    public var resumeSettings: [String: String] {
+        ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
+         "--batch": "\(options.batch)", "--freeze-layers": "\(options.freezeLayers)", "--freeze-embeddings": "\(options.freezeEmbeddings)",
+         "--seed": "\(options.seed)", "examples": "\(examples.count)"]
+    }
+
+    /// How the last `run` ended.
+    public private(set) var end = StageEnd.finished
+
+    /// Trains and returns the per-step losses (of the steps this call ran). With `checkpoint`
+    /// it saves every `saveEvery` steps and when a signal asks it to stop (then `end` says so);
+    /// with `resume` it continues the run saved there.
     @discardableResult
-    public func run(log: StageLog) throws -> [Double] {
+    public func run(log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [Double] {
         var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
         let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
+        var first = 0
+        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "sft", settings: resumeSettings) {
+            first = state.step; order = state.order ?? order
+            try optimizer.restore("adamw", from: tensors, device: model.device)
+            log.note("resuming at step \(first) of \(steps)")
+        }
+        if checkpoint != nil { Interrupt.install() }
+        defer { if checkpoint != nil { Interrupt.uninstall() } }
+        end = .finished
         var losses: [Double] = []
-        for step in 0..<steps {
+        for step in first..<steps {
             let idx = order.next()
             let b = SequenceBatch(sequences: idx.map { examples[$0].tokens }, lossMask: idx.map { examples[$0].lossMask },
                                   pad: pad, maxSeq: model.config.maxSeq)
@@ -72,7 +93,16 @@ public final class SFTTrainer {
             let norm = try pendingNorm.read()
             losses.append(loss)
             log.step(step + 1, of: steps, [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(schedule.lr(step)))],
-                     print: (step + 1) % options.logEvery == 0 || step == 0 || step + 1 == steps)
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
+            if let checkpoint, checkpoint.due(step + 1, of: steps) {
+                try checkpoint.save(model: model, state: .init(stage: "sft", step: step + 1, order: order, settings: resumeSettings),
+                                    tensors: try optimizer.stateTensors("adamw", device: model.device))
+                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            }
+        }
+        if let checkpoint, case .finished = end {   // the run's output, with the state a --resume of it needs
+            try checkpoint.save(model: model, state: .init(stage: "sft", step: steps, order: order, settings: resumeSettings),
+                                tensors: try optimizer.stateTensors("adamw", device: model.device))
         }
         return losses
     }

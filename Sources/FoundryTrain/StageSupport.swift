@@ -67,7 +67,7 @@ public final class Freezer {
 }
 
 /// Shuffled mini-batches of indices, epoch after epoch, from a seeded generator.
-public struct BatchOrder {
+public struct BatchOrder: Codable {
     var rng: RNG
     let count: Int, batch: Int
     var order: [Int] = [], at = 0
@@ -105,9 +105,10 @@ public final class StageLog {
     let log: (String) -> Void
     var firstStepDone: Date?
 
-    public init(stage: String, metricsPath: String?, log: @escaping (String) -> Void) throws {
+    /// `resumingAt`: keep the metrics rows up to that step (a resumed run) instead of starting afresh.
+    public init(stage: String, metricsPath: String?, resumingAt step: Int? = nil, log: @escaping (String) -> Void) throws {
         name = stage
-        metrics = try MetricsLog(path: metricsPath, append: false)
+        metrics = try MetricsLog(path: metricsPath, append: step != nil, resumingAt: step)
         self.log = log
     }
 

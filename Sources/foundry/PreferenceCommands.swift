@@ -42,11 +42,11 @@ struct DPO: ParsableCommand {
         defer { lock.release() }
         let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
-        if let line = try report.measure("before") { print(line) }
-        try DPOTrainer(policy: model, options: options, pad: tok.eosToken).run(pairs, log: try stage.stageLog("dpo"))
-        if let line = try report.measure("after") { print(line) }
-        try Checkpoint.save(model, tokenizer: tok, to: stage.out)
-        print("saved \(stage.out)")
+        if !stage.resume, let line = try report.measure("before") { print(line) }
+        let trainer = try DPOTrainer(policy: model, options: options, pad: tok.eosToken)
+        try trainer.run(pairs, log: try stage.stageLog("dpo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
+        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
+        try stage.finish(trainer.end)
     }
 }
 
@@ -100,12 +100,11 @@ struct PPO: ParsableCommand {
         let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
-        if let line = try report.measure("before") { print(line) }
+        if !stage.resume, let line = try report.measure("before") { print(line) }
         let trainer = try PPOTrainer(policy: policy, reference: reference, value: value, options: options, eos: tok.eosToken, score: score)
-        try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("ppo"))
-        if let line = try report.measure("after") { print(line) }
-        try Checkpoint.save(policy, tokenizer: tok, to: stage.out)
-        print("saved \(stage.out)")
+        try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("ppo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
+        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
+        try stage.finish(trainer.end)
     }
 }
 
@@ -152,12 +151,11 @@ struct GRPO: ParsableCommand {
         let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
         let reference = beta > 0 ? try Checkpoint.load(stage.model, device: device) : nil
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
-        if let line = try report.measure("before") { print(line) }
-        try GRPOTrainer(policy: policy, reference: reference, options: options, eos: tok.eosToken, score: score)
-            .run(prompts: try data.prompts(rows), log: try stage.stageLog("grpo"))
-        if let line = try report.measure("after") { print(line) }
-        try Checkpoint.save(policy, tokenizer: tok, to: stage.out)
-        print("saved \(stage.out)")
+        if !stage.resume, let line = try report.measure("before") { print(line) }
+        let trainer = try GRPOTrainer(policy: policy, reference: reference, options: options, eos: tok.eosToken, score: score)
+        try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("grpo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
+        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
+        try stage.finish(trainer.end)
     }
 }
 

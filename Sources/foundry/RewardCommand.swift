@@ -45,7 +45,7 @@ struct RewardTrain: ParsableCommand {
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let (_, model, tok, data) = try stage.load()
+        let (_, model, tok, data) = try stage.load(rewardModel: true)
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
@@ -55,20 +55,21 @@ struct RewardTrain: ParsableCommand {
             let rows = try Datasets.readPointwise(path: self.data)
             let examples = try rows.map { try data.example(prompt: $0.prompt, completion: $0.completion) }
             let (train, held) = split(Array(zip(examples, rows.map(\.score))))
-            try trainer.runPointwise(train.map(\.0), scores: train.map(\.1), log: log)
+            try trainer.runPointwise(train.map(\.0), scores: train.map(\.1), log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
+            if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
             let err = try trainer.evaluatePointwise(held.map(\.0), scores: held.map(\.1))
             print(String(format: "held-out: %d rows, mean squared error %.4f", held.count, err))
         } else {
             let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
             let (train, held) = split(pairs)
             print("reward: \(train.count) training pairs, \(held.count) held out")
-            try trainer.run(train, log: log)
+            try trainer.run(train, log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
+            if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
             if !held.isEmpty {
                 let m = try trainer.evaluate(held)
                 print(String(format: "held-out: accuracy %.1f%%, margin %.3f, loss %.4f over %d pairs", 100 * m.accuracy, m.margin, m.loss, held.count))
             }
         }
-        try rm.save(tokenizer: tok, to: stage.out)
         print("saved \(stage.out) (GPT2ForSequenceClassification)")
     }
 

@@ -12,13 +12,37 @@ struct StageOptions: ParsableArguments {
     @Option(help: "Output checkpoint directory.") var out: String
     @Option(help: "Random seed.") var seed = StageDefaults.seed
     @Flag(help: "Replace the model already in --out (instead of refusing).") var overwrite = false
+    @Flag(help: "Continue the run saved in --out (same options as the run it continues).") var resume = false
+    @Option(help: "Save progress to --out every N steps (0: only at the end and when stopped by a signal).") var saveEvery = 0
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func validate() throws { try Checkpoint.checkNewRun(out, overwrite: overwrite) }
+    func validate() throws {
+        guard saveEvery >= 0 else { throw ValidationError("--save-every must be 0 or more, not \(saveEvery)") }
+        if resume {
+            guard StageCheckpoint.exists(out) else {
+                throw ValidationError("cannot resume: \(out) holds no saved stage progress (run without --resume to start one)")
+            }
+        } else {
+            try Checkpoint.checkNewRun(out, overwrite: overwrite)
+        }
+    }
 
-    func load() throws -> (Device, GPT2, Tokenizer, StageData) {
+    /// Where the stage saves, and resumes from.
+    func checkpoint(_ tokenizer: Tokenizer) -> StageCheckpoint { StageCheckpoint(dir: out, saveEvery: saveEvery, tokenizer: tokenizer) }
+
+    /// A stage stopped by a signal: its progress is saved; exit as Ctrl-C does.
+    func finish(_ end: StageEnd) throws {
+        if case .interrupted(let step) = end {
+            print("interrupted at step \(step): progress saved to \(out); continue with the same command and --resume")
+            throw ExitCode(130)
+        }
+        print("saved \(out)")
+    }
+
+    /// The model to train: the starting --model, or on --resume the one saved in --out.
+    func load(rewardModel: Bool = false) throws -> (Device, GPT2, Tokenizer, StageData) {
         let device = try deviceOptions.open()
-        let (model, tok) = try loadModel(self.model, device: device, needTokenizer: true)
+        let (model, tok) = try loadModel(resume ? out : self.model, device: device, needTokenizer: true, rewardModel: rewardModel && resume)
         guard model.config.objective == .causal else {
             throw FoundryError("\(self.model) is a masked (BERT-style) model: SFT, reward models, DPO, PPO and GRPO start from a causal one (`foundry pretrain` without --objective masked)")
         }
@@ -27,7 +51,8 @@ struct StageOptions: ParsableArguments {
 
     func stageLog(_ name: String) throws -> StageLog {
         try AtomicFile.makeDirectory(out)
-        return try StageLog(stage: name, metricsPath: Checkpoint.path(out, "metrics.jsonl")) { print($0); fflush(stdout) }
+        return try StageLog(stage: name, metricsPath: Checkpoint.path(out, "metrics.jsonl"),
+                            resumingAt: resume ? StageCheckpoint.savedStep(out) : nil) { print($0); fflush(stdout) }
     }
 }
 
@@ -72,13 +97,12 @@ struct SFT: ParsableCommand {
         defer { lock.release() }
         let examples = try data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss)
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: pretrainData)
-        if let line = try report.measure("before") { print(line) }
+        if !stage.resume, let line = try report.measure("before") { print(line) }
         let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
         print("sft: \(examples.count) examples, \(trainer.steps) steps, \(trainer.frozenDescription)")
-        try trainer.run(log: try stage.stageLog("sft"))
-        if let line = try report.measure("after") { print(line) }
-        try Checkpoint.save(model, tokenizer: tok, to: stage.out)
-        print("saved \(stage.out)")
+        try trainer.run(log: try stage.stageLog("sft"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
+        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
+        try stage.finish(trainer.end)
     }
 }
 
