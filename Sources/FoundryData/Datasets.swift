@@ -55,6 +55,28 @@ public struct PointwiseExample: Equatable, Sendable {
     }
 }
 
+/// A person's ranking of K responses to one prompt (InstructGPT's comparison data):
+/// `ranking` lists indices into `responses`, best first.
+public struct RankingExample: Equatable, Sendable {
+    public var prompt: String
+    public var responses: [String]
+    public var ranking: [Int]
+    public init(prompt: String, responses: [String], ranking: [Int]) {
+        self.prompt = prompt; self.responses = responses; self.ranking = ranking
+    }
+
+    /// The C(K, 2) comparisons a ranking implies, better response first (TRL's chosen/rejected).
+    public var pairs: [PreferenceExample] {
+        var out: [PreferenceExample] = []
+        for i in ranking.indices {
+            for j in (i + 1)..<ranking.count {
+                out.append(PreferenceExample(prompt: prompt, chosen: responses[ranking[i]], rejected: responses[ranking[j]]))
+            }
+        }
+        return out
+    }
+}
+
 /// A prompt for RL or evaluation, with the reference answer when the task is verifiable.
 public struct RLPrompt: Equatable, Sendable {
     public var prompt: String
@@ -66,7 +88,7 @@ public struct RLPrompt: Equatable, Sendable {
 
 /// The JSONL layouts Foundry reads.
 public enum DatasetFormat: String, CaseIterable, Sendable {
-    case sft, prefs, pointwise, prompts
+    case sft, prefs, pointwise, prompts, rankings
 
     /// What a row looks like, for error messages.
     public var expected: String {
@@ -79,6 +101,8 @@ public enum DatasetFormat: String, CaseIterable, Sendable {
             return #"JSONL with one {"prompt": "...", "completion": "...", "score": 1.0} object per line (or "label": true/false)"#
         case .prompts:
             return #"JSONL with one {"prompt": "...", "answer": "..."} object per line ("answer" optional)"#
+        case .rankings:
+            return #"JSONL with one {"prompt": "...", "responses": ["...", "..."], "ranking": [1, 0]} object per line (ranking: response indices, best first)"#
         }
     }
 }
@@ -134,6 +158,9 @@ public enum Datasets {
     public static func readPrompts(path: String, warn: (String) -> Void = Datasets.printToStderr) throws -> [RLPrompt] {
         try reported(loadPrompts(path: path, warn: warn), warn)
     }
+    public static func readRankings(path: String, warn: (String) -> Void = Datasets.printToStderr) throws -> [RankingExample] {
+        try reported(loadRankings(path: path, warn: warn), warn)
+    }
 
     /// `load*` return the valid rows and the issues without printing; they throw for a missing
     /// or unreadable file, and for a file with no valid row (after calling `warn` with its issues).
@@ -148,6 +175,41 @@ public enum Datasets {
     }
     public static func loadPrompts(path: String, warn: (String) -> Void = { _ in }) throws -> DatasetLoad<RLPrompt> {
         try load(path: path, format: .prompts, warn: warn, parse: parsePrompt)
+    }
+    public static func loadRankings(path: String, warn: (String) -> Void = { _ in }) throws -> DatasetLoad<RankingExample> {
+        try load(path: path, format: .rankings, warn: warn, parse: parseRanking)
+    }
+
+    /// Whether a JSONL file's first non-blank row is a ranking (has "responses" and "ranking"):
+    /// `foundry reward --data` takes either layout.
+    public static func holdsRankings(path: String) -> Bool {
+        guard let data = try? DataFile.read(path, hint: "") else { return false }
+        for line in data.split(separator: 0x0A) where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+            guard let row = try? JSONParser.parse(Data(line)) else { return false }
+            return row["responses"] != nil && row["ranking"] != nil
+        }
+        return false
+    }
+
+    static func parseRanking(_ row: JSONValue) throws -> RankingExample {
+        let prompt = try string(row, "prompt")
+        guard let list = row["responses"]?.array else { throw RowProblem("\"responses\" is missing or not a list of strings") }
+        let responses = try list.enumerated().map { i, v -> String in
+            guard let s = v.string else { throw RowProblem("\"responses\"[\(i)] is not a string") }
+            return s
+        }
+        guard responses.count >= 2 else { throw RowProblem("a ranking needs at least 2 responses, this row has \(responses.count)") }
+        guard let order = row["ranking"]?.array else { throw RowProblem("\"ranking\" is missing or not a list of response indices") }
+        let ranking = try order.map { v -> Int in
+            guard case .number(let d) = v, d == d.rounded(), d >= 0, d < Double(responses.count) else {
+                throw RowProblem("\"ranking\" holds \(v), not an index into the \(responses.count) responses")
+            }
+            return Int(d)
+        }
+        guard ranking.count == responses.count, Set(ranking).count == ranking.count else {
+            throw RowProblem("\"ranking\" must list each of the \(responses.count) responses once (best first), not \(ranking)")
+        }
+        return RankingExample(prompt: prompt, responses: responses, ranking: ranking)
     }
 
     private static func reported<Row>(_ make: @autoclosure () throws -> DatasetLoad<Row>,
@@ -382,6 +444,12 @@ public enum Datasets {
     public static func write(_ rows: [PointwiseExample], to path: String) throws {
         try writeLines(path, rows.map {
             jsonObject([("prompt", .string($0.prompt)), ("completion", .string($0.completion)), ("score", .number($0.score))])
+        })
+    }
+    public static func write(_ rows: [RankingExample], to path: String) throws {
+        try writeLines(path, rows.map {
+            jsonObject([("prompt", .string($0.prompt)), ("responses", .array($0.responses.map { .string($0) })),
+                        ("ranking", .array($0.ranking.map { .number(Double($0)) }))])
         })
     }
     public static func write(_ rows: [RLPrompt], to path: String) throws {

@@ -94,6 +94,50 @@ public final class RewardTrainer {
         return history
     }
 
+    /// Trains on people's rankings of K responses per prompt (InstructGPT): every response's
+    /// reward once per step, the loss averaged over each prompt's C(K, 2) pairs, then over the
+    /// prompts of the batch. A file of two-response rankings trains the same model as its pairs.
+    @discardableResult
+    public func run(rankings: [TokenizedRanking], log: StageLog, checkpoint: StageCheckpoint? = nil,
+                    resume: Bool = false) throws -> [RewardMetrics] {
+        guard !rankings.isEmpty else { throw FoundryError("no rankings to train the reward model on") }
+        var history: [RewardMetrics] = []
+        try trainLoop(count: rankings.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, lr, steps, first in
+            let m = try pass(rankings: rankings, indices: idx, lr: lr)
+            history.append(m)
+            log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
+                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
+        }
+        return history
+    }
+
+    /// One step on rankings. The batch is rank-major — every prompt's best response, then every
+    /// second-best, … — which for K = 2 is the pairs layout (all chosen, then all rejected).
+    func pass(rankings: [TokenizedRanking], indices: [Int], lr: Float) throws -> RewardMetrics {
+        let ranked = indices.map { rankings[$0].ranked }
+        var seqs: [[Int32]] = [], position: [[Int]] = ranked.map { _ in [] }
+        for rank in 0..<(ranked.map(\.count).max() ?? 0) {
+            for (row, responses) in ranked.enumerated() where rank < responses.count {
+                position[row].append(seqs.count)
+                seqs.append(strip(responses[rank].tokens))
+            }
+        }
+        let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
+        let r = try model.rewards(b)
+        let n = Double(indices.count)
+        var loss = 0.0, correct = 0, pairs = 0, margin = 0.0
+        var dScores = [Double](repeating: 0, count: seqs.count)
+        for at in position {
+            let l = Losses.ranking(rewards: at.map { r[$0] }, centerCoefficient: options.centerRewardsCoefficient)
+            loss += l.loss / n
+            for (k, p) in at.enumerated() { dScores[p] = l.dRewards[k] / n }
+            correct += l.correct; pairs += l.pairs; margin += l.margin * Double(l.pairs)
+        }
+        try backward(b, dScores: dScores, lr: lr)
+        return RewardMetrics(loss: loss, accuracy: Double(correct) / Double(max(pairs, 1)), margin: margin / Double(max(pairs, 1)),
+                             meanReward: r.reduce(0, +) / Double(r.count))
+    }
+
     /// What a resumed run must keep (`StageCheckpoint`).
     func resumeSettings(rows: Int) -> [String: String] {
         ["--objective": options.objective.rawValue, "--lr": "\(options.lr)", "--epochs": "\(options.epochs)",

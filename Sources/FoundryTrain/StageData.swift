@@ -33,5 +33,11 @@ public struct StageData {
         }
     }
 
+    public func rankings(_ rows: [RankingExample]) throws -> [TokenizedRanking] {
+        try rows.map { r in
+            TokenizedRanking(responses: try r.responses.map { try example(prompt: r.prompt, completion: $0) }, ranking: r.ranking)
+        }
+    }
+
     public func prompts(_ rows: [RLPrompt]) throws -> [[Int32]] { try rows.map { try template.prompt($0.prompt) } }
 }

@@ -33,6 +33,21 @@ public struct TokenizedPair {
     }
 }
 
+/// A tokenised ranking: one prompt's responses, `ranking` their indices best first.
+public struct TokenizedRanking {
+    public var responses: [TokenizedExample]
+    public var ranking: [Int]
+    public init(responses: [TokenizedExample], ranking: [Int]) { self.responses = responses; self.ranking = ranking }
+
+    /// The responses best first.
+    public var ranked: [TokenizedExample] { ranking.map { responses[$0] } }
+    /// Its C(K, 2) comparisons, better first.
+    public var pairs: [TokenizedPair] {
+        let r = ranked
+        return r.indices.flatMap { i in ((i + 1)..<r.count).map { TokenizedPair(chosen: r[i], rejected: r[$0]) } }
+    }
+}
+
 /// Keeps chosen parameters fixed: their values are copied once and written back after every
 /// optimizer step (AdamW's decay would otherwise still move them). `--freeze-embeddings`
 /// freezes the token and position tables (and so the tied LM head); `--freeze-layers K` also

@@ -6,7 +6,7 @@ import FoundryData
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Make and check post-training datasets (SFT, preferences, RL prompts).",
-        subcommands: [DataSynth.self, DataInspect.self])
+        subcommands: [DataSynth.self, DataInspect.self, DataPairs.self])
 }
 
 struct DataSynth: ParsableCommand {
@@ -107,6 +107,14 @@ struct DataInspect: ParsableCommand {
             summary.append(String(format: "score min %.4g, mean %.4g, max %.4g", scores.min()!,
                                   scores.reduce(0, +) / Double(scores.count), scores.max()!))
             examples = l.rows.prefix(2).map { [("prompt", $0.prompt), ("completion", $0.completion), ("score", "\($0.score)")] }
+        case .rankings:
+            let l = try Datasets.loadRankings(path: file, warn: say)
+            (total, valid, issues) = (l.total, l.rows.count, l.issues)
+            let ks = l.rows.map(\.responses.count)
+            summary.append("K from \(ks.min()!) to \(ks.max()!) responses; \(l.rows.reduce(0) { $0 + $1.pairs.count }) comparisons")
+            examples = l.rows.prefix(2).map { r in
+                [("prompt", r.prompt)] + r.ranking.enumerated().map { ("rank \($0.offset + 1)", r.responses[$0.element]) }
+            }
         case .prompts:
             let l = try Datasets.loadPrompts(path: file, warn: say)
             (total, valid, issues) = (l.total, l.rows.count, l.issues)
@@ -136,5 +144,22 @@ struct DataInspect: ParsableCommand {
             .replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\r", with: "\\r")
         if s.count > limit { body += "\" ... (\(s.count) characters)" } else { body += "\"" }
         return "\"" + body
+    }
+}
+
+struct DataPairs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pairs",
+        abstract: "Turn rankings of K responses into TRL's prompt/chosen/rejected pairs (C(K,2) per prompt), for DPO and other tools.",
+        discussion: "Example: foundry data pairs --rankings rankings.jsonl --out prefs.jsonl")
+
+    @Option(help: "Rankings (JSONL: prompt, responses, ranking best first).") var rankings: String
+    @Option(help: "Where to write the pairs (JSONL).") var out: String
+
+    func run() throws {
+        let rows = try Datasets.readRankings(path: rankings)
+        let pairs = rows.flatMap(\.pairs)
+        try Datasets.write(pairs, to: out)
+        print("wrote \(out): \(pairs.count) pairs from \(rows.count) rankings")
     }
 }

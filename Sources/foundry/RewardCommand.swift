@@ -18,7 +18,8 @@ struct RewardTrain: ParsableCommand {
         abstract: "Reward model = backbone + scalar head at the last token, trained with Bradley–Terry (or pointwise).",
         discussion: """
         Data: JSONL with prompt/chosen/rejected (optional margin), Anthropic HH rows (chosen/rejected \
-        transcripts), or with --objective pointwise prompt/completion/score. A held-out fraction \
+        transcripts), people's rankings of K responses (prompt/responses/ranking, best first: \
+        InstructGPT's loss over the C(K,2) pairs), or with --objective pointwise prompt/completion/score. A held-out fraction \
         measures pairwise accuracy. The result loads in transformers as \
         GPT2ForSequenceClassification (num_labels=1).
 
@@ -59,6 +60,17 @@ struct RewardTrain: ParsableCommand {
             if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
             let err = try trainer.evaluatePointwise(held.map(\.0), scores: held.map(\.1))
             print(String(format: "held-out: %d rows, mean squared error %.4f", held.count, err))
+        } else if Datasets.holdsRankings(path: self.data) {
+            // People's rankings of K responses (InstructGPT); held-out rankings are scored as their pairs.
+            let (train, held) = split(try data.rankings(try Datasets.readRankings(path: self.data)))
+            print("reward: \(train.count) training rankings (\(train.reduce(0) { $0 + $1.pairs.count }) comparisons), \(held.count) held out")
+            try trainer.run(rankings: train, log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
+            if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
+            let heldPairs = held.flatMap(\.pairs)
+            if !heldPairs.isEmpty {
+                let m = try trainer.evaluate(heldPairs)
+                print(String(format: "held-out: accuracy %.1f%%, margin %.3f, loss %.4f over %ld pairs", 100 * m.accuracy, m.margin, m.loss, heldPairs.count))
+            }
         } else {
             let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
             let (train, held) = split(pairs)

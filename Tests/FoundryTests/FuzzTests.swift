@@ -83,12 +83,14 @@ final class FuzzTests: XCTestCase {
             ("sft", #"{"prompt": "What is 2+2?", "completion": "4"}"# + "\n" + #"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}"#),
             ("prefs", #"{"prompt": "Pick", "chosen": "a", "rejected": "b", "margin": 1.5}"# + "\n" + #"{"chosen": "\n\nHuman: x\n\nAssistant: y", "rejected": "\n\nHuman: x\n\nAssistant: z"}"#),
             ("prompts", #"{"prompt": "Which is larger: 3 or 5?", "answer": "5"}"#),
+            ("rankings", #"{"prompt": "Pick", "responses": ["a", "bb", "c"], "ranking": [2, 0, 1]}"#),
         ]
         for (format, seed) in rows {
             try fuzz("\(format).jsonl", seed: Data((seed + "\n").utf8), path: dir + "/rows.jsonl", count: 1000) { p in
                 switch format {
                 case "sft": _ = try Datasets.readSFT(path: p, warn: { _ in })
                 case "prefs": _ = try Datasets.readPreferences(path: p, warn: { _ in })
+                case "rankings": _ = try Datasets.readRankings(path: p, warn: { _ in })
                 default: _ = try Datasets.readPrompts(path: p, warn: { _ in })
                 }
             }

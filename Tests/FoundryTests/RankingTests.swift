@@ -1,0 +1,92 @@
+import XCTest
+import Foundation
+import FoundryCore
+import FoundryCPU
+import FoundryData
+import FoundryModel
+import FoundryTrain
+
+/// Rankings of K responses as reward-model data (InstructGPT): the loss by hand and against
+/// finite differences, K = 2 rankings training the same model as the pairs they are, the file
+/// format and its conversion to pairs.
+final class RankingTests: XCTestCase {
+    func testLossByHandAndFiniteDifferences() {
+        // Rewards of the responses ranked 1st, 2nd, 3rd: pairs (1,2) z=1, (1,3) z=2, (2,3) z=1.
+        let l = Losses.ranking(rewards: [1, 0, -1])
+        func nls(_ z: Double) -> Double { log(1 + exp(-z)) }          // −log σ(z)
+        func g(_ z: Double) -> Double { 1 / (1 + exp(z)) }             // −d/dz of it: 1 − σ(z)
+        XCTAssertEqual(l.loss, (nls(1) + nls(2) + nls(1)) / 3, accuracy: 1e-12)
+        XCTAssertEqual(l.dRewards[0], -(g(1) + g(2)) / 3, accuracy: 1e-12)
+        XCTAssertEqual(l.dRewards[1], (g(1) - g(1)) / 3, accuracy: 1e-12)
+        XCTAssertEqual(l.dRewards[2], (g(2) + g(1)) / 3, accuracy: 1e-12)
+        XCTAssertEqual(l.correct, 3); XCTAssertEqual(l.pairs, 3)
+        XCTAssertEqual(l.margin, (1 + 2 + 1) / 3, accuracy: 1e-12)
+        // Finite differences at random rewards, K = 4, with the centring term on.
+        var rng = RNG(seed: 5)
+        let r = (0..<4).map { _ in rng.normal() }
+        let a = Losses.ranking(rewards: r, centerCoefficient: 0.01)
+        for i in 0..<4 {
+            var up = r, down = r
+            up[i] += 1e-6; down[i] -= 1e-6
+            let numeric = (Losses.ranking(rewards: up, centerCoefficient: 0.01).loss - Losses.ranking(rewards: down, centerCoefficient: 0.01).loss) / 2e-6
+            XCTAssertEqual(a.dRewards[i], numeric, accuracy: 1e-7, "reward \(i)")
+        }
+    }
+
+    func model() throws -> GPT2 {
+        let m = try GPT2(config: GPT2Config(vocabSize: 9, maxSeq: 12, channels: 16, layers: 1, heads: 2), device: CPUDevice())
+        try m.initialise(seed: 4)
+        return m
+    }
+
+    /// Two-response rankings (either order in the file) and the pairs they are: the same weights, bit for bit.
+    func testTwoResponseRankingsTrainTheModelOfTheirPairs() throws {
+        var rows: [(prompt: [Int32], a: [Int32], b: [Int32], aBetter: Bool)] = []
+        for i in 0..<7 {
+            let prompt: [Int32] = [Int32(1 + i % 4), 2], a: [Int32] = [3, Int32(i % 5 + 1)], b: [Int32] = [5, 6, Int32(i % 3)]
+            rows.append((prompt, a, b, i % 2 == 0))
+        }
+        func example(_ p: [Int32], _ c: [Int32]) -> TokenizedExample {
+            TokenizedExample(tokens: p + c, lossMask: p.map { _ in false } + c.map { _ in true })
+        }
+        let rankings = rows.map { r in
+            TokenizedRanking(responses: [example(r.prompt, r.a), example(r.prompt, r.b)], ranking: r.aBetter ? [0, 1] : [1, 0])
+        }
+        let pairs = rows.map { r in
+            r.aBetter ? TokenizedPair(chosen: example(r.prompt, r.a), rejected: example(r.prompt, r.b))
+                      : TokenizedPair(chosen: example(r.prompt, r.b), rejected: example(r.prompt, r.a))
+        }
+        var o = RewardOptions(); o.lr = 1e-2; o.epochs = 3; o.batch = 3; o.warmup = 1
+        let quiet = try StageLog(stage: "r", metricsPath: nil) { _ in }
+        let fromRankings = RewardModel(backbone: try model(), head: ScalarHead(channels: 16, seed: 1))
+        let h1 = try RewardTrainer(model: fromRankings, options: o, pad: 0).run(rankings: rankings, log: quiet)
+        let fromPairs = RewardModel(backbone: try model(), head: ScalarHead(channels: 16, seed: 1))
+        let h2 = try RewardTrainer(model: fromPairs, options: o, pad: 0).run(pairs, log: quiet)
+        XCTAssertEqual(h1.map(\.loss), h2.map(\.loss))
+        XCTAssertEqual(try fromRankings.backbone.device.read(fromRankings.backbone.params), try fromPairs.backbone.device.read(fromPairs.backbone.params))
+        XCTAssertEqual(fromRankings.head.weight, fromPairs.head.weight)
+    }
+
+    func testFileFormatAndPairs() throws {
+        let dir = CLI.tempDir(), path = dir + "/rankings.jsonl"
+        let good = RankingExample(prompt: "Which?", responses: ["a", "b", "c"], ranking: [2, 0, 1])
+        try Datasets.write([good], to: path)
+        XCTAssertTrue(Datasets.holdsRankings(path: path))
+        XCTAssertEqual(try Datasets.readRankings(path: path), [good])
+        XCTAssertEqual(good.pairs.map { "\($0.chosen)>\($0.rejected)" }, ["c>a", "c>b", "a>b"])
+        let bad = [#"{"prompt": "p", "responses": ["a", "b"], "ranking": [0, 0]}"#, #"{"prompt": "p", "responses": ["a"], "ranking": [0]}"#,
+                   #"{"prompt": "p", "responses": ["a", "b"], "ranking": [0, 2]}"#, #"{"prompt": "p", "responses": ["a", 3], "ranking": [0, 1]}"#]
+        try (bad.joined(separator: "\n") + "\n" + #"{"prompt": "q", "responses": ["x", "y"], "ranking": [1, 0]}"#)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        var warnings: [String] = []
+        let l = try Datasets.loadRankings(path: path) { warnings.append($0) }
+        XCTAssertEqual(l.rows.count, 1)
+        XCTAssertEqual(l.issues.count, 4, "\(l.issues)")
+        // The command line: rankings to pairs.
+        let out = dir + "/prefs.jsonl"
+        try Datasets.write([good], to: path)
+        let r = try CLI.run(["data", "pairs", "--rankings", path, "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Datasets.readPreferences(path: out), good.pairs)
+    }
+}
