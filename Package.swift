@@ -40,9 +40,10 @@ let package = Package(
         // Report cards: PNG line and bar charts (FoundryCore only for its atomic writes).
         .target(name: "FoundryReport", dependencies: ["FoundryCore"], path: "Sources/FoundryReport"),
         // The model's whole life as a library: model directories, stage measures (task accuracy,
-        // forgetting, scorers) and the pipeline with its report; the CLI, the tests and a server
-        // call it in-process.
-        .target(name: "FoundryPipeline", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundryTrain", "FoundryReport"],
+        // forgetting, scorers), chat sessions and the pipeline with its report; the CLI, the
+        // tests and a server call it in-process.
+        .target(name: "FoundryPipeline", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample", "FoundryTrain",
+                                                        "FoundryReport"],
                 path: "Sources/FoundryPipeline"),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
         .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryOpenCL", "CCLBlast"],

@@ -13,7 +13,7 @@ struct Foundry: ParsableCommand {
         checks every kernel; results on the two agree within float rounding.
         """,
         subcommands: [
-            Devices.self, Kernels.self, TokenizerCommand.self, Pretrain.self, Sample.self, Fill.self,
+            Devices.self, Kernels.self, TokenizerCommand.self, Pretrain.self, Sample.self, Chat.self, Fill.self,
             Forward.self, Overfit.self, DataCommand.self, SFT.self, Reward.self, DPO.self, PPO.self, GRPO.self,
             Eval.self, Extract.self, Pipeline.self, Bench.self,
         ])

@@ -3,7 +3,9 @@ import Foundation
 import FoundryCore
 import FoundryModel
 import FoundryPipeline
+import FoundryData
 import FoundrySample
+import FoundryTrain
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,35 +17,31 @@ struct Sample: ParsableCommand {
 
         Examples:
           foundry sample --model runs/shakespeare --prompt "ROMEO:" --top-k 40
+          foundry sample --model runs/pipeline/ppo --chat --prompt "Which is larger: 41 or 14?"
+          foundry sample --model runs/sft --prompts task/rl_prompts.jsonl --n 4 --out candidates.jsonl
           foundry sample --logits 1,2 --temperature 1     (prints the distribution: 0.2689 0.7311)
         """)
 
-    static let defaults = SamplingSettings()
     @Option(help: "Model directory.") var model: String?
     @Option(help: "Text to continue (default: start from end-of-text).") var prompt = ""
-    @Option(help: "Tokens to generate.") var maxTokens = defaults.maxTokens
-    @Option(help: "Softmax temperature; 0 = greedy.") var temperature = defaults.filter.temperature
-    @Option(help: "Keep only the k most likely tokens (0 = off).") var topK = defaults.filter.topK
-    @Option(help: "Keep the smallest set of tokens whose probability reaches p (1 = off).") var topP = defaults.filter.topP
-    @Option(help: "Drop tokens less likely than min-p × the top probability (0 = off).") var minP = defaults.filter.minP
-    @Option(help: "Penalise tokens already in the context (1 = off; transformers' rule).") var repetitionPenalty = defaults.repetitionPenalty
-    @Option(help: "Random seed for the draws.") var seed = defaults.seed
-    @Flag(help: "Always take the most likely token.") var greedy = defaults.greedy
+    @Flag(help: "Render --prompt as one chat turn (the template SFT trained on) and print the reply.") var chat = false
+    @Option(help: "Instead of --prompt: a prompts file (JSONL with \"prompt\"); with --out, --n responses each as chat replies.")
+    var prompts: String?
+    @Option(help: "Responses per prompt, with --prompts.") var n = 4
+    @Option(help: "With --prompts: where to write {\"prompt\", \"responses\"} rows (candidates to rank).") var out: String?
+    @OptionGroup var sampling: SamplingOptions
     @Option(help: "Instead of a model: comma-separated logits whose sampling distribution to print.") var logits: String?
     @OptionGroup var deviceOptions: DeviceOptions
 
-    var filter: SamplingFilter {
-        SamplingFilter(temperature: greedy ? 0 : temperature, topK: topK, topP: topP, minP: minP)
-    }
+    var filter: SamplingFilter { sampling.settings.filter }
+    var settings: SamplingSettings { sampling.settings }
 
-    var settings: SamplingSettings {
-        var s = Self.defaults
-        s.maxTokens = maxTokens; s.filter = filter; s.repetitionPenalty = repetitionPenalty
-        s.seed = seed; s.greedy = greedy
-        return s
+    func validate() throws {
+        if prompts != nil {
+            guard out != nil else { throw ValidationError("--prompts needs --out FILE for the sampled responses") }
+            guard n >= 1 else { throw ValidationError("--n must be 1 or more, not \(n)") }
+        }
     }
-
-    func validate() throws { try settings.validate() }
 
     func run() throws {
         let device = try deviceOptions.open()
@@ -64,6 +62,22 @@ struct Sample: ParsableCommand {
         let gen = try Generator(model: gpt)
         var s = settings
         s.stopToken = tok.eosToken
+        if let prompts, let out { return try candidates(gpt, tok, prompts: prompts, out: out) }
+        if chat {
+            let session = try ChatSession(model: gpt, tokenizer: tok)
+            let start = Date()
+            var first: Date?
+            var count = 0
+            try session.reply(to: prompt, settings: s) { piece in
+                if first == nil { first = Date() }
+                count += 1
+                print(piece, terminator: ""); fflush(stdout)
+                return true
+            }
+            print(""); fflush(stdout)
+            FileHandle.standardError.write(Data("[\(device.backend) backend, first token after \(String(format: "%.0f", 1000 * (first ?? Date()).timeIntervalSince(start))) ms]\n".utf8))
+            return
+        }
         let promptIds = prompt.isEmpty ? [tok.eosToken] : try tok.encode(prompt)
         print(prompt, terminator: "")
         var produced: [Int32] = [], shown = ""
@@ -88,5 +102,26 @@ struct Sample: ParsableCommand {
         let rate = produced.count > 1 ? String(format: "%.1f tokens/s", Double(produced.count - 1) / max(end.timeIntervalSince(firstToken!), 1e-9)) : "n/a"
         let first = firstToken.map { String(format: "first token after %.0f ms", 1000 * $0.timeIntervalSince(start)) } ?? "no tokens"
         FileHandle.standardError.write(Data("[\(produced.count) tokens, \(rate), \(first), \(device.backend) backend]\n".utf8))
+    }
+
+    /// --n sampled chat replies to each prompt of a file, batched, as rows to rank.
+    func candidates(_ gpt: GPT2, _ tok: Tokenizer, prompts path: String, out: String) throws {
+        let rows = try Datasets.readPrompts(path: path)
+        let data = try StageData(tokenizer: tok, maxSeq: gpt.config.maxSeq)
+        let tokenized = try data.prompts(rows)
+        let s = settings
+        var sampler = RolloutSampler(eos: tok.eosToken, temperature: s.greedy ? 0 : s.filter.temperature, maxNewTokens: s.maxTokens)
+        sampler.topK = s.filter.topK
+        var rng = RNG(seed: s.seed)
+        let indices = rows.indices.flatMap { Array(repeating: $0, count: n) }
+        let rollouts = try sampler.sample(gpt, prompts: tokenized, indices: indices, rng: &rng)
+        var lines: [String] = []
+        for (i, row) in rows.enumerated() {
+            let responses = rollouts.filter { $0.promptIndex == i }.map { tok.decode($0.answer) }
+            let object: [String: Any] = ["prompt": row.prompt, "responses": responses]
+            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        }
+        try AtomicFile.write(Data(lines.map { $0 + "\n" }.joined().utf8), to: out)
+        print("wrote \(out): \(n) responses to each of \(rows.count) prompts")
     }
 }

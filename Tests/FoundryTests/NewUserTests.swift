@@ -84,4 +84,45 @@ final class NewUserTests: XCTestCase {
         XCTAssertTrue(m.stdout.contains("dpo step    2/2"), m.stdout)
         XCTAssertFalse(m.stdout.contains("0.0000 |"), "small numbers are not shown as 0.0000: \(m.stdout)")
     }
+
+    /// `foundry chat` in a terminal (a pseudo-terminal from script(1)): prompts, streamed
+    /// replies in the chat format, /reset and /quit; and the same conversation through a pipe.
+    func testChatThroughATerminal() throws {
+        let sft = Self.pipeline + "/sft"
+        let command = "\(CLI.binary) chat --model \(sft) --temperature 0 --max-tokens 4 --backend cpu"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qec", command, "/dev/null"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input; p.standardOutput = output; p.standardError = output
+        try p.run()
+        input.fileHandleForWriting.write(Data("hi\n/reset\nhi\n/quit\n".utf8))
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("/reset starts over") && text.contains("you> ") && text.contains("model> ")
+                      && text.contains("(new conversation)"), text)
+        // The two replies to "hi", each in a fresh conversation at temperature 0, are the same text.
+        let replies = text.components(separatedBy: "model> ").dropFirst().map { $0.components(separatedBy: CharacterSet.newlines)[0] }
+        XCTAssertEqual(replies.count, 2, text)
+        XCTAssertEqual(replies.first, replies.last, text)
+        // One turn from `sample --chat` is the chat's first reply.
+        let one = try CLI.run(["sample", "--model", sft, "--chat", "--prompt", "hi", "--temperature", "0", "--max-tokens", "4", "--backend", "cpu"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(one.stdout.components(separatedBy: CharacterSet.newlines)[0], replies.first)
+    }
+
+    func testCandidatesToRank() throws {
+        let out = CLI.tempDir() + "/candidates.jsonl"
+        let r = try CLI.run(["sample", "--model", Self.pipeline + "/sft", "--prompts", Self.pipeline + "/task/eval.jsonl", "--n", "3",
+                             "--max-tokens", "4", "--out", out, "--backend", "cpu"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 16)
+        for line in lines {
+            let row = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            XCTAssertNotNil(row["prompt"] as? String)
+            XCTAssertEqual((row["responses"] as? [String])?.count, 3)
+        }
+    }
 }
