@@ -213,6 +213,33 @@ public struct SynthTask: Sendable {
         }
     }
 
+    /// A simulated person ranking `k` responses to each of `n` prompts (InstructGPT's labelling):
+    /// the correct answer and k − 1 distinct wrong ones, drawn as `preferencePairs` draws its
+    /// rejected answer (the demonstrator's slip among them at the same rate). The person puts the
+    /// correct answer first and the wrong ones by how close they come: a number nearer the answer
+    /// above a farther one, a reply that is not a bare number last. The responses are shown in
+    /// a shuffled order; a problem with too few distinct wrong answers gets fewer responses (≥ 2).
+    public func rankings(_ n: Int, k: Int) -> [RankingExample] {
+        var rng = stream(9)
+        var slips = stream(10)
+        return (0..<max(0, n)).map { _ in
+            let p = trainingProblem(&rng)
+            var wrong: [String] = []
+            if demoSlip > 0, let slip = demonstratorSlip(p), Double(slips.uniform()) < demoSlip { wrong.append(slip) }
+            for _ in 0..<(20 * k) where wrong.count < k - 1 {
+                let c = rejected(for: p, &rng)
+                if !wrong.contains(c) { wrong.append(c) }
+            }
+            let target = Int(p.answer)
+            func distance(_ s: String) -> Int { Int(s).flatMap { v in target.map { abs(v - $0) } } ?? Int.max }
+            let best = [p.answer] + wrong.enumerated().sorted { (distance($0.element), $0.offset) < (distance($1.element), $1.offset) }.map(\.element)
+            var shown = Array(best.indices)
+            for i in stride(from: shown.count - 1, to: 0, by: -1) { shown.swapAt(i, rng.below(i + 1)) }
+            return RankingExample(prompt: p.prompt, responses: shown.map { best[$0] },
+                                  ranking: best.indices.map { rank in shown.firstIndex(of: rank)! })
+        }
+    }
+
     /// Scored completions: about half correct (score 1), half rejected-style (score 0).
     public func pointwiseExamples(_ n: Int) -> [PointwiseExample] {
         var rng = stream(6)
@@ -551,8 +578,11 @@ public struct SynthTask: Sendable {
         public var rl: Int
         public var eval: Int
         public var corpusCharacters: Int
-        public init(sft: Int = 4000, prefs: Int = 4000, rl: Int = 2000, eval: Int = 500, corpusCharacters: Int = 1_000_000) {
-            self.sft = sft; self.prefs = prefs; self.rl = rl; self.eval = eval; self.corpusCharacters = corpusCharacters
+        /// Responses per ranking in rankings.jsonl (as many rows as `prefs`); 0 writes none.
+        public var rankK = 0
+
+        public init(sft: Int = 4000, prefs: Int = 4000, rl: Int = 2000, eval: Int = 500, corpusCharacters: Int = 1_000_000, rankK: Int = 0) {
+            self.sft = sft; self.prefs = prefs; self.rl = rl; self.eval = eval; self.corpusCharacters = corpusCharacters; self.rankK = rankK
         }
 
         /// Counts are 0 (skip that file) or more.
@@ -560,6 +590,7 @@ public struct SynthTask: Sendable {
             for (label, v) in [("--sft", sft), ("--prefs", prefs), ("--rl", rl), ("--eval", eval), ("--corpus-chars", corpusCharacters)] where v < 0 {
                 throw FoundryError("\(label) is \(v): counts must be 0 (skip that file) or more")
             }
+            guard rankK == 0 || (2...16).contains(rankK) else { throw FoundryError("--rankings \(rankK): rank 2 to 16 responses per prompt (0: none)") }
         }
     }
 
@@ -592,6 +623,11 @@ public struct SynthTask: Sendable {
             let p = path("prefs.jsonl")
             try Datasets.write(preferencePairs(sizes.prefs), to: p)
             written.append(WrittenFile(path: p, count: sizes.prefs, what: "prompt/chosen/rejected rows"))
+        }
+        if sizes.rankK >= 2 && sizes.prefs > 0 {
+            let p = path("rankings.jsonl")
+            try Datasets.write(rankings(sizes.prefs, k: sizes.rankK), to: p)
+            written.append(WrittenFile(path: p, count: sizes.prefs, what: "prompt/responses/ranking rows of \(sizes.rankK) responses"))
         }
         if sizes.rl > 0 {
             let p = path("rl_prompts.jsonl")

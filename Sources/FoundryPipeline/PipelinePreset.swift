@@ -46,6 +46,9 @@ public struct PipelinePreset: Sendable {
     /// TRL's rpo_alpha for the pipeline's DPO: without the NLL term on the chosen answers, DPO
     /// here lowers them along with the rejected ones and accuracy does not improve.
     public var dpoRPOAlpha = 1.0
+    /// Rankings of K responses (K > 2) instead of pairs for the reward model, at the same number
+    /// of labelled prompts; 0: pairs.
+    public var rankK = 0
 
     public static func named(_ name: Name) -> PipelinePreset {
         switch name {

@@ -18,7 +18,8 @@ struct PipelineReport {
             stageSeconds: Dictionary(uniqueKeysWithValues: run.stageSeconds.map { ($0.0, $0.1) }),
             backend: run.device.backend, device: run.device.name, seed: run.seed,
             task: .init(name: run.p.task.rawValue, digits: "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", demoSlip: run.p.demoSlip),
-            rewardModel: run.metrics["reward_model"].map(PipelineReportFile.figures))
+            rewardModel: run.metrics["reward_model"].map(PipelineReportFile.figures),
+            rewardModelPairs: run.metrics["reward_model_pairs"].map(PipelineReportFile.figures))
         try file.write(to: Checkpoint.path(out, "report.json"))
 
         // Plots.
@@ -59,7 +60,12 @@ struct PipelineReport {
                          shown(m["reward"], "%.3f"), shown(m["kl"], "%.3f"))
         }
         if let rm = run.metrics["reward_model"] {
-            md += String(format: "\nReward model: held-out pairwise accuracy %.1f%%, mean margin %.3f.\n", 100 * rm["pairwise_accuracy"]!, rm["margin"]!)
+            md += String(format: "\nReward model: held-out pairwise accuracy %.1f%%, mean margin %.3f", 100 * rm["pairwise_accuracy"]!, rm["margin"]!)
+            if let pairs = run.metrics["reward_model_pairs"] {
+                md += String(format: " (from rankings of %ld responses; from pairs of the same prompts: %.1f%%, margin %.3f)",
+                             run.p.rankK, 100 * pairs["pairwise_accuracy"]!, pairs["margin"]!)
+            }
+            md += ".\n"
         }
         let f = run.forgetting
         /// A figure, or "skipped" for a stage that did not run.
@@ -82,7 +88,10 @@ struct PipelineReport {
             run.say(name.padding(12) + String(format: " %6.1f%%  %6.1f%%  ", 100 * m["accuracy"]!, 100 * m["accuracy_sampled"]!)
                     + right(shown(m["reward"], "%+.3f"), 7) + "  " + right(shown(m["kl"], "%.3f"), 6))
         }
-        if let rm = run.metrics["reward_model"] { run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)) }
+        if let rm = run.metrics["reward_model"] {
+            run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)
+                    + (run.metrics["reward_model_pairs"].map { String(format: " (rankings of %ld; pairs of the same prompts: %.1f%%)", run.p.rankK, 100 * $0["pairwise_accuracy"]!) } ?? ""))
+        }
         run.say("forgetting: val loss \(shown(f["val_loss_before"])) → \(shown(f["val_loss_after"])) (frozen: \(shown(f["val_loss_after_frozen"])))")
         run.say(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
     }
@@ -105,10 +114,12 @@ public struct PipelineReportFile: Codable, Equatable {
     public var task: Task
     /// pairwise_accuracy, margin, loss.
     public var rewardModel: [String: Double?]?
+    /// With --rank-k: the same figures of a reward model trained on pairs (K = 2) from as many prompts.
+    public var rewardModelPairs: [String: Double?]?
 
     enum CodingKeys: String, CodingKey {
         case stages, forgetting, seconds, backend, device, seed, task
-        case stageSeconds = "stage_seconds", rewardModel = "reward_model"
+        case stageSeconds = "stage_seconds", rewardModel = "reward_model", rewardModelPairs = "reward_model_pairs"
     }
 
     /// NaN (not measured) as nil.

@@ -69,7 +69,8 @@ public final class PipelineRun {
         task.demoSlip = p.demoSlip
         let taskDir = dir("task")
         try timed("data") {
-            try task.write(to: taskDir, sizes: .init(sft: p.sftRows, prefs: p.prefRows, rl: p.rlRows, eval: p.evalRows, corpusCharacters: p.corpusChars))
+            try task.write(to: taskDir, sizes: .init(sft: p.sftRows, prefs: p.prefRows, rl: p.rlRows, eval: p.evalRows, corpusCharacters: p.corpusChars,
+                                                     rankK: p.rankK))
         }
         let corpus = try String(contentsOfFile: Checkpoint.path(taskDir, "pretrain.txt"), encoding: .utf8)
         let evalRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "eval.jsonl"))
@@ -113,19 +114,37 @@ public final class PipelineRun {
         // 4. Reward model.
         let pairs = try data.pairs(try Datasets.readPreferences(path: Checkpoint.path(taskDir, "prefs.jsonl")))
         let heldPairs = Array(pairs.suffix(max(1, pairs.count / 10))), trainPairs = Array(pairs.dropLast(max(1, pairs.count / 10)))
-        try stage("reward", "reward model") {
-            let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
-            var o = RewardOptions()
-            o.epochs = Double(p.rewardEpochs); o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
-            try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("reward", "reward"))
-            try rm.save(tokenizer: tok, to: dir("reward"))
+        /// Trains a reward model from the SFT model into `name` (unless it is there to reuse).
+        func trainReward(_ name: String, _ title: String, _ train: (RewardTrainer) throws -> Void) throws {
+            try stage(name, title) {
+                let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
+                var o = RewardOptions()
+                o.epochs = Double(p.rewardEpochs); o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
+                try train(try RewardTrainer(model: rm, options: o, pad: tok.eosToken))
+                try rm.save(tokenizer: tok, to: dir(name))
+            }
+        }
+        /// A reward model's figures on the held-out comparisons.
+        func evaluateReward(_ name: String) throws -> [String: Double] {
+            let m = try RewardTrainer(model: try RewardModel.load(dir(name), device: device), options: RewardOptions(), pad: tok.eosToken)
+                .evaluate(heldPairs)
+            say(String(format: "   %@: held-out pairwise accuracy %.1f%% over %ld pairs", name, 100 * m.accuracy, heldPairs.count))
+            return ["pairwise_accuracy": m.accuracy, "margin": m.margin, "loss": m.loss]
+        }
+        if p.rankK > 2 {
+            // People's rankings of K responses to as many prompts as the pairs have; a model from
+            // the pairs (K = 2) beside it for the report's comparison; PPO uses the rankings' one.
+            let ranked = Array(try data.rankings(try Datasets.readRankings(path: Checkpoint.path(taskDir, "rankings.jsonl"))).prefix(trainPairs.count))
+            try trainReward("reward", "reward model (rankings of \(p.rankK))") { try $0.run(rankings: ranked, log: try quiet("reward", "reward")) }
+            try trainReward("reward_pairs", "reward model (pairs, for comparison)") { try $0.run(trainPairs, log: try quiet("reward", "reward_pairs")) }
+            metrics["reward_model_pairs"] = try evaluateReward("reward_pairs")
+        } else {
+            try trainReward("reward", "reward model") { try $0.run(trainPairs, log: try quiet("reward", "reward")) }
         }
         let rm = try RewardModel.load(dir("reward"), device: device)
-        let rmEval = try RewardTrainer(model: rm, options: RewardOptions(), pad: tok.eosToken).evaluate(heldPairs)
-        metrics["reward_model"] = ["pairwise_accuracy": rmEval.accuracy, "margin": rmEval.margin, "loss": rmEval.loss]
+        metrics["reward_model"] = try evaluateReward("reward")
         curves["reward"] = readCurve(dir("reward"), "loss")
-        say(String(format: "   reward model: held-out pairwise accuracy %.1f%% over %d pairs", 100 * rmEval.accuracy, heldPairs.count))
         // 5. DPO, GRPO and PPO, each from the same SFT model (the order changes no result). PPO runs
         // last: in a run with PPO (120 × 128) first, DPO took 126 s and GRPO 160 s in the same
         // process, against 34–38 s and 95–98 s before it or on their own; PPO's own steps kept

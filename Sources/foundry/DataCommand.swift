@@ -34,13 +34,15 @@ struct DataSynth: ParsableCommand {
     @Option(help: "RL prompts.") var rl = defaultSizes.rl
     @Option(help: "Held-out eval prompts.") var eval = defaultSizes.eval
     @Option(help: "Characters of pretraining text.") var corpusChars = defaultSizes.corpusCharacters
+    @Option(help: "Also write rankings.jsonl: --prefs prompts, each with K responses ranked by a simulated person (0: none).")
+    var rankings = defaultSizes.rankK
 
     func validate() throws {
         try SynthTask.checkDemoSlip(demoSlip)
         try sizes.validate()
     }
 
-    var sizes: SynthTask.Sizes { SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval, corpusCharacters: corpusChars) }
+    var sizes: SynthTask.Sizes { SynthTask.Sizes(sft: sft, prefs: prefs, rl: rl, eval: eval, corpusCharacters: corpusChars, rankK: rankings) }
 
     func run() throws {
         var t = try SynthTask(family: task, seed: seed, digits: digits, subtraction: subtraction)

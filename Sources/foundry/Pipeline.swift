@@ -32,6 +32,8 @@ struct Pipeline: ParsableCommand {
     @Option(help: "Override the preset's pretraining steps.") var pretrainSteps: Int?
     @Option(help: "Demonstrator slip rate on hard cases, instead of the preset's (\(PipelinePreset.named(PipelinePreset.defaultName).demoSlip) for \(PipelinePreset.defaultName); 0 = perfect demonstrations). See `foundry data synth --help`.")
     var demoSlip: Double?
+    @Option(help: "Train the reward model on rankings of K responses (K > 2) by a simulated person, beside one on pairs of the same prompts for comparison.")
+    var rankK: Int?
     @Flag(help: "Rerun every stage even if its checkpoint exists.") var fresh = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -40,6 +42,7 @@ struct Pipeline: ParsableCommand {
         if let sftLr, !(sftLr > 0) { throw ValidationError("--sft-lr must be a positive number, not \(sftLr)") }
         if let pretrainSteps, pretrainSteps < 1 { throw ValidationError("--pretrain-steps must be 1 or more, not \(pretrainSteps)") }
         if let demoSlip { try SynthTask.checkDemoSlip(demoSlip) }
+        if let rankK, !(3...16).contains(rankK) { throw ValidationError("--rank-k must be 3 to 16 (pairs are K = 2, the default), not \(rankK)") }
     }
 
     /// The preset with this command's overrides.
@@ -51,6 +54,7 @@ struct Pipeline: ParsableCommand {
         if let task { p.task = task }
         if let demoSlip { p.demoSlip = demoSlip }
         if let digits { p.digits = digits }
+        if let rankK { p.rankK = rankK }
         return p
     }
 

@@ -89,4 +89,34 @@ final class RankingTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try Datasets.readPreferences(path: out), good.pairs)
     }
+
+    /// The simulated person: the correct answer first, the wrong ones by how close they come,
+    /// distinct responses in a shuffled order, as reproducible as the rest of the task.
+    func testSimulatedRankings() throws {
+        do {   // compare: the answer is the larger of the two numbers in the prompt
+            var task = try SynthTask(family: .compare, seed: 3, digits: 1...2)
+            task.demoSlip = 0.7
+            let rows = task.rankings(50, k: 4)
+            XCTAssertEqual(rows, task.rankings(50, k: 4))
+            var shuffled = 0
+            for r in rows {
+                XCTAssertEqual(Set(r.responses).count, r.responses.count, "distinct: \(r)")
+                XCTAssertTrue((2...4).contains(r.responses.count))
+                XCTAssertEqual(r.ranking.sorted(), Array(r.responses.indices))
+                let best = r.responses[r.ranking[0]]
+                let numbers = r.prompt.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+                let answer = String(try XCTUnwrap(numbers.max(), r.prompt))
+                XCTAssertTrue(SynthTask.check(completion: best, answer: answer), "\(r)")
+                for wrong in r.ranking.dropFirst() { XCTAssertFalse(SynthTask.check(completion: r.responses[wrong], answer: answer), "\(r)") }
+                let distances = r.ranking.dropFirst().map { Int(r.responses[$0]).map { abs($0 - Int(answer)!) } ?? Int.max }
+                XCTAssertEqual(distances, distances.sorted(), "closer wrong answers rank higher: \(r)")
+                if r.ranking != Array(r.responses.indices) { shuffled += 1 }
+            }
+            XCTAssertGreaterThan(shuffled, 25, "responses are shown shuffled")
+        }
+        let dir = CLI.tempDir()
+        let r = try CLI.run(["data", "synth", "--out", dir, "--sft", "0", "--prefs", "6", "--rl", "0", "--eval", "0", "--corpus-chars", "0", "--rankings", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Datasets.readRankings(path: dir + "/rankings.jsonl").count, 6)
+    }
 }
