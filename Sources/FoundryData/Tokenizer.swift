@@ -147,7 +147,9 @@ struct TokenizerFile {
         if byteLevel {
             w("  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n")
         } else {
-            w("  \"decoder\": null,\n")
+            // Tokens are characters: decoding concatenates them (without a decoder, Hugging Face
+            // tokenizers joins tokens with spaces).
+            w("  \"decoder\": {\"type\": \"Fuse\"},\n")
         }
         w("  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n")
         w("    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n")

@@ -42,8 +42,35 @@ public enum Checkpoint {
             config.padTokenId = model.config.eosTokenId
         }
         set.add("config.json", try config.encoded())
-        if let tokenizer { set.add("tokenizer.json", try tokenizer.encoded()) }
+        if let tokenizer {
+            set.add("tokenizer.json", try tokenizer.encoded())
+            set.add("tokenizer_config.json", try tokenizerConfig(tokenizer, maxSeq: model.config.maxSeq))
+        }
+        set.add("generation_config.json", try generationConfig(model.config))
         return set
+    }
+
+    /// tokenizer_config.json: tells transformers to use tokenizer.json as it is
+    /// (`PreTrainedTokenizerFast`; without it, AutoTokenizer rebuilds a GPT-2 tokenizer from
+    /// config.json's model type, which drops the spaces of a character vocabulary), names the
+    /// special tokens, and carries a chat template that renders Foundry's chat format exactly.
+    static func tokenizerConfig(_ tokenizer: Tokenizer, maxSeq: Int) throws -> Data {
+        let eos = TokenizerSpecials.eos, user = TokenizerSpecials.user, assistant = TokenizerSpecials.assistant
+        let template = "{% for message in messages %}{% if message['role'] == 'assistant' %}\(assistant){{ message['content'] }}\(eos)"
+            + "{% else %}\(user){{ message['content'] }}{% endif %}{% endfor %}{% if add_generation_prompt %}\(assistant){% endif %}"
+        var config: [String: Any] = [
+            "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": maxSeq, "clean_up_tokenization_spaces": false,
+            "eos_token": eos, "bos_token": eos, "pad_token": eos,
+        ]
+        if tokenizer.id(ofSpecial: user) != nil && tokenizer.id(ofSpecial: assistant) != nil { config["chat_template"] = template }
+        return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// generation_config.json as transformers writes it for GPT-2 (generation stops at end-of-text).
+    static func generationConfig(_ c: GPT2Config) throws -> Data {
+        var g: [String: Any] = ["_from_model_config": true]
+        if let e = c.eosTokenId { g["bos_token_id"] = e; g["eos_token_id"] = e; g["pad_token_id"] = e }
+        return try JSONSerialization.data(withJSONObject: g, options: [.prettyPrinted, .sortedKeys])
     }
 
     public static func readConfig(_ dir: String) throws -> GPT2Config {

@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import FoundryModel
+import FoundryCPU
 import FoundryCore
 import FoundryData
 
@@ -310,5 +312,28 @@ final class TokenizerTests: XCTestCase {
         // A char tokenizer trained on it has a modest alphabet.
         let t = CharTokenizer.train(corpus: a)
         XCTAssertLessThan(t.vocabSize, 100)
+    }
+
+    /// A checkpoint tells transformers how to read its tokenizer: tokenizer_config.json names
+    /// PreTrainedTokenizerFast (without it AutoTokenizer rebuilt a GPT-2 tokenizer that dropped a
+    /// character vocabulary's spaces), the special tokens and Foundry's chat template; a character
+    /// tokenizer's decoder concatenates (without one, decode put spaces between characters);
+    /// generation_config.json stops at end-of-text. Tools/check_hf_tokenizer.py runs transformers on it.
+    func testCheckpointTellsTransformersHowToTokenize() throws {
+        let tok = CharTokenizer.train(corpus: "which is larger: 4 or 1?")
+        let config = GPT2Config(vocabSize: tok.vocabSize, maxSeq: 8, channels: 8, layers: 1, heads: 2, eosTokenId: Int(tok.eosToken))
+        let dir = CLI.tempDir()
+        try Checkpoint.save(try GPT2(config: config, device: CPUDevice()), tokenizer: tok, to: dir)
+        func json(_ name: String) throws -> [String: Any] {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))) as? [String: Any], name)
+        }
+        let tc = try json("tokenizer_config.json")
+        XCTAssertEqual(tc["tokenizer_class"] as? String, "PreTrainedTokenizerFast")
+        XCTAssertEqual(tc["eos_token"] as? String, TokenizerSpecials.eos)
+        let template = try XCTUnwrap(tc["chat_template"] as? String)
+        XCTAssertTrue(template.contains(TokenizerSpecials.user) && template.contains(TokenizerSpecials.assistant) && template.contains("add_generation_prompt"))
+        XCTAssertEqual((try json("tokenizer.json")["decoder"] as? [String: Any])?["type"] as? String, "Fuse")
+        XCTAssertEqual(try json("generation_config.json")["eos_token_id"] as? Int, Int(tok.eosToken))
+        XCTAssertEqual(try TokenizerIO.load(path: dir + "/tokenizer.json").encode("is 4"), try tok.encode("is 4"), "Foundry still reads it back")
     }
 }
