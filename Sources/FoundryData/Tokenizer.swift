@@ -45,14 +45,21 @@ public enum TokenizerKind: String, CaseIterable, Sendable {
 public enum TokenizerIO {
     /// Loads a tokenizer.json written by Foundry (char or BPE) or a Hugging Face GPT-2 style
     /// byte-level BPE tokenizer.json.
+    /// Also reads OpenAI GPT-2's vocabulary: a directory with vocab.json and merges.txt, or a
+    /// tiktoken rank file (`*.tiktoken`).
     public static func load(path: String) throws -> Tokenizer {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw FoundryError("tokenizer file not found: \(path) (train one with `foundry tokenizer train`)")
         }
         if isDir.boolValue {
-            throw FoundryError("tokenizer path is a directory: \(path) (pass the tokenizer.json file inside it)")
+            let vocab = (path as NSString).appendingPathComponent("vocab.json"), merges = (path as NSString).appendingPathComponent("merges.txt")
+            if FileManager.default.fileExists(atPath: vocab) && FileManager.default.fileExists(atPath: merges) {
+                return try GPT2Files.load(vocab: vocab, merges: merges)
+            }
+            throw FoundryError("tokenizer path is a directory: \(path) (pass the tokenizer.json file inside it, or a directory with GPT-2's vocab.json and merges.txt)")
         }
+        if path.hasSuffix(".tiktoken") { return try GPT2Files.load(tiktoken: path) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FoundryError("cannot read tokenizer file \(path) (check its permissions)")
         }

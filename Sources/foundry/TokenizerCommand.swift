@@ -35,18 +35,26 @@ struct TokenizerTrain: ParsableCommand {
 
 struct TokenizerEncode: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "encode", abstract: "Print the token ids of a text, and check the round trip.")
-    @Option(help: "tokenizer.json (or a model directory).") var tokenizer: String
-    @Option(help: "Text to encode.") var text: String
+    @Option(help: "tokenizer.json, a model directory, a directory with GPT-2's vocab.json and merges.txt, or a .tiktoken rank file.")
+    var tokenizer: String
+    @Option(help: "Text to encode.") var text: String?
+    @Option(help: "Instead of --text: a UTF-8 file to encode (its ids are printed on one line).") var file: String?
+
+    func validate() throws {
+        guard (text == nil) != (file == nil) else { throw ValidationError("give --text or --file (one of them)") }
+    }
 
     func run() throws {
         var path = tokenizer
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("tokenizer.json")) {
             path = (path as NSString).appendingPathComponent("tokenizer.json")
         }
         let tok = try TokenizerIO.load(path: path)
-        let ids = try tok.encode(text)
+        let input = try text ?? readText(file!)
+        let ids = try tok.encode(input)
         print(ids.map(String.init).joined(separator: " "))
-        print(tok.decode(ids) == text ? "round trip: exact" : "round trip: DIFFERS")
+        print(tok.decode(ids) == input ? "round trip: exact" : "round trip: DIFFERS")
     }
 }

@@ -336,4 +336,39 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(try json("generation_config.json")["eos_token_id"] as? Int, Int(tok.eosToken))
         XCTAssertEqual(try TokenizerIO.load(path: dir + "/tokenizer.json").encode("is 4"), try tok.encode("is 4"), "Foundry still reads it back")
     }
+
+    /// GPT-2's vocabulary as a tiktoken rank file and as vocab.json + merges.txt, on a small
+    /// vocabulary worked by hand: the 256 bytes, then "ab" (256) and "abc" (257). "abcab" merges
+    /// a+b twice (rank 256 first), then ab+c: [abc, ab]. (Tools/check_gpt2_vocab.py checks the
+    /// real GPT-2 files against tiktoken on 1 MB of text.)
+    func testGPT2VocabularyFiles() throws {
+        let dir = CLI.tempDir()
+        var lines = (0..<256).map { "\(Data([UInt8($0)]).base64EncodedString()) \($0)" }
+        lines += ["\(Data("ab".utf8).base64EncodedString()) 256", "\(Data("abc".utf8).base64EncodedString()) 257"]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/tiny.tiktoken", atomically: true, encoding: .utf8)
+        let fromRanks = try TokenizerIO.load(path: dir + "/tiny.tiktoken")
+        XCTAssertEqual(try fromRanks.encode("abcab"), [257, 256])
+        XCTAssertEqual(try fromRanks.encode("ab<|endoftext|>"), [256, 258], "end-of-text follows the last rank")
+        XCTAssertEqual(fromRanks.decode([257, 256]), "abcab")
+
+        let hf = dir + "/hf"
+        try FileManager.default.createDirectory(atPath: hf, withIntermediateDirectories: true)
+        // GPT-2's byte → printable-character table, written out here as the reference has it.
+        var printable = Array(33...126) + Array(161...172) + Array(174...255), extra = 0
+        var char: [Int: Int] = Dictionary(uniqueKeysWithValues: printable.map { ($0, $0) })
+        for b in 0..<256 where char[b] == nil { char[b] = 256 + extra; extra += 1; printable.append(b) }
+        var vocab: [String: Int] = [:]
+        for b in 0..<256 { vocab[String(UnicodeScalar(UInt32(char[b]!))!)] = b }
+        vocab["ab"] = 256; vocab["abc"] = 257; vocab["<|endoftext|>"] = 258
+        try JSONSerialization.data(withJSONObject: vocab).write(to: URL(fileURLWithPath: hf + "/vocab.json"))
+        try "#version: 0.2\na b\nab c\n".write(toFile: hf + "/merges.txt", atomically: true, encoding: .utf8)
+        let fromFiles = try TokenizerIO.load(path: hf)
+        for text in ["abcab", "a b  c\nab", "ab<|endoftext|>cab"] {
+            XCTAssertEqual(try fromFiles.encode(text), try fromRanks.encode(text), text)
+        }
+        try "a b\nno-space-here\n".write(toFile: hf + "/merges.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TokenizerIO.load(path: hf)) { XCTAssertTrue("\($0)".contains("line 2"), "\($0)") }
+        try "not base64 !\n".write(toFile: dir + "/bad.tiktoken", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TokenizerIO.load(path: dir + "/bad.tiktoken")) { XCTAssertTrue("\($0)".contains("line 1"), "\($0)") }
+    }
 }
