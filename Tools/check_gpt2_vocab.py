@@ -114,7 +114,7 @@ def main():
                 first = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]), min(len(got), len(want)))
                 print(f"{form}: text {i} differs at id {first}: foundry {got[first:first+8]} tiktoken {want[first:first+8]}")
                 failures += 1
-        print(f"{form}: {len(texts)} texts ({len(corpus)} characters of corpus, {len(enc.encode(corpus, allowed_special="all"))} tokens) checked")
+        print(f"{form}: {len(texts)} texts ({len(corpus)} characters of corpus, {len(enc.encode(corpus, allowed_special='all'))} tokens) checked")
     print("OK" if failures == 0 else f"{failures} differences")
     sys.exit(1 if failures else 0)
 
