@@ -70,6 +70,19 @@ public enum TokenizerIO {
         }
     }
 
+    /// `tokenizer` with those of `names` it lacks appended as special tokens, ids from its
+    /// vocabulary size up (a pretrained tokenizer given Foundry's chat tokens). Returns the new
+    /// tokenizer and the names added.
+    public static func addingSpecials(_ names: [String], to tokenizer: Tokenizer) throws -> (tokenizer: Tokenizer, added: [String]) {
+        let missing = names.filter { tokenizer.id(ofSpecial: $0) == nil }
+        guard !missing.isEmpty else { return (tokenizer, []) }
+        var file = try TokenizerFile.parse(try tokenizer.encoded(), path: "the tokenizer")
+        for (i, name) in missing.enumerated() { file.added.append((name, tokenizer.vocabSize + i)) }
+        let grown: Tokenizer = file.kind == "char" ? try CharTokenizer(file: file, path: "the tokenizer")
+                                                   : try BPETokenizer(file: file, path: "the tokenizer")
+        return (grown, missing)
+    }
+
     /// Trains a tokenizer of the given kind; `vocabSize` is ignored for `.char`.
     public static func train(kind: TokenizerKind, corpus: String, vocabSize: Int = TokenizerKind.defaultVocabSize,
                              progress: ((Int, Int) -> Void)? = nil) throws -> Tokenizer {

@@ -95,7 +95,7 @@ struct PPO: ParsableCommand {
         let (device, policy, tok, data) = try stage.load()
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
-        let reference = try Checkpoint.load(stage.model, device: device)
+        let reference = try stage.loadReference(device)
         let value = try RewardModel.load(rewardModel, device: device)
         let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
@@ -149,7 +149,7 @@ struct GRPO: ParsableCommand {
         defer { lock.release() }
         let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
-        let reference = beta > 0 ? try Checkpoint.load(stage.model, device: device) : nil
+        let reference = beta > 0 ? try stage.loadReference(device) : nil
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         if !stage.resume, let line = try report.measure("before") { print(line) }
         let trainer = try GRPOTrainer(policy: policy, reference: reference, options: options, eos: tok.eosToken, score: score)

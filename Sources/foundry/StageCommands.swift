@@ -42,11 +42,31 @@ struct StageOptions: ParsableArguments {
     /// The model to train: the starting --model, or on --resume the one saved in --out.
     func load(rewardModel: Bool = false) throws -> (Device, GPT2, Tokenizer, StageData) {
         let device = try deviceOptions.open()
-        let (model, tok) = try loadModel(resume ? out : self.model, device: device, needTokenizer: true, rewardModel: rewardModel && resume)
-        guard model.config.objective == .causal else {
+        let (loaded, tok) = try loadModel(resume ? out : self.model, device: device, needTokenizer: true, rewardModel: rewardModel && resume)
+        guard loaded.config.objective == .causal else {
             throw FoundryError("\(self.model) is a masked (BERT-style) model: SFT, reward models, DPO, PPO and GRPO start from a causal one (`foundry pretrain` without --objective masked)")
         }
-        return (device, model, tok!, try StageData(tokenizer: tok!, maxSeq: model.config.maxSeq))
+        let (model, tokenizer) = try withChatTokens(loaded, tok!, announce: true)
+        return (device, model, tokenizer, try StageData(tokenizer: tokenizer, maxSeq: model.config.maxSeq))
+    }
+
+    /// A pretrained model whose tokenizer lacks Foundry's chat tokens (a stock GPT-2) gets them:
+    /// the tokenizer's new specials, and the embedding grown by rows equal to the mean of the old ones.
+    func withChatTokens(_ model: GPT2, _ tokenizer: Tokenizer, announce: Bool) throws -> (GPT2, Tokenizer) {
+        let (grown, added) = try TokenizerIO.addingSpecials([TokenizerSpecials.eos, TokenizerSpecials.user, TokenizerSpecials.assistant], to: tokenizer)
+        guard !added.isEmpty else { return (model, tokenizer) }
+        let bigger = try model.growingVocabulary(to: max(model.config.vocabSize, grown.vocabSize))
+        if announce {
+            print("note: \(self.model)'s tokenizer had no \(added.joined(separator: " ")): added as tokens \(tokenizer.vocabSize)...\(grown.vocabSize - 1), "
+                  + "the embedding grown to \(bigger.config.vocabSize) rows (the new ones the mean of the others)")
+        }
+        return (bigger, grown)
+    }
+
+    /// The starting model as a frozen reference (PPO, GRPO with β > 0), grown like the policy.
+    func loadReference(_ device: Device) throws -> GPT2 {
+        let (model, tok) = try loadModel(self.model, device: device, needTokenizer: true)
+        return try withChatTokens(model, tok!, announce: false).0
     }
 
     func stageLog(_ name: String) throws -> StageLog {

@@ -1,6 +1,9 @@
 import XCTest
 import Foundation
 import FoundryCore
+import FoundryModel
+import FoundryData
+import FoundryCPU
 
 /// What a first-time user trips over, each made to fail loudly or read well: a resumed run with
 /// other settings, a model of the wrong kind, an unknown stage to skip, a report with skipped
@@ -124,5 +127,38 @@ final class NewUserTests: XCTestCase {
             XCTAssertNotNil(row["prompt"] as? String)
             XCTAssertEqual((row["responses"] as? [String])?.count, 3)
         }
+    }
+
+    /// A pretrained model whose tokenizer has no chat tokens (as a stock GPT-2's has none) goes
+    /// through SFT: the tokens are added, the embedding grows by rows equal to the mean of the
+    /// old ones, and the run says so in one line.
+    func testStagesAddChatTokensToAPretrainedModel() throws {
+        let text = try String(contentsOfFile: Self.pipeline + "/task/pretrain.txt", encoding: .utf8)
+        let chars = Array(Set(text.unicodeScalars)).sorted { $0.value < $1.value }
+        let tok = CharTokenizer(chars: chars, specials: [TokenizerSpecials.eos])
+        let config = GPT2Config(vocabSize: tok.vocabSize, maxSeq: 32, channels: 16, layers: 1, heads: 2, eosTokenId: Int(tok.eosToken))
+        let model = try GPT2(config: config, device: CPUDevice())
+        try model.initialise(seed: 3)
+        let base = CLI.tempDir() + "/base", out = CLI.tempDir() + "/sft"
+        try Checkpoint.save(model, tokenizer: tok, to: base)
+        let r = try CLI.run(["sft", "--model", base, "--data", Self.pipeline + "/task/sft.jsonl", "--out", out, "--max-steps", "2", "--backend", "cpu"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("had no <|user|> <|assistant|>") && r.stdout.contains("grown to \(tok.vocabSize + 2) rows"), r.stdout)
+        let saved = try Checkpoint.load(out, device: CPUDevice())
+        XCTAssertEqual(saved.config.vocabSize, tok.vocabSize + 2)
+        let savedTok = try XCTUnwrap(try Checkpoint.loadTokenizer(out))
+        XCTAssertEqual(savedTok.id(ofSpecial: TokenizerSpecials.user), Int32(tok.vocabSize))
+        XCTAssertEqual(savedTok.id(ofSpecial: TokenizerSpecials.assistant), Int32(tok.vocabSize + 1))
+        // The growth itself: old rows kept, new rows the mean of the old ones.
+        let grown = try model.growingVocabulary(to: tok.vocabSize + 2)
+        let before = try model.device.read(model.weights.tokenEmbedding), after = try grown.device.read(grown.weights.tokenEmbedding)
+        let C = 16, V = tok.vocabSize
+        XCTAssertEqual(Array(after.prefix(V * C)), before)
+        for j in 0..<C {
+            let mean = (0..<V).reduce(0.0) { $0 + Double(before[$1 * C + j]) } / Double(V)
+            XCTAssertEqual(Double(after[V * C + j]), mean, accuracy: 1e-6)
+            XCTAssertEqual(after[(V + 1) * C + j], after[V * C + j])
+        }
+        XCTAssertEqual(try grown.device.read(grown.weights.blocks[0][.mlp]), try model.device.read(model.weights.blocks[0][.mlp]))
     }
 }
