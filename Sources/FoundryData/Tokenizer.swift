@@ -53,6 +53,8 @@ public enum TokenizerIO {
             throw FoundryError("tokenizer file not found: \(path) (train one with `foundry tokenizer train`)")
         }
         if isDir.boolValue {
+            let json = (path as NSString).appendingPathComponent("tokenizer.json")
+            if FileManager.default.fileExists(atPath: json) { return try load(path: json) }   // a model directory
             let vocab = (path as NSString).appendingPathComponent("vocab.json"), merges = (path as NSString).appendingPathComponent("merges.txt")
             if FileManager.default.fileExists(atPath: vocab) && FileManager.default.fileExists(atPath: merges) {
                 return try GPT2Files.load(vocab: vocab, merges: merges)

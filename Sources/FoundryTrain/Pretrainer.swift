@@ -79,9 +79,11 @@ public final class Pretrainer {
     var state: TrainState
     let log: (String) -> Void
 
-    /// A new run (`resume == false`) or the continuation of the one saved in `outDir`.
+    /// A new run (`resume == false`) or the continuation of the one saved in `outDir`. A new run
+    /// starts from `initFrom` when given (continued pretraining of a checkpoint: its shape and
+    /// weights, a fresh optimizer and schedule), else from GPT-2's initialisation.
     public init(device: Device, tokenizer: Tokenizer, tokens: [Int32], options: PretrainOptions, outDir: String,
-                resume: Bool, log: @escaping (String) -> Void = { print($0) }) throws {
+                resume: Bool, initFrom: GPT2? = nil, log: @escaping (String) -> Void = { print($0) }) throws {
         self.options = options
         self.outDir = outDir
         self.tokenizer = tokenizer
@@ -98,6 +100,14 @@ public final class Pretrainer {
             guard model.config.vocabSize == tokenizer.vocabSize else {
                 throw FoundryError("cannot resume: the model's vocabulary (\(model.config.vocabSize)) does not match its tokenizer (\(tokenizer.vocabSize))")
             }
+        } else if let initFrom {
+            guard initFrom.config.vocabSize >= tokenizer.vocabSize else {
+                throw FoundryError("--init-from: the model's vocabulary (\(initFrom.config.vocabSize)) is smaller than the tokenizer's (\(tokenizer.vocabSize)): use the model's own tokenizer")
+            }
+            guard initFrom.config.objective == options.objective else {
+                throw FoundryError("--init-from holds a \(initFrom.config.objective.rawValue) model but this run asks for --objective \(options.objective.rawValue)")
+            }
+            model = initFrom
         } else {
             let config = GPT2Config(vocabSize: tokenizer.vocabSize, maxSeq: options.context, channels: options.embd,
                                     layers: options.layers, heads: options.heads, objective: options.objective,

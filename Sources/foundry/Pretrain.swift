@@ -47,6 +47,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "causal (GPT, next token) or masked (BERT-style, bidirectional).") var objective = defaults.objective
     @Option(help: "Stop and save after this step (the schedule still spans --steps).") var stopAt: Int?
     @Flag(help: "Continue the run saved in --out.") var resume = false
+    @Option(help: "Start from this checkpoint (Foundry's or transformers' GPT-2; its shape, weights and tokenizer unless --tokenizer names a file) instead of a fresh initialisation.")
+    var initFrom: String?
     @Flag(help: "Replace the model already in --out (instead of refusing).") var overwrite = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -77,7 +79,16 @@ struct Pretrain: ParsableCommand {
         }
         let device = try deviceOptions.open()
         let tok: Tokenizer
-        if resume, let saved = try Checkpoint.loadTokenizer(out) {
+        var start: GPT2?
+        if let initFrom, !resume {
+            let (model, own) = try loadModel(initFrom, device: device, needTokenizer: false)
+            start = model
+            if case .file(let path) = tokenizer { tok = try TokenizerIO.load(path: path) } else {
+                guard let own else { throw FoundryError("\(initFrom) has no tokenizer.json: pass --tokenizer FILE (the tokenizer it was trained with)") }
+                tok = own
+            }
+            print("starting from \(initFrom): \(model.config.layers) layers × \(model.config.channels) wide, context \(model.config.maxSeq), vocabulary \(model.config.vocabSize)")
+        } else if resume, let saved = try Checkpoint.loadTokenizer(out) {
             tok = saved
         } else {
             switch tokenizer {
@@ -86,7 +97,9 @@ struct Pretrain: ParsableCommand {
             }
         }
         let tokens = try tok.encode(text)
-        let trainer = try Pretrainer(device: device, tokenizer: tok, tokens: tokens, options: options, outDir: out, resume: resume) {
+        var o = options
+        if let start { o.context = min(o.context, start.config.maxSeq); o.layers = start.config.layers; o.heads = start.config.heads; o.embd = start.config.channels }
+        let trainer = try Pretrainer(device: device, tokenizer: tok, tokens: tokens, options: o, outDir: out, resume: resume, initFrom: start) {
             print($0); fflush(stdout)
         }
         let r = try trainer.run()

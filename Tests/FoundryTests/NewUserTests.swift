@@ -161,4 +161,30 @@ final class NewUserTests: XCTestCase {
         }
         XCTAssertEqual(try grown.device.read(grown.weights.blocks[0][.mlp]), try model.device.read(model.weights.blocks[0][.mlp]))
     }
+
+    /// Continued pretraining: --init-from starts from a checkpoint (its shape, weights and
+    /// tokenizer), and --tokenizer DIR reuses a model's tokenizer on new text.
+    func testPretrainFromACheckpoint() throws {
+        let text = Self.pipeline + "/task/pretrain.txt"
+        let a = CLI.tempDir() + "/a", b = CLI.tempDir() + "/b", c = CLI.tempDir() + "/c"
+        let common = ["--data", text, "--eval-every", "0", "--log-every", "1", "--backend", "cpu"]
+        XCTAssertEqual(try CLI.run(["pretrain", "--out", a, "--steps", "30", "--lr", "1e-2", "--warmup", "2", "--layers", "1", "--heads", "2",
+                                    "--embd", "16", "--context", "16"] + common).status, 0)
+        let r = try CLI.run(["pretrain", "--out", b, "--init-from", a, "--steps", "3", "--warmup", "1"] + common)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("starting from \(a): 1 layers × 16 wide, context 16"), r.stdout)
+        func losses(_ dir: String) throws -> [Double] {
+            try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
+                try XCTUnwrap((try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["loss"] as? Double)
+            }
+        }
+        let fresh = try losses(a), continued = try losses(b)
+        XCTAssertLessThan(continued[0], fresh[0] - 0.5, "a continued run starts where the first ended, not at a fresh model's loss")
+        XCTAssertEqual(try Checkpoint.readConfig(b), try Checkpoint.readConfig(a))
+        XCTAssertEqual(try Checkpoint.loadTokenizer(b)?.encoded(), try Checkpoint.loadTokenizer(a)?.encoded())
+        // A new model with that model's tokenizer.
+        XCTAssertEqual(try CLI.run(["pretrain", "--out", c, "--tokenizer", a, "--steps", "1", "--layers", "1", "--heads", "2", "--embd", "8",
+                                    "--context", "8"] + common).status, 0)
+        XCTAssertEqual(try Checkpoint.loadTokenizer(c)?.encoded(), try Checkpoint.loadTokenizer(a)?.encoded())
+    }
 }
