@@ -85,6 +85,21 @@ public enum TokenizerIO {
         return (grown, missing)
     }
 
+    /// Every token as GPT-2's byte-level text (a character vocabulary's characters as the
+    /// byte-level text of their UTF-8), by id; the merges as "left right"; which ids are special.
+    /// What GGUF's GPT-2 tokenizer metadata lists.
+    public static func listing(_ tokenizer: Tokenizer) throws -> (tokens: [String], merges: [String], special: Set<Int>) {
+        let file = try TokenizerFile.parse(try tokenizer.encoded(), path: "the tokenizer")
+        var tokens = [String](repeating: "", count: tokenizer.vocabSize)
+        for (text, id) in file.vocab where id < tokens.count {
+            tokens[id] = file.kind == "char" ? ByteLevel.string(Array(text.utf8)) : text
+        }
+        var special = Set<Int>()
+        for (text, id) in file.added where id < tokens.count { tokens[id] = text; special.insert(id) }
+        for id in tokens.indices where tokens[id].isEmpty { tokens[id] = "[UNUSED\(id)]"; special.insert(id) }
+        return (tokens, file.merges.map { "\($0.0) \($0.1)" }, special)
+    }
+
     /// Trains a tokenizer of the given kind; `vocabSize` is ignored for `.char`.
     public static func train(kind: TokenizerKind, corpus: String, vocabSize: Int = TokenizerKind.defaultVocabSize,
                              progress: ((Int, Int) -> Void)? = nil) throws -> Tokenizer {

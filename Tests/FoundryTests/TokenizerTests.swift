@@ -371,4 +371,35 @@ final class TokenizerTests: XCTestCase {
         try "not base64 !\n".write(toFile: dir + "/bad.tiktoken", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TokenizerIO.load(path: dir + "/bad.tiktoken")) { XCTAssertTrue("\($0)".contains("line 1"), "\($0)") }
     }
+
+    /// `foundry export --format gguf`: the header a GGUF reader starts from (magic, version 3,
+    /// a GPT-2 block's 12 tensors plus the embeddings, final norm and output), the first key,
+    /// and F16 matrices halving the file. (Tools/check_gguf.py compares every tensor with gguf.)
+    func testGGUFExport() throws {
+        let tok = CharTokenizer.train(corpus: "which is larger: 4 or 1?")
+        let config = GPT2Config(vocabSize: tok.vocabSize, maxSeq: 8, channels: 16, layers: 2, heads: 2, eosTokenId: Int(tok.eosToken))
+        let model = try GPT2(config: config, device: CPUDevice())
+        try model.initialise(seed: 1)
+        let dir = CLI.tempDir()
+        try Checkpoint.save(model, tokenizer: tok, to: dir + "/m")
+        var sizes: [Int] = []
+        for precision in ["f32", "f16"] {
+            let r = try CLI.run(["export", "--model", dir + "/m", "--out", dir + "/m.\(precision).gguf", "--precision", precision])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/m.\(precision).gguf"))
+            XCTAssertEqual(Array(data.prefix(4)), Array("GGUF".utf8))
+            func u64(_ at: Int) -> Int { data[at..<at + 8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } }
+            XCTAssertEqual(Int(data[4]), 3, "version")
+            XCTAssertEqual(u64(8), 2 + 12 * 2 + 3, "tensors")
+            XCTAssertEqual(u64(16), 17, "metadata keys")
+            XCTAssertEqual(String(decoding: data[32..<32 + u64(24)], as: UTF8.self), "general.architecture")
+            sizes.append(data.count)
+        }
+        XCTAssertLessThan(sizes[1], sizes[0], "F16 matrices make a smaller file")
+        let masked = try GPT2(config: GPT2Config(vocabSize: tok.vocabSize, maxSeq: 8, channels: 16, layers: 1, heads: 2, objective: .masked), device: CPUDevice())
+        try Checkpoint.save(masked, tokenizer: tok, to: dir + "/masked")
+        let refused = try CLI.run(["export", "--model", dir + "/masked", "--out", dir + "/x.gguf"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("masked"), refused.stderr)
+    }
 }
