@@ -115,10 +115,15 @@ public enum Checkpoint {
         return (model, metadata)
     }
 
-    /// The tokenizer saved beside a model, if any.
+    /// The tokenizer saved beside a model, if any: tokenizer.json, or GPT-2's vocab.json +
+    /// merges.txt (what transformers' slow GPT-2 tokenizer saves).
     public static func loadTokenizer(_ dir: String) throws -> Tokenizer? {
         let p = path(dir, "tokenizer.json")
-        return FileManager.default.fileExists(atPath: p) ? try TokenizerIO.load(path: p) : nil
+        if FileManager.default.fileExists(atPath: p) { return try TokenizerIO.load(path: p) }
+        if FileManager.default.fileExists(atPath: path(dir, "vocab.json")) && FileManager.default.fileExists(atPath: path(dir, "merges.txt")) {
+            return try TokenizerIO.load(path: dir)
+        }
+        return nil
     }
 
     public static func path(_ dir: String, _ file: String) -> String { (dir as NSString).appendingPathComponent(file) }

@@ -363,6 +363,7 @@ final class TokenizerTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: vocab).write(to: URL(fileURLWithPath: hf + "/vocab.json"))
         try "#version: 0.2\na b\nab c\n".write(toFile: hf + "/merges.txt", atomically: true, encoding: .utf8)
         let fromFiles = try TokenizerIO.load(path: hf)
+        XCTAssertEqual(try Checkpoint.loadTokenizer(hf)?.encode("abcab"), [257, 256], "a model directory with only vocab.json + merges.txt")
         for text in ["abcab", "a b  c\nab", "ab<|endoftext|>cab"] {
             XCTAssertEqual(try fromFiles.encode(text), try fromRanks.encode(text), text)
         }
