@@ -168,7 +168,19 @@ struct Bench: ParsableCommand {
                                 "reads_per_token": r.readsPerToken as Any? ?? NSNull(), "pytorch_tokens_per_sec": NSNull()])
                 }
             }
-            json["generate"] = ["foundry_tokens_per_sec": gen.first?["foundry_tokens_per_sec"] as Any, "pytorch_tokens_per_sec": NSNull(), "runs": gen]
+            // Concurrent streams decoded as one batch (what a server does with several requests).
+            var concurrent: [[String: Any]] = []
+            let shape = BenchParts.GenerationShape.small[2]
+            var single = 0.0
+            for streams in [1, 4, 8] {
+                let rate = try BenchParts.concurrent(device: device, shape: shape, streams: streams, tokens: quick ? 32 : 128)
+                if streams == 1 { single = rate }
+                print("\(shape.label.padding(10)) \(streams) stream\(streams == 1 ? " " : "s") \(String(format: "%8.0f tokens/s in all (%.2fx one stream)", rate, rate / max(single, 1e-9)))")
+                fflush(stdout)
+                concurrent.append(["model": shape.label, "streams": streams, "foundry_tokens_per_sec": rate])
+            }
+            json["generate"] = ["foundry_tokens_per_sec": gen.first?["foundry_tokens_per_sec"] as Any, "pytorch_tokens_per_sec": NSNull(), "runs": gen,
+                                "concurrent": concurrent]
         }
 
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]), to: out)

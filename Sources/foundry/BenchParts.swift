@@ -141,4 +141,22 @@ enum BenchParts {
         let ttft = try seconds { _ = try gen.generate(prompt: prompt, settings: first) }
         return (Double(produced) / t, 1000 * ttft, launches, reads)
     }
+
+    /// Total tokens per second of `streams` conversations decoded together (one batch of
+    /// `streams` rows a step, as a server batches concurrent requests), `tokens` each, top-p 0.9
+    /// at temperature 1 from one-token prompts, random weights.
+    static func concurrent(device: Device, shape g: GenerationShape, streams: Int, tokens: Int) throws -> Double {
+        let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: tokens + 2, channels: g.embd, layers: g.layers, heads: g.heads),
+                             device: device)
+        try model.initialise(seed: 7)
+        let gen = try BatchGenerator(model: model, maxBatch: streams)
+        var s = SamplingSettings()
+        s.maxTokens = tokens
+        s.filter = SamplingFilter(temperature: 1, topK: 0, topP: 0.9)
+        let prompts = (0..<streams).map { [Int32($0 % g.vocab)] }, seeds = (0..<streams).map { UInt64($0 + 1) }
+        _ = try gen.generate(prompts: prompts, seeds: seeds, settings: s)   // warm-up
+        var produced = 0
+        let t = try seconds { produced = try gen.generate(prompts: prompts, seeds: seeds, settings: s).reduce(0) { $0 + $1.count } }
+        return Double(produced) / t
+    }
 }
