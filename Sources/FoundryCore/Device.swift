@@ -73,7 +73,7 @@ public let dotProductRows = 8
 
 /// Which filters a sampler applies before the draw (transformers' order:
 /// temperature, top-k, top-p, min-p). Zero/one values disable a filter.
-public struct SamplingFilter: Sendable {
+public struct SamplingFilter: Sendable, Equatable {
     public var temperature: Float
     public var topK: Int
     public var topP: Float

@@ -447,17 +447,21 @@ public enum Datasets {
         })
     }
     public static func write(_ rows: [RankingExample], to path: String) throws {
-        try writeLines(path, rows.map {
-            jsonObject([("prompt", .string($0.prompt)), ("responses", .array($0.responses.map { .string($0) })),
-                        ("ranking", .array($0.ranking.map { .number(Double($0)) }))])
-        })
+        try writeLines(path, rows.map(line))
+    }
+    /// One ranking as its JSONL line (no newline): what `write` writes per row and the server appends.
+    public static func line(_ row: RankingExample) -> [UInt8] {
+        jsonObject([("prompt", .string(row.prompt)), ("responses", .array(row.responses.map { .string($0) })),
+                    ("ranking", .array(row.ranking.map { .number(Double($0)) }))])
     }
     public static func write(_ rows: [RLPrompt], to path: String) throws {
-        try writeLines(path, rows.map {
-            var f: [(String, JSONValue)] = [("prompt", .string($0.prompt))]
-            if let a = $0.answer { f.append(("answer", .string(a))) }
-            return jsonObject(f)
-        })
+        try writeLines(path, rows.map(line))
+    }
+    /// One prompt row as its JSONL line (no newline).
+    public static func line(_ row: RLPrompt) -> [UInt8] {
+        var f: [(String, JSONValue)] = [("prompt", .string(row.prompt))]
+        if let a = row.answer { f.append(("answer", .string(a))) }
+        return jsonObject(f)
     }
 
     private static func writeLines(_ path: String, _ lines: [[UInt8]]) throws {

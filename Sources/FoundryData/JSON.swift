@@ -3,7 +3,7 @@ import Foundation
 /// A small JSON reader/writer. Objects keep their keys in file order and are never
 /// collapsed by Swift's canonical string equality (tokenizer vocabularies may hold
 /// distinct but canonically equivalent strings, e.g. U+212B and U+00C5).
-enum JSONValue {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -11,33 +11,33 @@ enum JSONValue {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let pairs) = self else { return nil }
         for (k, v) in pairs where k == key { return v }
         return nil
     }
-    var string: String? { if case .string(let s) = self { return s }; return nil }
-    var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    var object: [(String, JSONValue)]? { if case .object(let o) = self { return o }; return nil }
-    var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
-    var isNull: Bool { if case .null = self { return true }; return false }
-    var int: Int? {
+    public var string: String? { if case .string(let s) = self { return s }; return nil }
+    public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var object: [(String, JSONValue)]? { if case .object(let o) = self { return o }; return nil }
+    public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+    public var int: Int? {
         guard case .number(let d) = self, d.rounded() == d, abs(d) < 9e15 else { return nil }
         return Int(d)
     }
 }
 
-struct JSONParseError: Error {
-    let message: String
-    let offset: Int
+public struct JSONParseError: Error {
+    public let message: String
+    public let offset: Int
 }
 
-struct JSONParser {
+public struct JSONParser {
     private let b: [UInt8]
     private var p = 0
     private var depth = 0
 
-    static func parse(_ data: Data) throws -> JSONValue {
+    public static func parse(_ data: Data) throws -> JSONValue {
         // A UTF-8 byte-order mark (some editors on Windows add one) is not part of the JSON.
         let bytes = [UInt8](data)
         var parser = JSONParser(b: bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes)

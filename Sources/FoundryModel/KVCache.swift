@@ -79,25 +79,110 @@ extension GPT2 {
         guard start + n <= config.maxSeq else {
             throw FoundryError("the KV cache is full (\(config.maxSeq) positions); reset it and re-feed a shorter context")
         }
+        let C = config.channels
+        // Every row at the same positions: one launch each for the embedding, the appends' rows
+        // and the attention, over the whole batch.
+        let logits = try decodeRows(tokens, cache: kv, outputs: B, embed: { d, tok, x in
+            let wpe = weights.positionEmbedding
+            d.embeddingForward(tokens: tok, wte: weights.tokenEmbedding, wpe: wpe.slice(start * C, wpe.count - start * C), out: x,
+                               batch: B, seq: n, channels: C)
+        }, attend: { d, l, qkv, atty in
+            for b in 0..<B { appendKeysValues(d, kv, layer: l, qkvRows: qkv.slice(b * n * 3 * C, n * 3 * C), rows: n,
+                                              at: b * config.maxSeq + start) }
+            let layout = AttentionLayout(batch: B, heads: config.heads, headDim: C / config.heads, tq: n, tk: start + n,
+                                         qBatchStride: n * 3 * C, qRowStride: 3 * C,
+                                         kvBatchStride: config.maxSeq * C, kvRowStride: C,
+                                         outBatchStride: n * C, outRowStride: C, queryStart: start,
+                                         causal: config.objective == .causal)
+            d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
+                               lse: kv.lse.slice(0, B * config.heads * n), layout: layout)
+        }, gather: { d, x in
+            // Only the last position of each row needs logits.
+            d.copyRows(x.slice((n - 1) * C, B * n * C - (n - 1) * C), srcStride: n * C, to: kv.last, dstStride: C, rows: B, cols: C)
+        })
+        kv.length = start + n
+        return logits
+    }
+
+    /// One step for rows of the cache that advance independently (a server's requests): each
+    /// segment feeds `tokens` to row `slot` at positions `starts[i] ..< starts[i] + tokens.count`
+    /// (a new request's prompt from 0, or one more token of a running one). The weight products
+    /// run once over all segments' rows together; the embedding, the key/value appends and the
+    /// attention run per segment, since each has its own positions. Returns the logits of each
+    /// segment's last position, [segments.count, vocab] in segment order, valid until the next call.
+    public func decode(segments: [(slot: Int, start: Int, tokens: [Int32])], cache kv: KVCache) throws -> TensorRef {
+        guard !segments.isEmpty, segments.count <= kv.batch else {
+            throw FoundryError("a step needs between 1 and \(kv.batch) segments, not \(segments.count)")
+        }
+        let C = config.channels, H = config.heads, T = config.maxSeq
+        var rowStart: [Int] = []
+        var rows = 0
+        for s in segments {
+            guard s.slot >= 0 && s.slot < kv.batch, !s.tokens.isEmpty, s.start >= 0, s.start + s.tokens.count <= T else {
+                throw FoundryError("segment for slot \(s.slot) at \(s.start) with \(s.tokens.count) tokens does not fit a cache of \(kv.batch) × \(T)")
+            }
+            rowStart.append(rows); rows += s.tokens.count
+        }
+        guard Set(segments.map(\.slot)).count == segments.count else { throw FoundryError("two segments of one step share a slot") }
+        return try decodeRows(segments.flatMap(\.tokens), cache: kv, outputs: segments.count, embed: { d, tok, x in
+            let wpe = weights.positionEmbedding
+            for (i, s) in segments.enumerated() {
+                let r = rowStart[i], n = s.tokens.count
+                d.embeddingForward(tokens: tok.slice(r, n), wte: weights.tokenEmbedding,
+                                   wpe: wpe.slice(s.start * C, wpe.count - s.start * C), out: x.slice(r * C, n * C),
+                                   batch: 1, seq: n, channels: C)
+            }
+        }, attend: { d, l, qkv, atty in
+            for (i, s) in segments.enumerated() {
+                let r = rowStart[i], n = s.tokens.count
+                appendKeysValues(d, kv, layer: l, qkvRows: qkv.slice(r * 3 * C, n * 3 * C), rows: n, at: s.slot * T + s.start)
+                let layout = AttentionLayout(batch: 1, heads: H, headDim: C / H, tq: n, tk: s.start + n,
+                                             qBatchStride: n * 3 * C, qRowStride: 3 * C, kvBatchStride: T * C, kvRowStride: C,
+                                             outBatchStride: n * C, outRowStride: C, queryStart: s.start,
+                                             causal: config.objective == .causal)
+                d.attentionForward(q: qkv.slice(r * 3 * C, n * 3 * C), k: kv.keys[l].slice(s.slot * T * C, T * C),
+                                   v: kv.values[l].slice(s.slot * T * C, T * C), out: atty.slice(r * C, n * C),
+                                   lse: kv.lse.slice(r * H, H * n), layout: layout)
+            }
+        }, gather: { d, x in
+            if rows == segments.count {   // one token each: the rows are the outputs already
+                d.copyRows(x, srcStride: C, to: kv.last, dstStride: C, rows: rows, cols: C)
+            } else {
+                for (i, s) in segments.enumerated() {
+                    d.copyRows(x.slice((rowStart[i] + s.tokens.count - 1) * C, C), srcStride: C, to: kv.last.slice(i * C, C),
+                               dstStride: C, rows: 1, cols: C)
+                }
+            }
+        })
+    }
+
+    /// Writes the keys and values of `rows` consecutive rows of a QKV product at cache row `at`
+    /// (a flat index `slot × maxSeq + position`).
+    private func appendKeysValues(_ d: Device, _ kv: KVCache, layer l: Int, qkvRows qkv: TensorRef, rows n: Int, at: Int) {
+        let C = config.channels
+        d.copyRows(qkv.slice(C, n * 3 * C - C), srcStride: 3 * C, to: kv.keys[l].slice(at * C, n * C), dstStride: C, rows: n, cols: C)
+        d.copyRows(qkv.slice(2 * C, n * 3 * C - 2 * C), srcStride: 3 * C, to: kv.values[l].slice(at * C, n * C), dstStride: C,
+                   rows: n, cols: C)
+    }
+
+    /// The layers over `tokens.count` rows; `embed` fills x, `attend` appends a layer's keys and
+    /// values and writes its attention output, `gather` copies the `outputs` rows that need logits
+    /// into `kv.last`. Returns their logits.
+    private func decodeRows(_ tokens: [Int32], cache kv: KVCache, outputs: Int,
+                            embed: (Device, TensorRef, TensorRef) -> Void,
+                            attend: (Device, Int, TensorRef, TensorRef) -> Void,
+                            gather: (Device, TensorRef) -> Void) throws -> TensorRef {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
         }
-        let d = device, C = config.channels, rows = B * n, eps = config.layerNormEps, w = weights
-        let tok = kv.tokenIds.slice(0, tokens.count)
+        let d = device, C = config.channels, rows = tokens.count, eps = config.layerNormEps, w = weights
+        let tok = kv.tokenIds.slice(0, rows)
         try device.write(ints: tokens, to: tok)
         let x = kv.x.slice(0, rows * C), ln = kv.ln.slice(0, rows * C), qkv = kv.qkv.slice(0, rows * 3 * C)
         let atty = kv.atty.slice(0, rows * C), proj = kv.proj.slice(0, rows * C)
         let fch = kv.fch.slice(0, rows * 4 * C), fchGelu = kv.fchGelu.slice(0, rows * 4 * C)
         let mean = kv.mean.slice(0, rows), rstd = kv.rstd.slice(0, rows)
-        // Positions start..<start+n: embed with the position table shifted by `start`.
-        let wpe = w.positionEmbedding
-        d.embeddingForward(tokens: tok, wte: w.tokenEmbedding, wpe: wpe.slice(start * C, wpe.count - start * C), out: x,
-                           batch: B, seq: n, channels: C)
-        let attLayout = AttentionLayout(batch: B, heads: config.heads, headDim: C / config.heads, tq: n, tk: start + n,
-                                        qBatchStride: n * 3 * C, qRowStride: 3 * C,
-                                        kvBatchStride: config.maxSeq * C, kvRowStride: C,
-                                        outBatchStride: n * C, outRowStride: C, queryStart: start,
-                                        causal: config.objective == .causal)
+        embed(d, tok, x)
         // A step of a few rows (decoding) reads each weight matrix as dot products along k from
         // the cache's transposed copies; a prompt's many rows take the GEMM on the parameters.
         let weightsT = rows <= dotProductRows && d.decodesWithDotProducts ? try kv.transposedWeights(of: self) : nil
@@ -115,15 +200,7 @@ extension GPT2 {
             let W = w.blocks[l]
             d.layerNormForward(x, weight: W[.ln1Weight], bias: W[.ln1Bias], out: ln, mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
             product(ln, layer: l, .attention, bias: .attentionBias, out: qkv)
-            for b in 0..<B {   // append this chunk's keys and values at positions start...
-                let kvAt = (b * config.maxSeq + start) * C, qkvAt = b * n * 3 * C
-                d.copyRows(qkv.slice(qkvAt + C, n * 3 * C - C), srcStride: 3 * C,
-                           to: kv.keys[l].slice(kvAt, n * C), dstStride: C, rows: n, cols: C)
-                d.copyRows(qkv.slice(qkvAt + 2 * C, n * 3 * C - 2 * C), srcStride: 3 * C,
-                           to: kv.values[l].slice(kvAt, n * C), dstStride: C, rows: n, cols: C)
-            }
-            d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
-                               lse: kv.lse.slice(0, B * config.heads * n), layout: attLayout)
+            attend(d, l, qkv, atty)
             product(atty, layer: l, .attentionProjection, bias: .attentionProjectionBias, out: proj)
             d.residualLayerNormForward(x, proj, sum: x, weight: W[.ln2Weight], bias: W[.ln2Bias], out: ln,
                                        mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
@@ -136,13 +213,13 @@ extension GPT2 {
             product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: proj)
             d.add(x, proj, out: x)
         }
-        kv.length = start + n
-        // Only the last position of each row needs logits.
-        d.copyRows(x.slice((n - 1) * C, rows * C - (n - 1) * C), srcStride: n * C, to: kv.last, dstStride: C, rows: B, cols: C)
-        d.layerNormForward(kv.last, weight: w.finalNormWeight, bias: w.finalNormBias, out: kv.lastNorm,
-                           mean: kv.lastMean, rstd: kv.lastRstd, rows: B, cols: C, eps: eps)
-        d.gemm(transA: false, transB: true, m: B, n: config.vocabSize, k: C, alpha: 1, a: kv.lastNorm, b: w.tokenEmbedding,
-               beta: 0, c: kv.logits, bias: nil)
-        return kv.logits
+        gather(d, x)
+        let last = kv.last.slice(0, outputs * C), lastNorm = kv.lastNorm.slice(0, outputs * C)
+        d.layerNormForward(last, weight: w.finalNormWeight, bias: w.finalNormBias, out: lastNorm,
+                           mean: kv.lastMean.slice(0, outputs), rstd: kv.lastRstd.slice(0, outputs), rows: outputs, cols: C, eps: eps)
+        let logits = kv.logits.slice(0, outputs * config.vocabSize)
+        d.gemm(transA: false, transB: true, m: outputs, n: config.vocabSize, k: C, alpha: 1, a: lastNorm, b: w.tokenEmbedding,
+               beta: 0, c: logits, bias: nil)
+        return logits
     }
 }

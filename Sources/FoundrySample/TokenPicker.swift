@@ -3,12 +3,12 @@ import FoundryCore
 /// Picks one token per row of a [rows, vocab] logits tensor, on the device: the argmax, or a
 /// draw from the filtered distribution (temperature, top-k, top-p, min-p) with one uniform per
 /// row. Holds the device buffers, so a generator allocates them once per batch size.
-final class TokenPicker {
+public final class TokenPicker {
     let device: Device
-    let rows: Int, vocab: Int
+    public let rows: Int, vocab: Int
     let probs, uniforms, picked: TensorRef
 
-    init(device: Device, rows: Int, vocab: Int) throws {
+    public init(device: Device, rows: Int, vocab: Int) throws {
         self.device = device; self.rows = rows; self.vocab = vocab
         probs = try device.makeTensor(count: rows * vocab)
         uniforms = try device.makeTensor(count: rows)
@@ -16,7 +16,7 @@ final class TokenPicker {
     }
 
     /// `draws` is called only when sampling (not greedy) and must return `rows` uniforms in [0, 1).
-    func pick(_ logits: TensorRef, greedy: Bool, filter: SamplingFilter, draws: () -> [Float]) throws -> [Int32] {
+    public func pick(_ logits: TensorRef, greedy: Bool, filter: SamplingFilter, draws: () -> [Float]) throws -> [Int32] {
         if greedy {
             device.argmax(logits, out: picked, rows: rows, vocab: vocab)
         } else {

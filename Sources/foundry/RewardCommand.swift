@@ -108,10 +108,7 @@ struct RewardScore: ParsableCommand {
         let device = try deviceOptions.open()
         let rm = try RewardModel.load(model, device: device)
         guard let tok = try Checkpoint.loadTokenizer(model) else { throw FoundryError("\(model) has no tokenizer.json") }
-        let data = try StageData(tokenizer: tok, maxSeq: rm.backbone.config.maxSeq)
-        var tokens = try data.example(prompt: prompt, completion: response).tokens
-        tokens.removeLast()   // scored without the closing end-of-text
-        let r = try rm.rewards(SequenceBatch(sequences: [tokens], pad: tok.eosToken, maxSeq: rm.backbone.config.maxSeq, keepEnd: true))
+        let r = try rewardScores(rm, tokenizer: tok, prompt: prompt, responses: [response])
         print(String(format: "%.4f", r[0]))
     }
 }
