@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 // Foundry: a GPT-style model's whole life on any OpenCL device, with a pure-Swift oracle.
 import PackageDescription
 
@@ -10,6 +10,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The HTTP server of `foundry serve` (SwiftNIO underneath). No traits: swift-configuration
+        // is not needed, and every package costs CI build time.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // Already under Hummingbird; named for the server's logger and NIO's body-size error.
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C headers of the system's OpenCL ICD loader (Debian: ocl-icd-opencl-dev, opencl-headers).
@@ -45,18 +51,26 @@ let package = Package(
         .target(name: "FoundryPipeline", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample", "FoundryTrain",
                                                         "FoundryReport"],
                 path: "Sources/FoundryPipeline"),
+        // `foundry serve`: OpenAI-compatible endpoints, batched decoding across requests, the chat
+        // and ranking page. Everything but the HTTP layer is plain Swift the tests call directly.
+        .target(name: "FoundryServe", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample", "FoundryTrain",
+                                                     "FoundryPipeline",
+                                                     .product(name: "Hummingbird", package: "hummingbird"),
+                                                     .product(name: "Logging", package: "swift-log"),
+                                                     .product(name: "NIOCore", package: "swift-nio")],
+                path: "Sources/FoundryServe"),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
         .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryOpenCL", "CCLBlast"],
                 path: "Sources/FoundryCheck"),
         // The command line: one ParsableCommand per file.
         .executableTarget(name: "foundry", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryPipeline",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryPipeline", "FoundryServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/foundry"),
         .testTarget(name: "FoundryTests", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline", "foundry",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline", "FoundryServe", "foundry",
         ], path: "Tests/FoundryTests", resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw device pointers across worker threads by

@@ -15,7 +15,7 @@ struct Foundry: ParsableCommand {
         subcommands: [
             Devices.self, Kernels.self, TokenizerCommand.self, Pretrain.self, Sample.self, Chat.self, Fill.self,
             Forward.self, Overfit.self, DataCommand.self, SFT.self, Reward.self, DPO.self, PPO.self, GRPO.self,
-            Eval.self, Extract.self, Export.self, Pipeline.self, Bench.self,
+            Eval.self, Extract.self, Export.self, Serve.self, Pipeline.self, Bench.self,
         ])
 
     /// Every mistake ends in one line on stderr naming the problem and the fix (ArgumentParser
