@@ -6,8 +6,9 @@ import FoundrySample
 
 /// A conversation with a model in Foundry's chat format — the one SFT trained it on:
 /// `<|user|>…<|assistant|>…<|endoftext|>` per turn. Each reply is generated after the whole
-/// history; when the history no longer fits the context beside `maxTokens` new ones, its
-/// earliest turns are dropped (and `reply` says how many).
+/// history; when the history no longer fits the context beside `maxTokens` new ones (or a
+/// quarter of the context, if that is less), its earliest turns are dropped (and `reply` says
+/// how many).
 public final class ChatSession {
     public let model: GPT2
     public let template: ChatTemplate
@@ -46,7 +47,10 @@ public final class ChatSession {
     public func reply(to user: String, settings: SamplingSettings, onText: (String) -> Bool = { _ in true }) throws -> (text: String, dropped: Int) {
         var s = settings
         s.stopToken = template.endToken
-        let (tokens, dropped) = try prompt(for: user, room: max(1, s.maxTokens))
+        // Keep room for the whole reply only while it is a small share of the context: a default
+        // of 200 new tokens must not make a 48-token model refuse every message. The reply may
+        // still run on into whatever room the history leaves.
+        let (tokens, dropped) = try prompt(for: user, room: max(1, min(s.maxTokens, model.config.maxSeq / 4)))
         s.maxTokens = min(s.maxTokens, model.config.maxSeq - tokens.count)
         if dropped > 0 { history.removeFirst(min(dropped, history.count)) }
         var produced: [Int32] = [], shown = ""

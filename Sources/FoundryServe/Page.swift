@@ -324,7 +324,9 @@ async function submitRank(skip) {
       s.textContent = "reward model: " + r.scores[Number(card.dataset.index)].toFixed(3);
       s.classList.remove("hidden");
     });
-    $("rank-result").textContent = "saved; the reward model agrees on " + Math.round(100 * r.agreement) + "% of the pairs";
+    $("rank-result").textContent = r.compared
+      ? "saved; the reward model agrees with your order on " + Math.round(r.agreement * r.compared) + " of the " + r.compared + " pairs it tells apart"
+      : "saved; the reward model scores these responses alike";
     setTimeout(loadNext, 2500);
   } else {
     $("rank-result").textContent = skip ? "skipped" : "saved";

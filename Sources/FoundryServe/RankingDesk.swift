@@ -77,7 +77,7 @@ public actor RankingDesk {
         }
     }
 
-    struct Receipt: Encodable { let ok: Bool; let progress: Progress; let scores: [Double]?; let agreement: Double? }
+    struct Receipt: Encodable { let ok: Bool; let progress: Progress; let scores: [Double]?; let agreement: Double?; var compared: Int? = nil }
 
     /// `{"index": i, "ranking": [best, ..., worst]}` or `{"index": i, "skip": true}`.
     public func submit(_ body: Data) async throws -> Data {
@@ -105,15 +105,21 @@ public actor RankingDesk {
         }
         try append(Datasets.line(RankingExample(prompt: prompts[i], responses: responses, ranking: order)), to: path)
         done.insert(i); leases[i] = nil; ranked += 1
-        var scores: [Double]?, agreement: Double?
+        var scores: [Double]?, agreement: Double?, compared: Int?
         if let score {
             let s = try await score(prompts[i], responses)
             scores = s
+            // Only pairs the reward model tells apart count: among equal scores (identical
+            // responses, often) the person's order says nothing the model could agree with.
             var agree = 0, pairs = 0
-            for a in 0..<order.count { for b in (a + 1)..<order.count { pairs += 1; if s[order[a]] > s[order[b]] { agree += 1 } } }
-            agreement = Double(agree) / Double(pairs)
+            for a in 0..<order.count { for b in (a + 1)..<order.count where s[order[a]] != s[order[b]] {
+                pairs += 1
+                if s[order[a]] > s[order[b]] { agree += 1 }
+            } }
+            compared = pairs
+            agreement = pairs > 0 ? Double(agree) / Double(pairs) : nil
         }
-        return OpenAI.encode(Receipt(ok: true, progress: progress, scores: scores, agreement: agreement))
+        return OpenAI.encode(Receipt(ok: true, progress: progress, scores: scores, agreement: agreement, compared: compared))
     }
 
     /// Appends one line and forces it to disk before returning.

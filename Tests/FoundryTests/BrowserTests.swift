@@ -19,22 +19,34 @@ final class BrowserTests: XCTestCase {
         let rankings = CLI.tempDir() + "/rankings.jsonl"
         var options = ServeTests.testOptions
         options.k = 4
-        let server = try ServeTests.server(on: CPUDevice(), options: options, prompts: ["what is 2+3?", "say hi"], rankings: rankings) { _, r in
-            r.map { Double($0.count) }
+        let env = ProcessInfo.processInfo.environment
+        let server: FoundryServer
+        if let dir = env["FOUNDRY_SCREENSHOT_MODEL"] {
+            // For docs/serve.md's pictures: a trained model (and FOUNDRY_SCREENSHOT_REWARD's reward model).
+            let prompts = CLI.tempDir() + "/prompts.jsonl"
+            try Datasets.write(["Which is larger: 3 or 11?", "Which is larger: 7 or 9?"].map { RLPrompt(prompt: $0) }, to: prompts)
+            options.prompts = prompts; options.rankings = rankings; options.rewardModel = env["FOUNDRY_SCREENSHOT_REWARD"]; options.rankTemperature = 1.5
+            server = try FoundryServer.prepare(model: dir, device: CPUDevice(), options: options)
+        } else {
+            server = try ServeTests.server(on: CPUDevice(), options: options, prompts: ["what is 2+3?", "say hi"], rankings: rankings) { _, r in
+                r.map { Double($0.count) }
+            }
         }
+        // The test model's vocabulary is lower-case letters, digits and a few signs.
+        let chatPrompt = env["FOUNDRY_SCREENSHOT_MODEL"] != nil ? "Which is larger: 63 or 36?" : "which is larger: 3 or 5?"
         let s = try await ServeTests.start(server)
         let driver = try await WebDriver.start(path: driverPath)
         do {
             try await driver.open("http://127.0.0.1:\(s.port)/")
-            try await driver.waitFor("document.getElementById('info').textContent.includes('test-model')")
+            try await driver.waitFor("document.getElementById('info').textContent.includes('\(server.model.name)')")
 
             // Chat at temperature 0: the streamed reply on the page is the API's reply.
             try await driver.run("document.getElementById('temperature').value = '0'; document.getElementById('max_tokens').value = '16'")
-            try await driver.type("#chat-input", "which is larger: 3 or 5?")
+            try await driver.type("#chat-input", chatPrompt)
             try await driver.click("#chat-send")
             try await driver.waitFor("document.querySelectorAll('.msg.assistant .tok').length > 0 && !document.getElementById('chat-send').disabled")
             let shown = try await driver.run("return document.querySelector('.msg.assistant .body').textContent") as? String
-            let api = try await s.post("/v1/chat/completions", ServeTests.chat("which is larger: 3 or 5?", ["max_tokens": 16]))
+            let api = try await s.post("/v1/chat/completions", ServeTests.chat(chatPrompt, ["max_tokens": 16]))
             XCTAssertEqual(shown, ServeTests.content(api.json))
             let spans = try await driver.run("return document.querySelectorAll('.msg.assistant .tok').length") as? Int
             XCTAssertGreaterThan(spans ?? 0, 0)
@@ -58,7 +70,7 @@ final class BrowserTests: XCTestCase {
             for i in [2, 0, 3] { try await driver.click(".response[data-index='\(i)']") }
             try await driver.waitFor("!document.getElementById('rank-submit').disabled")
             try await driver.click("#rank-submit")
-            try await driver.waitFor("document.getElementById('rank-result').textContent.includes('agrees')")
+            try await driver.waitFor("document.getElementById('rank-result').textContent.includes(\(options.rewardModel == nil && env["FOUNDRY_SCREENSHOT_MODEL"] != nil ? "'saved'" : "'reward model'"))")
             if let dir = ProcessInfo.processInfo.environment["FOUNDRY_SCREENSHOTS"] { try await driver.screenshot(to: dir + "/serve-rank.png") }
             let rows2 = try Datasets.readRankings(path: rankings)
             XCTAssertEqual(rows2.count, 1)
@@ -121,7 +133,11 @@ struct WebDriver {
         head += "Content-Length: \(payload.count)\r\n\r\n"
         let request = Array(head.utf8) + Array(payload)
         let port = u.port!
-        let reply: [UInt8] = try await Task.detached {
+        // Blocking socket calls run on a Dispatch thread: on the cooperative pool (two threads on a
+        // two-core machine) they could starve the server's own handlers that the browser waits on.
+        let reply: [UInt8] = try await withCheckedThrowingContinuation { (done: CheckedContinuation<[UInt8], Error>) in
+          DispatchQueue.global().async {
+           done.resume(with: Result {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(fd) }
             var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -135,13 +151,22 @@ struct WebDriver {
                 sent += n
             }
             var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
+            // chromedriver answers "Connection: close" but leaves the socket open: read to Content-Length.
             while true {
                 let n = recv(fd, &chunk, chunk.count, 0)
                 if n <= 0 { break }
                 out += chunk[0..<n]
+                if let split = out.firstRange(of: Array("\r\n\r\n".utf8)) {
+                    let head = String(decoding: out[0..<split.lowerBound], as: UTF8.self).lowercased()
+                    if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                       let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)),
+                       out.count - split.upperBound >= length { break }
+                }
             }
             return out
-        }.value
+           })
+          }
+        }
         guard let split = reply.firstRange(of: Array("\r\n\r\n".utf8)) else { throw FoundryTestError("no HTTP answer from \(url)") }
         let status = Int(String(decoding: reply[0..<split.lowerBound], as: UTF8.self).split(separator: " ")[1]) ?? 0
         let json = try? JSONSerialization.jsonObject(with: Data(reply[split.upperBound...])) as? [String: Any]

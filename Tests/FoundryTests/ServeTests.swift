@@ -350,7 +350,14 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(receipts.allSatisfy { $0.0 == 200 }, "\(receipts)")
         let scored = receipts.first { $0.1["scores"] != nil }
         XCTAssertEqual((scored?.1["scores"] as? [Double])?.count, 3)
-        XCTAssertNotNil(scored?.1["agreement"] as? Double)
+        // Agreement counted by hand over the pairs of [2, 0, 1] that the scores tell apart.
+        let sc = scored?.1["scores"] as? [Double] ?? []
+        let pairs = [(2, 0), (2, 1), (0, 1)].filter { sc.count == 3 && sc[$0.0] != sc[$0.1] }
+        XCTAssertEqual(scored?.1["compared"] as? Int, pairs.count)
+        if !pairs.isEmpty {
+            let agree = Double(pairs.filter { sc[$0.0] > sc[$0.1] }.count) / Double(pairs.count)
+            XCTAssertEqual(scored?.1["agreement"] as? Double ?? -1, agree, accuracy: 1e-12)
+        }
         let rows = try Datasets.readRankings(path: file)
         XCTAssertEqual(rows.count, 5)
         XCTAssertEqual(Set(rows.map(\.prompt)).count, 5)
