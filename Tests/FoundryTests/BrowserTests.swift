@@ -117,7 +117,7 @@ struct WebDriver {
             "binary": binary, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,800"]]]]]
         let (status, value) = try await call(base + "/session", "POST", caps)
         guard status == 200, let id = (value as? [String: Any])?["sessionId"] as? String else {
-            p.terminate()
+            kill(p.processIdentifier, SIGKILL)
             throw FoundryTestError("chromedriver gave no session (\(status)): \(String(describing: value))")
         }
         return WebDriver(process: p, base: base + "/session/" + id, session: id)
@@ -210,7 +210,10 @@ struct WebDriver {
 
     func quit() async {
         _ = try? await send("", "DELETE")
-        process.terminate()
+        // SIGKILL: the test process may ignore SIGTERM (signal handlers installed with SIG_IGN),
+        // and chromedriver inherits that.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }
 
