@@ -26,6 +26,10 @@ public struct FileSet {
     public func commit(to dir: String) throws {
         try AtomicFile.makeDirectory(dir)
         try FileSet.recover(dir)
+        // A name may sit in a subdirectory (a checkpoint's adapter/): make it first.
+        for name in names where name.contains("/") {
+            try AtomicFile.makeDirectory(FileSet.path(dir, (name as NSString).deletingLastPathComponent))
+        }
         for (name, write) in writers { try AtomicFile.write(to: FileSet.path(dir, name + ".next"), write) }
         let journal = try JSONEncoder().encode(Journal(files: names))
         try AtomicFile.write(journal, to: FileSet.path(dir, FileSet.journal))

@@ -16,11 +16,16 @@ public final class AdamW {
     /// [norm, clip scale] of the last update, written and read on the device (`Device.gradNorm`).
     let normState: TensorRef
 
-    public init(model: GPT2, weightDecay: Float) throws {
+    public convenience init(model: GPT2, weightDecay: Float) throws {
+        try self.init(device: model.device, count: model.layout.total, weightDecay: weightDecay)
+    }
+
+    /// Moments for `count` parameters (a LoRA adapter's arena, say).
+    public init(device: Device, count: Int, weightDecay: Float) throws {
         self.weightDecay = weightDecay
-        m = try model.device.makeTensor(count: model.layout.total)
-        v = try model.device.makeTensor(count: model.layout.total)
-        normState = try model.device.makeTensor(count: 2)
+        m = try device.makeTensor(count: count)
+        v = try device.makeTensor(count: count)
+        normState = try device.makeTensor(count: 2)
     }
 
     /// One update, enqueued without waiting: the gradient norm, the clip scale (gradients are
@@ -28,13 +33,19 @@ public final class AdamW {
     /// Read the returned norm once the step's other results are in (`GradNorm.read`); it throws
     /// when the norm was not finite, in which case the device skipped the update.
     public func update(_ model: GPT2, lr: Float, clip: Float = 0) -> GradNorm {
+        update(params: model.params, grads: model.grads, decayCount: decayAll ? model.layout.total : model.layout.decayCount,
+               device: model.device, lr: lr, clip: clip)
+    }
+
+    /// The same update over any arena of parameters and their gradients; the first
+    /// `decayCount` parameters are decayed.
+    public func update(params: TensorRef, grads: TensorRef, decayCount: Int, device: Device, lr: Float, clip: Float = 0) -> GradNorm {
         step += 1
-        model.device.gradNorm(model.grads, clip: clip, out: normState)
-        model.device.adamw(params: model.params, grads: model.grads, m: m, v: v,
-                           decayCount: decayAll ? model.layout.total : model.layout.decayCount,
-                           lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, step: step,
-                           gradScale: normState.slice(1, 1))
-        return GradNorm(device: model.device, state: normState)
+        device.gradNorm(grads, clip: clip, out: normState)
+        device.adamw(params: params, grads: grads, m: m, v: v, decayCount: decayCount,
+                     lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, step: step,
+                     gradScale: normState.slice(1, 1))
+        return GradNorm(device: device, state: normState)
     }
 
     /// Moments and step, for checkpoints.

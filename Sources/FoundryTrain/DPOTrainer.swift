@@ -21,6 +21,8 @@ public struct DPOOptions {
     /// (RPO, Pang et al. 2024), which keeps DPO from lowering the chosen answers' probability
     /// along with the rejected ones'. 0 = plain DPO (TRL's default: off).
     public var rpoAlpha = 0.0
+    /// Train LoRA adapters instead of every parameter (rank 0: off).
+    public var lora = LoRAOptions()
     public var seed = StageDefaults.seed
     public var logEvery = 10
     public init() {}
@@ -33,18 +35,19 @@ public struct DPOOptions {
         try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
         if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+        try lora.validate()
     }
 }
 
 public final class DPOTrainer {
     public let policy: GPT2
     let options: DPOOptions
-    let optimizer: AdamW
+    public let optimizer: PolicyUpdate
     let pad: Int32
 
     public init(policy: GPT2, options: DPOOptions, pad: Int32) throws {
         self.policy = policy; self.options = options; self.pad = pad
-        optimizer = try AdamW(model: policy, weightDecay: 0)
+        optimizer = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
 
     func batch(_ pairs: [TokenizedPair], _ idx: [Int]) -> SequenceBatch {
@@ -57,7 +60,7 @@ public final class DPOTrainer {
     public func resumeSettings(pairs: Int) -> [String: String] {
         ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
          "--batch": "\(options.batch)", "--beta": "\(options.beta)", "--loss": options.loss.rawValue, "--rpo-alpha": "\(options.rpoAlpha)",
-         "--seed": "\(options.seed)", "pairs": "\(pairs)"]
+         "--seed": "\(options.seed)", "pairs": "\(pairs)"].merging(optimizer.resumeSettings) { a, _ in a }
     }
 
     /// How the last `run` ended.
@@ -80,7 +83,7 @@ public final class DPOTrainer {
                 throw FoundryError("cannot resume: the saved DPO state lacks the reference's log-probabilities for these \(pairs.count) pairs")
             }
             refChosen = c; refRejected = r; first = state.step; order = state.order ?? order
-            try optimizer.restore("adamw", from: tensors, device: policy.device)
+            try optimizer.restore(from: tensors)
             log.note("resuming at step \(first) of \(steps)")
         } else {
             // The reference is the policy before any update: its log-probabilities, once.
@@ -93,7 +96,7 @@ public final class DPOTrainer {
         func save(_ step: Int) throws {
             try checkpoint?.save(model: policy, state: .init(stage: "dpo", step: step, order: order,
                                                              vectors: ["ref_chosen": refChosen, "ref_rejected": refRejected], settings: settings),
-                                 tensors: try optimizer.stateTensors("adamw", device: policy.device))
+                                 tensors: try optimizer.stateTensors(), lora: optimizer.lora)
         }
         if checkpoint != nil { Interrupt.install() }
         defer { if checkpoint != nil { Interrupt.uninstall() } }
@@ -129,7 +132,7 @@ public final class DPOTrainer {
             }
             policy.zeroGrad()
             try policy.backward(b, dLogp: dTok)
-            _ = try optimizer.update(policy, lr: schedule.lr(step), clip: options.clip).read()
+            _ = try optimizer.update(lr: schedule.lr(step), clip: options.clip).read()
             var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
             if options.rpoAlpha > 0 { m["nll_loss"] = nll }
             history.append(m)

@@ -16,6 +16,8 @@ public struct GRPOOptions {
     public var beta = 0.0
     public var temperature: Float = 1.0
     public var maxNewTokens = 8
+    /// Train LoRA adapters instead of every parameter (rank 0: off).
+    public var lora = LoRAOptions()
     public var seed = StageDefaults.seed
     public var logEvery = 1
     /// DAPO's dynamic sampling: drop groups whose samples all scored the same (they teach
@@ -34,6 +36,7 @@ public struct GRPOOptions {
         try require(maxNewTokens >= 1, "--max-new-tokens must be 1 or more, not \(maxNewTokens)")
         try require(beta >= 0, "--beta must be 0 or more, not \(beta)")
         guard maxSamplingRounds >= 1 else { throw FoundryError("--max-sampling-rounds must be at least 1 (got \(maxSamplingRounds))") }
+        try lora.validate()
     }
 }
 
@@ -41,14 +44,14 @@ public final class GRPOTrainer {
     public let policy: GPT2
     let reference: GPT2?
     let options: GRPOOptions
-    let optimizer: AdamW
+    public let optimizer: PolicyUpdate
     let eos: Int32
     let score: ([Rollout]) throws -> [Double]
 
     public init(policy: GPT2, reference: GPT2?, options: GRPOOptions, eos: Int32, score: @escaping ([Rollout]) throws -> [Double]) throws {
         try options.validate()
         self.policy = policy; self.reference = reference; self.options = options; self.eos = eos; self.score = score
-        optimizer = try AdamW(model: policy, weightDecay: 0)
+        optimizer = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
 
     /// What a resumed run must keep (`StageCheckpoint`).
@@ -56,7 +59,7 @@ public final class GRPOTrainer {
         ["--steps": "\(options.steps)", "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)",
          "--lr": "\(options.lr)", "--beta": "\(options.beta)", "--temperature": "\(options.temperature)",
          "--max-new-tokens": "\(options.maxNewTokens)", "--dynamic-sampling": "\(options.dynamicSampling)",
-         "--max-sampling-rounds": "\(options.maxSamplingRounds)", "--seed": "\(options.seed)", "prompts": "\(prompts)"]
+         "--max-sampling-rounds": "\(options.maxSamplingRounds)", "--seed": "\(options.seed)", "prompts": "\(prompts)"].merging(optimizer.resumeSettings) { a, _ in a }
     }
 
     /// How the last `run` ended.
@@ -78,13 +81,13 @@ public final class GRPOTrainer {
         if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "grpo", settings: settings) {
             first = state.step; order = state.order ?? order; rng = state.rng ?? rng
             stepsWithSignal = Int(state.scalars["steps_with_signal"] ?? 0)
-            try optimizer.restore("adamw", from: tensors, device: policy.device)
+            try optimizer.restore(from: tensors)
             log.note("resuming at step \(first) of \(options.steps)")
         }
         func save(_ step: Int) throws {
             try checkpoint?.save(model: policy, state: .init(stage: "grpo", step: step, order: order, rng: rng,
                                                              scalars: ["steps_with_signal": Double(stepsWithSignal)], settings: settings),
-                                 tensors: try optimizer.stateTensors("adamw", device: policy.device))
+                                 tensors: try optimizer.stateTensors(), lora: optimizer.lora)
         }
         if checkpoint != nil { Interrupt.install() }
         defer { if checkpoint != nil { Interrupt.uninstall() } }
@@ -151,7 +154,7 @@ public final class GRPOTrainer {
                     }
                     try policy.backward(b, dLogp: dLogp, temperature: scoring)
                 }
-                _ = try optimizer.update(policy, lr: options.lr, clip: 1).read()
+                _ = try optimizer.update(lr: options.lr, clip: 1).read()
             }
             let n = Double(sampledRewards.count), it = Double(options.iterations)
             let m: [String: Double] = [

@@ -26,6 +26,8 @@ public struct PPOOptions {
     public var missingEOSPenalty = 1.0
     public var temperature: Float = 0.7
     public var maxNewTokens = 8
+    /// Train LoRA adapters instead of every parameter (rank 0: off).
+    public var lora = LoRAOptions()
     public var seed = StageDefaults.seed
     public var logEvery = 1
     public init() {}
@@ -44,6 +46,7 @@ public struct PPOOptions {
         guard minibatches >= 1, minibatches <= batch else {
             throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")
         }
+        try lora.validate()
     }
 }
 
@@ -53,7 +56,8 @@ public final class PPOTrainer {
     let value: RewardModel
     let score: ([Rollout]) throws -> [Double]
     let options: PPOOptions
-    let policyOpt: AdamW, valueOpt: AdamW
+    public let policyOpt: PolicyUpdate
+    let valueOpt: AdamW
     let eos: Int32
     public private(set) var klCoef: Double
 
@@ -63,7 +67,7 @@ public final class PPOTrainer {
         try options.validate()
         self.policy = policy; self.reference = reference; self.value = value
         self.options = options; self.eos = eos; self.score = score
-        policyOpt = try AdamW(model: policy, weightDecay: 0)
+        policyOpt = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
         valueOpt = try AdamW(model: value.backbone, weightDecay: 0)
         klCoef = options.klCoef
     }
@@ -84,7 +88,7 @@ public final class PPOTrainer {
          "--mini-batches": "\(options.minibatches)", "--lr": "\(options.lr)", "--value-lr": "\(options.valueLR)",
          "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)", "--kl-estimator": options.klEstimator.rawValue,
          "--temperature": "\(options.temperature)", "--max-new-tokens": "\(options.maxNewTokens)", "--seed": "\(options.seed)",
-         "prompts": "\(prompts)"]
+         "prompts": "\(prompts)"].merging(policyOpt.resumeSettings) { a, _ in a }
     }
 
     /// How the last `run` ended.
@@ -110,7 +114,7 @@ public final class PPOTrainer {
                 throw FoundryError("cannot resume: the saved PPO state lacks the value model's weights")
             }
             try vb.device.write(params.values, to: vb.params)
-            try policyOpt.restore("adamw", from: tensors, device: policy.device)
+            try policyOpt.restore(from: tensors)
             try valueOpt.restore("value.adamw", from: tensors, device: vb.device)
             try value.head.restore("value.head", from: tensors)
             log.note("resuming at step \(first) of \(options.steps)")
@@ -119,8 +123,9 @@ public final class PPOTrainer {
             let valueParams = NamedTensor(name: "value.params", shape: [vb.layout.total], values: try vb.device.read(vb.params))
             try checkpoint?.save(model: policy, state: .init(stage: "ppo", step: step, order: order, rng: rng,
                                                              scalars: ["kl_coef": klCoef], settings: settings),
-                                 tensors: try policyOpt.stateTensors("adamw", device: policy.device) + [valueParams]
-                                     + (try valueOpt.stateTensors("value.adamw", device: vb.device)) + value.head.stateTensors("value.head"))
+                                 tensors: try policyOpt.stateTensors() + [valueParams]
+                                     + (try valueOpt.stateTensors("value.adamw", device: vb.device)) + value.head.stateTensors("value.head"),
+                                 lora: policyOpt.lora)
         }
         if checkpoint != nil { Interrupt.install() }
         defer { if checkpoint != nil { Interrupt.uninstall() } }
@@ -180,7 +185,7 @@ public final class PPOTrainer {
                     }
                     policy.zeroGrad()
                     try policy.backward(mb, dLogp: dLogp, temperature: scoring)
-                    _ = try policyOpt.update(policy, lr: options.lr, clip: 1).read()
+                    _ = try policyOpt.update(lr: options.lr, clip: 1).read()
 
                     // Value model: clipped value loss, vf_coef-weighted.
                     let (newValues, hidden, vrows) = try values(mb)

@@ -24,6 +24,8 @@ public struct RewardOptions {
     public var centerRewardsCoefficient: Double = 0
     /// The fraction of the rows a command holds out to measure the trained model on.
     public var heldOutFraction = 0.1
+    /// Train LoRA adapters instead of every parameter (rank 0: off).
+    public var lora = LoRAOptions()
     public var seed = StageDefaults.seed
     public var logEvery = 10
     public init() {}
@@ -36,6 +38,7 @@ public struct RewardOptions {
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
         try require((0..<1).contains(heldOutFraction), "--eval-fraction must be at least 0 and below 1, not \(heldOutFraction)")
         try require(centerRewardsCoefficient >= 0, "--center-rewards-coefficient must be 0 or more (TRL suggests 0.01)")
+        try lora.validate()
     }
 }
 
@@ -45,13 +48,13 @@ public struct RewardMetrics {
 
 public final class RewardTrainer {
     public let model: RewardModel
-    let optimizer: AdamW
+    public let optimizer: PolicyUpdate
     let options: RewardOptions
     let pad: Int32
 
     public init(model: RewardModel, options: RewardOptions, pad: Int32) throws {
         self.model = model; self.options = options; self.pad = pad
-        optimizer = try AdamW(model: model.backbone, weightDecay: 0)
+        optimizer = try PolicyUpdate(model: model.backbone, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
 
     /// One pass over `pairs` in batches: the pairwise metrics, and (with `train`) an update per batch.
@@ -142,7 +145,7 @@ public final class RewardTrainer {
     func resumeSettings(rows: Int) -> [String: String] {
         ["--objective": options.objective.rawValue, "--lr": "\(options.lr)", "--epochs": "\(options.epochs)",
          "--max-steps": options.maxSteps.map(String.init) ?? "none", "--batch": "\(options.batch)",
-         "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)", "--seed": "\(options.seed)", "rows": "\(rows)"]
+         "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)", "--seed": "\(options.seed)", "rows": "\(rows)"].merging(optimizer.resumeSettings) { a, _ in a }
     }
 
     /// Both objectives' step loop: batch order, schedule, saving at `checkpoint`, resuming.
@@ -156,14 +159,14 @@ public final class RewardTrainer {
         var first = 0
         if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "reward", settings: settings) {
             first = state.step; order = state.order ?? order
-            try optimizer.restore("adamw", from: tensors, device: model.backbone.device)
+            try optimizer.restore(from: tensors)
             try model.head.restore("head", from: tensors)
             log.note("resuming at step \(first) of \(steps)")
         }
         func save(_ step: Int) throws {
             try checkpoint?.save(model: model.backbone, extraModelTensors: [model.scoreTensor], architecture: RewardModel.architecture,
                                  state: .init(stage: "reward", step: step, order: order, settings: settings),
-                                 tensors: try optimizer.stateTensors("adamw", device: model.backbone.device) + model.head.stateTensors("head"))
+                                 tensors: try optimizer.stateTensors() + model.head.stateTensors("head"), lora: optimizer.lora)
         }
         if checkpoint != nil { Interrupt.install() }
         defer { if checkpoint != nil { Interrupt.uninstall() } }
@@ -241,7 +244,7 @@ public final class RewardTrainer {
         bb.zeroGrad()
         try bb.device.write(dHidden, to: bb.hiddenGradient)
         try bb.backward(fromHidden: bb.hiddenGradient)
-        _ = try optimizer.update(bb, lr: lr, clip: options.clip).read()
+        _ = try optimizer.update(lr: lr, clip: options.clip).read()
         // The head follows the backbone's schedule, scaled to its own peak (lr 0: no step, not 0/0).
         model.head.update(grad: headGrad, lr: options.lr > 0 ? options.headLR * lr / options.lr : 0)
     }

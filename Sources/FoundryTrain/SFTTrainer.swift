@@ -19,6 +19,8 @@ public struct SFTOptions {
     public var freezeEmbeddings = false
     /// Train on the completion's tokens only (TRL's completion_only_loss), not the prompt's.
     public var completionOnlyLoss = true
+    /// Train LoRA adapters instead of every parameter (rank 0: off).
+    public var lora = LoRAOptions()
     public var seed = StageDefaults.seed
     public var logEvery = 10
     public init() {}
@@ -30,6 +32,9 @@ public struct SFTOptions {
         if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
         try require(freezeLayers >= 0, "--freeze-layers must be 0 or more, not \(freezeLayers)")
+        try lora.validate()
+        try require(!lora.enabled || (freezeLayers == 0 && !freezeEmbeddings),
+                    "--lora-rank trains only the adapters already: drop --freeze-layers/--freeze-embeddings")
     }
 }
 
@@ -37,18 +42,17 @@ public final class SFTTrainer {
     public let model: GPT2
     let examples: [TokenizedExample]
     let options: SFTOptions
-    let optimizer: AdamW
-    let freezer: Freezer
+    public let updater: PolicyUpdate
     let pad: Int32
 
     public init(model: GPT2, examples: [TokenizedExample], options: SFTOptions, pad: Int32) throws {
         guard !examples.isEmpty else { throw FoundryError("no training examples: the SFT data is empty") }
         self.model = model; self.examples = examples; self.options = options; self.pad = pad
-        optimizer = try AdamW(model: model, weightDecay: options.weightDecay)
-        freezer = try Freezer(model: model, layers: options.freezeLayers, embeddings: options.freezeEmbeddings)
+        let freezer = try Freezer(model: model, layers: options.freezeLayers, embeddings: options.freezeEmbeddings)
+        updater = try PolicyUpdate(model: model, weightDecay: options.weightDecay, lora: options.lora, seed: options.seed, freezer: freezer)
     }
 
-    public var frozenCount: Int { freezer.frozenCount }
+    public var frozenCount: Int { model.layout.total - updater.trainableCount }
 
     public var steps: Int { BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
 
@@ -56,7 +60,7 @@ public final class SFTTrainer {
     public var resumeSettings: [String: String] {
         ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
          "--batch": "\(options.batch)", "--freeze-layers": "\(options.freezeLayers)", "--freeze-embeddings": "\(options.freezeEmbeddings)",
-         "--seed": "\(options.seed)", "examples": "\(examples.count)"]
+         "--seed": "\(options.seed)", "examples": "\(examples.count)"].merging(updater.resumeSettings) { a, _ in a }
     }
 
     /// How the last `run` ended.
@@ -72,9 +76,10 @@ public final class SFTTrainer {
         var first = 0
         if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "sft", settings: resumeSettings) {
             first = state.step; order = state.order ?? order
-            try optimizer.restore("adamw", from: tensors, device: model.device)
+            try updater.restore(from: tensors)
             log.note("resuming at step \(first) of \(steps)")
         }
+        if let summary = updater.summary { log.note(summary) }
         if checkpoint != nil { Interrupt.install() }
         defer { if checkpoint != nil { Interrupt.uninstall() } }
         end = .finished
@@ -87,8 +92,7 @@ public final class SFTTrainer {
             try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
             try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, b.validTargets)))
             try model.backward()
-            let pendingNorm = optimizer.update(model, lr: schedule.lr(step), clip: options.clip)
-            freezer.restore()
+            let pendingNorm = updater.update(lr: schedule.lr(step), clip: options.clip)
             let (loss, _) = try model.readLoss()  // the step's one wait for the device
             let norm = try pendingNorm.read()
             losses.append(loss)
@@ -96,13 +100,13 @@ public final class SFTTrainer {
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
             if let checkpoint, checkpoint.due(step + 1, of: steps) {
                 try checkpoint.save(model: model, state: .init(stage: "sft", step: step + 1, order: order, settings: resumeSettings),
-                                    tensors: try optimizer.stateTensors("adamw", device: model.device))
+                                    tensors: try updater.stateTensors(), lora: updater.lora)
                 if Interrupt.requested { end = .interrupted(step: step + 1); break }
             }
         }
         if let checkpoint, case .finished = end {   // the run's output, with the state a --resume of it needs
             try checkpoint.save(model: model, state: .init(stage: "sft", step: steps, order: order, settings: resumeSettings),
-                                tensors: try optimizer.stateTensors("adamw", device: model.device))
+                                tensors: try updater.stateTensors(), lora: updater.lora)
         }
         return losses
     }

@@ -12,10 +12,12 @@ public struct StageCheckpoint {
     public var dir: String
     public var saveEvery: Int
     public var tokenizer: Tokenizer?
+    /// The model the stage started from: named as the base of a LoRA run's adapter/.
+    public var baseModel: String?
     static let stateFile = "stage_state.json", tensorsFile = "stage_state.safetensors"
 
-    public init(dir: String, saveEvery: Int = 0, tokenizer: Tokenizer?) {
-        self.dir = dir; self.saveEvery = saveEvery; self.tokenizer = tokenizer
+    public init(dir: String, saveEvery: Int = 0, tokenizer: Tokenizer?, baseModel: String? = nil) {
+        self.dir = dir; self.saveEvery = saveEvery; self.tokenizer = tokenizer; self.baseModel = baseModel
     }
 
     /// What a stage records beside its model.
@@ -43,9 +45,17 @@ public struct StageCheckpoint {
     }
 
     func save(model: GPT2, extraModelTensors: [NamedTensor] = [], architecture: String = "GPT2LMHeadModel",
-              state: State, tensors: [NamedTensor]) throws {
+              state: State, tensors: [NamedTensor], lora: LoRAAdapter? = nil) throws {
         var files = try Checkpoint.files(model, tokenizer: tokenizer, step: state.step, extraTensors: extraModelTensors,
                                          architecture: architecture)
+        // A LoRA run saves the merged model (a plain GPT-2 directory) and, in adapter/, the
+        // adapters alone in PEFT's format (apart, so transformers does not take the directory
+        // for an adapter).
+        if let lora {
+            let classifier = architecture == "GPT2ForSequenceClassification"
+            try lora.addAdapterFiles(to: &files, baseModel: baseModel ?? "", taskType: classifier ? "SEQ_CLS" : "CAUSAL_LM",
+                                     saved: classifier ? extraModelTensors : [])
+        }
         files.add(Self.tensorsFile, writer: try SafeTensors.writer(tensors, metadata: ["step": String(state.step)], name: Self.tensorsFile))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

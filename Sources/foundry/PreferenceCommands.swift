@@ -18,6 +18,7 @@ struct DPO: ParsableCommand {
         """)
     static let defaults = DPOOptions()
     @OptionGroup var stage: StageOptions
+    @OptionGroup var lora: LoRAFlags
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "The preference loss.") var loss = defaults.loss
     @Option(help: "β: strength of the pull toward the reference.") var beta = defaults.beta
@@ -30,14 +31,14 @@ struct DPO: ParsableCommand {
 
     var options: DPOOptions {
         var o = Self.defaults
-        o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.seed = stage.seed
+        o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.seed = stage.seed; o.lora = lora.options
         return o
     }
 
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let (_, model, tok, data) = try stage.load()
+        let (_, model, tok, data) = try stage.load(lora: lora.options.enabled)
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
         let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
@@ -64,6 +65,7 @@ struct PPO: ParsableCommand {
         """)
     static let defaults = PPOOptions()
     @OptionGroup var stage: StageOptions
+    @OptionGroup var lora: LoRAFlags
     @Option(help: "Reward model directory (also initialises the value model).") var rewardModel: String
     @Option(help: "Prompts (JSONL with \"prompt\").") var prompts: String
     @Option(help: "PPO iterations (each samples --batch responses).") var steps = defaults.steps
@@ -85,14 +87,14 @@ struct PPO: ParsableCommand {
         var o = Self.defaults
         o.steps = steps; o.batch = batch; o.lr = lr; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget
         o.klEstimator = klEstimator; o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.missingEOSPenalty = missingEosPenalty
-        o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr
+        o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr; o.lora = lora.options
         return o
     }
 
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let (device, policy, tok, data) = try stage.load()
+        let (device, policy, tok, data) = try stage.load(lora: lora.options.enabled)
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
         let reference = try stage.loadReference(device)
@@ -115,6 +117,7 @@ struct GRPO: ParsableCommand {
         discussion: "Example: foundry grpo --model runs/sft --prompts task/rl_prompts.jsonl --checker --out runs/grpo")
     static let defaults = GRPOOptions()
     @OptionGroup var stage: StageOptions
+    @OptionGroup var lora: LoRAFlags
     @Option(help: "Prompts (JSONL with \"prompt\", and \"answer\" for --checker).") var prompts: String
     @Option(help: "Reward model directory.") var rewardModel: String?
     @Flag(help: "Reward 1 for a correct answer, 0 otherwise (the synthetic task's checker).") var checker = false
@@ -133,7 +136,7 @@ struct GRPO: ParsableCommand {
     var options: GRPOOptions {
         var o = Self.defaults
         o.steps = steps; o.promptsPerStep = promptsPerStep; o.groupSize = groupSize; o.lr = lr; o.beta = beta
-        o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.seed = stage.seed
+        o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.seed = stage.seed; o.lora = lora.options
         o.dynamicSampling = dynamicSampling; o.maxSamplingRounds = maxSamplingRounds
         return o
     }
@@ -144,7 +147,7 @@ struct GRPO: ParsableCommand {
     }
 
     func run() throws {
-        let (device, policy, tok, data) = try stage.load()
+        let (device, policy, tok, data) = try stage.load(lora: lora.options.enabled)
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
         let rows = try Datasets.readPrompts(path: prompts)

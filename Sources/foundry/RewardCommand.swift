@@ -27,6 +27,7 @@ struct RewardTrain: ParsableCommand {
         """)
     static let defaults = RewardOptions()
     @OptionGroup var stage: StageOptions
+    @OptionGroup var lora: LoRAFlags
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "pairwise (Bradley–Terry on chosen/rejected) or pointwise (regress to a score).") var objective = defaults.objective
     @Option(help: "Backbone learning rate.") var lr = defaults.lr
@@ -39,14 +40,14 @@ struct RewardTrain: ParsableCommand {
     var options: RewardOptions {
         var o = Self.defaults
         o.objective = objective; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch
-        o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction; o.seed = stage.seed
+        o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction; o.seed = stage.seed; o.lora = lora.options
         return o
     }
 
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let (_, model, tok, data) = try stage.load(rewardModel: true)
+        let (_, model, tok, data) = try stage.load(rewardModel: true, lora: lora.options.enabled)
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))

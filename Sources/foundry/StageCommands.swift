@@ -28,7 +28,9 @@ struct StageOptions: ParsableArguments {
     }
 
     /// Where the stage saves, and resumes from.
-    func checkpoint(_ tokenizer: Tokenizer) -> StageCheckpoint { StageCheckpoint(dir: out, saveEvery: saveEvery, tokenizer: tokenizer) }
+    func checkpoint(_ tokenizer: Tokenizer) -> StageCheckpoint {
+        StageCheckpoint(dir: out, saveEvery: saveEvery, tokenizer: tokenizer, baseModel: model)
+    }
 
     /// A stage stopped by a signal: its progress is saved; exit as Ctrl-C does.
     func finish(_ end: StageEnd) throws {
@@ -39,10 +41,12 @@ struct StageOptions: ParsableArguments {
         print("saved \(out)")
     }
 
-    /// The model to train: the starting --model, or on --resume the one saved in --out.
-    func load(rewardModel: Bool = false) throws -> (Device, GPT2, Tokenizer, StageData) {
+    /// The model to train: the starting --model, or on --resume the one saved in --out. A LoRA
+    /// run (`lora`) resumes from --model, its base, and the adapters in the saved state.
+    func load(rewardModel: Bool = false, lora: Bool = false) throws -> (Device, GPT2, Tokenizer, StageData) {
         let device = try deviceOptions.open()
-        let (loaded, tok) = try loadModel(resume ? out : self.model, device: device, needTokenizer: true, rewardModel: rewardModel && resume)
+        let fromOut = resume && !lora
+        let (loaded, tok) = try loadModel(fromOut ? out : self.model, device: device, needTokenizer: true, rewardModel: rewardModel && fromOut)
         guard loaded.config.objective == .causal else {
             throw FoundryError("\(self.model) is a masked (BERT-style) model: SFT, reward models, DPO, PPO and GRPO start from a causal one (`foundry pretrain` without --objective masked)")
         }
@@ -84,7 +88,8 @@ struct SFT: ParsableCommand {
         The loss covers completion tokens only (TRL's completion_only_loss) unless \
         --completion-only-loss false. --freeze-embeddings and --freeze-layers K keep the embeddings \
         and the first K blocks fixed, the usual guard against forgetting what pretraining taught; \
-        --pretrain-data measures that forgetting (validation loss before and after).
+        --pretrain-data measures that forgetting (validation loss before and after). --lora-rank R \
+        trains low-rank adapters instead (--lora-targets, --lora-alpha), another guard.
 
         Example: foundry sft --model runs/pretrain --data task/sft.jsonl --out runs/sft --eval task/eval.jsonl
         """)
@@ -100,11 +105,12 @@ struct SFT: ParsableCommand {
     @Flag(help: "Freeze the token and position embeddings (and so the tied LM head).") var freezeEmbeddings = defaults.freezeEmbeddings
     @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
     @Option(help: "Pretraining text, to report forgetting as validation loss before and after.") var pretrainData: String?
+    @OptionGroup var lora: LoRAFlags
 
     var options: SFTOptions {
         var o = Self.defaults
         o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.completionOnlyLoss = completionOnlyLoss
-        o.freezeLayers = freezeLayers; o.freezeEmbeddings = freezeEmbeddings; o.seed = stage.seed
+        o.freezeLayers = freezeLayers; o.freezeEmbeddings = freezeEmbeddings; o.seed = stage.seed; o.lora = lora.options
         return o
     }
 
@@ -112,7 +118,7 @@ struct SFT: ParsableCommand {
 
     func run() throws {
         let o = options
-        let (_, model, tok, data) = try stage.load()
+        let (_, model, tok, data) = try stage.load(lora: o.lora.enabled)
         let lock = try RunLock(stage.out)   // one writer per run directory
         defer { lock.release() }
         let examples = try data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss)
