@@ -18,6 +18,10 @@ import argparse, json, os, subprocess, sys, tempfile
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
 
 
 def run(cmd):

@@ -27,6 +27,7 @@ ap.add_argument("--data", required=True, help="SFT rows (e.g. a pipeline run's t
 ap.add_argument("--tiktoken")
 ap.add_argument("--steps", type=int, default=3)
 ap.add_argument("--backend", default="opencl")
+ap.add_argument("--lora-rank", type=int, default=0, help="finetune LoRA adapters of this rank instead of every parameter")
 a = ap.parse_args()
 tmp = tempfile.mkdtemp()
 
@@ -64,11 +65,11 @@ model.save_pretrained(base, safe_serialization=True); tok.save_pretrained(base)
 out = os.path.join(tmp, "sft")
 t0 = time.time()
 r = subprocess.run([a.foundry, "sft", "--model", base, "--data", a.data, "--out", out, "--max-steps", str(a.steps), "--batch", "8",
-                    "--backend", a.backend], capture_output=True, text=True)
+                    "--backend", a.backend, "--lora-rank", str(a.lora_rank)], capture_output=True, text=True)
 print(r.stdout[-600:]); print(r.stderr[-600:], file=sys.stderr)
 if r.returncode != 0:
     sys.exit(1)
-print(f"foundry sft, {a.size}: {a.steps} steps in {time.time() - t0:.1f} s (load, chat tokens, steps, save)")
+print(f"foundry sft{' (LoRA rank %d)' % a.lora_rank if a.lora_rank else ''}, {a.size}: {a.steps} steps in {time.time() - t0:.1f} s (load, chat tokens, steps, save)")
 
 # The finetuned model in transformers against foundry forward, on a chat prompt.
 hf = GPT2LMHeadModel.from_pretrained(out).eval()

@@ -23,7 +23,7 @@ struct PipelineReport {
         try file.write(to: Checkpoint.path(out, "report.json"))
 
         // Plots.
-        let curves = ["pretrain", "sft", "sft_frozen", "reward", "dpo", "grpo", "ppo"].compactMap { name -> Series? in
+        let curves = ["pretrain", "sft", "sft_frozen", "sft_lora", "reward", "dpo", "grpo", "ppo"].compactMap { name -> Series? in
             guard let c = run.curves[name], !c.isEmpty else { return nil }
             return Series(name: name, points: c.map { (x: $0.0, y: $0.1) })
         }
@@ -40,6 +40,14 @@ struct PipelineReport {
         try Chart.bars(title: "Held-out accuracy per stage (greedy, %)", labels: order,
                        values: order.map { 100 * (run.metrics[$0]?["accuracy"] ?? .nan) })
             .write(to: Checkpoint.path(out, "accuracy.png"))
+
+        let lost = run.forgetting
+        let variants = forgettingVariants.filter { lost["val_loss_after" + $0.key] != nil }
+        if let before = lost["val_loss_before"], !variants.isEmpty {
+            try Chart.bars(title: "Validation loss on the pretraining text (lower: less forgotten)", labels: ["before SFT"] + variants.map(\.short),
+                           values: [before] + variants.map { lost["val_loss_after" + $0.key]! })
+                .write(to: Checkpoint.path(out, "forgetting.png"))
+        }
 
         // Markdown.
         var md = "# Foundry pipeline report\n\n"
@@ -70,10 +78,9 @@ struct PipelineReport {
         let f = run.forgetting
         /// A figure, or "skipped" for a stage that did not run.
         func shown(_ v: Double?, _ format: String = "%.4f") -> String { v.map { $0.isFinite ? String(format: format, $0) : "n/a" } ?? "skipped" }
-        md += "\nForgetting (validation loss on the pretraining text): before SFT \(shown(f["val_loss_before"])), after SFT \(shown(f["val_loss_after"])), "
-            + "after SFT with frozen embeddings and blocks \(shown(f["val_loss_after_frozen"])).\n"
         md += "\n![loss](loss.png)\n\n![accuracy](accuracy.png)\n\n"
         if !run.ppoHistory.isEmpty { md += "![ppo](ppo.png)\n\n" }
+        md += forgettingSection(f, shown)
         md += "## Time per stage\n\n" + run.stageSeconds.map { String(format: "- %@: %.0f s", $0.0, $0.1) }.joined(separator: "\n") + "\n"
         md += "\n## Samples (same prompts for every stage)\n"
         for name in order { md += "\n### \(name)\n\n```\n" + (run.samples[name] ?? []).joined(separator: "\n") + "\n```\n" }
@@ -92,8 +99,39 @@ struct PipelineReport {
             run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)
                     + (run.metrics["reward_model_pairs"].map { String(format: " (rankings of %ld; pairs of the same prompts: %.1f%%)", run.p.rankK, 100 * $0["pairwise_accuracy"]!) } ?? ""))
         }
-        run.say("forgetting: val loss \(shown(f["val_loss_before"])) → \(shown(f["val_loss_after"])) (frozen: \(shown(f["val_loss_after_frozen"])))")
-        run.say(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@ in %.0f s", out, run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
+        run.say("forgetting: val loss \(shown(f["val_loss_before"])) → \(shown(f["val_loss_after"])) (frozen: \(shown(f["val_loss_after_frozen"])), "
+                + "LoRA: \(shown(f["val_loss_after_lora"])))")
+        let forgettingPlot = FileManager.default.fileExists(atPath: Checkpoint.path(out, "forgetting.png")) ? ", forgetting.png" : ""
+        run.say(String(format: "wrote %@/report.md, report.json, loss.png, accuracy.png%@%@ in %.0f s", out, forgettingPlot,
+                       run.ppoHistory.isEmpty ? "" : ", ppo.png", seconds))
+    }
+}
+
+extension PipelineReport {
+    /// The SFT variants the forgetting section compares: report.json's key suffix, labels.
+    var forgettingVariants: [(key: String, short: String, long: String)] {
+        let blocks = max(1, run.p.layers / 2)
+        return [("", "full SFT", "full finetuning"),
+                ("_frozen", "frozen", "embeddings + \(blocks) block\(blocks == 1 ? "" : "s") frozen"),
+                ("_lora", "LoRA \(run.p.sftLoRARank)", "LoRA rank \(run.p.sftLoRARank) (attention + MLP)")]
+    }
+
+    func formatLR(_ v: Float) -> String { String(format: "%g", Double(v)) }
+
+    /// The table and plot comparing how much each SFT variant forgot and how well it learned.
+    func forgettingSection(_ f: [String: Double], _ shown: (Double?, String) -> String) -> String {
+        var md = "## Forgetting: full SFT, frozen blocks and LoRA\n\n"
+        md += "Each variant finetunes the same pretrained model on the same demonstrations for the same epochs "
+        md += "at the same lr (\(formatLR(run.p.sftLR))). Forgetting is the validation loss on the pretraining text "
+        md += "(\(shown(f["val_loss_before"], "%.4f")) before SFT).\n\n"
+        md += "| SFT variant | trainable parameters | held-out accuracy (greedy) | validation loss after | increase |\n|---|---|---|---|---|\n"
+        for v in forgettingVariants {
+            guard let after = f["val_loss_after" + v.key] else { md += "| \(v.long) | skipped | | | |\n"; continue }
+            let rise = f["val_loss_before"].map { after - $0 }
+            md += "| \(v.long) | \(f["trainable" + v.key].map { String(Int($0)) } ?? "n/a") | \(f["accuracy" + v.key].map { String(format: "%.1f%%", 100 * $0) } ?? "n/a") "
+                + "| \(String(format: "%.4f", after)) | \(shown(rise, "%+.4f")) |\n"
+        }
+        return md + "\n![forgetting](forgetting.png)\n\n"
     }
 }
 
@@ -105,7 +143,8 @@ public struct PipelineReportFile: Codable, Equatable {
     }
     /// Per stage: accuracy, accuracy_sampled, reward, kl.
     public var stages: [String: [String: Double?]]
-    /// val_loss_before, val_loss_after, val_loss_after_frozen.
+    /// val_loss_before, and per SFT variant (suffix "", _frozen, _lora): val_loss_after,
+    /// accuracy (greedy, held out), trainable (parameters).
     public var forgetting: [String: Double?]
     public var seconds: Double
     public var stageSeconds: [String: Double]

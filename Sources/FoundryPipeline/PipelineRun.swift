@@ -12,6 +12,8 @@ public final class PipelineRun {
         case ppo, dpo, grpo
         /// The SFT run with frozen blocks that the forgetting figure compares against.
         case frozen
+        /// The SFT run with LoRA adapters that the forgetting figure compares against.
+        case lora
     }
 
     public static let defaultSeed: UInt64 = 1
@@ -92,24 +94,35 @@ public final class PipelineRun {
         let data = try StageData(tokenizer: tok, maxSeq: base.config.maxSeq)
         let corpusTokens = try tok.encode(corpus)
         curves["pretrain"] = readCurve(dir("pretrained"), "loss")
-        // 3. SFT, and the frozen variant for the forgetting figure.
+        // 3. SFT, and the frozen and LoRA variants for the forgetting comparison.
         forgetting["val_loss_before"] = try pretrainValLoss(model: base, tokens: corpusTokens)
         let sftRows = try Datasets.readSFT(path: Checkpoint.path(taskDir, "sft.jsonl"))
-        for (name, frozen) in [("sft", 0), ("sft_frozen", max(1, p.layers / 2))] {
-            let skip = name == "sft_frozen" && skipped.contains(.frozen)
-            try stage(name, name == "sft" ? "sft" : "sft (embeddings + \(frozen) block\(frozen == 1 ? "" : "s") frozen)", skip: skip) {
+        let frozenBlocks = max(1, p.layers / 2)
+        let variants: [(name: String, key: String, title: String, skip: Bool)] = [
+            ("sft", "", "sft", false),
+            ("sft_frozen", "_frozen", "sft (embeddings + \(frozenBlocks) block\(frozenBlocks == 1 ? "" : "s") frozen)", skipped.contains(.frozen)),
+            ("sft_lora", "_lora", "sft (LoRA rank \(p.sftLoRARank))", skipped.contains(.lora)),
+        ]
+        for v in variants {
+            try stage(v.name, v.title, skip: v.skip) {
                 let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
                 var o = SFTOptions()
-                o.epochs = Double(p.sftEpochs); o.lr = p.sftLR; o.seed = seed; o.freezeLayers = frozen; o.logEvery = 50
+                o.epochs = Double(p.sftEpochs); o.lr = p.sftLR; o.seed = seed; o.logEvery = 50
+                if v.name == "sft_frozen" { o.freezeLayers = frozenBlocks }
+                if v.name == "sft_lora" { o.lora.rank = p.sftLoRARank }
                 let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
                 let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
-                try trainer.run(log: try quiet("sft", name))
-                try Checkpoint.save(model, tokenizer: tok, to: dir(name))
+                try trainer.run(log: try quiet("sft", v.name))
+                try Checkpoint.save(model, tokenizer: tok, to: dir(v.name))
             }
-            if skip { continue }
-            let (m, _) = try loadModel(dir(name), device: device, needTokenizer: false)
-            forgetting[name == "sft" ? "val_loss_after" : "val_loss_after_frozen"] = try pretrainValLoss(model: m, tokens: corpusTokens)
-            curves[name] = readCurve(dir(name), "loss")
+            if v.skip { continue }
+            let (m, _) = try loadModel(dir(v.name), device: device, needTokenizer: false)
+            forgetting["val_loss_after" + v.key] = try pretrainValLoss(model: m, tokens: corpusTokens)
+            var lora = LoRAOptions(); lora.rank = p.sftLoRARank
+            forgetting["trainable" + v.key] = Double(v.name == "sft_lora"
+                ? LoRAAdapter.parameterCount(base.layout, layers: base.config.layers, options: lora)
+                : Freezer.trainableCount(base.layout, layers: v.name == "sft_frozen" ? frozenBlocks : 0, embeddings: false))
+            curves[v.name] = readCurve(dir(v.name), "loss")
         }
         // 4. Reward model.
         let pairs = try data.pairs(try Datasets.readPreferences(path: Checkpoint.path(taskDir, "prefs.jsonl")))
@@ -194,6 +207,15 @@ public final class PipelineRun {
                            100 * r.greedyAccuracy, 100 * r.sampledAccuracy, r.meanReward ?? .nan, r.kl ?? .nan))
                 samples[name] = try showSamples(m, tok: tok, data: data, prompts: showPrompts)
                 if name != "pretrained" { curves[name] = curves[name] ?? readCurve(dir(name), "loss") }
+            }
+            // The SFT variants' accuracy beside their forgetting (greedy, the same prompts).
+            for (name, key) in [("sft", ""), ("sft_frozen", "_frozen"), ("sft_lora", "_lora")]
+                where FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) && forgetting["val_loss_after" + key] != nil {
+                if let m = metrics[name] { forgetting["accuracy" + key] = m["accuracy"]; continue }
+                let (m, _) = try loadModel(dir(name), device: device, needTokenizer: false)
+                let r = try taskAccuracy(model: m, tokenizer: tok, data: data, prompts: evalRows, reward: nil, reference: nil)
+                forgetting["accuracy" + key] = r.greedyAccuracy
+                say("   " + name.padding(10) + String(format: " accuracy %5.1f%% greedy", 100 * r.greedyAccuracy))
             }
         }
         try PipelineReport(run: self).write()

@@ -71,6 +71,12 @@ public final class LoRAAdapter {
     /// Trainable parameters (the adapters').
     public var parameterCount: Int { params.count }
 
+    /// The adapters' parameters for a model of `layout` (nothing allocated).
+    public static func parameterCount(_ layout: ParameterLayout, layers: Int, options: LoRAOptions) -> Int {
+        (0..<layers).flatMap { l in options.targets.flatMap(\.modules).map { "h.\(l).\($0).weight" } }
+            .compactMap { layout.entry($0) }.reduce(0) { $0 + ($1.shape[0] + $1.shape[1]) * options.rank }
+    }
+
     public init(model: GPT2, options: LoRAOptions, seed: UInt64, weightDecay: Float = 0) throws {
         try options.validate()
         precondition(options.enabled)

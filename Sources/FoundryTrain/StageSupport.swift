@@ -64,10 +64,7 @@ public final class Freezer {
         }
         var count = 0
         for e in model.layout.entries {
-            let isEmbedding = e.name.hasPrefix("wte.") || e.name.hasPrefix("wpe.")
-            let block = e.name.hasPrefix("h.") ? Int(e.name.split(separator: ".")[1]) : nil
-            let frozen = ((embeddings || layers > 0) && isEmbedding) || (block.map { $0 < layers } ?? false)
-            guard frozen else { continue }
+            guard Self.freezes(e.name, layers: layers, embeddings: embeddings) else { continue }
             let view = model.param(e.name)
             let copy = try model.device.makeTensor(count: e.count)
             model.device.copy(view, to: copy)
@@ -75,6 +72,18 @@ public final class Freezer {
             count += e.count
         }
         frozenCount = count
+    }
+
+    /// Whether parameter `name` is frozen with these options.
+    static func freezes(_ name: String, layers: Int, embeddings: Bool) -> Bool {
+        let isEmbedding = name.hasPrefix("wte.") || name.hasPrefix("wpe.")
+        let block = name.hasPrefix("h.") ? Int(name.split(separator: ".")[1]) : nil
+        return ((embeddings || layers > 0) && isEmbedding) || (block.map { $0 < layers } ?? false)
+    }
+
+    /// Parameters of `layout` left to train with these options (nothing allocated).
+    public static func trainableCount(_ layout: ParameterLayout, layers: Int, embeddings: Bool) -> Int {
+        layout.entries.filter { !freezes($0.name, layers: layers, embeddings: embeddings) }.reduce(0) { $0 + $1.count }
     }
 
     /// Restore the frozen values (call after each optimizer step).

@@ -35,8 +35,18 @@ struct DeviceOptions: ParsableArguments {
         case .opencl:
             let cl = try OpenCLDevice(index: device)
             announceChoice(cl.info)
+            DeviceOptions.opened = cl
             return cl
         }
+    }
+
+    /// The OpenCL device this process opened, for the closing memory figure.
+    nonisolated(unsafe) static var opened: OpenCLDevice?
+
+    /// "peak device memory 2.84 GiB" on OpenCL (the buffers Foundry allocated at most at once); nil on the CPU.
+    static var peakMemoryLine: String? {
+        opened.map { String(format: "peak device memory %.2f GiB (of %.1f GiB)", Double($0.memory.peakBytes) / 1_073_741_824,
+                            Double($0.memoryBytes) / 1_073_741_824) }
     }
 
     /// Says which device was picked when there was a choice and the user made none (stderr, so

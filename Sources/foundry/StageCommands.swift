@@ -38,7 +38,7 @@ struct StageOptions: ParsableArguments {
             print("interrupted at step \(step): progress saved to \(out); continue with the same command and --resume")
             throw ExitCode(130)
         }
-        print("saved \(out)")
+        print("saved \(out)" + (DeviceOptions.peakMemoryLine.map { "; " + $0 } ?? ""))
     }
 
     /// The model to train: the starting --model, or on --resume the one saved in --out. A LoRA
