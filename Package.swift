@@ -43,6 +43,9 @@ let package = Package(
         // Optimizer, schedules, batching and the training stages.
         .target(name: "FoundryTrain", dependencies: ["FoundryCore", "FoundryModel", "FoundryData", "FoundrySample"],
                 path: "Sources/FoundryTrain"),
+        // Data-parallel runs: the Collective of an mpirun job, Open MPI loaded at run time (no
+        // build or run dependency for a plain run).
+        .target(name: "FoundryDistributed", dependencies: ["FoundryCore"], path: "Sources/FoundryDistributed"),
         // Report cards: PNG line and bar charts (FoundryCore only for its atomic writes).
         .target(name: "FoundryReport", dependencies: ["FoundryCore"], path: "Sources/FoundryReport"),
         // The model's whole life as a library: model directories, stage measures (task accuracy,
@@ -65,12 +68,12 @@ let package = Package(
         // The command line: one ParsableCommand per file.
         .executableTarget(name: "foundry", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryPipeline", "FoundryServe",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryPipeline", "FoundryServe", "FoundryDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/foundry"),
         .testTarget(name: "FoundryTests", dependencies: [
             "FoundryCore", "FoundryCPU", "FoundryOpenCL", "FoundryData", "FoundryModel",
-            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline", "FoundryServe", "foundry",
+            "FoundrySample", "FoundryTrain", "FoundryCheck", "FoundryReport", "FoundryPipeline", "FoundryServe", "FoundryDistributed", "foundry",
         ], path: "Tests/FoundryTests", resources: [.copy("Fixtures")]),
     ],
     // Swift 5 language mode: the engine shares raw device pointers across worker threads by

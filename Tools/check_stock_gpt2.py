@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A stock-GPT-2-vocabulary model through Foundry and back into transformers.
 
-    /work/venv/bin/python Tools/check_stock_gpt2.py [--size small|124m] [--foundry .build/release/foundry] [--data task/sft.jsonl]
+    /work/venv/bin/python Tools/check_stock_gpt2.py [--size small|124m] [--dtype f32|f16|bf16] [--lora-rank R]
+        [--backend opencl|cpu] [--foundry .build/release/foundry] --data task/sft.jsonl
 
 Makes a GPT-2 with transformers (random weights; `small`: 2 layers × 64, `124m`: GPT-2's own
-shapes) and OpenAI's GPT-2 tokenizer (built from the tiktoken rank file of the openai-whisper
+shapes; saved in F32, F16 or BF16) and OpenAI's GPT-2 tokenizer (built from the tiktoken rank file of the openai-whisper
 package, as Tools/check_gpt2_vocab.py fetches it), saves it with save_pretrained, runs
-`foundry sft` on it (Foundry adds its chat tokens and grows the embedding), then loads the result
+`foundry sft` on it (Foundry adds its chat tokens and grows the embedding; all parameters, or LoRA
+adapters), samples a chat reply from the result with `foundry sample --chat`, then loads the result
 in transformers and compares its logits with `foundry forward`'s on the same tokens. Prints the
 SFT's time per step. Exits 1 when the logits differ by more than 1e-4 (relative to their scale).
 """
@@ -27,6 +29,7 @@ ap.add_argument("--data", required=True, help="SFT rows (e.g. a pipeline run's t
 ap.add_argument("--tiktoken")
 ap.add_argument("--steps", type=int, default=3)
 ap.add_argument("--backend", default="opencl")
+ap.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"], help="the dtype transformers saves the base model in")
 ap.add_argument("--lora-rank", type=int, default=0, help="finetune LoRA adapters of this rank instead of every parameter")
 a = ap.parse_args()
 tmp = tempfile.mkdtemp()
@@ -60,6 +63,7 @@ shapes = dict(n_layer=2, n_head=2, n_embd=64, n_positions=128) if a.size == "sma
 torch.manual_seed(0)
 model = GPT2LMHeadModel(GPT2Config(vocab_size=50257, **shapes))
 base = os.path.join(tmp, "base")
+model = model.to({"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[a.dtype])
 model.save_pretrained(base, safe_serialization=True); tok.save_pretrained(base)
 
 out = os.path.join(tmp, "sft")
@@ -70,6 +74,14 @@ print(r.stdout[-600:]); print(r.stderr[-600:], file=sys.stderr)
 if r.returncode != 0:
     sys.exit(1)
 print(f"foundry sft{' (LoRA rank %d)' % a.lora_rank if a.lora_rank else ''}, {a.size}: {a.steps} steps in {time.time() - t0:.1f} s (load, chat tokens, steps, save)")
+
+# Sampling from the finetuned model (its answers are noise: the weights are random).
+t0 = time.time()
+r = subprocess.run([a.foundry, "sample", "--model", out, "--chat", "--prompt", "Which is larger: 41 or 14?", "--max-tokens", "16",
+                    "--temperature", "0", "--backend", a.backend], capture_output=True, text=True)
+if r.returncode != 0:
+    print(r.stderr[-600:], file=sys.stderr); sys.exit(1)
+print(f"foundry sample --chat, 16 tokens greedy: {time.time() - t0:.1f} s with loading; {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}")
 
 # The finetuned model in transformers against foundry forward, on a chat prompt.
 hf = GPT2LMHeadModel.from_pretrained(out).eval()

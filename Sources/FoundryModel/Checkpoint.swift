@@ -23,9 +23,10 @@ public enum Checkpoint {
     /// is recorded in model.safetensors' metadata, so a resume can check that the files agree.
     public static func files(_ model: GPT2, tokenizer: Tokenizer?, step: Int? = nil,
                              extraTensors: [NamedTensor] = [], architecture: String = "GPT2LMHeadModel") throws -> FileSet {
-        let values = try model.device.read(model.params)
-        let tensors = model.layout.entries.map { e in
-            NamedTensor(name: prefix + e.name, shape: e.shape, values: Array(values[e.offset..<e.offset + e.count]))
+        // Each tensor read from the device on its own: the host holds one copy of the weights
+        // (the file's), not the arena and its slices too (at GPT-2 124M, 0.5 GB apiece).
+        let tensors = try model.layout.entries.map { e in
+            NamedTensor(name: prefix + e.name, shape: e.shape, values: try model.device.read(model.params.slice(e.offset, e.count)))
         }
         var metadata = ["format": "pt"]
         if let step { metadata["step"] = String(step) }

@@ -78,17 +78,25 @@ public final class Pretrainer {
     let optimizer: AdamW
     var state: TrainState
     let log: (String) -> Void
+    /// The processes of a data-parallel run; each computes `batch / size` rows of every batch.
+    public let collective: Collective
 
     /// A new run (`resume == false`) or the continuation of the one saved in `outDir`. A new run
     /// starts from `initFrom` when given (continued pretraining of a checkpoint: its shape and
     /// weights, a fresh optimizer and schedule), else from GPT-2's initialisation.
     public init(device: Device, tokenizer: Tokenizer, tokens: [Int32], options: PretrainOptions, outDir: String,
-                resume: Bool, initFrom: GPT2? = nil, log: @escaping (String) -> Void = { print($0) }) throws {
+                resume: Bool, initFrom: GPT2? = nil, collective: Collective = SingleProcess(),
+                log: @escaping (String) -> Void = { print($0) }) throws {
         self.options = options
         self.outDir = outDir
         self.tokenizer = tokenizer
-        self.log = log
+        self.collective = collective
+        // Rank 0 alone speaks, logs and saves.
+        self.log = collective.isLeader ? log : { _ in }
         try options.validate()
+        guard options.batch % collective.size == 0 else {
+            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank computes batch / ranks rows)")
+        }
         var modelStep: Int?
         if resume {
             let (loaded, metadata) = try Checkpoint.loadWithMetadata(outDir, device: device)
@@ -118,7 +126,7 @@ public final class Pretrainer {
         if options.objective == .masked && tokenizer.maskToken < 0 {
             throw FoundryError("--objective masked needs a [MASK] token, and this tokenizer has none: train a tokenizer with Foundry")
         }
-        try model.checkFits(batch: options.batch, seq: min(options.context, model.config.maxSeq))
+        try model.checkFits(batch: options.batch / collective.size, seq: min(options.context, model.config.maxSeq))
         data = try TokenDataset(tokens: tokens, seq: min(options.context, model.config.maxSeq))
         optimizer = try AdamW(model: model, weightDecay: options.weightDecay)
         optimizer.beta2 = options.beta2
@@ -141,6 +149,27 @@ public final class Pretrainer {
         }
     }
 
+    /// The last forward's mean loss over the whole global batch (`valid` targets): this rank's
+    /// shard's loss sum, summed over the ranks.
+    func globalLoss(valid: Int) throws -> Double {
+        let local = try model.readLoss()
+        guard collective.isDistributed else { return local.loss }
+        return try collective.sum(local.loss * Double(local.count)) / Double(max(valid, 1))
+    }
+
+    /// Whether a signal asked the run to stop, on any rank.
+    func stopRequested() throws -> Bool {
+        guard collective.isDistributed else { return Interrupt.requested }
+        return try collective.sum(Interrupt.requested ? 1 : 0) > 0
+    }
+
+    /// Every rank's gradients summed into each rank's arena, through host memory.
+    func sumGradients() throws {
+        var g = try model.device.read(model.grads)
+        try collective.sum(&g)
+        try model.device.write(g, to: model.grads)
+    }
+
     /// Mean loss over the validation split: sequential windows for a causal model, a fixed
     /// masking for a masked one, so every evaluation sees the same tokens.
     public func validationLoss() throws -> Double {
@@ -161,13 +190,14 @@ public final class Pretrainer {
     }
 
     public func save() throws {
+        guard collective.isLeader else { return }
         var files = try Checkpoint.files(model, tokenizer: tokenizer, step: state.step)
         try TrainState.add(state, optimizer: optimizer, device: model.device, to: &files)
         try files.commit(to: outDir)
     }
 
     func preview() {
-        guard options.objective == .causal, options.previewTokens > 0,
+        guard collective.isLeader, options.objective == .causal, options.previewTokens > 0,
               let gen = try? Generator(model: model) else { return }
         var s = SamplingSettings()
         s.maxTokens = options.previewTokens
@@ -179,10 +209,11 @@ public final class Pretrainer {
     }
 
     public func run() throws -> PretrainResult {
-        let lock = try RunLock(outDir)
-        defer { lock.release() }
-        try FileSet.recover(outDir)
-        let metrics = try MetricsLog(path: Checkpoint.path(outDir, "metrics.jsonl"), append: state.step > 0, resumingAt: state.step)
+        let lock = collective.isLeader ? try RunLock(outDir) : nil
+        defer { lock?.release() }
+        if collective.isLeader { try FileSet.recover(outDir) }
+        let metrics = try MetricsLog(path: collective.isLeader ? Checkpoint.path(outDir, "metrics.jsonl") : nil,
+                                     append: state.step > 0, resumingAt: state.step)
         let schedule = LRSchedule(maxLR: options.lr, minLR: options.minLR,
                                   warmup: options.warmup, total: options.steps)
         let last = min(options.steps, options.stopAt ?? options.steps)
@@ -190,7 +221,8 @@ public final class Pretrainer {
         let c = model.config
         if state.step == 0 {
             log("model: \(c.layers) layers, \(c.heads) heads, \(c.channels) wide, context \(c.maxSeq), vocab \(c.vocabSize) (\(tokenizer.kind)), \(c.parameterCount) parameters, \(c.objective.rawValue)")
-            log("data: \(data.train.count) training tokens, \(data.val.count) validation tokens; \(tokensPerStep) tokens per step on \(model.device.backend) (\(model.device.name))")
+            log("data: \(data.train.count) training tokens, \(data.val.count) validation tokens; \(tokensPerStep) tokens per step on \(model.device.backend) (\(model.device.name))"
+                + (collective.isDistributed ? ", \(collective.size) ranks of \(options.batch / collective.size) rows each" : ""))
         } else {
             log("resuming at step \(state.step) of \(options.steps) from \(outDir)")
         }
@@ -208,17 +240,24 @@ public final class Pretrainer {
             let lr = schedule.lr(it)
             model.zeroGrad()
             var stepLoss = 0.0
+            var lastValid = 0
             for micro in 0..<options.gradAccum {
+                // Every rank draws the same global batch (the same generator) and computes its shard.
                 let (x, y) = batch(&state.rng, from: data.train)
-                try model.forward(tokens: x, batch: options.batch, seq: seq)
+                let rows = collective.shard(of: options.batch)
                 let valid = y.filter { $0 >= 0 }.count
-                try model.computeLoss(targets: y, gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
+                try model.forward(tokens: Array(x[rows.lowerBound * seq..<rows.upperBound * seq]), batch: rows.count, seq: seq)
+                // Scaled by the global batch's targets: the ranks' gradients add up to the whole batch's.
+                try model.computeLoss(targets: Array(y[rows.lowerBound * seq..<rows.upperBound * seq]),
+                                      gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
                 try model.backward()
+                lastValid = valid
                 // The last micro-batch's loss is read after the update: one wait per step.
-                if micro < options.gradAccum - 1 { stepLoss += try model.readLoss().loss / Double(options.gradAccum) }
+                if micro < options.gradAccum - 1 { stepLoss += try globalLoss(valid: valid) / Double(options.gradAccum) }
             }
+            if collective.isDistributed { try sumGradients() }
             let pendingNorm = optimizer.update(model, lr: lr, clip: options.clip)
-            stepLoss += try model.readLoss().loss / Double(options.gradAccum)
+            stepLoss += try globalLoss(valid: lastValid) / Double(options.gradAccum)
             let norm = try pendingNorm.read()
             state.step += 1
             stepsRun += 1
@@ -251,7 +290,8 @@ public final class Pretrainer {
             }
             if evalNow { preview() }
             if windowTokens == 0 { windowStart = Date() }
-            if Interrupt.requested {
+            // The ranks stop together: a signal may reach them at different steps.
+            if try stopRequested() {
                 interrupted = true
                 break
             }

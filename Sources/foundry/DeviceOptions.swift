@@ -33,11 +33,18 @@ struct DeviceOptions: ParsableArguments {
         switch try resolvedBackend {
         case .cpu: return CPUDevice()
         case .opencl:
-            let cl = try OpenCLDevice(index: device)
+            let cl = try OpenCLDevice(index: device ?? Launch.localRank.flatMap(Self.device(forLocalRank:)))
             announceChoice(cl.info)
             DeviceOptions.opened = cl
             return cl
         }
+    }
+
+    /// Under mpirun without --device: the rank's GPU on its machine (local rank modulo the GPUs),
+    /// or nil (the default device) where there is no GPU — ranks then share the CPU device.
+    static func device(forLocalRank rank: Int) -> Int? {
+        guard let gpus = try? OpenCLPlatforms.devices().filter({ !$0.isCPU }), !gpus.isEmpty else { return nil }
+        return gpus[rank % gpus.count].index
     }
 
     /// The OpenCL device this process opened, for the closing memory figure.

@@ -66,10 +66,13 @@ struct Pretrain: ParsableCommand {
         if resume && !FileManager.default.fileExists(atPath: Checkpoint.path(out, "config.json")) {
             throw ValidationError("cannot resume: \(out) has no checkpoint (run without --resume to start one)")
         }
-        if !resume { try Checkpoint.checkNewRun(out, overwrite: overwrite) }
+        // Under mpirun rank 0 alone writes --out (and checks it); the others only read it.
+        if !resume && !Launch.isFollower { try Checkpoint.checkNewRun(out, overwrite: overwrite) }
     }
 
     func run() throws {
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
         let text: String
         if let data {
             text = try readText(data)
@@ -99,7 +102,8 @@ struct Pretrain: ParsableCommand {
         let tokens = try tok.encode(text)
         var o = options
         if let start { o.context = min(o.context, start.config.maxSeq); o.layers = start.config.layers; o.heads = start.config.heads; o.embd = start.config.channels }
-        let trainer = try Pretrainer(device: device, tokenizer: tok, tokens: tokens, options: o, outDir: out, resume: resume, initFrom: start) {
+        let trainer = try Pretrainer(device: device, tokenizer: tok, tokens: tokens, options: o, outDir: out, resume: resume, initFrom: start,
+                                     collective: collective) {
             print($0); fflush(stdout)
         }
         let r = try trainer.run()
