@@ -39,7 +39,11 @@ src = open(os.path.join(here, "check_gpt2_vocab.py")).read().replace("\nmain()\n
 ns = {"__file__": os.path.join(here, "check_gpt2_vocab.py")}
 exec(compile(src, "check_gpt2_vocab.py", "exec"), ns)
 import base64
-rank_file = a.tiktoken or ns["fetch_rank_file"](tmp)
+try:
+    rank_file = a.tiktoken or ns["fetch_rank_file"](tmp)
+except Exception as e:   # no network, or PyPI changed: say so (status 2 = skipped)
+    print(f"skipped: could not fetch GPT-2's rank file from the openai-whisper package ({e})")
+    sys.exit(2)
 ranks = {}
 for line in open(rank_file, "rb").read().splitlines():
     if line:
