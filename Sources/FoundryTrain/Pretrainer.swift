@@ -149,25 +149,10 @@ public final class Pretrainer {
         }
     }
 
-    /// The last forward's mean loss over the whole global batch (`valid` targets): this rank's
-    /// shard's loss sum, summed over the ranks.
-    func globalLoss(valid: Int) throws -> Double {
-        let local = try model.readLoss()
-        guard collective.isDistributed else { return local.loss }
-        return try collective.sum(local.loss * Double(local.count)) / Double(max(valid, 1))
-    }
-
     /// Whether a signal asked the run to stop, on any rank.
     func stopRequested() throws -> Bool {
         guard collective.isDistributed else { return Interrupt.requested }
         return try collective.sum(Interrupt.requested ? 1 : 0) > 0
-    }
-
-    /// Every rank's gradients summed into each rank's arena, through host memory.
-    func sumGradients() throws {
-        var g = try model.device.read(model.grads)
-        try collective.sum(&g)
-        try model.device.write(g, to: model.grads)
     }
 
     /// Mean loss over the validation split: sequential windows for a causal model, a fixed
@@ -253,11 +238,11 @@ public final class Pretrainer {
                 try model.backward()
                 lastValid = valid
                 // The last micro-batch's loss is read after the update: one wait per step.
-                if micro < options.gradAccum - 1 { stepLoss += try globalLoss(valid: valid) / Double(options.gradAccum) }
+                if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }
             }
-            if collective.isDistributed { try sumGradients() }
+            try collective.sumGradients(of: model)
             let pendingNorm = optimizer.update(model, lr: lr, clip: options.clip)
-            stepLoss += try globalLoss(valid: lastValid) / Double(options.gradAccum)
+            stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
             let norm = try pendingNorm.read()
             state.step += 1
             stepsRun += 1

@@ -44,10 +44,16 @@ public final class SFTTrainer {
     let options: SFTOptions
     public let updater: PolicyUpdate
     let pad: Int32
+    /// The processes of a data-parallel run; each computes its shard of every batch.
+    let collective: Collective
 
-    public init(model: GPT2, examples: [TokenizedExample], options: SFTOptions, pad: Int32) throws {
+    public init(model: GPT2, examples: [TokenizedExample], options: SFTOptions, pad: Int32,
+                collective: Collective = SingleProcess()) throws {
         guard !examples.isEmpty else { throw FoundryError("no training examples: the SFT data is empty") }
-        self.model = model; self.examples = examples; self.options = options; self.pad = pad
+        guard options.batch % collective.size == 0 else {
+            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank computes batch / ranks examples)")
+        }
+        self.model = model; self.examples = examples; self.options = options; self.pad = pad; self.collective = collective
         let freezer = try Freezer(model: model, layers: options.freezeLayers, embeddings: options.freezeEmbeddings)
         updater = try PolicyUpdate(model: model, weightDecay: options.weightDecay, lora: options.lora, seed: options.seed, freezer: freezer)
     }
@@ -85,26 +91,37 @@ public final class SFTTrainer {
         end = .finished
         var losses: [Double] = []
         for step in first..<steps {
-            let idx = order.next()
+            let global = order.next()
+            // Under data parallelism this rank computes a contiguous shard of the batch, its
+            // loss scaled by the whole batch's targets, so the ranks' gradients add up to it.
+            let idx = collective.isDistributed ? Array(global[collective.shard(of: global.count)]) : global
+            let valid = collective.isDistributed
+                ? SequenceBatch(sequences: global.map { examples[$0].tokens }, lossMask: global.map { examples[$0].lossMask },
+                                pad: pad, maxSeq: model.config.maxSeq).validTargets : nil
             let b = SequenceBatch(sequences: idx.map { examples[$0].tokens }, lossMask: idx.map { examples[$0].lossMask },
                                   pad: pad, maxSeq: model.config.maxSeq)
+            let allValid = valid ?? b.validTargets
             model.zeroGrad()
             try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
-            try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, b.validTargets)))
+            try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, allValid)))
             try model.backward()
+            if collective.isDistributed { try collective.sumGradients(of: model) }
             let pendingNorm = updater.update(lr: schedule.lr(step), clip: options.clip)
-            let (loss, _) = try model.readLoss()  // the step's one wait for the device
+            let loss = try collective.meanLoss(of: model, valid: allValid)  // the step's one wait for the device
             let norm = try pendingNorm.read()
             losses.append(loss)
             log.step(step + 1, of: steps, [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(schedule.lr(step)))],
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
-            if let checkpoint, checkpoint.due(step + 1, of: steps) {
-                try checkpoint.save(model: model, state: .init(stage: "sft", step: step + 1, order: order, settings: resumeSettings),
-                                    tensors: try updater.stateTensors(), lora: updater.lora)
-                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            if let checkpoint {
+                let (save, stop) = try checkpoint.decide(step + 1, of: steps, collective)
+                if save && collective.isLeader {
+                    try checkpoint.save(model: model, state: .init(stage: "sft", step: step + 1, order: order, settings: resumeSettings),
+                                        tensors: try updater.stateTensors(), lora: updater.lora)
+                }
+                if stop { end = .interrupted(step: step + 1); break }
             }
         }
-        if let checkpoint, case .finished = end {   // the run's output, with the state a --resume of it needs
+        if let checkpoint, case .finished = end, collective.isLeader {   // the run's output, with the state a --resume of it needs
             try checkpoint.save(model: model, state: .init(stage: "sft", step: steps, order: order, settings: resumeSettings),
                                 tensors: try updater.stateTensors(), lora: updater.lora)
         }

@@ -22,7 +22,7 @@ struct StageOptions: ParsableArguments {
             guard StageCheckpoint.exists(out) else {
                 throw ValidationError("cannot resume: \(out) holds no saved stage progress (run without --resume to start one)")
             }
-        } else {
+        } else if !Launch.isFollower {   // under mpirun rank 0 alone writes --out
             try Checkpoint.checkNewRun(out, overwrite: overwrite)
         }
     }
@@ -74,6 +74,7 @@ struct StageOptions: ParsableArguments {
     }
 
     func stageLog(_ name: String) throws -> StageLog {
+        if Launch.isFollower { return try StageLog(stage: name, metricsPath: nil) { _ in } }   // rank 0 logs
         try AtomicFile.makeDirectory(out)
         return try StageLog(stage: name, metricsPath: Checkpoint.path(out, "metrics.jsonl"),
                             resumingAt: resume ? StageCheckpoint.savedStep(out) : nil) { print($0); fflush(stdout) }
@@ -118,13 +119,15 @@ struct SFT: ParsableCommand {
 
     func run() throws {
         let o = options
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
         let (_, model, tok, data) = try stage.load(lora: o.lora.enabled)
-        let lock = try RunLock(stage.out)   // one writer per run directory
-        defer { lock.release() }
+        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
+        defer { lock?.release() }
         let examples = try data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss)
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: pretrainData)
         if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
+        let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken, collective: collective)
         print("sft: \(examples.count) examples, \(trainer.steps) steps, \(trainer.frozenDescription)")
         try trainer.run(log: try stage.stageLog("sft"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
         if case .finished = trainer.end, let line = try report.measure("after") { print(line) }

@@ -51,6 +51,49 @@ final class DistributedTests: XCTestCase {
         }
     }
 
+    /// 20 SFT steps from a small pretrained model: 2 ranks × 4 examples = 1 process × 8, within
+    /// 1e-5, on both backends (shards padded to their own longest example).
+    func testTwoRanksFinetuneLikeOneProcess() throws {
+        let work = CLI.tempDir()
+        let base = work + "/base", data = work + "/sft.jsonl"
+        let made = try CLI.run(["pretrain", "--out", base, "--steps", "10", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "48",
+                                "--batch", "4", "--eval-every", "0", "--backend", "cpu"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let rows = (0..<40).map { i in "{\"prompt\": \"the king \(i % 7)\", \"completion\": \" is \(String(repeating: i % 2 == 0 ? "good" : "old", count: 1 + i % 3)).\"}" }
+        try rows.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        for backend in ["cpu", "opencl"] {
+            let args = ["sft", "--model", base, "--data", data, "--epochs", "10", "--max-steps", "20", "--batch", "8", "--lr", "3e-3", "--backend", backend]
+            let one = work + "/one-" + backend, two = work + "/two-" + backend
+            let plain = try CLI.run(args + ["--out", one])
+            XCTAssertEqual(plain.status, 0, plain.stderr)
+            let ranks = try mpi(2, args + ["--out", two])
+            XCTAssertEqual(ranks.status, 0, ranks.output)
+            let a = try losses(one), b = try losses(two)
+            XCTAssertEqual(a.count, 20); XCTAssertEqual(b.count, 20)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, backend) }
+            XCTAssertLessThan(a.last!, a.first! * 0.7, "the run trained")
+        }
+    }
+
+    /// 10 steps on 2 ranks, saved (--stop-at), then 10 more resumed = 20 straight on 2 ranks; and
+    /// the same checkpoint resumed by 1 process (the global batch unchanged) within 1e-5.
+    func testResumeAcrossRanks() throws {
+        let args = ["pretrain", "--steps", "20", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "32", "--batch", "4",
+                    "--eval-every", "0", "--save-every", "0", "--backend", "cpu"]
+        let straight = CLI.tempDir() + "/straight", halves = CLI.tempDir() + "/halves"
+        XCTAssertEqual(try mpi(2, args + ["--out", straight]).status, 0)
+        let first = try mpi(2, args + ["--out", halves, "--stop-at", "10"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let single = CLI.tempDir() + "/single"
+        try FileManager.default.copyItem(atPath: halves, toPath: single)
+        let second = try mpi(2, args + ["--out", halves, "--resume"])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertEqual(try losses(halves), try losses(straight), "2 ranks resumed = 2 ranks straight, bit for bit")
+        let alone = try CLI.run(args + ["--out", single, "--resume"])
+        XCTAssertEqual(alone.status, 0, alone.stderr)
+        for (x, y) in zip(try losses(single), try losses(straight)) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+    }
+
     /// A global batch that does not split over the ranks: one clear message, non-zero, no hang.
     func testBatchThatDoesNotSplitIsRefused() throws {
         let r = try mpi(2, ["pretrain", "--steps", "2", "--layers", "1", "--heads", "1", "--embd", "8", "--context", "8", "--batch", "3",
