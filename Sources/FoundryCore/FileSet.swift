@@ -113,7 +113,16 @@ public final class RunLock {
         return pid
     }
 
-    static func alive(_ pid: Int32) -> Bool { pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) }
+    /// A process that exists and has not exited: a zombie (exited, not yet reaped — in a
+    /// container whose first process reaps nobody, it may stay one) holds nothing.
+    static func alive(_ pid: Int32) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z") {
+            return false
+        }
+        return true
+    }
 
     public func release() {
         guard held else { return }

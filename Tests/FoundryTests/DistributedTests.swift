@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import FoundryCore
 
 /// Data-parallel training under Open MPI (`mpirun`; Debian's openmpi-bin, which `.ci/run`
 /// installs): 2 ranks each computing half of every batch take the same steps as 1 process
@@ -92,6 +93,60 @@ final class DistributedTests: XCTestCase {
         let alone = try CLI.run(args + ["--out", single, "--resume"])
         XCTAssertEqual(alone.status, 0, alone.stderr)
         for (x, y) in zip(try losses(single), try losses(straight)) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+    }
+
+    /// The processes whose command line mentions `marker` and whose environment says rank `rank`.
+    func ranks(_ marker: String, rank: Int) -> [Int32] {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.compactMap(Int32.init).filter { pid in
+            guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: cmd, as: UTF8.self).contains(marker),
+                  let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            return env.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=\(rank)" }
+        }
+    }
+
+    /// Rank 1 killed mid-run: every rank ends, non-zero, within a bounded time, and the
+    /// checkpoint directory holds one whole saved step that loads and resumes.
+    func testAKilledRankEndsTheJobAndLeavesTheCheckpointWhole() throws {
+        guard let mpirun = Self.mpirun else { throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin)") }
+        let out = CLI.tempDir() + "/killed"
+        let args = ["pretrain", "--steps", "100000", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "32", "--batch", "4",
+                    "--eval-every", "0", "--save-every", "3", "--backend", "cpu", "--out", out]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: mpirun)
+        p.arguments = ["--oversubscribe", "-np", "2", CLI.binary] + args
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Until a few checkpoints have been written.
+        let started = Date()
+        while Date().timeIntervalSince(started) < 120 {
+            if let text = try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8), text.split(separator: "\n").count >= 12 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let victims = ranks(out, rank: 1)
+        XCTAssertEqual(victims.count, 1, "rank 1's process")
+        for pid in victims { kill(pid, SIGKILL) }
+        let killed = Date()
+        while p.isRunning && Date().timeIntervalSince(killed) < 60 { Thread.sleep(forTimeInterval: 0.1) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); for pid in ranks(out, rank: 0) { kill(pid, SIGKILL) } }
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 60, "the job ended within a minute of the kill")
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertTrue(ranks(out, rank: 0).isEmpty, "rank 0 ended too")
+        // The killed job's processes may take a moment to be gone (rank 0 exits as mpirun ends it).
+        let waited = Date()
+        while RunLock.holder(of: out) != nil && Date().timeIntervalSince(waited) < 10 { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertNil(RunLock.holder(of: out), "no live process holds the run directory")
+        // One whole step on disk: it resumes (the loader checks the model's and the state's steps agree).
+        let resumed = try CLI.run(["pretrain", "--steps", "100000", "--stop-at", "1", "--layers", "2", "--heads", "2", "--embd", "32",
+                                   "--context", "32", "--batch", "4", "--eval-every", "0", "--backend", "cpu", "--out", out, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming at step"), resumed.stdout + resumed.stderr)
     }
 
     /// A global batch that does not split over the ranks: one clear message, non-zero, no hang.
