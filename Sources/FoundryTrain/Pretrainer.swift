@@ -64,6 +64,9 @@ public struct PretrainResult {
     public var tokensPerSecond: Double
     public var interrupted: Bool
     public var losses: [Double]
+    /// Time in the gradients' all-reduce (device → host, MPI, host → device), once the backward
+    /// had finished; 0 for one process.
+    public var reduceSeconds = 0.0
 }
 
 /// Self-supervised pretraining: next-token prediction (or masked-token prediction) with AdamW,
@@ -218,7 +221,7 @@ public final class Pretrainer {
         defer { Interrupt.uninstall() }
         let start = Date()
         var lastLoss = Double.nan, valLoss: Double? = nil, losses: [Double] = []
-        var stepsRun = 0, interrupted = false
+        var stepsRun = 0, interrupted = false, reduceSeconds = 0.0
         var windowStart = Date(), windowTokens = 0
         while state.step < last {
             let it = state.step
@@ -240,7 +243,12 @@ public final class Pretrainer {
                 // The last micro-batch's loss is read after the update: one wait per step.
                 if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }
             }
-            try collective.sumGradients(of: model)
+            if collective.isDistributed {
+                try model.device.finish()   // the backward's own time is not the all-reduce's
+                let t0 = Date()
+                try collective.sumGradients(of: model)
+                reduceSeconds += Date().timeIntervalSince(t0)
+            }
             let pendingNorm = optimizer.update(model, lr: lr, clip: options.clip)
             stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
             let norm = try pendingNorm.read()
@@ -291,7 +299,7 @@ public final class Pretrainer {
         }
         return PretrainResult(steps: state.step, lastLoss: lastLoss, valLoss: valLoss, seconds: seconds,
                               tokensPerSecond: Double(stepsRun * tokensPerStep) / max(seconds, 1e-9),
-                              interrupted: interrupted, losses: losses)
+                              interrupted: interrupted, losses: losses, reduceSeconds: reduceSeconds)
     }
 }
 

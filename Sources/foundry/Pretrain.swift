@@ -108,7 +108,9 @@ struct Pretrain: ParsableCommand {
         }
         let r = try trainer.run()
         print(String(format: "done: %d steps in %.1f s, %.0f tokens/s, last loss %.4f", r.steps, r.seconds, r.tokensPerSecond, r.lastLoss)
-              + (r.valLoss.map { String(format: ", val loss %.4f", $0) } ?? ""))
+              + (r.valLoss.map { String(format: ", val loss %.4f", $0) } ?? "")
+              + (collective.isDistributed ? String(format: "; %d ranks, gradient all-reduce %.1f s (%.1f%% of the run)",
+                                                   collective.size, r.reduceSeconds, 100 * r.reduceSeconds / max(r.seconds, 1e-9)) : ""))
         printKernelProfile(device)
         if r.interrupted { throw ExitCode(130) }
     }
