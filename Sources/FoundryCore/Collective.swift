@@ -11,6 +11,11 @@ public protocol Collective: AnyObject {
     func sum(_ values: inout [Float]) throws
     /// The sum of every process's value.
     func sum(_ value: Double) throws -> Double
+    /// `values` (size × `block` floats, the same count everywhere) summed across processes;
+    /// returns this process's block of the sum (block `rank`).
+    func reduceScatter(_ values: [Float], block: Int) throws -> [Float]
+    /// Every process's `block` (the same count everywhere), in rank order.
+    func allGather(_ block: [Float]) throws -> [Float]
     /// Ends the run on every process after a failure on this one (an MPI job would otherwise
     /// wait for it forever). Does not return.
     func abort(_ message: String) -> Never
@@ -34,5 +39,7 @@ public final class SingleProcess: Collective {
     public var size: Int { 1 }
     public func sum(_ values: inout [Float]) throws {}
     public func sum(_ value: Double) throws -> Double { value }
+    public func reduceScatter(_ values: [Float], block: Int) throws -> [Float] { Array(values.prefix(block)) }
+    public func allGather(_ block: [Float]) throws -> [Float] { block }
     public func abort(_ message: String) -> Never { fatalError(message) }
 }

@@ -18,13 +18,17 @@ public final class MPICollective: Collective {
     typealias CommIntFn = @convention(c) (UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>) -> Int32
     typealias AllreduceFn = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, UnsafeMutableRawPointer,
                                             UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
+    typealias ReduceScatterFn = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, UnsafeMutableRawPointer,
+                                                UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
+    typealias AllgatherFn = @convention(c) (UnsafeRawPointer?, Int32, UnsafeMutableRawPointer, UnsafeMutableRawPointer, Int32,
+                                            UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
     typealias SetErrhandlerFn = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
     typealias ErrorStringFn = @convention(c) (Int32, UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>) -> Int32
     typealias FinalizeFn = @convention(c) () -> Int32
     typealias AbortFn = @convention(c) (UnsafeMutableRawPointer, Int32) -> Int32
 
     let world: UnsafeMutableRawPointer, float: UnsafeMutableRawPointer, double: UnsafeMutableRawPointer, opSum: UnsafeMutableRawPointer
-    let allreduce: AllreduceFn, errorString: ErrorStringFn, finalize: FinalizeFn, abortFn: AbortFn
+    let allreduce: AllreduceFn, reduceScatterFn: ReduceScatterFn, allgather: AllgatherFn, errorString: ErrorStringFn, finalize: FinalizeFn, abortFn: AbortFn
     /// MPI_IN_PLACE in Open MPI.
     static let inPlace = UnsafeRawPointer(bitPattern: 1)
 
@@ -51,6 +55,8 @@ public final class MPICollective: Collective {
         opSum = try symbol("ompi_mpi_op_sum")
         let errorsReturn = try symbol("ompi_mpi_errors_return")
         allreduce = try fn("MPI_Allreduce", AllreduceFn.self)
+        reduceScatterFn = try fn("MPI_Reduce_scatter_block", ReduceScatterFn.self)
+        allgather = try fn("MPI_Allgather", AllgatherFn.self)
         errorString = try fn("MPI_Error_string", ErrorStringFn.self)
         finalize = try fn("MPI_Finalize", FinalizeFn.self)
         abortFn = try fn("MPI_Abort", AbortFn.self)
@@ -91,6 +97,32 @@ public final class MPICollective: Collective {
         let code = allreduce(Self.inPlace, &v, 1, double, opSum, world)
         try check(code, "all-reduce of a number")
         return v
+    }
+
+    public func reduceScatter(_ values: [Float], block: Int) throws -> [Float] {
+        precondition(values.count == block * size, "reduceScatter: \(values.count) values are not \(size) blocks of \(block)")
+        guard size > 1 else { return values }
+        var out = [Float](repeating: 0, count: block)
+        let code = values.withUnsafeBytes { send in
+            out.withUnsafeMutableBytes { recv in
+                reduceScatterFn(send.baseAddress, recv.baseAddress!, Int32(block), float, opSum, world)
+            }
+        }
+        try check(code, "reduce-scatter of \(values.count) floats")
+        return out
+    }
+
+    public func allGather(_ block: [Float]) throws -> [Float] {
+        guard size > 1 else { return block }
+        var out = [Float](repeating: 0, count: block.count * size)
+        let n = Int32(block.count)
+        let code = block.withUnsafeBytes { send in
+            out.withUnsafeMutableBytes { recv in
+                allgather(send.baseAddress, n, float, recv.baseAddress!, n, float, world)
+            }
+        }
+        try check(code, "all-gather of \(block.count) floats a rank")
+        return out
     }
 
     public func abort(_ message: String) -> Never {

@@ -48,6 +48,18 @@ public final class AdamW {
         return GradNorm(device: device, state: normState)
     }
 
+    /// An update whose gradient norm was computed elsewhere (over every rank's shard, ZeRO-1):
+    /// the clip scale follows `gradNorm`'s rule, and a non-finite norm skips the update.
+    func update(params: TensorRef, grads: TensorRef, decayCount: Int, device: Device, lr: Float, clip: Float, norm: Double) throws {
+        step += 1
+        var scale: Float = 1
+        if !Float(norm).isFinite { scale = 0 } else if clip > 0 && norm > Double(clip) { scale = Float(Double(clip) / norm) }
+        try device.write([Float(norm), scale], to: normState)
+        device.adamw(params: params, grads: grads, m: m, v: v, decayCount: decayCount,
+                     lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, step: step,
+                     gradScale: normState.slice(1, 1))
+    }
+
     /// Moments and step, for checkpoints.
     public func state(_ device: Device) throws -> (m: [Float], v: [Float], step: Int) {
         (try device.read(m), try device.read(v), step)

@@ -26,6 +26,8 @@ public struct PretrainOptions {
     /// Stop (and save) after this step even if `steps` is larger; the schedule still spans `steps`.
     public var stopAt: Int?
     public var previewTokens = 120
+    /// ZeRO stage (0 or 1): 1 shards AdamW's moments across the ranks of a data-parallel run.
+    public var zero = 0
     public init() {}
 
     /// The option mistakes a user can make, named by their command-line flags. The model's
@@ -44,6 +46,7 @@ public struct PretrainOptions {
         try require(evalEvery >= 0 && saveEvery >= 0, "--eval-every and --save-every must be 0 (off) or more")
         try require(evalTokens >= 1, "--eval-tokens must be 1 or more, not \(evalTokens)")
         try require(logEvery >= 1, "--log-every must be 1 or more, not \(logEvery)")
+        try require(zero == 0 || zero == 1, "--zero must be 0 (every rank keeps the optimizer's moments) or 1 (sharded across the ranks), not \(zero)")
         if let stopAt { try require(stopAt >= 1 && stopAt <= steps, "--stop-at must be between 1 and --steps (\(steps)), not \(stopAt)") }
     }
 
@@ -78,7 +81,9 @@ public final class Pretrainer {
     public let data: TokenDataset
     public let options: PretrainOptions
     public let outDir: String
-    let optimizer: AdamW
+    /// AdamW over the whole arena, or with --zero 1 in a data-parallel run its sharded form.
+    let optimizer: AdamW?
+    let sharded: ShardedAdamW?
     var state: TrainState
     let log: (String) -> Void
     /// The processes of a data-parallel run; each computes `batch / size` rows of every batch.
@@ -131,10 +136,20 @@ public final class Pretrainer {
         }
         try model.checkFits(batch: options.batch / collective.size, seq: min(options.context, model.config.maxSeq))
         data = try TokenDataset(tokens: tokens, seq: min(options.context, model.config.maxSeq))
-        optimizer = try AdamW(model: model, weightDecay: options.weightDecay)
-        optimizer.beta2 = options.beta2
+        if options.zero == 1 && collective.isDistributed {
+            let z = try ShardedAdamW(model: model, collective: collective, weightDecay: options.weightDecay, beta2: options.beta2)
+            sharded = z; optimizer = nil
+            self.log(String(format: "ZeRO-1: each rank keeps the optimizer's moments of 1/%d of the parameters (%.1f MiB less a rank)",
+                            collective.size, Double(z.savedBytes) / 1_048_576))
+        } else {
+            let o = try AdamW(model: model, weightDecay: options.weightDecay)
+            o.beta2 = options.beta2
+            optimizer = o; sharded = nil
+        }
         if resume {
-            state = try TrainState.load(from: outDir, optimizer: optimizer, device: device, modelStep: modelStep)
+            state = try TrainState.load(from: outDir, modelStep: modelStep) { [optimizer, sharded] m, v, step in
+                if let sharded { try sharded.restore(m: m, v: v, step: step) } else { try optimizer!.restore(m: m, v: v, step: step, device: device) }
+            }
             try state.checkResumable(with: options.resumeSettings, dir: outDir)
         } else {
             state = TrainState(step: 0, rng: RNG(seed: options.seed &+ 1), objective: options.objective, dataTokens: tokens.count,
@@ -177,10 +192,12 @@ public final class Pretrainer {
         return try windowedLoss(model: model, tokens: data.val, seq: T, batch: B, maxTokens: options.evalTokens)
     }
 
+    /// Every rank calls it (a sharded optimizer's moments are gathered first); rank 0 writes.
     public func save() throws {
+        let moments = try sharded?.gatheredState() ?? optimizer!.state(model.device)
         guard collective.isLeader else { return }
         var files = try Checkpoint.files(model, tokenizer: tokenizer, step: state.step)
-        try TrainState.add(state, optimizer: optimizer, device: model.device, to: &files)
+        try TrainState.add(state, moments: moments, to: &files)
         try files.commit(to: outDir)
     }
 
@@ -243,15 +260,24 @@ public final class Pretrainer {
                 // The last micro-batch's loss is read after the update: one wait per step.
                 if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }
             }
-            if collective.isDistributed {
-                try model.device.finish()   // the backward's own time is not the all-reduce's
+            let norm: Double
+            if let sharded {
+                try model.device.finish()   // the backward's own time is not the collectives'
                 let t0 = Date()
-                try collective.sumGradients(of: model)
+                norm = try sharded.step(lr: lr, clip: options.clip)
                 reduceSeconds += Date().timeIntervalSince(t0)
+                stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
+            } else {
+                if collective.isDistributed {
+                    try model.device.finish()   // the backward's own time is not the all-reduce's
+                    let t0 = Date()
+                    try collective.sumGradients(of: model)
+                    reduceSeconds += Date().timeIntervalSince(t0)
+                }
+                let pendingNorm = optimizer!.update(model, lr: lr, clip: options.clip)
+                stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
+                norm = try pendingNorm.read()
             }
-            let pendingNorm = optimizer.update(model, lr: lr, clip: options.clip)
-            stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
-            let norm = try pendingNorm.read()
             state.step += 1
             stepsRun += 1
             windowTokens += tokensPerStep

@@ -32,7 +32,12 @@ public struct TrainState {
 
     /// Adds the optimizer's moments and trainer_state.json to a checkpoint's files.
     public static func add(_ state: TrainState, optimizer: AdamW, device: Device, to set: inout FileSet) throws {
-        let (m, v, step) = try optimizer.state(device)
+        try add(state, moments: try optimizer.state(device), to: &set)
+    }
+
+    /// The same with the moments given (a sharded optimizer gathers them first).
+    public static func add(_ state: TrainState, moments: (m: [Float], v: [Float], step: Int), to set: inout FileSet) throws {
+        let (m, v, step) = moments
         set.add(optimizerFile, writer: try SafeTensors.writer([NamedTensor(name: "adamw.m", shape: [m.count], values: m),
                                                               NamedTensor(name: "adamw.v", shape: [v.count], values: v)],
                                                              metadata: ["step": String(step), "trainer_step": String(state.step)],
@@ -60,6 +65,12 @@ public struct TrainState {
     /// Reads the state saved with the model; `modelStep` is the step model.safetensors records
     /// (nil in checkpoints from before it did): the files must all be that step's.
     public static func load(from dir: String, optimizer: AdamW, device: Device, modelStep: Int? = nil) throws -> TrainState {
+        try load(from: dir, modelStep: modelStep) { m, v, step in try optimizer.restore(m: m, v: v, step: step, device: device) }
+    }
+
+    /// The same, handing the moments to `restore` (a sharded optimizer keeps its slice).
+    public static func load(from dir: String, modelStep: Int? = nil,
+                            restore: ([Float], [Float], Int) throws -> Void) throws -> TrainState {
         let path = Checkpoint.path(dir, stateFile)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FoundryError("cannot resume: \(path) is missing (this directory holds a model but no training state; start without --resume)")
@@ -78,7 +89,7 @@ public struct TrainState {
                 throw FoundryError("cannot resume: \(dir) mixes steps (\(name) is from step \(step), \(stateFile) from step \(file.step)); restore the directory from a backup or start again")
             }
         }
-        try optimizer.restore(m: m.values, v: v.values, step: file.optimizerStep, device: device)
+        try restore(m.values, v.values, file.optimizerStep)
         return TrainState(step: file.step, rng: RNG(words: words), objective: file.objective, dataTokens: file.dataTokens ?? 0,
                           settings: file.settings ?? [:])
     }

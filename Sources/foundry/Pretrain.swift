@@ -46,6 +46,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Random seed (initialisation and batches).") var seed = defaults.seed
     @Option(help: "causal (GPT, next token) or masked (BERT-style, bidirectional).") var objective = defaults.objective
     @Option(help: "Stop and save after this step (the schedule still spans --steps).") var stopAt: Int?
+    @Option(help: "Under mpirun: 1 shards the optimizer's moments across the ranks (ZeRO-1); 0 keeps them whole on every rank.")
+    var zero = PretrainOptions().zero
     @Flag(help: "Continue the run saved in --out.") var resume = false
     @Option(help: "Start from this checkpoint (Foundry's or transformers' GPT-2; its shape, weights and tokenizer unless --tokenizer names a file) instead of a fresh initialisation.")
     var initFrom: String?
@@ -57,7 +59,7 @@ struct Pretrain: ParsableCommand {
         o.layers = layers; o.heads = heads; o.embd = embd; o.context = context; o.batch = batch; o.steps = steps
         o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.gradAccum = gradAccum; o.weightDecay = weightDecay
         o.clip = clip; o.evalEvery = evalEvery; o.evalTokens = evalTokens; o.saveEvery = saveEvery
-        o.logEvery = logEvery; o.seed = seed; o.objective = objective; o.stopAt = stopAt
+        o.logEvery = logEvery; o.seed = seed; o.objective = objective; o.stopAt = stopAt; o.zero = zero
         return o
     }
 
