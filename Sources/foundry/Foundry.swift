@@ -26,6 +26,7 @@ struct Foundry: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
+            try Launch.checkDataParallel(command)
             try command.run()
             try checkStandardOutput()
         } catch {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import FoundryCore
 import FoundryDistributed
@@ -27,6 +28,16 @@ enum Launch {
         let c = try MPICollective()
         if c.rank > 0 { _ = freopen("/dev/null", "w", stdout) }
         return c
+    }
+
+    /// The commands that run data-parallel; any other started by mpirun with several ranks would
+    /// do the same work on every rank (and race to write its output), so it is refused.
+    static func checkDataParallel(_ command: ParsableCommand) throws {
+        guard let size = env["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), size > 1 else { return }
+        guard command is Pretrain || command is SFT else {
+            let name = type(of: command).configuration.commandName ?? "\(type(of: command))"
+            throw FoundryError("`foundry \(name)` does not run data-parallel (pretrain and sft do): run it without mpirun, or with -np 1")
+        }
     }
 
     /// Leaves an MPI job cleanly (every rank, after its last collective).

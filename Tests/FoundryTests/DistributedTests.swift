@@ -171,6 +171,75 @@ final class DistributedTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("resuming at step"), resumed.stdout + resumed.stderr)
     }
 
+    /// Runs a shell command line, returning its status and output.
+    @discardableResult
+    func shell(_ line: String) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", line]
+        let out = Pipe()
+        p.standardOutput = out; p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Two "machines" on this one: network namespaces joined by a veth pair (their own subnet, no
+    /// other route), Open MPI starting the far rank through `ip netns exec` as its ssh, and TCP
+    /// as the only transport. 2 ranks there train like 1 process. Needs root (or CAP_NET_ADMIN)
+    /// and iproute2; skipped, saying so, without them.
+    func testTwoHostsOverNetworkNamespaces() throws {
+        guard let mpirun = Self.mpirun else { throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin)") }
+        let tag = String(getpid() % 10000), net = "10.77.\(getpid() % 200 + 20)"
+        let a = "fdA\(tag)", b = "fdB\(tag)"
+        guard try shell("ip netns add \(a) && ip netns add \(b)").status == 0 else {
+            _ = try? shell("ip netns del \(a); ip netns del \(b)")
+            throw XCTSkip("cannot make network namespaces here (needs root or CAP_NET_ADMIN, and iproute2)")
+        }
+        defer { _ = try? shell("ip netns del \(a); ip netns del \(b)") }
+        let setup = try shell([
+            "ip link add va\(tag) type veth peer name vb\(tag)", "ip link set va\(tag) netns \(a)", "ip link set vb\(tag) netns \(b)",
+            "ip netns exec \(a) ip addr add \(net).1/24 dev va\(tag)", "ip netns exec \(b) ip addr add \(net).2/24 dev vb\(tag)",
+            "ip netns exec \(a) ip link set va\(tag) up", "ip netns exec \(b) ip link set vb\(tag) up",
+            "ip netns exec \(a) ip link set lo up", "ip netns exec \(b) ip link set lo up",
+        ].joined(separator: " && "))
+        XCTAssertEqual(setup.status, 0, setup.output)
+        let dir = CLI.tempDir()
+        let agent = dir + "/netns-agent.sh", hosts = dir + "/hosts"
+        let script = [
+            "#!/bin/sh",
+            "# Open MPI's \"ssh\": the host is a namespace's address.",
+            "while [ $# -gt 0 ]; do case \"$1\" in -*) shift;; *) break;; esac; done",
+            "host=$1; shift",
+            "case \"$host\" in \(net).1) ns=\(a);; \(net).2) ns=\(b);; *) echo \"unknown host $host\" >&2; exit 1;; esac",
+            "exec ip netns exec \"$ns\" sh -c \"$*\"",
+        ].joined(separator: "\n") + "\n"
+        try script.write(toFile: agent, atomically: true, encoding: .utf8)
+        chmod(agent, 0o755)
+        try "\(net).1 slots=1\n\(net).2 slots=1\n".write(toFile: hosts, atomically: true, encoding: .utf8)
+        let args = ["pretrain", "--steps", "20", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "32", "--batch", "4",
+                    "--eval-every", "0", "--save-every", "0", "--backend", "cpu"]
+        let one = dir + "/one", two = dir + "/two"
+        XCTAssertEqual(try CLI.run(args + ["--out", one]).status, 0)
+        let line = (["timeout", "-s", "KILL", "300", "ip", "netns", "exec", a, "env", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                     mpirun, "--hostfile", hosts, "--mca", "plm_rsh_agent", agent, "--mca", "btl", "tcp,self",
+                     "--mca", "btl_tcp_if_include", "\(net).0/24", "-np", "2", "--map-by", "node", CLI.binary] + args + ["--out", two])
+            .joined(separator: " ")
+        let r = try shell(line)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("2 ranks of 2 rows each"), r.output)
+        for (x, y) in zip(try losses(one), try losses(two)) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+        XCTAssertEqual(try losses(two).count, 20)
+    }
+
+    /// A command that does not run data-parallel is refused under mpirun, not run twice.
+    func testOtherCommandsRefuseSeveralRanks() throws {
+        let r = try mpi(2, ["dpo", "--model", "/nonexistent", "--data", "/nonexistent", "--out", CLI.tempDir() + "/x"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("`foundry dpo` does not run data-parallel"), r.output)
+    }
+
     /// A global batch that does not split over the ranks: one clear message, non-zero, no hang.
     func testBatchThatDoesNotSplitIsRefused() throws {
         let r = try mpi(2, ["pretrain", "--steps", "2", "--layers", "1", "--heads", "1", "--embd", "8", "--context", "8", "--batch", "3",
