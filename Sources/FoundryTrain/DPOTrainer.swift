@@ -44,9 +44,14 @@ public final class DPOTrainer {
     let options: DPOOptions
     public let optimizer: PolicyUpdate
     let pad: Int32
+    /// The processes of a data-parallel run; each computes its shard of every batch's pairs.
+    let collective: Collective
 
-    public init(policy: GPT2, options: DPOOptions, pad: Int32) throws {
-        self.policy = policy; self.options = options; self.pad = pad
+    public init(policy: GPT2, options: DPOOptions, pad: Int32, collective: Collective = SingleProcess()) throws {
+        guard options.batch % collective.size == 0 else {
+            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank computes batch / ranks pairs)")
+        }
+        self.policy = policy; self.options = options; self.pad = pad; self.collective = collective
         optimizer = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
 
@@ -103,7 +108,11 @@ public final class DPOTrainer {
         end = .finished
         var history: [[String: Double]] = []
         for step in first..<steps {
-            let idx = order.next(), n = idx.count
+            // Under data parallelism each rank takes a contiguous shard of the batch's pairs; the
+            // loss is the whole batch's mean, so the ranks' gradients add up to it.
+            let global = order.next()
+            let idx = collective.isDistributed ? Array(global[collective.shard(of: global.count)]) : global
+            let n = idx.count, all = Double(global.count)
             let b = batch(pairs, idx)
             let tokenLp = try policy.targetLogProbs(b)
             let seqLp = (0..<b.batch).map { i in tokenLp[i * b.seq..<(i + 1) * b.seq].reduce(0, +) }
@@ -114,14 +123,14 @@ public final class DPOTrainer {
             for (k, i) in idx.enumerated() {
                 let r = Losses.dpo(options.loss, beta: options.beta, policyChosen: seqLp[k], policyRejected: seqLp[n + k],
                                    refChosen: refChosen[i], refRejected: refRejected[i])
-                loss += r.loss / Double(n)
-                dSeq[k] = r.dChosen / Double(n); dSeq[n + k] = r.dRejected / Double(n)
-                rc += r.rewardChosen / Double(n); rr += r.rewardRejected / Double(n)
-                acc += (r.rewardChosen > r.rewardRejected ? 1 : 0) / Double(n)
+                loss += r.loss / all
+                dSeq[k] = r.dChosen / all; dSeq[n + k] = r.dRejected / all
+                rc += r.rewardChosen / all; rr += r.rewardRejected / all
+                acc += (r.rewardChosen > r.rewardRejected ? 1 : 0) / all
                 if options.rpoAlpha > 0 {
                     let len = Double(max(1, (0..<b.seq).filter { b.targets[k * b.seq + $0] >= 0 }.count))
-                    nll += -seqLp[k] / len / Double(n)
-                    dChosenToken[k] = -options.rpoAlpha / len / Double(n)
+                    nll += -seqLp[k] / len / all
+                    dChosenToken[k] = -options.rpoAlpha / len / all
                 }
             }
             loss += options.rpoAlpha * nll
@@ -132,6 +141,11 @@ public final class DPOTrainer {
             }
             policy.zeroGrad()
             try policy.backward(b, dLogp: dTok)
+            try collective.sumGradients(of: policy)
+            if collective.isDistributed {
+                loss = try collective.sum(loss); rc = try collective.sum(rc); rr = try collective.sum(rr)
+                acc = try collective.sum(acc); nll = try collective.sum(nll)
+            }
             _ = try optimizer.update(lr: schedule.lr(step), clip: options.clip).read()
             var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
             if options.rpoAlpha > 0 { m["nll_loss"] = nll }
@@ -139,12 +153,13 @@ public final class DPOTrainer {
             log.step(step + 1, of: steps, [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr),
                                            ("rewards/margins", rc - rr), ("rewards/accuracies", acc)],
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
-            if let checkpoint, checkpoint.due(step + 1, of: steps) {
-                try save(step + 1)
-                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            if let checkpoint {
+                let (due, stop) = try checkpoint.decide(step + 1, of: steps, collective)
+                if due && collective.isLeader { try save(step + 1) }
+                if stop { end = .interrupted(step: step + 1); break }
             }
         }
-        if case .finished = end { try save(steps) }
+        if case .finished = end, collective.isLeader { try save(steps) }
         return history
     }
 }

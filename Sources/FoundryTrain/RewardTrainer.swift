@@ -51,32 +51,43 @@ public final class RewardTrainer {
     public let optimizer: PolicyUpdate
     let options: RewardOptions
     let pad: Int32
+    /// The processes of a data-parallel run; each scores its shard of every batch's prompts.
+    let collective: Collective
 
-    public init(model: RewardModel, options: RewardOptions, pad: Int32) throws {
-        self.model = model; self.options = options; self.pad = pad
+    public init(model: RewardModel, options: RewardOptions, pad: Int32, collective: Collective = SingleProcess()) throws {
+        guard options.batch % collective.size == 0 else {
+            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank scores batch / ranks rows)")
+        }
+        self.model = model; self.options = options; self.pad = pad; self.collective = collective
         optimizer = try PolicyUpdate(model: model.backbone, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
 
     /// One pass over `pairs` in batches: the pairwise metrics, and (with `train`) an update per batch.
-    func pass(_ pairs: [TokenizedPair], indices: [Int], train: Bool, lr: Float) throws -> RewardMetrics {
+    /// `total`: the global batch's pair count when `indices` are this rank's shard of it.
+    func pass(_ pairs: [TokenizedPair], indices: [Int], train: Bool, lr: Float, total: Int? = nil) throws -> RewardMetrics {
         // Scored without the closing end-of-text: the reward is read at the last real token
         // (where PPO reads it, and where transformers does when end-of-text is the pad token).
         let seqs = indices.map { strip(pairs[$0].chosen.tokens) } + indices.map { strip(pairs[$0].rejected.tokens) }
         let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
         let r = try model.rewards(b)
-        let n = indices.count
-        var loss = 0.0, correct = 0, margin = 0.0
+        let n = indices.count, all = Double(total ?? n)
+        var loss = 0.0, correct = 0.0, margin = 0.0
         var dScores = [Double](repeating: 0, count: 2 * n)
         for i in 0..<n {
             let bt = Losses.bradleyTerry(chosen: r[i], rejected: r[n + i], margin: pairs[indices[i]].margin,
                                          centerCoefficient: options.centerRewardsCoefficient)
-            loss += bt.loss / Double(n)
-            dScores[i] = bt.dChosen / Double(n); dScores[n + i] = bt.dRejected / Double(n)
+            loss += bt.loss / all
+            dScores[i] = bt.dChosen / all; dScores[n + i] = bt.dRejected / all
             if r[i] > r[n + i] { correct += 1 }
-            margin += (r[i] - r[n + i]) / Double(n)
+            margin += (r[i] - r[n + i]) / all
         }
         if train { try backward(b, dScores: dScores, lr: lr) }
-        return RewardMetrics(loss: loss, accuracy: Double(correct) / Double(n), margin: margin, meanReward: r.reduce(0, +) / Double(2 * n))
+        var rewardSum = r.reduce(0, +)
+        if total != nil && collective.isDistributed {
+            loss = try collective.sum(loss); correct = try collective.sum(correct)
+            margin = try collective.sum(margin); rewardSum = try collective.sum(rewardSum)
+        }
+        return RewardMetrics(loss: loss, accuracy: correct / all, margin: margin, meanReward: rewardSum / (2 * all))
     }
 
     /// How the last `run` ended.
@@ -88,8 +99,8 @@ public final class RewardTrainer {
     public func run(_ pairs: [TokenizedPair], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [RewardMetrics] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
         var history: [RewardMetrics] = []
-        try trainLoop(count: pairs.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, lr, steps, first in
-            let m = try pass(pairs, indices: idx, train: true, lr: lr)
+        try trainLoop(count: pairs.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, total, lr, steps, first in
+            let m = try pass(pairs, indices: idx, train: true, lr: lr, total: total)
             history.append(m)
             log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
@@ -105,8 +116,8 @@ public final class RewardTrainer {
                     resume: Bool = false) throws -> [RewardMetrics] {
         guard !rankings.isEmpty else { throw FoundryError("no rankings to train the reward model on") }
         var history: [RewardMetrics] = []
-        try trainLoop(count: rankings.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, lr, steps, first in
-            let m = try pass(rankings: rankings, indices: idx, lr: lr)
+        try trainLoop(count: rankings.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, total, lr, steps, first in
+            let m = try pass(rankings: rankings, indices: idx, lr: lr, total: total)
             history.append(m)
             log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
@@ -116,7 +127,7 @@ public final class RewardTrainer {
 
     /// One step on rankings. The batch is rank-major — every prompt's best response, then every
     /// second-best, … — which for K = 2 is the pairs layout (all chosen, then all rejected).
-    func pass(rankings: [TokenizedRanking], indices: [Int], lr: Float) throws -> RewardMetrics {
+    func pass(rankings: [TokenizedRanking], indices: [Int], lr: Float, total: Int? = nil) throws -> RewardMetrics {
         let ranked = indices.map { rankings[$0].ranked }
         var seqs: [[Int32]] = [], position: [[Int]] = ranked.map { _ in [] }
         for rank in 0..<(ranked.map(\.count).max() ?? 0) {
@@ -127,7 +138,7 @@ public final class RewardTrainer {
         }
         let b = SequenceBatch(sequences: seqs, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
         let r = try model.rewards(b)
-        let n = Double(indices.count)
+        let n = Double(total ?? indices.count)
         var loss = 0.0, correct = 0, pairs = 0, margin = 0.0
         var dScores = [Double](repeating: 0, count: seqs.count)
         for at in position {
@@ -137,8 +148,13 @@ public final class RewardTrainer {
             correct += l.correct; pairs += l.pairs; margin += l.margin * Double(l.pairs)
         }
         try backward(b, dScores: dScores, lr: lr)
-        return RewardMetrics(loss: loss, accuracy: Double(correct) / Double(max(pairs, 1)), margin: margin / Double(max(pairs, 1)),
-                             meanReward: r.reduce(0, +) / Double(r.count))
+        var rewardSum = r.reduce(0, +), scored = Double(r.count), right = Double(correct), compared = Double(pairs)
+        if collective.isDistributed {
+            loss = try collective.sum(loss); right = try collective.sum(right); compared = try collective.sum(compared)
+            margin = try collective.sum(margin); rewardSum = try collective.sum(rewardSum); scored = try collective.sum(scored)
+        }
+        return RewardMetrics(loss: loss, accuracy: right / max(compared, 1), margin: margin / max(compared, 1),
+                             meanReward: rewardSum / scored)
     }
 
     /// What a resumed run must keep (`StageCheckpoint`).
@@ -151,7 +167,7 @@ public final class RewardTrainer {
     /// Both objectives' step loop: batch order, schedule, saving at `checkpoint`, resuming.
     /// `body(step, indices, lr, steps, first)` runs one step.
     func trainLoop(count: Int, log: StageLog, checkpoint: StageCheckpoint?, resume: Bool,
-                   _ body: (Int, [Int], Float, Int, Int) throws -> Void) throws {
+                   _ body: (Int, [Int], Int, Float, Int, Int) throws -> Void) throws {
         var order = BatchOrder(count: count, batch: options.batch, seed: options.seed)
         let steps = BatchOrder.steps(count: count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
         let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
@@ -172,13 +188,17 @@ public final class RewardTrainer {
         defer { if checkpoint != nil { Interrupt.uninstall() } }
         end = .finished
         for step in first..<steps {
-            try body(step, order.next(), schedule.lr(step), steps, first)
-            if let checkpoint, checkpoint.due(step + 1, of: steps) {
-                try save(step + 1)
-                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            // Under data parallelism each rank takes a contiguous shard of the batch's rows.
+            let global = order.next()
+            let mine = collective.isDistributed ? Array(global[collective.shard(of: global.count)]) : global
+            try body(step, mine, global.count, schedule.lr(step), steps, first)
+            if let checkpoint {
+                let (due, stop) = try checkpoint.decide(step + 1, of: steps, collective)
+                if due && collective.isLeader { try save(step + 1) }
+                if stop { end = .interrupted(step: step + 1); break }
             }
         }
-        if case .finished = end { try save(steps) }
+        if case .finished = end, collective.isLeader { try save(steps) }
     }
 
     /// Pairwise accuracy (and the other metrics) on held-out pairs, without updates.
@@ -204,8 +224,8 @@ public final class RewardTrainer {
                              checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [Double] {
         guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
         var losses: [Double] = []
-        try trainLoop(count: examples.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, lr, steps, first in
-            let n = Double(idx.count)
+        try trainLoop(count: examples.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, total, lr, steps, first in
+            let n = Double(total)
             let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
             let r = try model.rewards(b)
             var loss = 0.0, d = [Double](repeating: 0, count: idx.count)
@@ -214,8 +234,10 @@ public final class RewardTrainer {
                 loss += p.loss / n; d[k] = p.dReward / n
             }
             try backward(b, dScores: d, lr: lr)
+            if collective.isDistributed { loss = try collective.sum(loss) }
+            let meanReward = try collective.sum(r.reduce(0, +)) / n
             losses.append(loss)
-            log.step(step + 1, of: steps, [("loss", loss), ("mean_reward", r.reduce(0, +) / n)],
+            log.step(step + 1, of: steps, [("loss", loss), ("mean_reward", meanReward)],
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
         }
         return losses
@@ -244,6 +266,9 @@ public final class RewardTrainer {
         bb.zeroGrad()
         try bb.device.write(dHidden, to: bb.hiddenGradient)
         try bb.backward(fromHidden: bb.hiddenGradient)
+        // Data parallel: the backbone's and the head's gradients summed over the ranks.
+        try collective.sumGradients(of: bb)
+        try collective.sum(&headGrad)
         _ = try optimizer.update(lr: lr, clip: options.clip).read()
         // The head follows the backbone's schedule, scaled to its own peak (lr 0: no step, not 0/0).
         model.head.update(grad: headGrad, lr: options.lr > 0 ? options.headLR * lr / options.lr : 0)

@@ -34,9 +34,9 @@ enum Launch {
     /// do the same work on every rank (and race to write its output), so it is refused.
     static func checkDataParallel(_ command: ParsableCommand) throws {
         guard let size = env["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), size > 1 else { return }
-        guard command is Pretrain || command is SFT else {
+        guard command is Pretrain || command is SFT || command is RewardTrain || command is DPO else {
             let name = type(of: command).configuration.commandName ?? "\(type(of: command))"
-            throw FoundryError("`foundry \(name)` does not run data-parallel (pretrain and sft do): run it without mpirun, or with -np 1")
+            throw FoundryError("`foundry \(name)` does not run data-parallel (pretrain, sft, reward and dpo do): run it without mpirun, or with -np 1")
         }
     }
 

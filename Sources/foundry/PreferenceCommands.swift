@@ -38,13 +38,15 @@ struct DPO: ParsableCommand {
     func validate() throws { try options.validate() }
 
     func run() throws {
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
         let (_, model, tok, data) = try stage.load(lora: lora.options.enabled)
-        let lock = try RunLock(stage.out)   // one writer per run directory
-        defer { lock.release() }
+        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
+        defer { lock?.release() }
         let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
         let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try DPOTrainer(policy: model, options: options, pad: tok.eosToken)
+        let trainer = try DPOTrainer(policy: model, options: options, pad: tok.eosToken, collective: collective)
         try trainer.run(pairs, log: try stage.stageLog("dpo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
         if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
         try stage.finish(trainer.end)

@@ -47,11 +47,13 @@ struct RewardTrain: ParsableCommand {
     func validate() throws { try options.validate() }
 
     func run() throws {
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
         let (_, model, tok, data) = try stage.load(rewardModel: true, lora: lora.options.enabled)
-        let lock = try RunLock(stage.out)   // one writer per run directory
-        defer { lock.release() }
+        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
+        defer { lock?.release() }
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
-        let trainer = try RewardTrainer(model: rm, options: options, pad: tok.eosToken)
+        let trainer = try RewardTrainer(model: rm, options: options, pad: tok.eosToken, collective: collective)
         let log = try stage.stageLog("reward")
         if objective == .pointwise {
             let rows = try Datasets.readPointwise(path: self.data)

@@ -76,6 +76,32 @@ final class DistributedTests: XCTestCase {
         }
     }
 
+    /// The reward model (Bradley–Terry on pairs) and DPO: 2 ranks × 4 pairs = 1 process × 8 over
+    /// 10 steps, within 1e-5 (CPU).
+    func testRewardModelAndDPOOnTwoRanks() throws {
+        let work = CLI.tempDir()
+        let base = work + "/base", data = work + "/prefs.jsonl"
+        let made = try CLI.run(["pretrain", "--out", base, "--steps", "10", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "48",
+                                "--batch", "4", "--eval-every", "0", "--backend", "cpu"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let rows = (0..<40).map { i in
+            "{\"prompt\": \"the king \(i % 7)\", \"chosen\": \" is \(i % 2 == 0 ? "good" : "old").\", \"rejected\": \" was \(String(repeating: "bad", count: 1 + i % 3))\"}"
+        }
+        try rows.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        for command in ["reward", "dpo"] {
+            let args = [command, "--model", base, "--data", data, "--epochs", "10", "--max-steps", "10", "--batch", "8", "--backend", "cpu"]
+            let one = work + "/one-" + command, two = work + "/two-" + command
+            let plain = try CLI.run(args + ["--out", one])
+            XCTAssertEqual(plain.status, 0, plain.stderr)
+            let ranks = try mpi(2, args + ["--out", two])
+            XCTAssertEqual(ranks.status, 0, ranks.output)
+            let a = try losses(one), b = try losses(two)
+            XCTAssertEqual(a.count, 10, command); XCTAssertEqual(b.count, 10, command)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, command) }
+            XCTAssertNotEqual(a.first, a.last, "\(command) trained")
+        }
+    }
+
     /// 10 steps on 2 ranks, saved (--stop-at), then 10 more resumed = 20 straight on 2 ranks; and
     /// the same checkpoint resumed by 1 process (the global batch unchanged) within 1e-5.
     func testResumeAcrossRanks() throws {
@@ -235,9 +261,9 @@ final class DistributedTests: XCTestCase {
 
     /// A command that does not run data-parallel is refused under mpirun, not run twice.
     func testOtherCommandsRefuseSeveralRanks() throws {
-        let r = try mpi(2, ["dpo", "--model", "/nonexistent", "--data", "/nonexistent", "--out", CLI.tempDir() + "/x"])
+        let r = try mpi(2, ["grpo", "--model", "/nonexistent", "--prompts", "/nonexistent", "--checker", "--out", CLI.tempDir() + "/x"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.output.contains("`foundry dpo` does not run data-parallel"), r.output)
+        XCTAssertTrue(r.output.contains("`foundry grpo` does not run data-parallel"), r.output)
     }
 
     /// A global batch that does not split over the ranks: one clear message, non-zero, no hang.
