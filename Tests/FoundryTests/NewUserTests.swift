@@ -46,7 +46,7 @@ final class NewUserTests: XCTestCase {
     func testSkippedStagesReadWell() throws {
         let report = try String(contentsOfFile: Self.pipeline + "/report.md", encoding: .utf8)
         XCTAssertFalse(report.lowercased().contains("nan"), report)
-        XCTAssertTrue(report.contains("frozen embeddings and blocks skipped"), report)
+        XCTAssertTrue(report.contains("block frozen | skipped"), report)
         let bad = try CLI.run(["pipeline", "--skip", "ppo,foo", "--out", CLI.tempDir()])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("foo") && bad.stderr.contains("frozen"), bad.stderr)
