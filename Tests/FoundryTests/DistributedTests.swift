@@ -13,11 +13,17 @@ final class DistributedTests: XCTestCase {
     /// `mpirun -np N foundry ARGS` (bounded: a hang fails the test instead of stalling CI).
     func mpi(_ n: Int, _ args: [String]) throws -> (status: Int32, output: String) {
         guard let mpirun = Self.mpirun else { throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin)") }
+        return try output(of: "/usr/bin/timeout", ["-s", "KILL", "300", mpirun, "--oversubscribe", "-np", "\(n)", CLI.binary] + args)
+    }
+
+    /// Runs `executable` to its end (Open MPI allowed to run as root, as CI does), with stdout
+    /// and stderr together.
+    func output(of executable: String, _ args: [String]) throws -> (status: Int32, output: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["-s", "KILL", "300", mpirun, "--oversubscribe", "-np", "\(n)", CLI.binary] + args
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
         var env = ProcessInfo.processInfo.environment
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"   // CI runs as root
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         p.environment = env
         let out = Pipe()
         p.standardOutput = out; p.standardError = out
@@ -199,17 +205,7 @@ final class DistributedTests: XCTestCase {
 
     /// Runs a shell command line, returning its status and output.
     @discardableResult
-    func shell(_ line: String) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", line]
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func shell(_ line: String) throws -> (status: Int32, output: String) { try output(of: "/bin/sh", ["-c", line]) }
 
     /// Two "machines" on this one: network namespaces joined by a veth pair (their own subnet, no
     /// other route), Open MPI starting the far rank through `ip netns exec` as its ssh, and TCP
