@@ -1,6 +1,7 @@
 import Foundation
 import FoundryCore
 import FoundryData
+import FoundryTrain
 
 /// Sizes of a pipeline run. `tiny` is the default (≈ 17 minutes on two CPU cores); `small`
 /// is bigger and slower; `test` only proves the plumbing (the test suite runs it).
@@ -27,6 +28,8 @@ public struct PipelinePreset: Sendable {
     /// greedy accuracy and the pretraining validation loss after: lr 1e-3 89.0% and 5.21, 3e-3
     /// 83.0% and 7.30, 1e-2 5.0% and 8.16 (full SFT: 87.0% and 13.04; frozen: 6.86).
     public var sftLoRARank = 8
+    /// The LoRA variant's options (the rank above, the defaults otherwise).
+    public var sftLoRA: LoRAOptions { var o = LoRAOptions(); o.rank = sftLoRARank; return o }
     /// The simulated demonstrator's slip rate (SynthTask.demoSlip): SFT inherits it, the
     /// preference stages can remove it.
     public var demoSlip = 0.7

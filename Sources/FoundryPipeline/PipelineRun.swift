@@ -109,7 +109,7 @@ public final class PipelineRun {
                 var o = SFTOptions()
                 o.epochs = Double(p.sftEpochs); o.lr = p.sftLR; o.seed = seed; o.logEvery = 50
                 if v.name == "sft_frozen" { o.freezeLayers = frozenBlocks }
-                if v.name == "sft_lora" { o.lora.rank = p.sftLoRARank }
+                if v.name == "sft_lora" { o.lora = p.sftLoRA }
                 let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
                 let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
                 try trainer.run(log: try quiet("sft", v.name))
@@ -118,9 +118,8 @@ public final class PipelineRun {
             if v.skip { continue }
             let (m, _) = try loadModel(dir(v.name), device: device, needTokenizer: false)
             forgetting["val_loss_after" + v.key] = try pretrainValLoss(model: m, tokens: corpusTokens)
-            var lora = LoRAOptions(); lora.rank = p.sftLoRARank
             forgetting["trainable" + v.key] = Double(v.name == "sft_lora"
-                ? LoRAAdapter.parameterCount(base.layout, layers: base.config.layers, options: lora)
+                ? LoRAAdapter.parameterCount(base.layout, layers: base.config.layers, options: p.sftLoRA)
                 : Freezer.trainableCount(base.layout, layers: v.name == "sft_frozen" ? frozenBlocks : 0, embeddings: false))
             curves[v.name] = readCurve(dir(v.name), "loss")
         }

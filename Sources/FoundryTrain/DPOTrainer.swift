@@ -48,9 +48,7 @@ public final class DPOTrainer {
     let collective: Collective
 
     public init(policy: GPT2, options: DPOOptions, pad: Int32, collective: Collective = SingleProcess()) throws {
-        guard options.batch % collective.size == 0 else {
-            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank computes batch / ranks pairs)")
-        }
+        try collective.checkSplits(batch: options.batch, "pairs")
         self.policy = policy; self.options = options; self.pad = pad; self.collective = collective
         optimizer = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
     }

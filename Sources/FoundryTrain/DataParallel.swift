@@ -12,6 +12,20 @@ extension Collective {
         try model.device.write(g, to: model.grads)
     }
 
+    /// Each rank computes `batch / size` of every batch's `rows`: refused unless it splits evenly.
+    public func checkSplits(batch: Int, _ rows: String) throws {
+        guard batch % size == 0 else {
+            throw FoundryError("--batch \(batch) does not split evenly over \(size) ranks: use a multiple of \(size) (each rank computes batch / ranks \(rows))")
+        }
+    }
+
+    /// Whether a signal asked the run to stop, on any rank: the ranks agree (one more tiny
+    /// all-reduce), since a signal may reach them at different steps.
+    public func stopRequested() throws -> Bool {
+        guard isDistributed else { return Interrupt.requested }
+        return try sum(Interrupt.requested ? 1 : 0) > 0
+    }
+
     /// The last forward's mean loss over the whole global batch (`valid` targets in all): each
     /// rank's loss sum, summed. One process: the model's own mean, as before.
     public func meanLoss(of model: GPT2, valid: Int) throws -> Double {

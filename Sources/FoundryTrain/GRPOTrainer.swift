@@ -166,9 +166,10 @@ public final class GRPOTrainer {
             history.append(m)
             log.step(step + 1, of: options.steps, ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
                      print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == options.steps)
-            if let checkpoint, checkpoint.due(step + 1, of: options.steps) {
-                try save(step + 1)
-                if Interrupt.requested { end = .interrupted(step: step + 1); break }
+            if let checkpoint {
+                let (due, stop) = try checkpoint.decide(step + 1, of: options.steps)
+                if due { try save(step + 1) }
+                if stop { end = .interrupted(step: step + 1); break }
             }
         }
         if case .finished = end { try save(options.steps) }

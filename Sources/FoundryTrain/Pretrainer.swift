@@ -102,9 +102,7 @@ public final class Pretrainer {
         // Rank 0 alone speaks, logs and saves.
         self.log = collective.isLeader ? log : { _ in }
         try options.validate()
-        guard options.batch % collective.size == 0 else {
-            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank computes batch / ranks rows)")
-        }
+        try collective.checkSplits(batch: options.batch, "rows")
         var modelStep: Int?
         if resume {
             let (loaded, metadata) = try Checkpoint.loadWithMetadata(outDir, device: device)
@@ -165,12 +163,6 @@ public final class Pretrainer {
         case .masked: return data.maskedBatch(&rng, batch: options.batch, seq: seq, from: split,
                                               maskToken: tokenizer.maskToken, vocab: model.config.vocabSize)
         }
-    }
-
-    /// Whether a signal asked the run to stop, on any rank.
-    func stopRequested() throws -> Bool {
-        guard collective.isDistributed else { return Interrupt.requested }
-        return try collective.sum(Interrupt.requested ? 1 : 0) > 0
     }
 
     /// Mean loss over the validation split: sequential windows for a causal model, a fixed
@@ -260,24 +252,18 @@ public final class Pretrainer {
                 // The last micro-batch's loss is read after the update: one wait per step.
                 if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }
             }
-            let norm: Double
-            if let sharded {
-                try model.device.finish()   // the backward's own time is not the collectives'
+            // The ranks' gradients combined (summed, or reduce-scattered and updated by ZeRO-1),
+            // timed once the backward has finished.
+            var shardedNorm: Double?
+            if collective.isDistributed {
+                try model.device.finish()
                 let t0 = Date()
-                norm = try sharded.step(lr: lr, clip: options.clip)
+                if let sharded { shardedNorm = try sharded.step(lr: lr, clip: options.clip) } else { try collective.sumGradients(of: model) }
                 reduceSeconds += Date().timeIntervalSince(t0)
-                stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
-            } else {
-                if collective.isDistributed {
-                    try model.device.finish()   // the backward's own time is not the all-reduce's
-                    let t0 = Date()
-                    try collective.sumGradients(of: model)
-                    reduceSeconds += Date().timeIntervalSince(t0)
-                }
-                let pendingNorm = optimizer!.update(model, lr: lr, clip: options.clip)
-                stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
-                norm = try pendingNorm.read()
             }
+            let pendingNorm = shardedNorm == nil ? optimizer!.update(model, lr: lr, clip: options.clip) : nil
+            stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
+            let norm = try shardedNorm ?? pendingNorm!.read()
             state.step += 1
             stepsRun += 1
             windowTokens += tokensPerStep
@@ -310,7 +296,7 @@ public final class Pretrainer {
             if evalNow { preview() }
             if windowTokens == 0 { windowStart = Date() }
             // The ranks stop together: a signal may reach them at different steps.
-            if try stopRequested() {
+            if try collective.stopRequested() {
                 interrupted = true
                 break
             }

@@ -55,9 +55,7 @@ public final class RewardTrainer {
     let collective: Collective
 
     public init(model: RewardModel, options: RewardOptions, pad: Int32, collective: Collective = SingleProcess()) throws {
-        guard options.batch % collective.size == 0 else {
-            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank scores batch / ranks rows)")
-        }
+        try collective.checkSplits(batch: options.batch, "rows")
         self.model = model; self.options = options; self.pad = pad; self.collective = collective
         optimizer = try PolicyUpdate(model: model.backbone, weightDecay: 0, lora: options.lora, seed: options.seed)
     }

@@ -50,9 +50,7 @@ public final class SFTTrainer {
     public init(model: GPT2, examples: [TokenizedExample], options: SFTOptions, pad: Int32,
                 collective: Collective = SingleProcess()) throws {
         guard !examples.isEmpty else { throw FoundryError("no training examples: the SFT data is empty") }
-        guard options.batch % collective.size == 0 else {
-            throw FoundryError("--batch \(options.batch) does not split evenly over \(collective.size) ranks: use a multiple of \(collective.size) (each rank computes batch / ranks examples)")
-        }
+        try collective.checkSplits(batch: options.batch, "examples")
         self.model = model; self.examples = examples; self.options = options; self.pad = pad; self.collective = collective
         let freezer = try Freezer(model: model, layers: options.freezeLayers, embeddings: options.freezeEmbeddings)
         updater = try PolicyUpdate(model: model, weightDecay: options.weightDecay, lora: options.lora, seed: options.seed, freezer: freezer)

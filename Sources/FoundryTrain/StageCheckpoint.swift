@@ -90,14 +90,9 @@ public struct StageCheckpoint {
     /// After `step` (1-based) of `total`: whether to save (every `saveEvery`, and at a signal)
     /// and whether to stop (a signal), agreed by every rank of a data-parallel run — a signal
     /// may reach them at different steps.
-    func decide(_ step: Int, of total: Int, _ collective: Collective) throws -> (save: Bool, stop: Bool) {
-        let stop = collective.isDistributed ? try collective.sum(Interrupt.requested ? 1 : 0) > 0 : Interrupt.requested
+    func decide(_ step: Int, of total: Int, _ collective: Collective = SingleProcess()) throws -> (save: Bool, stop: Bool) {
+        let stop = try collective.stopRequested()
         return (stop || (saveEvery > 0 && step % saveEvery == 0 && step < total), stop)
-    }
-
-    /// Whether to save after `step` (1-based) of `total`: every `saveEvery`, and at a signal.
-    func due(_ step: Int, of total: Int) -> Bool {
-        Interrupt.requested || (saveEvery > 0 && step % saveEvery == 0 && step < total)
     }
 
     /// The state to resume from (nil when not resuming), after checking it is this stage's.

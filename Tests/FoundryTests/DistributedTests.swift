@@ -16,21 +16,9 @@ final class DistributedTests: XCTestCase {
         return try output(of: "/usr/bin/timeout", ["-s", "KILL", "300", mpirun, "--oversubscribe", "-np", "\(n)", CLI.binary] + args)
     }
 
-    /// Runs `executable` to its end (Open MPI allowed to run as root, as CI does), with stdout
-    /// and stderr together.
+    /// Runs `executable` to its end, Open MPI allowed to run as root (as CI does).
     func output(of executable: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try CLI.output(of: executable, args, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
     }
 
     func losses(_ dir: String) throws -> [Double] {
@@ -39,21 +27,37 @@ final class DistributedTests: XCTestCase {
         }
     }
 
+    /// `args` run by 1 process and by 2 ranks (`--out` added for each): both log `steps` losses,
+    /// equal within 1e-5 step for step. Returns the process's losses and the ranks' output.
+    func oneProcessAndTwoRanks(_ args: [String], steps: Int, _ label: String) throws -> (losses: [Double], output: String) {
+        let one = CLI.tempDir() + "/one", two = CLI.tempDir() + "/two"
+        let plain = try CLI.run(args + ["--out", one])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let ranks = try mpi(2, args + ["--out", two])
+        XCTAssertEqual(ranks.status, 0, ranks.output)
+        let a = try losses(one), b = try losses(two)
+        XCTAssertEqual(a.count, steps, label); XCTAssertEqual(b.count, steps, label)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, label) }
+        return (a, ranks.output)
+    }
+
+    /// A small chat-capable model (10 pretraining steps on the built-in corpus) in `dir`.
+    func smallBase(_ dir: String) throws -> String {
+        let base = dir + "/base"
+        let made = try CLI.run(["pretrain", "--out", base, "--steps", "10", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "48",
+                                "--batch", "4", "--eval-every", "0", "--backend", "cpu"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        return base
+    }
+
     /// 20 pretraining steps: 2 ranks × batch 2 = 1 process × batch 4, within 1e-5, on both backends.
     func testTwoRanksTrainLikeOneProcessWithTheWholeBatch() throws {
         for backend in ["cpu", "opencl"] {
             let args = ["pretrain", "--steps", "20", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "32", "--batch", "4",
                         "--eval-every", "0", "--save-every", "0", "--backend", backend]
-            let one = CLI.tempDir() + "/one", two = CLI.tempDir() + "/two"
-            let plain = try CLI.run(args + ["--out", one])
-            XCTAssertEqual(plain.status, 0, plain.stderr)
-            let ranks = try mpi(2, args + ["--out", two])
-            XCTAssertEqual(ranks.status, 0, ranks.output)
-            XCTAssertTrue(ranks.output.contains("2 ranks of 2 rows each"), ranks.output)
-            XCTAssertEqual(ranks.output.components(separatedBy: "done: 20 steps").count, 2, "rank 0 alone reports: \(ranks.output)")
-            let a = try losses(one), b = try losses(two)
-            XCTAssertEqual(a.count, 20); XCTAssertEqual(b.count, 20)
-            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, backend) }
+            let (a, output) = try oneProcessAndTwoRanks(args, steps: 20, backend)
+            XCTAssertTrue(output.contains("2 ranks of 2 rows each"), output)
+            XCTAssertEqual(output.components(separatedBy: "done: 20 steps").count, 2, "rank 0 alone reports: \(output)")
             XCTAssertGreaterThan(a.first! - a.last!, 0.05, "the run trained")
         }
     }
@@ -62,22 +66,12 @@ final class DistributedTests: XCTestCase {
     /// 1e-5, on both backends (shards padded to their own longest example).
     func testTwoRanksFinetuneLikeOneProcess() throws {
         let work = CLI.tempDir()
-        let base = work + "/base", data = work + "/sft.jsonl"
-        let made = try CLI.run(["pretrain", "--out", base, "--steps", "10", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "48",
-                                "--batch", "4", "--eval-every", "0", "--backend", "cpu"])
-        XCTAssertEqual(made.status, 0, made.stderr)
+        let base = try smallBase(work), data = work + "/sft.jsonl"
         let rows = (0..<40).map { i in "{\"prompt\": \"the king \(i % 7)\", \"completion\": \" is \(String(repeating: i % 2 == 0 ? "good" : "old", count: 1 + i % 3)).\"}" }
         try rows.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
         for backend in ["cpu", "opencl"] {
             let args = ["sft", "--model", base, "--data", data, "--epochs", "10", "--max-steps", "20", "--batch", "8", "--lr", "3e-3", "--backend", backend]
-            let one = work + "/one-" + backend, two = work + "/two-" + backend
-            let plain = try CLI.run(args + ["--out", one])
-            XCTAssertEqual(plain.status, 0, plain.stderr)
-            let ranks = try mpi(2, args + ["--out", two])
-            XCTAssertEqual(ranks.status, 0, ranks.output)
-            let a = try losses(one), b = try losses(two)
-            XCTAssertEqual(a.count, 20); XCTAssertEqual(b.count, 20)
-            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, backend) }
+            let a = try oneProcessAndTwoRanks(args, steps: 20, backend).losses
             XCTAssertLessThan(a.last!, a.first! * 0.7, "the run trained")
         }
     }
@@ -86,24 +80,14 @@ final class DistributedTests: XCTestCase {
     /// 10 steps, within 1e-5 (CPU).
     func testRewardModelAndDPOOnTwoRanks() throws {
         let work = CLI.tempDir()
-        let base = work + "/base", data = work + "/prefs.jsonl"
-        let made = try CLI.run(["pretrain", "--out", base, "--steps", "10", "--layers", "2", "--heads", "2", "--embd", "32", "--context", "48",
-                                "--batch", "4", "--eval-every", "0", "--backend", "cpu"])
-        XCTAssertEqual(made.status, 0, made.stderr)
+        let base = try smallBase(work), data = work + "/prefs.jsonl"
         let rows = (0..<40).map { i in
             "{\"prompt\": \"the king \(i % 7)\", \"chosen\": \" is \(i % 2 == 0 ? "good" : "old").\", \"rejected\": \" was \(String(repeating: "bad", count: 1 + i % 3))\"}"
         }
         try rows.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
         for command in ["reward", "dpo"] {
             let args = [command, "--model", base, "--data", data, "--epochs", "10", "--max-steps", "10", "--batch", "8", "--backend", "cpu"]
-            let one = work + "/one-" + command, two = work + "/two-" + command
-            let plain = try CLI.run(args + ["--out", one])
-            XCTAssertEqual(plain.status, 0, plain.stderr)
-            let ranks = try mpi(2, args + ["--out", two])
-            XCTAssertEqual(ranks.status, 0, ranks.output)
-            let a = try losses(one), b = try losses(two)
-            XCTAssertEqual(a.count, 10, command); XCTAssertEqual(b.count, 10, command)
-            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, command) }
+            let a = try oneProcessAndTwoRanks(args, steps: 10, command).losses
             XCTAssertNotEqual(a.first, a.last, "\(command) trained")
         }
     }

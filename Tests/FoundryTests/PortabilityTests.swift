@@ -22,7 +22,7 @@ final class PortabilityTests: XCTestCase {
         for params in [KernelParams.defaults(isCPU: true), KernelParams.defaults(isCPU: false),
                        KernelParams(gemmTM: 1, gemmVW: 2, gemmNV: 1), KernelParams(gemmTM: 16, gemmVW: 16, gemmNV: 2)] {
             let ll = (dir as NSString).appendingPathComponent("foundry.ll")
-            let r = try Self.run(clang, ["-target", "spir64", "-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header",
+            let r = try CLI.output(of: clang, ["-target", "spir64", "-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header",
                                          "-O0", "-emit-llvm", "-S", "-Wall", "-Wextra", "-pedantic",
                                          "-DGEMM_TM=\(params.gemmTM)", "-DGEMM_VW=\(params.gemmVW)", "-DGEMM_NV=\(params.gemmNV)",
                                          "-o", ll, src])
@@ -185,17 +185,6 @@ final class PortabilityTests: XCTestCase {
         throw XCTSkip("no clang found (set FOUNDRY_CLANG)")
     }
 
-    static func run(_ exe: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 }
 
 private func expect(_ g: LaunchGeometry, global: [Int], local: [Int], file: StaticString = #filePath, line: UInt = #line) {
