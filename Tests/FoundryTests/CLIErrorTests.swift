@@ -107,6 +107,19 @@ final class CLIErrorTests: XCTestCase {
         XCTAssertTrue(synth.stderr.hasPrefix("Error: ") && synth.stderr.contains("--demo-slip must be between 0 and 1"), synth.stderr)
     }
 
+    /// LoRA's and data parallelism's option mistakes, refused before a model loads.
+    func testLoRAAndZeroOptionMistakes() throws {
+        let m = fixture, out = CLI.tempDir()
+        try expectError(["sft", "--model", m, "--data", "x.jsonl", "--out", out, "--lora-targets", "attn,ffn"], mentions: ["ffn", "attn", "mlp"])
+        try expectError(["sft", "--model", m, "--data", "x.jsonl", "--out", out, "--lora-rank=-2"], mentions: ["--lora-rank"])
+        try expectError(["dpo", "--model", m, "--data", "x.jsonl", "--out", out, "--lora-rank", "4", "--lora-alpha", "0"], mentions: ["--lora-alpha"])
+        try expectError(["grpo", "--model", m, "--prompts", "x.jsonl", "--checker", "--out", out, "--init-from", "adapter"],
+                        mentions: ["--init-from", "--lora-rank"])
+        try expectError(["sft", "--model", m, "--data", "x.jsonl", "--out", out, "--lora-rank", "4", "--freeze-layers", "1"],
+                        mentions: ["drop --freeze-layers"])
+        try expectError(["pretrain", "--out", out, "--zero", "2"], mentions: ["--zero", "0", "1"])
+    }
+
     /// The performance commands' mistakes: a device that is not there, sizes that are not sizes.
     func testBenchAndTuneMistakes() throws {
         let tune = try CLI.run(["kernels", "tune", "--device", "99", "--show"])

@@ -193,5 +193,9 @@ final class LoRATests: XCTestCase {
         XCTAssertThrowsError(try LoRAAdapter(model: try model(on: CPUDevice()), options: options(rank: 9), seed: 1)) {
             XCTAssertTrue("\($0)".contains("larger than"), "\($0)")
         }
+        var missing = options(); missing.initFrom = CLI.tempDir() + "/no-adapter"
+        XCTAssertThrowsError(try LoRAAdapter(model: try model(on: CPUDevice()), options: missing, seed: 1)) {
+            XCTAssertTrue("\($0)".contains("is not a LoRA adapter: it has no adapter_config.json"), "\($0)")
+        }
     }
 }
