@@ -4,6 +4,9 @@ import FoundryCore
 /// sqrt(2/π), the constant in GPT-2's tanh-approximated GELU.
 let geluScale: Float = 0.7978845608028654
 
+/// GPT-2's GELU, 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))).
+func geluValue(_ v: Float) -> Float { 0.5 * v * (1 + tanhf(geluScale * (v + 0.044715 * v * v * v))) }
+
 // Kernels/elementwise.cl's ops: one element (or one row copy) at a time.
 extension CPUDevice {
     public func add(_ a: TensorRef, _ b: TensorRef, out: TensorRef) {
@@ -25,11 +28,7 @@ extension CPUDevice {
 
     public func geluForward(_ inp: TensorRef, out: TensorRef) {
         let x = f(inp), o = f(out)
-        for j in 0..<out.count {
-            let v = x[j]
-            let u = geluScale * (v + 0.044715 * v * v * v)
-            o[j] = 0.5 * v * (1 + tanhf(u))
-        }
+        for j in 0..<out.count { o[j] = geluValue(x[j]) }
     }
 
     public func geluBackward(_ inp: TensorRef, dout: TensorRef, dinp: TensorRef) {

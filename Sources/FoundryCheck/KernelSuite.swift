@@ -94,6 +94,49 @@ public enum KernelSuite {
                 return try d.read(c)
             })
         }
+        // Half weights for decoding: packed (plain and transposed, odd counts leave a last half
+        // slot) and read back bit for bit as halves, then products from them with each epilogue
+        // (bias, GELU, a residual add through beta) at vocabulary and layer widths, several rows
+        // (prompts, the server's batch) and k that is not a whole number of vectors.
+        let packShapes: [(Int, Int)] = small ? [(1, 1), (3, 7)] : [(1, 1), (3, 7), (33, 257), (2, 50257)]
+        for (rows, cols) in packShapes {
+            for transpose in [false, true] {
+                all.append(ParityCase(kernel: "pack_halves", shape: "\(rows)x\(cols)\(transpose ? " transposed" : "")", tolerance: 0) { d, mem in
+                    var g = Inputs(seed: UInt64(rows * 3 + cols))
+                    // Values that round, one near the top of half's range and one below its normals.
+                    var x = g.normal(rows * cols).map { $0 * 3 }
+                    x[0] = 60000.3
+                    if x.count > 1 { x[1] = -1e-6 }
+                    let src = try mem.upload(x), out = try mem.makeTensor(count: (rows * cols + 1) / 2)
+                    d.packHalves(src, rows: rows, cols: cols, transpose: transpose, out: out)
+                    return unpackHalves(try d.read(out), count: rows * cols)
+                })
+            }
+        }
+        // With a LayerNorm of A first: one row (normalised in the kernel, k up to 1024), several
+        // rows and a row longer than that (their own launch). A vocabulary-wide row takes the
+        // plain product only (the suite runs in debug builds in the tests).
+        let halfShapes: [(Int, Int, Int)] = small ? [(1, 7, 9), (2, 33, 5), (5, 3, 7)]
+            : [(1, 50257, 16), (1, 3001, 288), (2, 257, 288), (5, 33, 7), (3, 257, 1), (8, 100, 64), (1, 288, 1152), (7, 100, 33),
+               (33, 40, 17), (1, 33, 1024), (1, 7, 1025)]
+        for (m, n, k) in halfShapes {
+            for (gelu, beta, normed) in [(false, Float(0), false), (true, 0, false), (false, 1, false), (true, 0, true), (false, 1, true)]
+            where (!normed || k > 1) && (n < 10000 || (!gelu && beta == 0 && !normed)) {
+                let withBias = gelu || n % 2 == 1
+                let shape = "\(m)x\(n)x\(k)\(normed ? " norm" : "")\(withBias ? "+bias" : "")\(gelu ? " gelu" : "")\(beta != 0 ? " beta=1" : "")"
+                all.append(ParityCase(kernel: "gemm_half_nt", shape: shape, tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d, mem in
+                    var g = Inputs(seed: UInt64(m * 11 + n + k))
+                    let a = try mem.upload(g.normal(m * k, scale: 2, shift: 0.5)), wt = try mem.upload(g.normal(k * n))
+                    let bias = try mem.upload(g.normal(n)), c = try mem.upload(g.normal(m * n)), w = try mem.makeTensor(count: (n * k + 1) / 2)
+                    let norm = RowNorm(weight: try mem.upload(g.normal(k, scale: 0.5, shift: 1)), bias: try mem.upload(g.normal(k, scale: 0.1)),
+                                       eps: 1e-5)
+                    d.packHalves(wt, rows: k, cols: n, transpose: true, out: w)
+                    d.gemmHalfWeights(m: m, n: n, k: k, a: a, norm: normed ? norm : nil, w: w, bias: withBias ? bias : nil, gelu: gelu,
+                                      beta: beta, c: c)
+                    return try d.read(c)
+                })
+            }
+        }
         // The MLP's fused product + bias + GELU: a ragged right edge, a tile-sized product, fewer
         // rows than a tile (the generation path), and the training shape.
         let geluShapes: [(Int, Int, Int)] = small ? [(1, 3, 2), (7, 33, 5)] : [(1, 3, 2), (7, 33, 5), (33, 100, 7), (768, 512, 128)]
@@ -368,6 +411,14 @@ public enum KernelSuite {
 /// The buffers of one parity case, each with `pad` sentinels before and after the view the op
 /// is given: a kernel that writes past either end of any buffer changes a sentinel, and the case
 /// fails however right the values inside are.
+/// The first `count` halves of packed storage (`Device.packHalves`) as floats.
+func unpackHalves(_ packed: [Float], count: Int) -> [Float] {
+    (0..<count).map { i in
+        let bits = packed[i / 2].bitPattern
+        return Float(Float16(bitPattern: UInt16(truncatingIfNeeded: i % 2 == 0 ? bits : bits >> 16)))
+    }
+}
+
 final class Guarded {
     static let pad = 16
     /// Not a value any op computes from the suite's inputs.

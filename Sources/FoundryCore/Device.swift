@@ -32,6 +32,12 @@ public struct TensorRef {
     }
 }
 
+/// A LayerNorm's parameters, for an op that normalises its input rows first.
+public struct RowNorm {
+    public let weight: TensorRef, bias: TensorRef, eps: Float
+    public init(weight: TensorRef, bias: TensorRef, eps: Float) { self.weight = weight; self.bias = bias; self.eps = eps }
+}
+
 /// Strides that place attention's queries, keys and values in memory. Training reads all
 /// three from the fused qkv activation ([B, T, 3C]); decoding reads keys and values from
 /// the KV cache ([B, maxT, C]).
@@ -116,6 +122,11 @@ public protocol Device: AnyObject {
     /// out[c, r] = src[r, c] for a rows × cols matrix (both row-major): weights kept in the
     /// layout a product reads them in (decoding's dot products, `dotProductRows`).
     func transpose(_ src: TensorRef, rows: Int, cols: Int, out: TensorRef)
+    /// src (a rows × cols matrix, or its transpose [cols, rows] when `transpose`) rounded to IEEE
+    /// binary16, nearest even, packed two to a 4-byte element (value 2i in the low 16 bits of
+    /// element i; the upper half of a last odd element is left as it was): decoding's weights in
+    /// half the memory and bandwidth (`DecodeWeights.f16`). out needs (rows·cols + 1) / 2 elements.
+    func packHalves(_ src: TensorRef, rows: Int, cols: Int, transpose: Bool, out: TensorRef)
     /// Wait for all queued work.
     func finish() throws
 
@@ -124,6 +135,12 @@ public protocol Device: AnyObject {
     /// op(X) is X or Xᵀ. With beta == 0, C is not read. `bias` may be nil.
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?)
+    /// Decoding's products from packed half weights (`packHalves`, W [n, k]: one row per output):
+    /// C[r, j] = act(Σ_p A'[r, p] · W[j, p] + bias[j]) + beta · C[r, j], act = GELU when `gelu`
+    /// (a residual add is beta = 1 into the stream itself), A' = A, or LayerNorm(A) with `norm`'s
+    /// parameters (its own launch saved where the device can). Sums in float. `bias` may be nil.
+    func gemmHalfWeights(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, bias: TensorRef?, gelu: Bool, beta: Float,
+                         c: TensorRef)
     /// dbias[c] += Σ_r dout[r, c] (accumulates).
     func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef)
     /// pre[m,n] = a[m,k] · b[k,n] + bias[n], then out = GELU(pre): the MLP's first product and

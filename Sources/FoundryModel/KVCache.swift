@@ -1,12 +1,23 @@
 import FoundryCore
 
-/// Keys and values of every position seen so far, per layer ([batch, maxSeq, C] each, written
-/// in place as positions arrive), plus the scratch an incremental forward needs.
+/// The precision a decoding step reads the weights in. `f32`: the trained values, the same
+/// arithmetic as the forward pass. `f16`: the layer matrices and the LM head rounded once to
+/// IEEE half (`Device.packHalves`), sums still in float. At batch 1 a step reads every weight
+/// once for two flops, so its speed is the memory's: half the bytes, nearly twice the tokens/s
+/// on a CPU (llama.cpp's F16 files make the same trade). Prompts longer than `dotProductRows`
+/// rows still take the float GEMM.
+public enum DecodeWeights: String, CaseIterable, Sendable {
+    case f32, f16
+}
+
+/// Keys and values of every position seen so far, per layer ([batch, maxSeq, 2C]: a position's
+/// key then its value, so one copy from the QKV product appends both; written in place as
+/// positions arrive), plus the scratch an incremental forward needs.
 public final class KVCache {
     public let batch: Int
     /// Positions already in the cache.
     public internal(set) var length = 0
-    let keys: [TensorRef], values: [TensorRef]
+    let keysValues: [TensorRef]
     let x, ln, qkv, atty, proj, fch, fchGelu, lse, mean, rstd: TensorRef
     let last, lastNorm, lastMean, lastRstd, logits: TensorRef
     /// The token ids of a step, written in place (not a new device buffer every token).
@@ -19,14 +30,21 @@ public final class KVCache {
     /// first use (as much memory again as the layer weights, per cache).
     var transposed: [[TensorRef]] = []
     var transposedFresh = false
+    /// What steps of at most `dotProductRows` rows read the weights as (the generator sets it
+    /// from `SamplingSettings.weights` before each generation).
+    public var weights = DecodeWeights.f32
+    /// With `weights == .f16`: each layer's matrices transposed and packed as halves ([n, k]),
+    /// and the tied LM head's ([vocab, C]); made on first use after `reset()`, like `transposed`.
+    var halfLayers: [[TensorRef]] = []
+    var halfHead: TensorRef?
+    var halvesFresh = false
 
     init(config c: GPT2Config, device: Device, batch: Int) throws {
         self.batch = batch
         let C = c.channels, T = c.maxSeq
         chunk = T
         let rows = batch * chunk
-        keys = try (0..<c.layers).map { _ in try device.makeTensor(count: batch * T * C) }
-        values = try (0..<c.layers).map { _ in try device.makeTensor(count: batch * T * C) }
+        keysValues = try (0..<c.layers).map { _ in try device.makeTensor(count: batch * T * 2 * C) }
         x = try device.makeTensor(count: rows * C); ln = try device.makeTensor(count: rows * C)
         qkv = try device.makeTensor(count: rows * 3 * C); atty = try device.makeTensor(count: rows * C)
         proj = try device.makeTensor(count: rows * C)
@@ -43,7 +61,7 @@ public final class KVCache {
     /// unless `keepingWeights` (the model has not changed: a sliding context window).
     public func reset(keepingWeights: Bool = false) {
         length = 0
-        if !keepingWeights { transposedFresh = false }
+        if !keepingWeights { transposedFresh = false; halvesFresh = false }
     }
 
     /// The transposed layer matrices, copied from `model` if stale.
@@ -64,6 +82,29 @@ public final class KVCache {
             transposedFresh = true
         }
         return transposed
+    }
+
+    /// The half-precision copies (layers, LM head), packed from `model` if stale.
+    func halfWeights(of model: GPT2) throws -> (layers: [[TensorRef]], head: TensorRef) {
+        let C = model.config.channels, V = model.config.vocabSize, d = model.device
+        if halfLayers.isEmpty {
+            halfLayers = try model.weights.blocks.map { block in
+                try BlockTensor.matrices.map { try d.makeTensor(count: (block[$0].count + 1) / 2) }
+            }
+            halfHead = try d.makeTensor(count: (V * C + 1) / 2)
+        }
+        guard let head = halfHead else { throw FoundryError("the half-precision LM head was not allocated") }
+        if !halvesFresh {
+            for (l, block) in model.weights.blocks.enumerated() {
+                for m in BlockTensor.matrices {
+                    let shape = m.shape(channels: C)
+                    d.packHalves(block[m], rows: shape[0], cols: shape[1], transpose: true, out: halfLayers[l][m.rawValue])
+                }
+            }
+            d.packHalves(model.weights.tokenEmbedding, rows: V, cols: C, transpose: false, out: head)
+            halvesFresh = true
+        }
+        return (halfLayers, head)
     }
 }
 
@@ -91,14 +132,17 @@ extension GPT2 {
                                               at: b * config.maxSeq + start) }
             let layout = AttentionLayout(batch: B, heads: config.heads, headDim: C / config.heads, tq: n, tk: start + n,
                                          qBatchStride: n * 3 * C, qRowStride: 3 * C,
-                                         kvBatchStride: config.maxSeq * C, kvRowStride: C,
+                                         kvBatchStride: config.maxSeq * 2 * C, kvRowStride: 2 * C,
                                          outBatchStride: n * C, outRowStride: C, queryStart: start,
                                          causal: config.objective == .causal)
-            d.attentionForward(q: qkv, k: kv.keys[l], v: kv.values[l], out: atty,
+            let cached = kv.keysValues[l]
+            d.attentionForward(q: qkv, k: cached, v: cached.slice(C, cached.count - C), out: atty,
                                lse: kv.lse.slice(0, B * config.heads * n), layout: layout)
         }, gather: { d, x in
-            // Only the last position of each row needs logits.
+            // Only the last position of each row needs logits (one token each: x is those rows).
+            if n == 1 { return x }
             d.copyRows(x.slice((n - 1) * C, B * n * C - (n - 1) * C), srcStride: n * C, to: kv.last, dstStride: C, rows: B, cols: C)
+            return kv.last.slice(0, B * C)
         })
         kv.length = start + n
         return logits
@@ -137,22 +181,20 @@ extension GPT2 {
                 let r = rowStart[i], n = s.tokens.count
                 appendKeysValues(d, kv, layer: l, qkvRows: qkv.slice(r * 3 * C, n * 3 * C), rows: n, at: s.slot * T + s.start)
                 let layout = AttentionLayout(batch: 1, heads: H, headDim: C / H, tq: n, tk: s.start + n,
-                                             qBatchStride: n * 3 * C, qRowStride: 3 * C, kvBatchStride: T * C, kvRowStride: C,
+                                             qBatchStride: n * 3 * C, qRowStride: 3 * C, kvBatchStride: T * 2 * C, kvRowStride: 2 * C,
                                              outBatchStride: n * C, outRowStride: C, queryStart: s.start,
                                              causal: config.objective == .causal)
-                d.attentionForward(q: qkv.slice(r * 3 * C, n * 3 * C), k: kv.keys[l].slice(s.slot * T * C, T * C),
-                                   v: kv.values[l].slice(s.slot * T * C, T * C), out: atty.slice(r * C, n * C),
+                let slot = kv.keysValues[l].slice(s.slot * T * 2 * C, T * 2 * C)
+                d.attentionForward(q: qkv.slice(r * 3 * C, n * 3 * C), k: slot, v: slot.slice(C, slot.count - C), out: atty.slice(r * C, n * C),
                                    lse: kv.lse.slice(r * H, H * n), layout: layout)
             }
         }, gather: { d, x in
-            if rows == segments.count {   // one token each: the rows are the outputs already
-                d.copyRows(x, srcStride: C, to: kv.last, dstStride: C, rows: rows, cols: C)
-            } else {
-                for (i, s) in segments.enumerated() {
-                    d.copyRows(x.slice((rowStart[i] + s.tokens.count - 1) * C, C), srcStride: C, to: kv.last.slice(i * C, C),
-                               dstStride: C, rows: 1, cols: C)
-                }
+            if rows == segments.count { return x }   // one token each: the rows are the outputs already
+            for (i, s) in segments.enumerated() {
+                d.copyRows(x.slice((rowStart[i] + s.tokens.count - 1) * C, C), srcStride: C, to: kv.last.slice(i * C, C),
+                           dstStride: C, rows: 1, cols: C)
             }
+            return kv.last.slice(0, segments.count * C)
         })
     }
 
@@ -160,18 +202,17 @@ extension GPT2 {
     /// (a flat index `slot × maxSeq + position`).
     private func appendKeysValues(_ d: Device, _ kv: KVCache, layer l: Int, qkvRows qkv: TensorRef, rows n: Int, at: Int) {
         let C = config.channels
-        d.copyRows(qkv.slice(C, n * 3 * C - C), srcStride: 3 * C, to: kv.keys[l].slice(at * C, n * C), dstStride: C, rows: n, cols: C)
-        d.copyRows(qkv.slice(2 * C, n * 3 * C - 2 * C), srcStride: 3 * C, to: kv.values[l].slice(at * C, n * C), dstStride: C,
-                   rows: n, cols: C)
+        d.copyRows(qkv.slice(C, n * 3 * C - C), srcStride: 3 * C, to: kv.keysValues[l].slice(at * 2 * C, n * 2 * C), dstStride: 2 * C,
+                   rows: n, cols: 2 * C)
     }
 
     /// The layers over `tokens.count` rows; `embed` fills x, `attend` appends a layer's keys and
-    /// values and writes its attention output, `gather` copies the `outputs` rows that need logits
-    /// into `kv.last`. Returns their logits.
+    /// values and writes its attention output, `gather` returns the `outputs` rows that need
+    /// logits (copied into `kv.last` unless x is those rows already). Returns their logits.
     private func decodeRows(_ tokens: [Int32], cache kv: KVCache, outputs: Int,
                             embed: (Device, TensorRef, TensorRef) -> Void,
                             attend: (Device, Int, TensorRef, TensorRef) -> Void,
-                            gather: (Device, TensorRef) -> Void) throws -> TensorRef {
+                            gather: (Device, TensorRef) -> TensorRef) throws -> TensorRef {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw FoundryError("token id \(bad) is out of range for a vocabulary of \(config.vocabSize)")
         }
@@ -184,20 +225,41 @@ extension GPT2 {
         let mean = kv.mean.slice(0, rows), rstd = kv.rstd.slice(0, rows)
         embed(d, tok, x)
         // A step of a few rows (decoding) reads each weight matrix as dot products along k from
-        // the cache's transposed copies; a prompt's many rows take the GEMM on the parameters.
-        let weightsT = rows <= dotProductRows && d.decodesWithDotProducts ? try kv.transposedWeights(of: self) : nil
-        func product(_ a: TensorRef, layer l: Int, _ m: BlockTensor, bias: BlockTensor, out: TensorRef) {
-            let shape = m.shape(channels: C), W = w.blocks[l]
-            if let weightsT {
+        // the cache's copies (halves, or transposed floats); a prompt's many rows take the GEMM
+        // on the parameters.
+        let few = rows <= dotProductRows
+        let halves = few && kv.weights == .f16 ? try kv.halfWeights(of: self) : nil
+        let weightsT = few && halves == nil && d.decodesWithDotProducts ? try kv.transposedWeights(of: self) : nil
+        // out = a · W + bias (+ out when `accumulate`: the residual stream adds in place).
+        func product(_ a: TensorRef, layer l: Int, _ m: BlockTensor, bias: BlockTensor, out: TensorRef, accumulate: Bool = false) {
+            let shape = m.shape(channels: C), W = w.blocks[l], beta: Float = accumulate ? 1 : 0
+            if let halves {
+                d.gemmHalfWeights(m: rows, n: shape[1], k: shape[0], a: a, norm: nil, w: halves.layers[l][m.rawValue], bias: W[bias],
+                                  gelu: false, beta: beta, c: out)
+            } else if let weightsT {
                 d.gemm(transA: false, transB: true, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: weightsT[l][m.rawValue],
-                       beta: 0, c: out, bias: W[bias])
+                       beta: beta, c: out, bias: W[bias])
             } else {
                 d.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: W[m],
-                       beta: 0, c: out, bias: W[bias])
+                       beta: beta, c: out, bias: W[bias])
             }
         }
         for l in 0..<config.layers {
             let W = w.blocks[l]
+            if let halves {
+                // Half steps normalise inside the products that read a norm, add the projections
+                // into the stream in their epilogues and apply GELU in the MLP's: four launches a
+                // layer fewer (PoCL spends ~10 µs a launch on a 2-core CPU here).
+                let layer = halves.layers[l]
+                d.gemmHalfWeights(m: rows, n: 3 * C, k: C, a: x, norm: RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps),
+                                  w: layer[BlockTensor.attention.rawValue], bias: W[.attentionBias], gelu: false, beta: 0, c: qkv)
+                attend(d, l, qkv, atty)
+                product(atty, layer: l, .attentionProjection, bias: .attentionProjectionBias, out: x, accumulate: true)
+                d.gemmHalfWeights(m: rows, n: 4 * C, k: C, a: x, norm: RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps),
+                                  w: layer[BlockTensor.mlp.rawValue], bias: W[.mlpBias], gelu: true, beta: 0, c: fchGelu)
+                product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: x, accumulate: true)
+                continue
+            }
             d.layerNormForward(x, weight: W[.ln1Weight], bias: W[.ln1Bias], out: ln, mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
             product(ln, layer: l, .attention, bias: .attentionBias, out: qkv)
             attend(d, l, qkv, atty)
@@ -210,16 +272,19 @@ extension GPT2 {
             } else {
                 d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: W[.mlp], bias: W[.mlpBias], pre: fch, out: fchGelu)
             }
-            product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: proj)
-            d.add(x, proj, out: x)
+            product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: x, accumulate: true)
         }
-        gather(d, x)
-        let last = kv.last.slice(0, outputs * C), lastNorm = kv.lastNorm.slice(0, outputs * C)
-        d.layerNormForward(last, weight: w.finalNormWeight, bias: w.finalNormBias, out: lastNorm,
-                           mean: kv.lastMean.slice(0, outputs), rstd: kv.lastRstd.slice(0, outputs), rows: outputs, cols: C, eps: eps)
+        let last = gather(d, x), lastNorm = kv.lastNorm.slice(0, outputs * C)
         let logits = kv.logits.slice(0, outputs * config.vocabSize)
-        d.gemm(transA: false, transB: true, m: outputs, n: config.vocabSize, k: C, alpha: 1, a: lastNorm, b: w.tokenEmbedding,
-               beta: 0, c: logits, bias: nil)
+        if let halves {
+            d.gemmHalfWeights(m: outputs, n: config.vocabSize, k: C, a: last, norm: RowNorm(weight: w.finalNormWeight, bias: w.finalNormBias, eps: eps),
+                              w: halves.head, bias: nil, gelu: false, beta: 0, c: logits)
+        } else {
+            d.layerNormForward(last, weight: w.finalNormWeight, bias: w.finalNormBias, out: lastNorm,
+                               mean: kv.lastMean.slice(0, outputs), rstd: kv.lastRstd.slice(0, outputs), rows: outputs, cols: C, eps: eps)
+            d.gemm(transA: false, transB: true, m: outputs, n: config.vocabSize, k: C, alpha: 1, a: lastNorm, b: w.tokenEmbedding,
+                   beta: 0, c: logits, bias: nil)
+        }
         return logits
     }
 }

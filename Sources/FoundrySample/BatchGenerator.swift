@@ -61,6 +61,7 @@ public final class BatchGenerator {
         let seeds = realSeeds + Array(repeating: 0, count: B - real.count)
         let (kv, picker) = try buffers(rows: B)
         kv.reset()
+        kv.weights = settings.weights
         var rngs = seeds.map { RNG(seed: $0) }
         var generated = [[Int32]](repeating: [], count: B)
         var done = (0..<B).map { $0 >= real.count || settings.maxTokens <= 0 }

@@ -10,6 +10,8 @@ public struct SamplingSettings: Sendable {
     public var repetitionPenalty: Float = 1
     public var seed: UInt64 = 1337
     public var greedy = false
+    /// The precision decoding steps read the weights in (`DecodeWeights`).
+    public var weights = DecodeWeights.f32
     /// Stop when the model produces this token (usually end-of-text).
     public var stopToken: Int32?
     public init() {}
@@ -55,6 +57,7 @@ public final class Generator {
         var context = prompt
         var generated: [Int32] = []
         cache.reset()
+        cache.weights = settings.weights
         var logits = try model.decode(tokens: Array(context.suffix(T)), cache: cache)
         let greedy = settings.greedy || settings.filter.temperature <= 0
         while generated.count < settings.maxTokens {

@@ -12,6 +12,7 @@ extension Objective: ExpressibleByArgument {}
 extension RewardObjective: ExpressibleByArgument {}
 extension DatasetFormat: ExpressibleByArgument {}
 extension TokenizerKind: ExpressibleByArgument {}
+extension DecodeWeights: ExpressibleByArgument {}
 extension SynthTask.Family: ExpressibleByArgument {}
 extension PipelinePreset.Name: ExpressibleByArgument {}
 extension PipelineRun.Skippable: ExpressibleByArgument {}

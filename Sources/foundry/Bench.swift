@@ -51,6 +51,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer, smaller measurements (a smoke test).") var quick = false
     @Option(parsing: .upToNextOption, help: "Only these sections (default: all of them).")
     var only: [BenchSection] = BenchSection.allCases
+    @Option(help: "Generation: only these model shapes, comma-separated (4L-128, 6L-288, stories15M, gpt2-124M; default: all, gpt2-124M with --gpt2).")
+    var models: String?
     @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
@@ -58,6 +60,20 @@ struct Bench: ParsableCommand {
         guard trainSteps >= 1, generateTokens >= 1 else { throw ValidationError("--train-steps and --generate-tokens must be 1 or more") }
         _ = try Self.ints(sizes, "--sizes")
         _ = try Self.ints(attentionT, "--attention-t")
+        _ = try generationShapes()
+    }
+
+    /// The generation shapes --models names (all of them by default; GPT-2 124M only with --gpt2 or by name).
+    func generationShapes() throws -> [BenchParts.GenerationShape] {
+        let all = BenchParts.GenerationShape.small + [BenchParts.GenerationShape.gpt2]
+        guard let models else { return BenchParts.GenerationShape.small + (gpt2 ? [BenchParts.GenerationShape.gpt2] : []) }
+        return try models.split(separator: ",").map { name in
+            let label = name.trimmingCharacters(in: .whitespaces)
+            guard let shape = all.first(where: { $0.label == label }) else {
+                throw ValidationError("--models: no shape '\(label)'; choose from \(all.map(\.label).joined(separator: ", "))")
+            }
+            return shape
+        }
     }
 
     func run() throws {
@@ -156,23 +172,29 @@ struct Bench: ParsableCommand {
         if only.contains(.generate) {
             print("\n## generation (KV cache, batch 1, \(quick ? 64 : generateTokens) tokens, random weights; stories15M: 6 × 288, vocabulary 32000)")
             var gen: [[String: Any]] = []
-            for shape in BenchParts.GenerationShape.small + (gpt2 ? [BenchParts.GenerationShape.gpt2] : []) {
+            for shape in try generationShapes() {
+                // Half-precision weights beside float ones where the vocabulary makes the weights
+                // more than the cache holds (the rows llama2.c and transformers are compared on).
+                let precisions: [DecodeWeights] = shape.vocab >= 32000 ? [.f32, .f16] : [.f32]
+                for weights in precisions {
                 for mode in ["greedy", "top_p"] {
-                    let r = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p")
-                    print("\(shape.label.padding(10)) \(mode.padding(7)) \(String(format: "%8.0f tokens/s   first token %7.1f ms", r.tokensPerSec, r.firstTokenMs))"
+                    let r = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p",
+                                                    weights: weights)
+                    print("\(shape.label.padding(10)) \(mode.padding(7)) \(weights.rawValue) \(String(format: "%8.0f tokens/s   first token %7.1f ms", r.tokensPerSec, r.firstTokenMs))"
                           + (r.launchesPerToken.map { String(format: "   %.0f launches, %.0f reads a token", $0, r.readsPerToken ?? 0) } ?? ""))
                     fflush(stdout)
-                    gen.append(["model": shape.label, "mode": mode, "layers": shape.layers, "heads": shape.heads, "embd": shape.embd,
+                    gen.append(["model": shape.label, "mode": mode, "weights": weights.rawValue, "layers": shape.layers, "heads": shape.heads, "embd": shape.embd,
                                 "vocab": shape.vocab, "foundry_tokens_per_sec": r.tokensPerSec, "first_token_ms": r.firstTokenMs,
                                 "prompt_tokens": BenchParts.promptTokens, "launches_per_token": r.launchesPerToken as Any? ?? NSNull(),
                                 "reads_per_token": r.readsPerToken as Any? ?? NSNull(), "pytorch_tokens_per_sec": NSNull()])
+                }
                 }
             }
             // Concurrent streams decoded as one batch (what a server does with several requests).
             var concurrent: [[String: Any]] = []
             let shape = BenchParts.GenerationShape.small[2]
             var single = 0.0
-            for streams in [1, 4, 8] {
+            for streams in [1, 4, 8] where try generationShapes().contains(where: { $0.label == shape.label }) {
                 let rate = try BenchParts.concurrent(device: device, shape: shape, streams: streams, tokens: quick ? 32 : 128)
                 if streams == 1 { single = rate }
                 print("\(shape.label.padding(10)) \(streams) stream\(streams == 1 ? " " : "s") \(String(format: "%8.0f tokens/s in all (%.2fx one stream)", rate, rate / max(single, 1e-9)))")

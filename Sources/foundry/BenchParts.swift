@@ -117,15 +117,16 @@ enum BenchParts {
 
     /// Tokens per second generating `tokens` tokens from one token with the KV cache (random
     /// weights): greedy, or top-p 0.9 at temperature 1; and the time to the first token after
-    /// a `promptTokens`-token prompt (its prefill and one pick), in milliseconds.
-    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool)
+    /// a `promptTokens`-token prompt (its prefill and one pick), in milliseconds. `weights`: the
+    /// precision the decoding steps read the weights in.
+    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool, weights: DecodeWeights = .f32)
         throws -> (tokensPerSec: Double, firstTokenMs: Double, launchesPerToken: Double?, readsPerToken: Double?) {
         let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: max(tokens, promptTokens) + 1, channels: g.embd,
                                                 layers: g.layers, heads: g.heads), device: device)
         try model.initialise(seed: 7)
         let gen = try Generator(model: model)
         var s = SamplingSettings()
-        s.maxTokens = tokens; s.greedy = !topP
+        s.maxTokens = tokens; s.greedy = !topP; s.weights = weights
         s.filter = SamplingFilter(temperature: 1, topK: 0, topP: topP ? 0.9 : 1)
         _ = try gen.generate(prompt: [0], settings: s)       // warm-up
         var produced = 0

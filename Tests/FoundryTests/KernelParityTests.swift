@@ -18,7 +18,8 @@ final class KernelParityTests: XCTestCase {
         for k in ["gemm_nn", "gemm_nt", "gemm_tn", "gemm_tt", "gemm_nt_rows", "bias_backward", "layernorm_forward", "layernorm_backward",
                   "softmax", "cross_entropy", "gelu_forward", "gelu_backward", "embedding_forward", "embedding_backward",
                   "attention_forward", "attention_backward", "attention_decode", "adamw", "adamw_skip", "grad_norm",
-                  "sampling_probs", "sample_draw", "argmax", "repetition_penalty", "add", "axpy", "copy_rows", "fill", "transpose"] {
+                  "sampling_probs", "sample_draw", "argmax", "repetition_penalty", "add", "axpy", "copy_rows", "fill", "transpose",
+                     "pack_halves", "gemm_half_nt"] {
             XCTAssertTrue(kernels.contains(k), "suite lacks \(k)")
         }
     }

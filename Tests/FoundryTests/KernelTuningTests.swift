@@ -97,8 +97,9 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(shares.values.reduce(0, +), 1, accuracy: 1e-6)
         XCTAssertNotNil(shares["gemm_nn"])
         let gen = try XCTUnwrap((j["generate"] as? [String: Any])?["runs"] as? [[String: Any]])
-        // Greedy and top-p at each shape; the stories15M row carries its 32000-token vocabulary.
-        XCTAssertEqual(gen.map { $0["model"] as? String }, ["4L-128", "4L-128", "6L-288", "6L-288", "stories15M", "stories15M"])
+        // Greedy and top-p at each shape, and from half weights too at the 32000-token vocabulary.
+        XCTAssertEqual(gen.map { $0["model"] as? String }, ["4L-128", "4L-128", "6L-288", "6L-288"] + Array(repeating: "stories15M", count: 4))
+        XCTAssertEqual(gen.map { $0["weights"] as? String }, Array(repeating: "f32", count: 6) + ["f16", "f16"])
         XCTAssertEqual(gen.last?["vocab"] as? Int, 32000)
         XCTAssertTrue(gen.allSatisfy { ($0["first_token_ms"] as? Double ?? 0) > 0 }, "time to first token")
         // A decode step: a few launches per layer, and one host read (the picked token).

@@ -93,6 +93,40 @@ final class SamplingTests: XCTestCase {
         }
     }
 
+    /// Decoding from half weights (`DecodeWeights.f16`: packed halves, LayerNorms inside the
+    /// products, residual adds and GELU in their epilogues, a 4-token prompt and single tokens)
+    /// against the full forward of the same model with every weight matrix rounded to half
+    /// first, so the rounding is exact and only the order of sums differs; and on the model as
+    /// trained, within a few per cent of the float logits but not equal to them (the halves are
+    /// really what is read).
+    func testHalfWeightsDecodeMatchesTheForwardOfRoundedWeights() throws {
+        for d in try TestDevices.all() {
+            let model = try Checkpoint.load(Fixtures.path("gpt2-tiny"), device: d)
+            let tokens: [Int32] = [3, 17, 42, 8, 0, 51, 9]
+            func decodeAll(_ weights: DecodeWeights) throws -> [[Float]] {
+                let cache = try model.makeCache(batch: 1)
+                cache.weights = weights
+                var out = [try d.read(try model.decode(tokens: Array(tokens[0..<4]), cache: cache))]
+                for t in tokens[4...] { out.append(try d.read(try model.decode(tokens: [t], cache: cache))) }
+                return out
+            }
+            let float = try decodeAll(.f32), half = try decodeAll(.f16)
+            let scale = float.flatMap { $0 }.map(abs).max()!
+            let drift = zip(float.flatMap { $0 }, half.flatMap { $0 }).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(drift, 0.03 * scale, d.backend)
+            XCTAssertGreaterThan(drift, 0, d.backend)
+
+            let matrices = model.weights.blocks.flatMap { block in BlockTensor.matrices.map { block[$0] } } + [model.weights.tokenEmbedding]
+            for t in matrices { try d.write(try d.read(t).map { Float(Float16($0)) }, to: t) }
+            let rounded = try decodeAll(.f16)
+            for (i, n) in (4...tokens.count).enumerated() {
+                try model.forward(tokens: Array(tokens[0..<n]), batch: 1, seq: n)
+                let full = Array(try d.read(model.logits)[(n - 1) * 53..<n * 53])
+                XCTAssertLessThan(zip(full, rounded[i]).map { abs($0 - $1) }.max()!, 1e-4, "\(d.backend) prefix \(n)")
+            }
+        }
+    }
+
     func testSameSeedSameText() throws {
         for d in try TestDevices.all() {
             let gen = try Generator(model: try Checkpoint.load(Fixtures.path("gpt2-tiny"), device: d))

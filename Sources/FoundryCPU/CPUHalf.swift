@@ -1,0 +1,40 @@
+import FoundryCore
+
+// Kernels/half.cl's ops: weights stored as IEEE binary16 for decoding, products that read them.
+extension CPUDevice {
+    func halves(_ t: TensorRef) -> UnsafeMutablePointer<UInt16> {
+        guard let b = t.buffer as? CPUBuffer else { fatalError("tensor from another device") }
+        return (b.raw + 4 * t.offset).assumingMemoryBound(to: UInt16.self)
+    }
+
+    public func packHalves(_ src: TensorRef, rows: Int, cols: Int, transpose: Bool, out: TensorRef) {
+        let s = f(src), o = halves(out)
+        for r in 0..<rows {
+            for c in 0..<cols { o[transpose ? c * rows + r : r * cols + c] = Float16(s[r * cols + c]).bitPattern }
+        }
+    }
+
+    public func gemmHalfWeights(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, bias: TensorRef?, gelu: Bool,
+                                beta: Float, c: TensorRef) {
+        var input = a
+        if let norm {
+            // The normalised rows first, as layerNormForward writes them.
+            let scratch = CPUBuffer(count: m * k), stats = CPUBuffer(count: 2 * m)
+            input = TensorRef(scratch)
+            layerNormForward(a, weight: norm.weight, bias: norm.bias, out: input, mean: TensorRef(stats, offset: 0, count: m),
+                             rstd: TensorRef(stats, offset: m, count: m), rows: m, cols: k, eps: norm.eps)
+        }
+        let A = f(input), C = f(c), bias = bias.map { f($0) }, packed = halves(w)
+        let W = (0..<n * k).map { Float(Float16(bitPattern: packed[$0])) }
+        parallelRows(m, work: m * n * k) { r in
+            for j in 0..<n {
+                var s: Float = 0
+                for p in 0..<k { s += A[r * k + p] * W[j * k + p] }
+                if let bias { s += bias[j] }
+                if gelu { s = geluValue(s) }
+                if beta != 0 { s += beta * C[r * n + j] }
+                C[r * n + j] = s
+            }
+        }
+    }
+}
