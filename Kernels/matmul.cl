@@ -2,7 +2,7 @@
 //   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C + bias[n]
 // One set of bodies serves the forward product and both transposed products of the backward.
 // Each work-item computes a GEMM_TM x (GEMM_VW * GEMM_NV) block of C in registers, loading
-// rows of B as GEMM_VW-wide vectors (GEMM_TM <= 16, GEMM_NV <= 2); the three sizes are build options chosen per device
+// rows of B as GEMM_VW-wide vectors (GEMM_TM <= 16, GEMM_NV <= 4); the three sizes are build options chosen per device
 // (KernelParams.swift, `foundry kernels tune`).
 // (GEMM_TM, GEMM_VW, GEMM_NV and the VEC macros are in common.h: attention_tiles.cl uses them too.)
 
@@ -24,28 +24,41 @@ static inline float gemm_out(float acc, float alpha, float beta, global const fl
 // arrays: PoCL did not unroll loops over accumulator arrays and kept them in memory, a load
 // and a store around every FMA.
 #define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define GEMM_RA(i) const int ra##i = min(r0 + i, m - 1) * sar;
 #define GEMM_DECL(i) \
-    const int ra##i = min(r0 + i, m - 1) * sar; \
-    VEC acc##i##_0 = (VEC)(0.0f), acc##i##_1 = (VEC)(0.0f);
+    GEMM_RA(i) \
+    VEC acc##i##_0 = (VEC)(0.0f), acc##i##_1 = (VEC)(0.0f), acc##i##_2 = (VEC)(0.0f), acc##i##_3 = (VEC)(0.0f);
 #define GEMM_FMA(i) \
     if (i < TM) { \
         const VEC a = (VEC)(A[ra##i + p * sap]); \
         acc##i##_0 = fma(a, b0, acc##i##_0); \
         if (GEMM_NV > 1) acc##i##_1 = fma(a, b1, acc##i##_1); \
+        if (GEMM_NV > 2) acc##i##_2 = fma(a, b2, acc##i##_2); \
+        if (GEMM_NV > 3) acc##i##_3 = fma(a, b3, acc##i##_3); \
     }
 #define GEMM_STORE(i) \
     if (i < TM && r0 + i < m) { \
         global float* out = C + (r0 + i) * n + c0; \
-        GEMM_STORE_VEC(acc##i##_0, 0); \
-        if (GEMM_NV > 1) GEMM_STORE_VEC(acc##i##_1, 1); \
+        GEMM_STORE_VEC(acc##i##_0, 0, c0); \
+        if (GEMM_NV > 1) GEMM_STORE_VEC(acc##i##_1, 1, c0); \
+        if (GEMM_NV > 2) GEMM_STORE_VEC(acc##i##_2, 2, c0); \
+        if (GEMM_NV > 3) GEMM_STORE_VEC(acc##i##_3, 3, c0); \
+    }
+// The ragged right edge's whole vectors: one accumulator a row, B's vector at column cj.
+#define GEMM_DECL1(i) VEC e##i = (VEC)(0.0f);
+#define GEMM_FMA1(i) if (i < TM) e##i = fma((VEC)(A[ra##i + p * sap]), bv, e##i);
+#define GEMM_STORE1(i) \
+    if (i < TM && r0 + i < m) { \
+        global float* out = C + (r0 + i) * n + cj; \
+        GEMM_STORE_VEC(e##i, 0, cj); \
     }
 // A macro, not a function: a float16 argument draws an ABI warning from clang on AVX2 hosts.
 // GELU 1: G = GELU(C) as well (the MLP's forward); GELU 2: C = product · GELU'(G), G holding
 // the pre-activation (the gradient through the MLP's activation).
-#define GEMM_STORE_VEC(acc, v) { \
+#define GEMM_STORE_VEC(acc, v, col) { \
         VEC o = alpha * (acc); \
         if (beta != 0.0f) o += beta * VLOAD(v, out); \
-        if (has_bias) o += VLOAD(v, bias + c0); \
+        if (has_bias) o += VLOAD(v, bias + (col)); \
         if (GELU == 2) { const VEC x = VLOAD(v, G + (out - C)), t = GELU_TANH(x); o = GELU_GRAD(x, t) * o; } \
         VSTORE(o, v, out); \
         if (GELU == 1) VSTORE(GELU_OF(o), v, G + (out - C)); \
@@ -69,6 +82,8 @@ static inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
         for (int p = 0; p < k; p++, bp += sbp) {
             const VEC b0 = VLOAD(0, bp);
             const VEC b1 = GEMM_NV > 1 ? VLOAD(1, bp) : b0;
+            const VEC b2 = GEMM_NV > 2 ? VLOAD(2, bp) : b0;
+            const VEC b3 = GEMM_NV > 3 ? VLOAD(3, bp) : b0;
             GEMM_ROWS(GEMM_FMA)
         }
         GEMM_ROWS(GEMM_STORE)
@@ -76,21 +91,36 @@ static inline void gemm_rowvec(int m, int n, int k, float alpha, float beta,
             // The first row of tiles also adds B's column sums into S (a bias gradient: B is the
             // output gradient), while its strip is still in cache. Summed down the rows in
             // order, as bias_backward does.
-            VEC s0 = (VEC)(0.0f), s1 = (VEC)(0.0f);
+            VEC s0 = (VEC)(0.0f), s1 = (VEC)(0.0f), s2 = (VEC)(0.0f), s3 = (VEC)(0.0f);
             bp = B + c0;
             for (int p = 0; p < k; p++, bp += sbp) {
                 s0 += VLOAD(0, bp);
                 if (GEMM_NV > 1) s1 += VLOAD(1, bp);
+                if (GEMM_NV > 2) s2 += VLOAD(2, bp);
+                if (GEMM_NV > 3) s3 += VLOAD(3, bp);
             }
             VSTORE(VLOAD(0, S + c0) + s0, 0, S + c0);
             if (GEMM_NV > 1) VSTORE(VLOAD(1, S + c0) + s1, 1, S + c0);
+            if (GEMM_NV > 2) VSTORE(VLOAD(2, S + c0) + s2, 2, S + c0);
+            if (GEMM_NV > 3) VSTORE(VLOAD(3, S + c0) + s3, 3, S + c0);
         }
         return;
     }
-    // Ragged right edge: one column at a time, one row at a time.
+    // Ragged right edge: whole vectors first (with NV = 4 a 288-wide product leaves 32 columns
+    // here), then one column at a time, one row at a time.
+    int cj = c0;
+    for (; cj + GEMM_VW <= n; cj += GEMM_VW) {
+        GEMM_ROWS(GEMM_RA)
+        GEMM_ROWS(GEMM_DECL1)
+        for (int p = 0; p < k; p++) {
+            const VEC bv = VLOAD(0, B + p * sbp + cj);
+            GEMM_ROWS(GEMM_FMA1)
+        }
+        GEMM_ROWS(GEMM_STORE1)
+    }
     for (int i = 0; i < TM && r0 + i < m; i++) {
         global const float* a = A + (r0 + i) * sar;
-        for (int j = c0; j < n; j++) {
+        for (int j = cj; j < n; j++) {
             float acc = 0.0f;
             for (int p = 0; p < k; p++) acc = fma(a[p * sap], B[p * sbp + j], acc);
             global float* out = C + (r0 + i) * n + j;

@@ -30,7 +30,8 @@ public enum KernelTuner {
         let vws = isCPU ? [8, 16] : [2, 4, 8]
         for vw in vws {
             for tm in tms {
-                for nv in [1, 2] where tm * vw * nv <= (isCPU ? 192 : 64) {
+                // Up to 24 accumulators on a CPU (AVX-512's 32 registers at float16: 6 × 4).
+                for nv in [1, 2, 3, 4] where tm * vw * nv <= (isCPU ? 384 : 64) && tm * nv <= 24 {
                     out.append(KernelParams(gemmTM: tm, gemmVW: vw, gemmNV: nv))
                 }
             }
@@ -46,8 +47,8 @@ public enum KernelTuner {
         // tiles around it (on a GPU, 4 to 32 outputs per work-item).
         let spread = isCPU
             ? [d, KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2), KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 2),
-               KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 1), KernelParams(gemmTM: 12, gemmVW: 16, gemmNV: 1),
-               KernelParams(gemmTM: 8, gemmVW: 8, gemmNV: 2)]
+               KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 4), KernelParams(gemmTM: 4, gemmVW: 16, gemmNV: 4),
+               KernelParams(gemmTM: 12, gemmVW: 16, gemmNV: 1), KernelParams(gemmTM: 8, gemmVW: 8, gemmNV: 2)]
             : [d, tiled, KernelParams(gemmTM: 2, gemmVW: 4, gemmNV: 1), KernelParams(gemmTM: 8, gemmVW: 4, gemmNV: 1),
                KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 2), KernelParams(gemmTM: 4, gemmVW: 8, gemmNV: 1),
                KernelParams(gemmTM: 1, gemmVW: 4, gemmNV: 1), KernelParams(gemmTM: 2, gemmVW: 8, gemmNV: 2)]

@@ -9,7 +9,7 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     public var gemmTM: Int
     /// Vector width of the loads along a row of B (2, 4, 8 or 16).
     public var gemmVW: Int
-    /// Vectors per row (1 or 2): a work-item computes gemmTM x (gemmVW·gemmNV) of C.
+    /// Vectors per row (1 to 4): a work-item computes gemmTM x (gemmVW·gemmNV) of C.
     public var gemmNV: Int
     /// Whether products of at least gemmTM rows use the local-memory tiled kernel
     /// (Kernels/matmul_tiled.cl: 64 × 64 tiles, 16 × 16 work-groups) instead of the
@@ -39,16 +39,20 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     }
 
     /// Defaults from what the device reports, so an untuned device starts near its tuned speed.
-    /// CPUs: 6 rows × two vectors of the preferred width — twelve accumulators, two registers
+    /// CPUs: 6 rows × two vectors of the preferred width (four at 16, below) — twelve accumulators, two registers
     /// for the row of B and one for the broadcast of A: within AVX2's sixteen ymm registers at
     /// float8 (the classic 6 × 16 micro-kernel; 76 GFLOP/s geometric mean against 38 for
     /// 8 × float16, which spills), within AVX-512's 32 zmm at float16, where PoCL reports a
     /// preferred width of 16 (on an AVX-512 EPYC, three full `foundry kernels tune` runs gave
     /// 6 × 2 float16 101–111 GFLOP/s against 66–71 for 6 × 2 float8; runs vary ±30% there, so
-    /// only the family is certain). GPUs: small tiles, many work-items.
+    /// only the family is certain). A preferred width of 16 means AVX-512, whose 32 registers
+    /// hold 6 × 4 float16 accumulators with room for the four B vectors and the broadcast: at
+    /// the baby GPT's and GPT-2's training shapes 6 × 4 ran at 179–219 GFLOP/s against 145–183
+    /// for 6 × 2 in alternating runs (`foundry kernels bench --shapes 4096x1152x384,...`); AVX2's
+    /// 16 registers keep 6 × 2 float8. GPUs: small tiles, many work-items.
     public static func defaults(isCPU: Bool, preferredFloatWidth: Int = 8) -> KernelParams {
         guard isCPU else { return KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 1) }
-        return KernelParams(gemmTM: 6, gemmVW: preferredFloatWidth >= 16 ? 16 : 8, gemmNV: 2)
+        return preferredFloatWidth >= 16 ? KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 4) : KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2)
     }
 
     /// Columns of C one work-item computes in gemm_nn / gemm_tn.
@@ -63,7 +67,7 @@ public struct KernelParams: Equatable, Sendable, Codable, CustomStringConvertibl
     public func validate() throws {
         guard [2, 4, 8, 16].contains(gemmVW) else { throw KernelParamsError("vector width \(gemmVW) must be 2, 4, 8 or 16") }
         guard (1...16).contains(gemmTM) else { throw KernelParamsError("TM=\(gemmTM) must be between 1 and 16") }
-        guard (1...2).contains(gemmNV) else { throw KernelParamsError("NV=\(gemmNV) must be 1 or 2") }
+        guard (1...4).contains(gemmNV) else { throw KernelParamsError("NV=\(gemmNV) must be 1, 2, 3 or 4") }
         // At least 32: fewer work-items leave each a long running sum, and softmax over a
         // 50257-token row missed its 1e-6 tolerance at 16 (1.06e-6) and 8 (1.91e-6).
         guard (32...256).contains(rowGroup), rowGroup & (rowGroup - 1) == 0 else {

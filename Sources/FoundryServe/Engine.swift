@@ -28,13 +28,14 @@ public final class Engine: @unchecked Sendable {
     /// Steps run and tokens fed, for the log and the tests.
     public private(set) var steps = 0
 
-    public init(model: GPT2, tokenizer: Tokenizer, slots: Int, queueLimit: Int) throws {
+    public init(model: GPT2, tokenizer: Tokenizer, slots: Int, queueLimit: Int, weights: DecodeWeights = .f32) throws {
         guard model.config.objective == .causal else {
             throw FoundryError("this is a masked (bidirectional) model: it cannot generate text left to right")
         }
         self.model = model; self.tokenizer = tokenizer
         self.slots = max(1, slots); self.queueLimit = max(0, queueLimit)
         cache = try model.makeCache(batch: self.slots)
+        cache.weights = weights
         running = Array(repeating: nil, count: self.slots)
         let thread = Thread { [unowned self] in self.loop() }
         thread.name = "foundry-engine"

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryModel
 
 /// `foundry serve`'s settings and their defaults (the CLI's flags read them from here).
 public struct ServeOptions: Sendable {
@@ -9,6 +10,8 @@ public struct ServeOptions: Sendable {
     public var apiKey: String?
     /// Sequences decoded together in one pass (each a row of the shared KV cache).
     public var slots = 8
+    /// The precision decoding reads the weights in (`DecodeWeights`; f16: half the bytes a step).
+    public var decodeWeights = DecodeWeights.f32
     /// Sequences that may wait for a slot; past that, requests get 503.
     public var queue = 32
     /// Largest request body accepted (413 past it).

@@ -13,7 +13,8 @@ extension FoundryServer {
     public static func prepare(model dir: String, device: Device, options: ServeOptions) throws -> FoundryServer {
         try options.validate()
         let (gpt, tok) = try loadModel(dir, device: device, needTokenizer: true)
-        let engine = try Engine(model: gpt, tokenizer: tok!, slots: options.slots, queueLimit: options.queue)
+        let engine = try Engine(model: gpt, tokenizer: tok!, slots: options.slots, queueLimit: options.queue,
+                                weights: options.decodeWeights)
         let name = URL(fileURLWithPath: dir).standardizedFileURL.lastPathComponent
         let served = ServedModel(name: name, engine: engine)
         var desk: RankingDesk?

@@ -33,6 +33,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on every request.") var apiKey: String?
     @Option(help: "Sequences decoded together in one step (\(ServeOptions.slotRange.lowerBound)-\(ServeOptions.slotRange.upperBound)).") var slots = defaults.slots
     @Option(help: "Sequences that may wait for a slot before requests are refused with 503.") var queue = defaults.queue
+    @Option(help: ArgumentHelp("Precision the weights are read in while decoding (f16: half the bytes a step, sums in float; f32: exactly the trained model).", valueName: "precision"))
+    var decodeWeights = defaults.decodeWeights
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = defaults.maxBodyBytes
     @Option(help: "Prompts for the Rank tab (JSONL rows with \"prompt\").") var prompts: String?
     @Option(help: "Rankings file the Rank tab appends to (resumed where it ends).") var rankings: String?
@@ -44,7 +46,7 @@ struct Serve: ParsableCommand {
 
     var options: ServeOptions {
         var o = Self.defaults
-        o.host = host; o.port = port; o.apiKey = apiKey; o.slots = slots; o.queue = queue; o.maxBodyBytes = maxBodyBytes
+        o.host = host; o.port = port; o.apiKey = apiKey; o.slots = slots; o.queue = queue; o.maxBodyBytes = maxBodyBytes; o.decodeWeights = decodeWeights
         o.prompts = prompts; o.rankings = rankings; o.k = k; o.rankTemperature = rankTemperature; o.rankMaxTokens = rankMaxTokens
         o.rewardModel = rewardModel
         return o

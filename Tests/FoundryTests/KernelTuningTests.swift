@@ -12,7 +12,7 @@ final class KernelTuningTests: XCTestCase {
         XCTAssertEqual(p, KernelParams(gemmTM: 3, gemmVW: 4, gemmNV: 2))
         XCTAssertEqual(try KernelParams.parse(p.description, base: base), p, "description round-trips")
         XCTAssertEqual(try KernelParams.parse("", base: base), base)
-        for bad in ["TM", "TM=x", "VW=3", "TM=0", "TM=17", "NV=3", "XX=2", "GT=2", "RG=4", "RG=16", "RG=48", "RG=512"] {
+        for bad in ["TM", "TM=x", "VW=3", "TM=0", "TM=17", "NV=5", "NV=0", "XX=2", "GT=2", "RG=4", "RG=16", "RG=48", "RG=512"] {
             XCTAssertThrowsError(try KernelParams.parse(bad, base: base), bad)
         }
     }
@@ -20,7 +20,7 @@ final class KernelTuningTests: XCTestCase {
     /// An untuned device starts from what it reports: AVX-512 CPUs (PoCL's preferred float
     /// width 16) get float16 tiles, AVX2 float8, GPUs small tiles.
     func testDefaultsFollowTheReportedVectorWidth() throws {
-        XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 16), KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 2))
+        XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 16), KernelParams(gemmTM: 6, gemmVW: 16, gemmNV: 4))
         XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 8), KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2))
         XCTAssertEqual(KernelParams.defaults(isCPU: true, preferredFloatWidth: 4), KernelParams(gemmTM: 6, gemmVW: 8, gemmNV: 2))
         XCTAssertEqual(KernelParams.defaults(isCPU: false, preferredFloatWidth: 1), KernelParams(gemmTM: 4, gemmVW: 4, gemmNV: 1))
@@ -34,7 +34,7 @@ final class KernelTuningTests: XCTestCase {
 
     func testOddTileShapesMatchTheReference() throws {
         _ = try TestDevices.openCL()
-        for params in ["TM=3,VW=4,NV=2", "TM=1,VW=2,NV=1", "TM=5,VW=16,NV=1", "TM=16,VW=4,NV=2", "GT=1,TM=1,RG=32"] {
+        for params in ["TM=3,VW=4,NV=3", "TM=1,VW=2,NV=1", "TM=5,VW=16,NV=1", "TM=16,VW=4,NV=2", "TM=5,VW=8,NV=4", "GT=1,TM=1,RG=32"] {
             let r = try CLI.run(["kernels", "test", "--only", "gemm"], environment: ["FOUNDRY_KERNEL_PARAMS": params])
             XCTAssertEqual(r.status, 0, "\(params): \(r.stdout.suffix(600)) \(r.stderr)")
             XCTAssertTrue(r.stdout.contains(" passed, 0 failed"), params)
