@@ -1,15 +1,6 @@
 // Pointwise ops: residual add, axpy, GELU (GPT-2's tanh form) and its derivative.
-#define GELU_SCALE 0.7978845608028654f   // sqrt(2/pi)
-
-// tanh(sqrt(2/pi)·(x + 0.044715x³)) through one exp: PoCL's tanh is a scalar library call that
-// blocks vectorisation, and this form is within a few float ulps of it. Clamped so exp never
-// overflows. Written once as macros, for a float or any floatN, so gelu_forward/gelu_backward
-// and the GEMM epilogues that fuse them compute identical values.
-#define GELU_TANH(x) (1.0f - 2.0f / (exp(2.0f * clamp(GELU_SCALE * ((x) + 0.044715f * (x) * (x) * (x)), -15.0f, 15.0f)) + 1.0f))
-// GELU of x.
-#define GELU_OF(x) (0.5f * (x) * (1.0f + GELU_TANH(x)))
-// GELU'(x), given t = GELU_TANH(x).
-#define GELU_GRAD(x, t) (0.5f * (1.0f + (t)) + 0.5f * (x) * (1.0f - (t) * (t)) * (GELU_SCALE * (1.0f + 3.0f * 0.044715f * (x) * (x))))
+// The GELU macros (GELU_TANH, GELU_OF, GELU_GRAD) are in common.h: the GEMM and decoding
+// epilogues apply them too.
 
 kernel void add(global const float* a, long a_off, global const float* b, long b_off,
                 global float* out, long out_off, int n)

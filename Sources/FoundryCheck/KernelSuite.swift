@@ -120,21 +120,26 @@ public enum KernelSuite {
             : [(1, 50257, 16), (1, 3001, 288), (2, 257, 288), (5, 33, 7), (3, 257, 1), (8, 100, 64), (1, 288, 1152), (7, 100, 33),
                (33, 40, 17), (1, 33, 1024), (1, 7, 1025)]
         for (m, n, k) in halfShapes {
-            for (gelu, beta, normed) in [(false, Float(0), false), (true, 0, false), (false, 1, false), (true, 0, true), (false, 1, true)]
-            where (!normed || k > 1) && (n < 10000 || (!gelu && beta == 0 && !normed)) {
-                let withBias = gelu || n % 2 == 1
-                let shape = "\(m)x\(n)x\(k)\(normed ? " norm" : "")\(withBias ? "+bias" : "")\(gelu ? " gelu" : "")\(beta != 0 ? " beta=1" : "")"
-                all.append(ParityCase(kernel: "gemm_half_nt", shape: shape, tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d, mem in
-                    var g = Inputs(seed: UInt64(m * 11 + n + k))
-                    let a = try mem.upload(g.normal(m * k, scale: 2, shift: 0.5)), wt = try mem.upload(g.normal(k * n))
-                    let bias = try mem.upload(g.normal(n)), c = try mem.upload(g.normal(m * n)), w = try mem.makeTensor(count: (n * k + 1) / 2)
-                    let norm = RowNorm(weight: try mem.upload(g.normal(k, scale: 0.5, shift: 1)), bias: try mem.upload(g.normal(k, scale: 0.1)),
-                                       eps: 1e-5)
-                    d.packHalves(wt, rows: k, cols: n, transpose: true, out: w)
-                    d.gemmHalfWeights(m: m, n: n, k: k, a: a, norm: normed ? norm : nil, w: w, bias: withBias ? bias : nil, gelu: gelu,
-                                      beta: beta, c: c)
-                    return try d.read(c)
-                })
+            for format in DecodeWeights.allCases {
+                for (gelu, beta, normed) in [(false, Float(0), false), (true, 0, false), (false, 1, false), (true, 0, true), (false, 1, true)]
+                where (!normed || k > 1) && (n < 10000 || (!gelu && beta == 0 && !normed)) {
+                    let withBias = gelu || n % 2 == 1
+                    let shape = "\(m)x\(n)x\(k)\(normed ? " norm" : "")\(withBias ? "+bias" : "")\(gelu ? " gelu" : "")\(beta != 0 ? " beta=1" : "")"
+                    all.append(ParityCase(kernel: format == .f16 ? "gemm_half_nt" : "gemm_rows_nt", shape: shape,
+                                          tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d, mem in
+                        var g = Inputs(seed: UInt64(m * 11 + n + k))
+                        let a = try mem.upload(g.normal(m * k, scale: 2, shift: 0.5)), wt = try mem.upload(g.normal(k * n))
+                        let bias = try mem.upload(g.normal(n)), c = try mem.upload(g.normal(m * n))
+                        let norm = RowNorm(weight: try mem.upload(g.normal(k, scale: 0.5, shift: 1)), bias: try mem.upload(g.normal(k, scale: 0.1)),
+                                           eps: 1e-5)
+                        // W one row per output: the [k, n] matrix transposed (as floats) or packed.
+                        let w = try mem.makeTensor(count: format == .f16 ? (n * k + 1) / 2 : n * k)
+                        if format == .f16 { d.packHalves(wt, rows: k, cols: n, transpose: true, out: w) } else { d.transpose(wt, rows: k, cols: n, out: w) }
+                        d.gemmDecode(m: m, n: n, k: k, a: a, norm: normed ? norm : nil, w: w, format: format, bias: withBias ? bias : nil,
+                                     gelu: gelu, beta: beta, c: c)
+                        return try d.read(c)
+                    })
+                }
             }
         }
         // The MLP's fused product + bias + GELU: a ragged right edge, a tile-sized product, fewer

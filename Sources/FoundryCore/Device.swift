@@ -32,6 +32,16 @@ public struct TensorRef {
     }
 }
 
+/// The precision a decoding step reads the weights in. `f32`: the trained values, the same
+/// arithmetic as the forward pass. `f16`: the layer matrices and the LM head rounded once to
+/// IEEE half (`Device.packHalves`), sums still in float. At batch 1 a step reads every weight
+/// once for two flops, so its speed is the memory's: half the bytes, nearly twice the tokens/s
+/// on a CPU (llama.cpp's F16 files make the same trade). Prompts longer than `dotProductRows`
+/// rows still take the float GEMM.
+public enum DecodeWeights: String, CaseIterable, Sendable {
+    case f32, f16
+}
+
 /// A LayerNorm's parameters, for an op that normalises its input rows first.
 public struct RowNorm {
     public let weight: TensorRef, bias: TensorRef, eps: Float
@@ -135,12 +145,13 @@ public protocol Device: AnyObject {
     /// op(X) is X or Xᵀ. With beta == 0, C is not read. `bias` may be nil.
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: TensorRef, b: TensorRef, beta: Float, c: TensorRef, bias: TensorRef?)
-    /// Decoding's products from packed half weights (`packHalves`, W [n, k]: one row per output):
-    /// C[r, j] = act(Σ_p A'[r, p] · W[j, p] + bias[j]) + beta · C[r, j], act = GELU when `gelu`
-    /// (a residual add is beta = 1 into the stream itself), A' = A, or LayerNorm(A) with `norm`'s
-    /// parameters (its own launch saved where the device can). Sums in float. `bias` may be nil.
-    func gemmHalfWeights(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, bias: TensorRef?, gelu: Bool, beta: Float,
-                         c: TensorRef)
+    /// Decoding's products, W [n, k] (one row per output) of floats or of packed halves
+    /// (`packHalves`) as `format` says: C[r, j] = act(Σ_p A'[r, p] · W[j, p] + bias[j]) + beta · C[r, j],
+    /// act = GELU when `gelu` (a residual add is beta = 1 into the stream itself), A' = A, or
+    /// LayerNorm(A) with `norm`'s parameters (its own launch saved where the device can). Sums
+    /// in float. `bias` may be nil.
+    func gemmDecode(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, format: DecodeWeights, bias: TensorRef?,
+                    gelu: Bool, beta: Float, c: TensorRef)
     /// dbias[c] += Σ_r dout[r, c] (accumulates).
     func biasBackward(dout: TensorRef, rows: Int, cols: Int, dbias: TensorRef)
     /// pre[m,n] = a[m,k] · b[k,n] + bias[n], then out = GELU(pre): the MLP's first product and

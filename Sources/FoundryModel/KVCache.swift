@@ -1,15 +1,5 @@
 import FoundryCore
 
-/// The precision a decoding step reads the weights in. `f32`: the trained values, the same
-/// arithmetic as the forward pass. `f16`: the layer matrices and the LM head rounded once to
-/// IEEE half (`Device.packHalves`), sums still in float. At batch 1 a step reads every weight
-/// once for two flops, so its speed is the memory's: half the bytes, nearly twice the tokens/s
-/// on a CPU (llama.cpp's F16 files make the same trade). Prompts longer than `dotProductRows`
-/// rows still take the float GEMM.
-public enum DecodeWeights: String, CaseIterable, Sendable {
-    case f32, f16
-}
-
 /// Keys and values of every position seen so far, per layer ([batch, maxSeq, 2C]: a position's
 /// key then its value, so one copy from the QKV product appends both; written in place as
 /// positions arrive), plus the scratch an incremental forward needs.
@@ -224,67 +214,62 @@ extension GPT2 {
         let fch = kv.fch.slice(0, rows * 4 * C), fchGelu = kv.fchGelu.slice(0, rows * 4 * C)
         let mean = kv.mean.slice(0, rows), rstd = kv.rstd.slice(0, rows)
         embed(d, tok, x)
-        // A step of a few rows (decoding) reads each weight matrix as dot products along k from
-        // the cache's copies (halves, or transposed floats); a prompt's many rows take the GEMM
-        // on the parameters.
+        let logits = kv.logits.slice(0, outputs * config.vocabSize)
+        let final = RowNorm(weight: w.finalNormWeight, bias: w.finalNormBias, eps: eps)
+        // A step of a few rows (decoding) reads each weight matrix once, one row per output,
+        // from the cache's copies (halves, or transposed floats on devices that decode with dot
+        // products), the LayerNorms, GELU and residual adds inside the products: five launches
+        // a layer and the attention's two. A prompt's many rows take the GEMM on the parameters.
         let few = rows <= dotProductRows
-        let halves = few && kv.weights == .f16 ? try kv.halfWeights(of: self) : nil
-        let weightsT = few && halves == nil && d.decodesWithDotProducts ? try kv.transposedWeights(of: self) : nil
+        var rowWeights: (layers: [[TensorRef]], head: TensorRef, format: DecodeWeights)?
+        if few && kv.weights == .f16 {
+            let h = try kv.halfWeights(of: self)
+            rowWeights = (h.layers, h.head, .f16)
+        } else if few && d.decodesWithDotProducts {
+            rowWeights = (try kv.transposedWeights(of: self), w.tokenEmbedding, .f32)
+        }
+        if let rw = rowWeights {
+            for l in 0..<config.layers {
+                let W = w.blocks[l]
+                // out = act(norm(a) · W + bias) + beta · out
+                func product(_ a: TensorRef, _ norm: RowNorm?, _ m: BlockTensor, bias: BlockTensor, gelu: Bool = false, beta: Float = 0,
+                             out: TensorRef) {
+                    let shape = m.shape(channels: C)
+                    d.gemmDecode(m: rows, n: shape[1], k: shape[0], a: a, norm: norm, w: rw.layers[l][m.rawValue], format: rw.format,
+                                 bias: W[bias], gelu: gelu, beta: beta, c: out)
+                }
+                product(x, RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps), .attention, bias: .attentionBias, out: qkv)
+                attend(d, l, qkv, atty)
+                product(atty, nil, .attentionProjection, bias: .attentionProjectionBias, beta: 1, out: x)
+                product(x, RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps), .mlp, bias: .mlpBias, gelu: true, out: fchGelu)
+                product(fchGelu, nil, .mlpProjection, bias: .mlpProjectionBias, beta: 1, out: x)
+            }
+            d.gemmDecode(m: outputs, n: config.vocabSize, k: C, a: gather(d, x), norm: final, w: rw.head, format: rw.format, bias: nil,
+                         gelu: false, beta: 0, c: logits)
+            return logits
+        }
         // out = a · W + bias (+ out when `accumulate`: the residual stream adds in place).
         func product(_ a: TensorRef, layer l: Int, _ m: BlockTensor, bias: BlockTensor, out: TensorRef, accumulate: Bool = false) {
-            let shape = m.shape(channels: C), W = w.blocks[l], beta: Float = accumulate ? 1 : 0
-            if let halves {
-                d.gemmHalfWeights(m: rows, n: shape[1], k: shape[0], a: a, norm: nil, w: halves.layers[l][m.rawValue], bias: W[bias],
-                                  gelu: false, beta: beta, c: out)
-            } else if let weightsT {
-                d.gemm(transA: false, transB: true, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: weightsT[l][m.rawValue],
-                       beta: beta, c: out, bias: W[bias])
-            } else {
-                d.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: W[m],
-                       beta: beta, c: out, bias: W[bias])
-            }
+            let shape = m.shape(channels: C), W = w.blocks[l]
+            d.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: W[m],
+                   beta: accumulate ? 1 : 0, c: out, bias: W[bias])
         }
         for l in 0..<config.layers {
             let W = w.blocks[l]
-            if let halves {
-                // Half steps normalise inside the products that read a norm, add the projections
-                // into the stream in their epilogues and apply GELU in the MLP's: four launches a
-                // layer fewer (PoCL spends ~10 µs a launch on a 2-core CPU here).
-                let layer = halves.layers[l]
-                d.gemmHalfWeights(m: rows, n: 3 * C, k: C, a: x, norm: RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps),
-                                  w: layer[BlockTensor.attention.rawValue], bias: W[.attentionBias], gelu: false, beta: 0, c: qkv)
-                attend(d, l, qkv, atty)
-                product(atty, layer: l, .attentionProjection, bias: .attentionProjectionBias, out: x, accumulate: true)
-                d.gemmHalfWeights(m: rows, n: 4 * C, k: C, a: x, norm: RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps),
-                                  w: layer[BlockTensor.mlp.rawValue], bias: W[.mlpBias], gelu: true, beta: 0, c: fchGelu)
-                product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: x, accumulate: true)
-                continue
-            }
             d.layerNormForward(x, weight: W[.ln1Weight], bias: W[.ln1Bias], out: ln, mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
             product(ln, layer: l, .attention, bias: .attentionBias, out: qkv)
             attend(d, l, qkv, atty)
             product(atty, layer: l, .attentionProjection, bias: .attentionProjectionBias, out: proj)
             d.residualLayerNormForward(x, proj, sum: x, weight: W[.ln2Weight], bias: W[.ln2Bias], out: ln,
                                        mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            if weightsT != nil {
-                product(ln, layer: l, .mlp, bias: .mlpBias, out: fch)
-                d.geluForward(fch, out: fchGelu)
-            } else {
-                d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: W[.mlp], bias: W[.mlpBias], pre: fch, out: fchGelu)
-            }
+            d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: W[.mlp], bias: W[.mlpBias], pre: fch, out: fchGelu)
             product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: x, accumulate: true)
         }
         let last = gather(d, x), lastNorm = kv.lastNorm.slice(0, outputs * C)
-        let logits = kv.logits.slice(0, outputs * config.vocabSize)
-        if let halves {
-            d.gemmHalfWeights(m: outputs, n: config.vocabSize, k: C, a: last, norm: RowNorm(weight: w.finalNormWeight, bias: w.finalNormBias, eps: eps),
-                              w: halves.head, bias: nil, gelu: false, beta: 0, c: logits)
-        } else {
-            d.layerNormForward(last, weight: w.finalNormWeight, bias: w.finalNormBias, out: lastNorm,
-                               mean: kv.lastMean.slice(0, outputs), rstd: kv.lastRstd.slice(0, outputs), rows: outputs, cols: C, eps: eps)
-            d.gemm(transA: false, transB: true, m: outputs, n: config.vocabSize, k: C, alpha: 1, a: lastNorm, b: w.tokenEmbedding,
-                   beta: 0, c: logits, bias: nil)
-        }
+        d.layerNormForward(last, weight: final.weight, bias: final.bias, out: lastNorm,
+                           mean: kv.lastMean.slice(0, outputs), rstd: kv.lastRstd.slice(0, outputs), rows: outputs, cols: C, eps: eps)
+        d.gemm(transA: false, transB: true, m: outputs, n: config.vocabSize, k: C, alpha: 1, a: lastNorm, b: w.tokenEmbedding,
+               beta: 0, c: logits, bias: nil)
         return logits
     }
 }

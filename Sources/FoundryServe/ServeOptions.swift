@@ -1,6 +1,6 @@
 import Foundation
 import FoundryCore
-import FoundryModel
+
 
 /// `foundry serve`'s settings and their defaults (the CLI's flags read them from here).
 public struct ServeOptions: Sendable {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundryCore
 import FoundryData
 import FoundryModel
 import FoundryPipeline

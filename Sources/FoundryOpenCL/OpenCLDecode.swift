@@ -1,22 +1,23 @@
 import FoundryCore
 
-/// Kernels/half.cl's ops: decoding's weights stored as halves, and the products that read them.
+/// Kernels/decode.cl's ops: decoding's weights stored as halves, and the products that read
+/// weights stored one row per output, as floats or halves.
 extension OpenCLDevice {
     public func packHalves(_ src: TensorRef, rows: Int, cols: Int, transpose: Bool, out: TensorRef) {
         launch("pack_halves", [cols, rows], [.tensor(src), .tensor(out), .int(rows), .int(cols), .int(transpose ? 1 : 0)])
     }
 
-    /// Rows of A one work-item multiplies (HALF_ROWS in Kernels/half.cl).
-    static let halfRows = 4
+    /// Rows of A one work-item multiplies (DECODE_ROWS in Kernels/decode.cl).
+    static let decodeRows = 4
 
-    /// The longest row the product normalises itself (HALF_LN_K in Kernels/half.cl).
-    static let halfNormMaxK = 1024
+    /// The longest row the product normalises itself (DECODE_LN_K in Kernels/decode.cl).
+    static let decodeNormMaxK = 1024
 
-    public func gemmHalfWeights(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, bias: TensorRef?, gelu: Bool,
-                                beta: Float, c: TensorRef) {
+    public func gemmDecode(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, format: DecodeWeights,
+                           bias: TensorRef?, gelu: Bool, beta: Float, c: TensorRef) {
         if m == 0 || n == 0 { return }
         // The kernel normalises a single row itself; several rows (or a long one) take their own launch.
-        let fused = norm != nil && m == 1 && k <= Self.halfNormMaxK
+        let fused = norm != nil && m == 1 && k <= Self.decodeNormMaxK
         let inKernel = fused ? norm : nil
         var input = a
         if let norm, !fused {
@@ -29,7 +30,7 @@ extension OpenCLDevice {
         // work-group, so every worker streams its share of W front to back.
         let cpu = workGroups == .runtime
         let run = cpu ? max(1, (n + 8 * info.computeUnits - 1) / (8 * info.computeUnits)) : 1
-        launch("gemm_half_nt", [(n + run - 1) / run, (m + Self.halfRows - 1) / Self.halfRows], [
+        launch(format == .f16 ? "gemm_half_nt" : "gemm_rows_nt", [(n + run - 1) / run, (m + Self.decodeRows - 1) / Self.decodeRows], [
             .int(m), .int(n), .int(k), .tensor(input), .tensor(w), .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)),
             .int(bias == nil ? 0 : 1), .float(beta), .int(gelu ? 1 : 0),
             .tensor(inKernel?.weight ?? TensorRef(dummy)), .tensor(inKernel?.bias ?? TensorRef(dummy)), .int(fused ? 1 : 0),

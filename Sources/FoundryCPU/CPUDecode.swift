@@ -1,6 +1,7 @@
 import FoundryCore
 
-// Kernels/half.cl's ops: weights stored as IEEE binary16 for decoding, products that read them.
+// Kernels/decode.cl's ops: weights stored as IEEE binary16 for decoding, and decoding's products
+// from float or half weights with their fused LayerNorm, bias, GELU and residual add.
 extension CPUDevice {
     func halves(_ t: TensorRef) -> UnsafeMutablePointer<UInt16> {
         guard let b = t.buffer as? CPUBuffer else { fatalError("tensor from another device") }
@@ -14,8 +15,8 @@ extension CPUDevice {
         }
     }
 
-    public func gemmHalfWeights(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, bias: TensorRef?, gelu: Bool,
-                                beta: Float, c: TensorRef) {
+    public func gemmDecode(m: Int, n: Int, k: Int, a: TensorRef, norm: RowNorm?, w: TensorRef, format: DecodeWeights,
+                           bias: TensorRef?, gelu: Bool, beta: Float, c: TensorRef) {
         var input = a
         if let norm {
             // The normalised rows first, as layerNormForward writes them.
@@ -24,8 +25,12 @@ extension CPUDevice {
             layerNormForward(a, weight: norm.weight, bias: norm.bias, out: input, mean: TensorRef(stats, offset: 0, count: m),
                              rstd: TensorRef(stats, offset: m, count: m), rows: m, cols: k, eps: norm.eps)
         }
-        let A = f(input), C = f(c), bias = bias.map { f($0) }, packed = halves(w)
-        let W = (0..<n * k).map { Float(Float16(bitPattern: packed[$0])) }
+        let A = f(input), C = f(c), bias = bias.map { f($0) }
+        let W: [Float]
+        switch format {
+        case .f32: W = Array(UnsafeBufferPointer(start: f(w), count: n * k))
+        case .f16: W = (0..<n * k).map { [packed = halves(w)] in Float(Float16(bitPattern: packed[$0])) }
+        }
         parallelRows(m, work: m * n * k) { r in
             for j in 0..<n {
                 var s: Float = 0
