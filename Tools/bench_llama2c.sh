@@ -43,7 +43,7 @@ for r in b.get("generate", {}).get("runs", []):
     if r.get("model") == "stories15M":
         r["llama2c_tokens_per_sec"] = greedy if r["mode"] == "greedy" else topp
         r["llama2c_threads"] = threads
-        print(f"stories15M {r['mode']:6s}: foundry {r['foundry_tokens_per_sec']:.0f} tok/s, llama2.c {r['llama2c_tokens_per_sec']:.0f}, "
+        print(f"stories15M {r['mode']:6s} {r.get('weights', 'f32')}: foundry {r['foundry_tokens_per_sec']:.0f} tok/s, llama2.c {r['llama2c_tokens_per_sec']:.0f}, "
               f"ratio {r['foundry_tokens_per_sec'] / r['llama2c_tokens_per_sec']:.2f}x")
 with open(path + ".tmp", "w") as f:
     json.dump(b, f, indent=2, sort_keys=True)
