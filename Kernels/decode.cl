@@ -119,5 +119,5 @@ static inline void decode_normalise(global const float* a, int k, int kv, global
     for (int p = kv; p < k; p++) xn[p] = (a[p] - mean) * rstd * lw[p] + lb[p];
 }
 
-DECODE_PRODUCT(gemm_half_nt, half, HLOAD, vload_half)
-DECODE_PRODUCT(gemm_rows_nt, float, VLOAD, FLOAD1)
+DECODE_PRODUCT(decode_product_f16, half, HLOAD, vload_half)
+DECODE_PRODUCT(decode_product_f32, float, VLOAD, FLOAD1)

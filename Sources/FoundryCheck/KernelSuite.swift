@@ -125,7 +125,7 @@ public enum KernelSuite {
                 where (!normed || k > 1) && (n < 10000 || (!gelu && beta == 0 && !normed)) {
                     let withBias = gelu || n % 2 == 1
                     let shape = "\(m)x\(n)x\(k)\(normed ? " norm" : "")\(withBias ? "+bias" : "")\(gelu ? " gelu" : "")\(beta != 0 ? " beta=1" : "")"
-                    all.append(ParityCase(kernel: format == .f16 ? "gemm_half_nt" : "gemm_rows_nt", shape: shape,
+                    all.append(ParityCase(kernel: format == .f16 ? "decode_product_f16" : "decode_product_f32", shape: shape,
                                           tolerance: 1e-5 * Double(k).squareRoot() + 2e-6) { d, mem in
                         var g = Inputs(seed: UInt64(m * 11 + n + k))
                         let a = try mem.upload(g.normal(m * k, scale: 2, shift: 0.5)), wt = try mem.upload(g.normal(k * n))

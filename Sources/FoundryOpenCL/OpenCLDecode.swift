@@ -30,7 +30,7 @@ extension OpenCLDevice {
         // work-group, so every worker streams its share of W front to back.
         let cpu = workGroups == .runtime
         let run = cpu ? max(1, (n + 8 * info.computeUnits - 1) / (8 * info.computeUnits)) : 1
-        launch(format == .f16 ? "gemm_half_nt" : "gemm_rows_nt", [(n + run - 1) / run, (m + Self.decodeRows - 1) / Self.decodeRows], [
+        launch(format == .f16 ? "decode_product_f16" : "decode_product_f32", [(n + run - 1) / run, (m + Self.decodeRows - 1) / Self.decodeRows], [
             .int(m), .int(n), .int(k), .tensor(input), .tensor(w), .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)),
             .int(bias == nil ? 0 : 1), .float(beta), .int(gelu ? 1 : 0),
             .tensor(inKernel?.weight ?? TensorRef(dummy)), .tensor(inKernel?.bias ?? TensorRef(dummy)), .int(fused ? 1 : 0),

@@ -39,6 +39,9 @@ final class KernelTuningTests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(params): \(r.stdout.suffix(600)) \(r.stderr)")
             XCTAssertTrue(r.stdout.contains(" passed, 0 failed"), params)
         }
+        // Decoding's products read vectors of VW (float or half) with scalar tails: a narrow width.
+        let decode = try CLI.run(["kernels", "test", "--only", "decode_product"], environment: ["FOUNDRY_KERNEL_PARAMS": "VW=4"])
+        XCTAssertTrue(decode.status == 0 && decode.stdout.contains(" passed, 0 failed"), decode.stdout.suffix(600) + decode.stderr)
         let bad = try CLI.run(["kernels", "test", "--small"], environment: ["FOUNDRY_KERNEL_PARAMS": "VW=5"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertLessThan(bad.status, 128)
