@@ -13,7 +13,7 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Penalise tokens already in the context (1 = off; transformers' rule).") var repetitionPenalty = defaults.repetitionPenalty
     @Option(help: "Random seed for the draws.") var seed = defaults.seed
     @Flag(help: "Always take the most likely token.") var greedy = defaults.greedy
-    @Option(help: ArgumentHelp("Precision the weights are read in while decoding: f16 rounds them to half once (sums stay float), half the bytes a token reads, nearly twice the tokens/s on a CPU; f32 is exactly the trained model.", valueName: "precision"))
+    @Option(help: ArgumentHelp("Precision the weights are read in while decoding: f16 rounds them to half once (sums stay float), half the bytes a token reads (1.6–1.9× the tokens/s on a 2-core CPU); f32 is exactly the trained model.", valueName: "precision"))
     var decodeWeights = defaults.weights
 
     var settings: SamplingSettings {
