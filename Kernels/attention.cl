@@ -26,39 +26,24 @@ static inline float att_dot(const float8* x, global const float* y, const int NC
     return att_hsum(acc);
 }
 
-// Keys in blocks of ATT_KB: a block's scores are independent dot products (no chain through
-// the running maximum per key), the output is rescaled at most once a block, then the block's
-// values are added. One query at a time (decoding) was latency-bound key by key: 6 × 288 at
-// 256 positions, 37 µs a layer.
-#define ATT_KB 32
-
 static inline void att_forward_row(global const float* qi, global const float* kb, global const float* vb, int kv_rs,
                             global float* oi, global float* lse_i, int visible, float scale, const int NC)
 {
     float8 q[ATT_MAXC], o[ATT_MAXC];
     for (int c = 0; c < ATT_MAXC; c++) if (c < NC) { q[c] = vload8(c, qi); o[c] = (float8)(0.0f); }
     float mx = -INFINITY, sum = 0.0f;
-    for (int j0 = 0; j0 < visible; j0 += ATT_KB) {
-        const int nb = min(ATT_KB, visible - j0);
-        float s[ATT_KB];
-        float bm = -INFINITY;
-        for (int j = 0; j < nb; j++) {
-            s[j] = att_dot(q, kb + (j0 + j) * kv_rs, NC) * scale;
-            bm = fmax(bm, s[j]);
-        }
-        if (bm > mx) {
-            // A new maximum: rescale what was accumulated (the first block: everything is 0).
-            const float r = exp(mx - bm);
+    for (int j = 0; j < visible; j++) {
+        const float s = att_dot(q, kb + j * kv_rs, NC) * scale;
+        if (s > mx) {
+            const float r = exp(mx - s);
             sum *= r;
             for (int c = 0; c < ATT_MAXC; c++) if (c < NC) o[c] *= r;
-            mx = bm;
+            mx = s;
         }
-        for (int j = 0; j < nb; j++) {
-            const float p = exp(s[j] - mx);
-            sum += p;
-            global const float* vj = vb + (j0 + j) * kv_rs;
-            for (int c = 0; c < ATT_MAXC; c++) if (c < NC) o[c] = fma((float8)(p), vload8(c, vj), o[c]);
-        }
+        const float p = exp(s - mx);
+        sum += p;
+        global const float* vj = vb + j * kv_rs;
+        for (int c = 0; c < ATT_MAXC; c++) if (c < NC) o[c] = fma((float8)(p), vload8(c, vj), o[c]);
     }
     const float inv = 1.0f / sum;
     for (int c = 0; c < ATT_MAXC; c++) if (c < NC) vstore8(o[c] * inv, c, oi);

@@ -13,21 +13,17 @@ public final class KVCache {
     /// The token ids of a step, written in place (not a new device buffer every token).
     let tokenIds: TensorRef
     let chunk: Int
-    /// Each layer's matrices transposed ([n, k], indexed by `BlockTensor.rawValue`), for steps of at most
-    /// `dotProductRows` rows on devices that `decodesWithDotProducts`: each output then reads one
-    /// contiguous row of weights. Copied from the model's parameters on the first such step
-    /// after `reset()`, so a model trained between two generations is read afresh; allocated on
-    /// first use (as much memory again as the layer weights, per cache).
-    var transposed: [[TensorRef]] = []
-    var transposedFresh = false
     /// What steps of at most `dotProductRows` rows read the weights as (the generator sets it
     /// from `SamplingSettings.weights` before each generation).
     public var weights = DecodeWeights.f32
-    /// With `weights == .f16`: each layer's matrices transposed and packed as halves ([n, k]),
-    /// and the tied LM head's ([vocab, C]); made on first use after `reset()`, like `transposed`.
-    var halfLayers: [[TensorRef]] = []
-    var halfHead: TensorRef?
-    var halvesFresh = false
+    /// Per format, the weights those steps read, one contiguous row per output: each layer's
+    /// matrices transposed ([n, k], indexed by `BlockTensor.rawValue`) as floats, or packed as
+    /// halves with the tied LM head's ([vocab, C]; the float head is the embedding itself).
+    /// Allocated on first use (as much memory again as the layer weights, half that as halves)
+    /// and copied from the model's parameters on the first such step after `reset()`, so a
+    /// model trained between two generations is read afresh.
+    var rowCopies: [DecodeWeights: (layers: [[TensorRef]], head: TensorRef?)] = [:]
+    var freshCopies: Set<DecodeWeights> = []
 
     init(config c: GPT2Config, device: Device, batch: Int) throws {
         self.batch = batch
@@ -51,50 +47,34 @@ public final class KVCache {
     /// unless `keepingWeights` (the model has not changed: a sliding context window).
     public func reset(keepingWeights: Bool = false) {
         length = 0
-        if !keepingWeights { transposedFresh = false; halvesFresh = false }
+        if !keepingWeights { freshCopies = [] }
     }
 
-    /// The transposed layer matrices, copied from `model` if stale.
-    func transposedWeights(of model: GPT2) throws -> [[TensorRef]] {
-        let C = model.config.channels
-        if transposed.isEmpty {
-            transposed = try model.weights.blocks.map { block in
-                try BlockTensor.matrices.map { try model.device.makeTensor(count: block[$0].count) }
-            }
-        }
-        if !transposedFresh {
-            for (l, block) in model.weights.blocks.enumerated() {
-                for m in BlockTensor.matrices {
-                    let shape = m.shape(channels: C)
-                    model.device.transpose(block[m], rows: shape[0], cols: shape[1], out: transposed[l][m.rawValue])
-                }
-            }
-            transposedFresh = true
-        }
-        return transposed
-    }
-
-    /// The half-precision copies (layers, LM head), packed from `model` if stale.
-    func halfWeights(of model: GPT2) throws -> (layers: [[TensorRef]], head: TensorRef) {
+    /// The weights decoding steps read in `format` (layers, LM head), copied from `model` if stale.
+    func rowWeights(of model: GPT2, format: DecodeWeights) throws -> (layers: [[TensorRef]], head: TensorRef) {
         let C = model.config.channels, V = model.config.vocabSize, d = model.device
-        if halfLayers.isEmpty {
-            halfLayers = try model.weights.blocks.map { block in
-                try BlockTensor.matrices.map { try d.makeTensor(count: (block[$0].count + 1) / 2) }
-            }
-            halfHead = try d.makeTensor(count: (V * C + 1) / 2)
+        // Floats in a slot each; halves two to a slot.
+        func slots(_ count: Int) -> Int { format == .f16 ? (count + 1) / 2 : count }
+        if rowCopies[format] == nil {
+            let layers = try model.weights.blocks.map { block in try BlockTensor.matrices.map { try d.makeTensor(count: slots(block[$0].count)) } }
+            rowCopies[format] = (layers, format == .f16 ? try d.makeTensor(count: slots(V * C)) : nil)
         }
-        guard let head = halfHead else { throw FoundryError("the half-precision LM head was not allocated") }
-        if !halvesFresh {
+        guard let copies = rowCopies[format] else { throw FoundryError("the decoding weights were not allocated") }
+        let head = copies.head ?? model.weights.tokenEmbedding
+        if !freshCopies.contains(format) {
             for (l, block) in model.weights.blocks.enumerated() {
                 for m in BlockTensor.matrices {
-                    let shape = m.shape(channels: C)
-                    d.packHalves(block[m], rows: shape[0], cols: shape[1], transpose: true, out: halfLayers[l][m.rawValue])
+                    let shape = m.shape(channels: C), out = copies.layers[l][m.rawValue]
+                    switch format {
+                    case .f32: d.transpose(block[m], rows: shape[0], cols: shape[1], out: out)
+                    case .f16: d.packHalves(block[m], rows: shape[0], cols: shape[1], transpose: true, out: out)
+                    }
                 }
             }
-            d.packHalves(model.weights.tokenEmbedding, rows: V, cols: C, transpose: false, out: head)
-            halvesFresh = true
+            if format == .f16 { d.packHalves(model.weights.tokenEmbedding, rows: V, cols: C, transpose: false, out: head) }
+            freshCopies.insert(format)
         }
-        return (halfLayers, head)
+        return (copies.layers, head)
     }
 }
 
@@ -221,21 +201,15 @@ extension GPT2 {
         // products), the LayerNorms, GELU and residual adds inside the products: five launches
         // a layer and the attention's two. A prompt's many rows take the GEMM on the parameters.
         let few = rows <= dotProductRows
-        var rowWeights: (layers: [[TensorRef]], head: TensorRef, format: DecodeWeights)?
-        if few && kv.weights == .f16 {
-            let h = try kv.halfWeights(of: self)
-            rowWeights = (h.layers, h.head, .f16)
-        } else if few && d.decodesWithDotProducts {
-            rowWeights = (try kv.transposedWeights(of: self), w.tokenEmbedding, .f32)
-        }
-        if let rw = rowWeights {
+        if few && (kv.weights == .f16 || d.decodesWithDotProducts) {
+            let rw = try kv.rowWeights(of: self, format: kv.weights)
             for l in 0..<config.layers {
                 let W = w.blocks[l]
                 // out = act(norm(a) · W + bias) + beta · out
                 func product(_ a: TensorRef, _ norm: RowNorm?, _ m: BlockTensor, bias: BlockTensor, gelu: Bool = false, beta: Float = 0,
                              out: TensorRef) {
                     let shape = m.shape(channels: C)
-                    d.gemmDecode(m: rows, n: shape[1], k: shape[0], a: a, norm: norm, w: rw.layers[l][m.rawValue], format: rw.format,
+                    d.gemmDecode(m: rows, n: shape[1], k: shape[0], a: a, norm: norm, w: rw.layers[l][m.rawValue], format: kv.weights,
                                  bias: W[bias], gelu: gelu, beta: beta, c: out)
                 }
                 product(x, RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps), .attention, bias: .attentionBias, out: qkv)
@@ -244,7 +218,7 @@ extension GPT2 {
                 product(x, RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps), .mlp, bias: .mlpBias, gelu: true, out: fchGelu)
                 product(fchGelu, nil, .mlpProjection, bias: .mlpProjectionBias, beta: 1, out: x)
             }
-            d.gemmDecode(m: outputs, n: config.vocabSize, k: C, a: gather(d, x), norm: final, w: rw.head, format: rw.format, bias: nil,
+            d.gemmDecode(m: outputs, n: config.vocabSize, k: C, a: gather(d, x), norm: final, w: rw.head, format: kv.weights, bias: nil,
                          gelu: false, beta: 0, c: logits)
             return logits
         }
