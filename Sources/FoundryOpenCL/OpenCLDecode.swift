@@ -26,15 +26,21 @@ extension OpenCLDevice {
             layerNormForward(a, weight: norm.weight, bias: norm.bias, out: input, mean: s.slice(m * k, m), rstd: s.slice(m * k + m, m),
                              rows: m, cols: k, eps: norm.eps)
         }
-        // As gemm_nt_rows: on CPUs 8 runs of consecutive outputs per core, each its own
-        // work-group, so every worker streams its share of W front to back.
-        let cpu = workGroups == .runtime
-        let run = cpu ? max(1, (n + 8 * info.computeUnits - 1) / (8 * info.computeUnits)) : 1
+        let (run, local) = outputRuns(n)
         launch(format == .f16 ? "decode_product_f16" : "decode_product_f32", [(n + run - 1) / run, (m + Self.decodeRows - 1) / Self.decodeRows], [
             .int(m), .int(n), .int(k), .tensor(input), .tensor(w), .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)),
             .int(bias == nil ? 0 : 1), .float(beta), .int(gelu ? 1 : 0),
             .tensor(inKernel?.weight ?? TensorRef(dummy)), .tensor(inKernel?.bias ?? TensorRef(dummy)), .int(fused ? 1 : 0),
             .float(norm?.eps ?? 0), .int(run),
-        ], local: cpu ? ([1, 1], "set FOUNDRY_WORKGROUP=runtime") : nil)
+        ], local: local)
+    }
+
+    /// How a product of one dot product per output (`n` of them) splits its outputs: on CPUs 8
+    /// runs of consecutive outputs a core, each its own work-group, so each worker streams its
+    /// share of the weights front to back (PoCL, left to choose, had put all of a decoding
+    /// product's runs on one core); elsewhere one output a work-item in the runtime's groups.
+    func outputRuns(_ n: Int) -> (run: Int, local: (sizes: [Int], fix: String)?) {
+        guard workGroups == .runtime else { return (1, nil) }
+        return (max(1, (n + 8 * info.computeUnits - 1) / (8 * info.computeUnits)), ([1, 1], "set FOUNDRY_WORKGROUP=runtime"))
     }
 }

@@ -24,13 +24,11 @@ extension OpenCLDevice {
         if m == 0 || n == 0 { return }
         if transB && !transA && (m < params.gemmTM || m <= dotProductRows) {
             // Few rows (decoding): dot products along k, no transposed copy of B.
-            // On CPUs 8 runs of columns per core, each its own work-group.
-            let cpu = workGroups == .runtime
-            let run = cpu ? max(1, (n + 8 * info.computeUnits - 1) / (8 * info.computeUnits)) : 1
+            let (run, local) = outputRuns(n)
             launch("gemm_nt_rows", [(n + run - 1) / run, m], [
                 .int(m), .int(n), .int(k), .float(alpha), .float(beta), .tensor(a), .tensor(b),
                 .tensor(c), bias.map { .tensor($0) } ?? .tensor(TensorRef(dummy)), .int(bias == nil ? 0 : 1), .int(run),
-            ], local: cpu ? ([1, 1], "set FOUNDRY_WORKGROUP=runtime") : nil)
+            ], local: local)
             return
         }
         var bRowMajor = b
