@@ -26,20 +26,26 @@ extension CPUDevice {
                              rstd: TensorRef(stats, offset: m, count: m), rows: m, cols: k, eps: norm.eps)
         }
         let A = f(input), C = f(c), bias = bias.map { f($0) }
-        let W: [Float]
-        switch format {
-        case .f32: W = Array(UnsafeBufferPointer(start: f(w), count: n * k))
-        case .f16: W = (0..<n * k).map { [packed = halves(w)] in Float(Float16(bitPattern: packed[$0])) }
-        }
-        parallelRows(m, work: m * n * k) { r in
-            for j in 0..<n {
-                var s: Float = 0
-                for p in 0..<k { s += A[r * k + p] * W[j * k + p] }
-                if let bias { s += bias[j] }
-                if gelu { s = geluValue(s) }
-                if beta != 0 { s += beta * C[r * n + j] }
-                C[r * n + j] = s
+        func multiply(_ W: UnsafePointer<Float>) {
+            parallelRows(m, work: m * n * k) { r in
+                for j in 0..<n {
+                    var s: Float = 0
+                    for p in 0..<k { s += A[r * k + p] * W[j * k + p] }
+                    if let bias { s += bias[j] }
+                    if gelu { s = geluValue(s) }
+                    if beta != 0 { s += beta * C[r * n + j] }
+                    C[r * n + j] = s
+                }
             }
+        }
+        // Floats are read where they are (the LM head is 37 MB at 32000 × 288, read every
+        // decoded token); halves are widened once per call.
+        switch format {
+        case .f32: multiply(f(w))
+        case .f16:
+            let packed = halves(w)
+            let wide = (0..<n * k).map { Float(Float16(bitPattern: packed[$0])) }
+            wide.withUnsafeBufferPointer { if let W = $0.baseAddress { multiply(W) } }
         }
     }
 }

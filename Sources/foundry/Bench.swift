@@ -172,7 +172,8 @@ struct Bench: ParsableCommand {
         if only.contains(.generate) {
             print("\n## generation (KV cache, batch 1, \(quick ? 64 : generateTokens) tokens, random weights; stories15M: 6 × 288, vocabulary 32000)")
             var gen: [[String: Any]] = []
-            for shape in try generationShapes() {
+            let shapes = try generationShapes()
+            for shape in shapes {
                 // Half-precision weights beside float ones where the vocabulary makes the weights
                 // more than the cache holds (the rows llama2.c and transformers are compared on).
                 let precisions: [DecodeWeights] = shape.vocab >= 32000 ? [.f32, .f16] : [.f32]
@@ -194,7 +195,7 @@ struct Bench: ParsableCommand {
             var concurrent: [[String: Any]] = []
             let shape = BenchParts.GenerationShape.small[2]
             var single = 0.0
-            for streams in [1, 4, 8] where try generationShapes().contains(where: { $0.label == shape.label }) {
+            for streams in [1, 4, 8] where shapes.contains(where: { $0.label == shape.label }) {
                 let rate = try BenchParts.concurrent(device: device, shape: shape, streams: streams, tokens: quick ? 32 : 128)
                 if streams == 1 { single = rate }
                 print("\(shape.label.padding(10)) \(streams) stream\(streams == 1 ? " " : "s") \(String(format: "%8.0f tokens/s in all (%.2fx one stream)", rate, rate / max(single, 1e-9)))")
