@@ -108,6 +108,11 @@ final class CLIErrorTests: XCTestCase {
     }
 
     /// LoRA's and data parallelism's option mistakes, refused before a model loads.
+    func testDecodeWeightsMistake() throws {
+        try expectError(["sample", "--model", fixture, "--decode-weights", "f8"], mentions: ["--decode-weights", "f32", "f16"])
+        try expectError(["serve", "--model", fixture, "--decode-weights", "bf16"], mentions: ["--decode-weights", "f32", "f16"])
+    }
+
     func testLoRAAndZeroOptionMistakes() throws {
         let m = fixture, out = CLI.tempDir()
         try expectError(["sft", "--model", m, "--data", "x.jsonl", "--out", out, "--lora-targets", "attn,ffn"], mentions: ["ffn", "attn", "mlp"])
@@ -131,6 +136,11 @@ final class CLIErrorTests: XCTestCase {
         XCTAssertLessThan(missing.status, 128)
         XCTAssertTrue(missing.stderr.contains("/nonexistent/input.txt") && !missing.stdout.contains("## matmul"),
                       "fails before measuring anything: \(missing.stdout) \(missing.stderr)")
+        let shapes = try CLI.run(["bench", "--only", "generate", "--models", "stories15M,nope", "--out", CLI.tempDir() + "/b.json"])
+        XCTAssertNotEqual(shapes.status, 0)
+        XCTAssertLessThan(shapes.status, 128)
+        XCTAssertTrue(shapes.stderr.contains("--models") && shapes.stderr.contains("'nope'") && shapes.stderr.contains("gpt2-124M")
+                      && !shapes.stdout.contains("## generation"), "fails before measuring anything: \(shapes.stdout) \(shapes.stderr)")
         for args in [["bench", "--attention-t", "0"], ["bench", "--sizes", "x"], ["kernels", "bench", "--sizes=-5"]] {
             let r = try CLI.run(args + ["--out", CLI.tempDir() + "/b.json"].filter { _ in args[0] == "bench" })
             XCTAssertNotEqual(r.status, 0, "\(args)")

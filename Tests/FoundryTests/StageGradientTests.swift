@@ -23,11 +23,8 @@ final class StageGradientTests: XCTestCase {
         var p = try d.read(m.params)
         var rng = RNG(seed: 11)
         for _ in 0..<40 {
-            let i = rng.below(p.count), h: Float = 1e-2, old = p[i]
-            p[i] = old + h; try d.write(p, to: m.params); let up = try f()
-            p[i] = old - h; try d.write(p, to: m.params); let down = try f()
-            p[i] = old; try d.write(p, to: m.params)
-            let numeric = (up - down) / Double(2 * h)
+            let i = rng.below(p.count)
+            let numeric = try centralDifference(&p, at: i, h: 1e-2, write: { try d.write($0, to: m.params) }, loss: f)
             XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 3e-3 * max(1, abs(numeric)), "parameter \(i)")
         }
     }

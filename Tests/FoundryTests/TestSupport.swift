@@ -47,13 +47,17 @@ enum CLI {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("foundry").path
     }
 
-    static func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// A process of `executable` with `args`, this process's environment plus `environment`.
+    static func process(_ executable: String, _ args: [String], environment: [String: String]) -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        return p
+    }
+
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = process(binary, args, environment: environment)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
@@ -65,12 +69,7 @@ enum CLI {
 
     /// Runs any `executable` to its end, its stdout and stderr together in one text.
     static func output(of executable: String, _ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
+        let p = process(executable, args, environment: environment)
         let pipe = Pipe()
         p.standardOutput = pipe; p.standardError = pipe
         try p.run()
@@ -84,4 +83,16 @@ enum CLI {
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }
+}
+
+/// (loss(x + h·eᵢ) − loss(x − h·eᵢ)) / 2h: coordinate `i` of `values` moved both ways, each
+/// state handed to `write` (onto the device) before `loss`; `values` and the device are left as
+/// they were.
+func centralDifference(_ values: inout [Float], at i: Int, h: Float, write: ([Float]) throws -> Void,
+                       loss: () throws -> Double) throws -> Double {
+    let old = values[i]
+    values[i] = old + h; try write(values); let up = try loss()
+    values[i] = old - h; try write(values); let down = try loss()
+    values[i] = old; try write(values)
+    return (up - down) / Double(2 * h)
 }
