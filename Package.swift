@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "FoundryCore", path: "Sources/FoundryCore"),
         // The reference backend: plain Swift, one function per op. The oracle.
         .target(name: "FoundryCPU", dependencies: ["FoundryCore"], path: "Sources/FoundryCPU"),
-        // Build-time tool + plugin that embed Kernels/*.cl into the binary.
+        // Build-time tool + plugin that embed Kernels/*.cl (and the server's Page/ files) into the binary.
         .executableTarget(name: "EmbedKernels", path: "Sources/EmbedKernels"),
         .plugin(name: "EmbedKernelsPlugin", capability: .buildTool(), dependencies: ["EmbedKernels"],
                 path: "Plugins/EmbedKernelsPlugin"),
@@ -61,7 +61,7 @@ let package = Package(
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "Logging", package: "swift-log"),
                                                      .product(name: "NIOCore", package: "swift-nio")],
-                path: "Sources/FoundryServe"),
+                path: "Sources/FoundryServe", exclude: ["Page"], plugins: ["EmbedKernelsPlugin"]),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
         .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryOpenCL", "CCLBlast"],
                 path: "Sources/FoundryCheck"),

@@ -23,7 +23,13 @@ public struct ChatTemplate {
         }
         self.tokenizer = tokenizer
         userToken = u; assistantToken = a; endToken = e
+        turnEnders = Set(TokenizerSpecials.foundry.compactMap { tokenizer.id(ofSpecial: $0) } + [e])
     }
+
+    /// Where a generated reply ends: its end-of-turn token, or any other special token
+    /// (`<|user|>`, `<|assistant|>`, `[MASK]`): a reply that produces a turn marker has ended
+    /// its turn, as a chat template's generation would, and the marker is never shown as text.
+    public let turnEnders: Set<Int32>
 
     /// The prompt as text: `<|user|>p<|assistant|>` (what `prompt(_:)` encodes).
     public static func promptText(_ p: String) -> String { TokenizerSpecials.user + p + TokenizerSpecials.assistant }

@@ -56,24 +56,62 @@ public struct PointwiseExample: Equatable, Sendable {
 }
 
 /// A person's ranking of K responses to one prompt (InstructGPT's comparison data):
-/// `ranking` lists indices into `responses`, best first.
+/// `ranking` lists indices into `responses`, best first. `ties` holds groups of responses the
+/// person judged equally good (each group's members sit next to each other in `ranking`);
+/// responses with the same text are tied too, since no judgement can tell them apart. Tied
+/// pairs teach nothing about which is better: the loss, `pairs` and accuracy leave them out.
 public struct RankingExample: Equatable, Sendable {
     public var prompt: String
     public var responses: [String]
     public var ranking: [Int]
-    public init(prompt: String, responses: [String], ranking: [Int]) {
-        self.prompt = prompt; self.responses = responses; self.ranking = ranking
+    public var ties: [[Int]]
+    /// The temperature each response was sampled at, when the server raised it to get
+    /// distinct responses (nil: not recorded).
+    public var temperatures: [Double]?
+    public init(prompt: String, responses: [String], ranking: [Int], ties: [[Int]] = [], temperatures: [Double]? = nil) {
+        self.prompt = prompt; self.responses = responses; self.ranking = ranking; self.ties = ties
+        self.temperatures = temperatures
     }
 
-    /// The C(K, 2) comparisons a ranking implies, better response first (TRL's chosen/rejected).
+    /// Each ranking position's level: positions with the same level are tied (0 = best).
+    public var levels: [Int] { RankingExample.levels(ranking: ranking, ties: ties, same: { responses[$0] == responses[$1] }) }
+
+    /// Levels of the positions of `ranking`: a position shares its predecessor's level when both
+    /// responses are in one tie group or `same` says they are indistinguishable.
+    public static func levels(ranking: [Int], ties: [[Int]], same: (Int, Int) -> Bool) -> [Int] {
+        var group: [Int: Int] = [:]
+        for (g, members) in ties.enumerated() { for m in members { group[m] = g } }
+        var out: [Int] = [], level = 0
+        for (at, r) in ranking.enumerated() {
+            if at > 0 {
+                let prev = ranking[at - 1]
+                let tied = (group[r] != nil && group[r] == group[prev]) || same(prev, r)
+                if !tied { level += 1 }
+            }
+            out.append(level)
+        }
+        return out
+    }
+
+    /// The comparisons a ranking implies, better response first (TRL's chosen/rejected): C(K, 2)
+    /// less the tied pairs.
     public var pairs: [PreferenceExample] {
+        let level = levels
         var out: [PreferenceExample] = []
         for i in ranking.indices {
-            for j in (i + 1)..<ranking.count {
+            for j in (i + 1)..<ranking.count where level[i] < level[j] {
                 out.append(PreferenceExample(prompt: prompt, chosen: responses[ranking[i]], rejected: responses[ranking[j]]))
             }
         }
         return out
+    }
+
+    /// Pairs of responses the ranking leaves tied.
+    public var tiedPairs: Int {
+        let level = levels
+        var n = 0
+        for i in ranking.indices { for j in (i + 1)..<ranking.count where level[i] == level[j] { n += 1 } }
+        return n
     }
 }
 
@@ -102,7 +140,7 @@ public enum DatasetFormat: String, CaseIterable, Sendable {
         case .prompts:
             return #"JSONL with one {"prompt": "...", "answer": "..."} object per line ("answer" optional)"#
         case .rankings:
-            return #"JSONL with one {"prompt": "...", "responses": ["...", "..."], "ranking": [1, 0]} object per line (ranking: response indices, best first)"#
+            return #"JSONL with one {"prompt": "...", "responses": ["...", "..."], "ranking": [1, 0]} object per line (ranking: response indices, best first; optional "ties": [[i, j]], groups judged equally good)"#
         }
     }
 }
@@ -191,6 +229,12 @@ public enum Datasets {
         return false
     }
 
+    /// One ranking row checked exactly as the reader checks it (the server checks what a person
+    /// submits with it, so every line it appends reads back); the problem as a FoundryError.
+    public static func ranking(from row: JSONValue) throws -> RankingExample {
+        do { return try parseRanking(row) } catch let p as RowProblem { throw FoundryError(p.message) }
+    }
+
     static func parseRanking(_ row: JSONValue) throws -> RankingExample {
         let prompt = try string(row, "prompt")
         guard let list = row["responses"]?.array else { throw RowProblem("\"responses\" is missing or not a list of strings") }
@@ -209,7 +253,38 @@ public enum Datasets {
         guard ranking.count == responses.count, Set(ranking).count == ranking.count else {
             throw RowProblem("\"ranking\" must list each of the \(responses.count) responses once (best first), not \(ranking)")
         }
-        return RankingExample(prompt: prompt, responses: responses, ranking: ranking)
+        let ties = try parseTies(row["ties"], ranking: ranking)
+        let temperatures = row["temperatures"]?.array?.compactMap(\.number)
+        return RankingExample(prompt: prompt, responses: responses, ranking: ranking, ties: ties,
+                              temperatures: temperatures?.count == responses.count ? temperatures : nil)
+    }
+
+    /// `"ties": [[i, j, ...], ...]`: groups of at least two response indices, none in two groups,
+    /// each group's members next to each other in `ranking`. Absent or null: no ties.
+    static func parseTies(_ value: JSONValue?, ranking: [Int]) throws -> [[Int]] {
+        guard let value, !value.isNull else { return [] }
+        guard let groups = value.array else { throw RowProblem("\"ties\" must be a list of groups of response indices, e.g. [[0, 2]]") }
+        var seen = Set<Int>()
+        return try groups.map { g -> [Int] in
+            guard let list = g.array, list.count >= 2 else {
+                throw RowProblem("each group in \"ties\" must list at least 2 response indices, not \(g)")
+            }
+            let members = try list.map { v -> Int in
+                guard case .number(let d) = v, d == d.rounded(), d >= 0, d < Double(ranking.count) else {
+                    throw RowProblem("\"ties\" holds \(v), not an index into the \(ranking.count) responses")
+                }
+                return Int(d)
+            }
+            guard Set(members).count == members.count, seen.isDisjoint(with: members) else {
+                throw RowProblem("\"ties\" lists response \(members.first { seen.contains($0) } ?? members[0]) twice")
+            }
+            seen.formUnion(members)
+            let places = members.map { ranking.firstIndex(of: $0)! }.sorted()
+            guard places.last! - places.first! == places.count - 1 else {
+                throw RowProblem("tied responses \(members) must sit next to each other in \"ranking\" \(ranking)")
+            }
+            return members
+        }
     }
 
     private static func reported<Row>(_ make: @autoclosure () throws -> DatasetLoad<Row>,
@@ -451,11 +526,20 @@ public enum Datasets {
     }
     /// One ranking as its JSONL line (no newline): what `write` writes per row and the server appends.
     public static func line(_ row: RankingExample) -> [UInt8] {
-        jsonObject([("prompt", .string(row.prompt)), ("responses", .array(row.responses.map { .string($0) })),
-                    ("ranking", .array(row.ranking.map { .number(Double($0)) }))])
+        var f: [(String, JSONValue)] = [("prompt", .string(row.prompt)), ("responses", .array(row.responses.map { .string($0) })),
+                                       ("ranking", .array(row.ranking.map { .number(Double($0)) }))]
+        if !row.ties.isEmpty { f.append(("ties", .array(row.ties.map { .array($0.map { .number(Double($0)) }) }))) }
+        if let t = row.temperatures { f.append(("temperatures", .array(t.map { .number($0) }))) }
+        return jsonObject(f)
     }
     public static func write(_ rows: [RLPrompt], to path: String) throws {
         try writeLines(path, rows.map(line))
+    }
+    /// Any JSON value as one line (no newline), objects keeping their field order.
+    public static func line(_ value: JSONValue) -> [UInt8] {
+        var o: [UInt8] = []
+        encode(value, to: &o)
+        return o
     }
     /// One prompt row as its JSONL line (no newline).
     public static func line(_ row: RLPrompt) -> [UInt8] {

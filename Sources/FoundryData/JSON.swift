@@ -21,6 +21,7 @@ public enum JSONValue: Sendable {
     public var object: [(String, JSONValue)]? { if case .object(let o) = self { return o }; return nil }
     public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
     public var isNull: Bool { if case .null = self { return true }; return false }
+    public var number: Double? { if case .number(let d) = self { return d }; return nil }
     public var int: Int? {
         guard case .number(let d) = self, d.rounded() == d, abs(d) < 9e15 else { return nil }
         return Int(d)

@@ -46,7 +46,7 @@ public final class ChatSession {
     @discardableResult
     public func reply(to user: String, settings: SamplingSettings, onText: (String) -> Bool = { _ in true }) throws -> (text: String, dropped: Int) {
         var s = settings
-        s.stopToken = template.endToken
+        s.stopTokens = template.turnEnders
         // Keep room for the whole reply only while it is a small share of the context: a default
         // of 200 new tokens must not make a 48-token model refuse every message. The reply may
         // still run on into whatever room the history leaves.
@@ -55,7 +55,7 @@ public final class ChatSession {
         if dropped > 0 { history.removeFirst(min(dropped, history.count)) }
         var produced: [Int32] = [], shown = ""
         try generator.generate(prompt: tokens, settings: s) { id in
-            if id == template.endToken { return false }
+            if template.turnEnders.contains(id) { return false }
             produced.append(id)
             // A BPE token may end inside a UTF-8 sequence: show only whole characters.
             let text = template.tokenizer.decode(produced)

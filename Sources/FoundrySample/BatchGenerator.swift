@@ -24,7 +24,7 @@ public final class BatchGenerator {
     }
 
     /// The new tokens for each prompt (all `prompts` have the same length), each ending at the
-    /// first `settings.stopToken` (included) or after `settings.maxTokens`.
+    /// first of `settings.stopTokens` (included) or after `settings.maxTokens`.
     public func generate(prompts: [[Int32]], seeds: [UInt64], settings: SamplingSettings) throws -> [[Int32]] {
         precondition(prompts.count == seeds.count)
         guard let n = prompts.first?.count else { return [] }
@@ -72,7 +72,7 @@ public final class BatchGenerator {
             let next = try picker.pick(logits, greedy: greedy, filter: settings.filter) { (0..<B).map { rngs[$0].uniform() } }
             for i in 0..<B where !done[i] {
                 generated[i].append(next[i])
-                if next[i] == settings.stopToken || generated[i].count >= settings.maxTokens { done[i] = true }
+                if settings.stopTokens.contains(next[i]) || generated[i].count >= settings.maxTokens { done[i] = true }
             }
             if done.allSatisfy({ $0 }) { break }
             logits = try model.decode(tokens: next, cache: kv)

@@ -12,8 +12,10 @@ public struct SamplingSettings: Sendable {
     public var greedy = false
     /// The precision decoding steps read the weights in (`DecodeWeights`).
     public var weights = DecodeWeights.f32
-    /// Stop when the model produces this token (usually end-of-text).
-    public var stopToken: Int32?
+    /// Stop when the model produces one of these tokens (end-of-text; a chat reply also stops
+    /// at any other special token, `ChatTemplate.turnEnders`). The stopping token is returned
+    /// with the others but is never part of the reply's text.
+    public var stopTokens: Set<Int32> = []
     public init() {}
 
     /// The setting mistakes a user can make, named by their command-line flags.
@@ -69,7 +71,7 @@ public final class Generator {
             let next = try picker.pick(logits, greedy: greedy, filter: settings.filter) { [rng.uniform()] }[0]
             generated.append(next)
             context.append(next)
-            if !onToken(next) || next == settings.stopToken { break }
+            if !onToken(next) || settings.stopTokens.contains(next) { break }
             if generated.count == settings.maxTokens { break }
             if cache.length >= T {
                 // Context full: slide the window, keeping the most recent half, and re-feed it.

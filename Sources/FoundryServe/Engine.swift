@@ -212,7 +212,7 @@ final class ActiveSequence {
     func advance(_ token: GeneratedToken, maxSeq: Int) -> Bool {
         generated.append(token.id)
         last = token.id
-        if token.id == request.settings.stopToken {
+        if request.settings.stopTokens.contains(token.id) {
             finish(.stop, text: text.flush())
             return true
         }

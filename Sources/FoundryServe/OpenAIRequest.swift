@@ -21,13 +21,19 @@ struct CompletionRequest {
     var topLogprobs: Int?
     var distribution = 0
     var model: String?
+    /// Foundry's `foundry_fit_context` (chat): the earliest turns that were left out so the
+    /// conversation fits the context with room to reply (what `foundry chat` does).
+    var droppedMessages = 0
 
     /// Most choices a request may ask for.
     static let maxChoices = 16
     /// Most alternatives per token OpenAI returns.
     static let maxTopLogprobs = 20
 
-    init(kind: Kind, json: JSONValue, render: (JSONValue) throws -> [(text: String, tokens: [Int32])]) throws {
+    /// `render(prompt, room)` turns `messages` or `prompt` into tokens; with a `room`, a chat
+    /// render drops its earliest turns until that many new tokens fit, returning how many it dropped.
+    init(kind: Kind, json: JSONValue, maxSeq: Int,
+         render: (JSONValue, Int?) throws -> (rendered: [(text: String, tokens: [Int32])], dropped: Int)) throws {
         self.kind = kind
         guard json.object != nil else { throw APIError(400, "the request body must be a JSON object") }
         let f = Fields(json)
@@ -78,20 +84,22 @@ struct CompletionRequest {
                 throw APIError.invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true")
             }
             guard let messages = f["messages"] else { throw APIError(400, "'messages' is required: a list of {\"role\", \"content\"}", param: "messages") }
-            let rendered = try render(messages)
-            prompts = rendered.map(\.tokens); promptTexts = rendered.map(\.text)
+            // The same room `foundry chat` keeps: the reply, up to a quarter of the context.
+            let room = try f.bool("foundry_fit_context") == true ? max(1, min(maxTokens ?? maxSeq, maxSeq / 4)) : nil
+            let (rendered, dropped) = try render(messages, room)
+            prompts = rendered.map(\.tokens); promptTexts = rendered.map(\.text); droppedMessages = dropped
         case .text:
             topLogprobs = try f.int("logprobs", in: 0...Self.maxTopLogprobs)
             if try f.bool("echo") == true { throw APIError.invalid("echo", "'echo' is not supported") }
             guard let prompt = f["prompt"] else { throw APIError(400, "'prompt' is required: a string or a list of strings", param: "prompt") }
-            let rendered = try render(prompt)
+            let rendered = try render(prompt, nil).rendered
             prompts = rendered.map(\.tokens); promptTexts = rendered.map(\.text)
         }
         distribution = try f.int("foundry_distribution", in: 0...Self.maxTopLogprobs) ?? 0
     }
 
     /// One engine request per prompt and choice, `max_tokens` capped by the model's context.
-    func generationRequests(maxSeq: Int, stopToken: Int32, defaultMaxTokens: Int) throws -> [GenerationRequest] {
+    func generationRequests(maxSeq: Int, stopTokens: Set<Int32>, defaultMaxTokens: Int) throws -> [GenerationRequest] {
         var out: [GenerationRequest] = []
         for (p, prompt) in prompts.enumerated() {
             guard prompt.count < maxSeq else {
@@ -102,7 +110,7 @@ struct CompletionRequest {
             for choice in 0..<n {
                 var s = settings
                 s.maxTokens = min(maxTokens ?? defaultMaxTokens, maxSeq - prompt.count)
-                s.stopToken = stopToken
+                s.stopTokens = stopTokens
                 s.seed = settings.seed &+ UInt64(p * n + choice)   // each choice its own draws, reproducible from `seed`
                 var r = GenerationRequest(prompt: prompt, settings: s)
                 r.stopTexts = stops

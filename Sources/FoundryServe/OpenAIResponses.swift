@@ -28,6 +28,8 @@ enum OpenAI {
     struct ChatCompletion: Encodable {
         let id: String; var object = "chat.completion"; let created: Int; let model: String
         let choices: [ChatChoice]; let usage: Usage; var system_fingerprint = "foundry"
+        /// With `foundry_fit_context`: how many of the earliest messages were left out to fit.
+        var foundry_dropped_messages: Int? = nil
     }
     struct ChatChunkChoice: Encodable {
         let index: Int; let delta: Delta; let logprobs: ChatLogprobs?; let finish_reason: String?; let foundry_tokens: [DrawnToken]?
@@ -35,6 +37,7 @@ enum OpenAI {
     struct ChatChunk: Encodable {
         let id: String; var object = "chat.completion.chunk"; let created: Int; let model: String
         let choices: [ChatChunkChoice]; var usage: Usage?; var system_fingerprint = "foundry"
+        var foundry_dropped_messages: Int? = nil
     }
 
     struct TextChoice: Encodable {

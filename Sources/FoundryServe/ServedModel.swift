@@ -32,8 +32,10 @@ public final class ServedModel: @unchecked Sendable {
 
     // MARK: Prompts
 
-    /// `messages` rendered in Foundry's chat format, ending with `<|assistant|>`.
-    func renderChat(_ messages: JSONValue) throws -> [(text: String, tokens: [Int32])] {
+    /// `messages` rendered in Foundry's chat format, ending with `<|assistant|>`. With `room`,
+    /// the earliest turns (a user turn and its reply together) are left out until `room` new
+    /// tokens fit in the context; the last message always stays.
+    func renderChat(_ messages: JSONValue, room: Int? = nil) throws -> (rendered: [(text: String, tokens: [Int32])], dropped: Int) {
         guard let template else {
             throw APIError(400, "this model's tokenizer has no chat tokens (<|user|>, <|assistant|>): use /v1/completions, "
                 + "or finetune it with `foundry sft`, which adds them", param: "messages")
@@ -53,9 +55,17 @@ public final class ServedModel: @unchecked Sendable {
             turns.append(ChatMessage(role: role, content: try content(f["content"], at: i)))
         }
         do {
-            let tokens = try template.conversation(turns).tokens + [template.assistantToken]
-            let text = turns.map { ($0.role == "assistant" ? TokenizerSpecials.assistant : TokenizerSpecials.user) + $0.content }.joined()
-            return [(text + TokenizerSpecials.assistant, tokens)]
+            var dropped = 0
+            while true {
+                let tokens = try template.conversation(turns).tokens + [template.assistantToken]
+                if let room, tokens.count + room > maxSeq, turns.count > 1 {
+                    let n = min(2, turns.count - 1)
+                    turns.removeFirst(n); dropped += n
+                    continue
+                }
+                let text = turns.map { ($0.role == "assistant" ? TokenizerSpecials.assistant : TokenizerSpecials.user) + $0.content }.joined()
+                return ([(text + TokenizerSpecials.assistant, tokens)], dropped)
+            }
         } catch let e as FoundryError {
             throw APIError.invalid("messages", "\(e)")
         }
@@ -116,10 +126,15 @@ public final class ServedModel: @unchecked Sendable {
         do { json = try JSONParser.parse(body) } catch let e as JSONParseError {
             throw APIError(400, "the request body is not valid JSON: \(e.message) at byte \(e.offset)")
         }
-        let request = try CompletionRequest(kind: kind, json: json) { kind == .chat ? try renderChat($0) : try renderText($0) }
-        let stop = template?.endToken ?? tokenizer.eosToken
+        let request = try CompletionRequest(kind: kind, json: json, maxSeq: maxSeq) { v, room in
+            kind == .chat ? try renderChat(v, room: room) : (try renderText(v), 0)
+        }
+        // A chat reply ends at its end-of-turn token or at any other special token (a turn
+        // marker the model should not have produced: never shown as text); a raw completion
+        // ends at end-of-text.
+        let stop = kind == .chat ? template?.turnEnders ?? [tokenizer.eosToken] : [tokenizer.eosToken]
         // OpenAI's defaults: chat replies run until the model stops (here: the context); text completions 16 tokens.
-        let jobs = try request.generationRequests(maxSeq: maxSeq, stopToken: stop, defaultMaxTokens: kind == .chat ? maxSeq : 16)
+        let jobs = try request.generationRequests(maxSeq: maxSeq, stopTokens: stop, defaultMaxTokens: kind == .chat ? maxSeq : 16)
         let (events, continuation) = AsyncStream<(Int, GenerationEvent)>.makeStream()
         let handle = GenerationHandle()
         do {
@@ -174,7 +189,8 @@ public final class ServedModel: @unchecked Sendable {
                                   logprobs: s.request.topLogprobs == nil ? nil : chatLogprobs(g.tokens),
                                   finish_reason: (g.finish ?? .stop).rawValue)
             }
-            return OpenAI.encode(OpenAI.ChatCompletion(id: s.id, created: created, model: name, choices: choices, usage: usage))
+            return OpenAI.encode(OpenAI.ChatCompletion(id: s.id, created: created, model: name, choices: choices, usage: usage,
+                                                       foundry_dropped_messages: s.request.droppedMessages > 0 ? s.request.droppedMessages : nil))
         case .text:
             let choices = gathered.enumerated().map { i, g in
                 OpenAI.TextChoice(text: g.text, index: i, logprobs: s.request.topLogprobs == nil ? nil : textLogprobs(g.tokens),
@@ -198,13 +214,15 @@ public final class ServedModel: @unchecked Sendable {
             var d = Data("data: ".utf8); d += OpenAI.encode(value); d += Data("\n\n".utf8)
             try await write(d)
         }
-        func chunk(_ i: Int, text: String?, role: String? = nil, tokens: [GeneratedToken] = [], finish: FinishReason? = nil) async throws {
+        func chunk(_ i: Int, text: String?, role: String? = nil, tokens: [GeneratedToken] = [], finish: FinishReason? = nil,
+                   dropped: Int = 0) async throws {
             let drawn = s.request.distribution > 0 && !tokens.isEmpty ? tokens.map(drawnToken) : nil
             switch s.request.kind {
             case .chat:
                 let lp = s.request.topLogprobs != nil && !tokens.isEmpty ? chatLogprobs(tokens) : nil
                 try await send(OpenAI.ChatChunk(id: s.id, created: created, model: name, choices: [
-                    .init(index: i, delta: .init(role: role, content: text), logprobs: lp, finish_reason: finish?.rawValue, foundry_tokens: drawn)]))
+                    .init(index: i, delta: .init(role: role, content: text), logprobs: lp, finish_reason: finish?.rawValue, foundry_tokens: drawn)],
+                    foundry_dropped_messages: dropped > 0 ? dropped : nil))
             case .text:
                 let lp = s.request.topLogprobs != nil && !tokens.isEmpty ? textLogprobs(tokens) : nil
                 try await send(OpenAI.TextCompletion(id: s.id, created: created, model: name, choices: [
@@ -215,7 +233,7 @@ public final class ServedModel: @unchecked Sendable {
         var open = s.choices
         do {
             if s.request.kind == .chat {
-                for i in 0..<s.choices { try await chunk(i, text: "", role: "assistant") }
+                for i in 0..<s.choices { try await chunk(i, text: "", role: "assistant", dropped: s.request.droppedMessages) }
             }
             for await (i, e) in s.events {
                 switch e {
@@ -256,7 +274,7 @@ public final class ServedModel: @unchecked Sendable {
         }
         var settings = SamplingSettings()
         settings.filter = SamplingFilter(temperature: temperature)
-        settings.stopToken = template.endToken
+        settings.stopTokens = template.turnEnders
         settings.maxTokens = min(maxTokens, maxSeq - tokens.count)
         let base = UInt64.random(in: 0...UInt64.max)
         let requests = (0..<n).map { i -> GenerationRequest in
@@ -273,6 +291,13 @@ public final class ServedModel: @unchecked Sendable {
         let gathered = await Self.gather(events, count: n)
         if let failure = gathered.compactMap(\.failure).first { throw APIError(500, "generation failed: \(failure)", type: "server_error") }
         return gathered.map(\.text)
+    }
+
+    /// Whether `response` to `prompt` renders as a chat training row (its text holds no chat
+    /// token): the Rank tab shows only responses `foundry reward` will accept.
+    func canTrain(prompt: String, response: String) -> Bool {
+        guard let template else { return false }
+        return encodeLock.withLock { (try? template.example(prompt: prompt, completion: response)) != nil }
     }
 
     // MARK: Log-probabilities

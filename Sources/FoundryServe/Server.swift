@@ -10,6 +10,8 @@ public final class FoundryServer: @unchecked Sendable {
     public let model: ServedModel
     public let options: ServeOptions
     let desk: RankingDesk?
+    /// The port listened on (known once running; the page's Host check compares with it).
+    let boundPort = BoundPort()
 
     public init(model: ServedModel, options: ServeOptions, desk: RankingDesk? = nil) {
         self.model = model; self.options = options; self.desk = desk
@@ -23,9 +25,12 @@ public final class FoundryServer: @unchecked Sendable {
         router.add(middleware: BearerCheck(key: options.apiKey))
         let model = self.model, limit = options.maxBodyBytes, desk = self.desk
 
-        router.get("/") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
-                     body: .init(byteBuffer: ByteBuffer(string: Page.html)))
+        for asset in Page.assets {
+            let text = Page.text(asset.file)
+            router.get(RouterPath(asset.path)) { _, _ in
+                Response(status: .ok, headers: [.contentType: asset.type, .cacheControl: "no-cache"],
+                         body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
         }
         router.get("/health") { _, _ in
             let load = model.engine.load
@@ -55,20 +60,32 @@ public final class FoundryServer: @unchecked Sendable {
             }
         }
         if let desk {
-            router.get("/foundry/rank/next") { request, _ -> Response in
-                let client = request.uri.queryParameters["client"].map(String.init) ?? ""
+            let page = PageRequestCheck(host: options.host, port: boundPort)
+            router.post("/foundry/rank/session") { request, _ -> Response in
+                try page.check(request)
                 return Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: try await desk.next(client: client))))
+                                body: .init(byteBuffer: ByteBuffer(bytes: await desk.startSession())))
+            }
+            router.get("/foundry/rank/next") { request, _ -> Response in
+                try page.check(request)
+                let ranker = request.uri.queryParameters["ranker"].map(String.init)
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: try await desk.next(ranker: ranker))))
             }
             router.post("/foundry/rank/submit") { request, _ -> Response in
-                Response(status: .ok, headers: [.contentType: "application/json"],
-                         body: .init(byteBuffer: ByteBuffer(bytes: try await desk.submit(try await bodyData(request, limit: limit)))))
+                try page.check(request)
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: try await desk.submit(try await bodyData(request, limit: limit)))))
             }
         }
         let host = options.host
         return Application(router: router,
                            configuration: .init(address: .hostname(host, port: options.port), serverName: "foundry"),
-                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+                           onServerRunning: { [boundPort] channel in
+                               let port = channel.localAddress?.port ?? 0
+                               boundPort.value = port
+                               await onRunning(port)
+                           },
                            logger: { var l = Logger(label: "foundry.serve"); l.logLevel = logLevel; return l }())
     }
 
@@ -120,12 +137,12 @@ struct OpenAIErrorShape<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// `Authorization: Bearer KEY` on every request but the page itself (which holds no data and
-/// asks for the key), compared in constant time.
+/// `Authorization: Bearer KEY` on every request but the page's own files (which hold no data;
+/// the page asks for the key), compared in constant time.
 struct BearerCheck<Context: RequestContext>: RouterMiddleware {
     let key: String?
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let key, request.uri.path != "/" else { return try await next(request, context) }
+        guard let key, !Page.isAsset(request.uri.path) else { return try await next(request, context) }
         let given = request.headers[.authorization] ?? ""
         let expected = "Bearer " + key
         var diff = UInt8(given.utf8.count == expected.utf8.count ? 0 : 1)

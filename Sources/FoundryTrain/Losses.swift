@@ -30,19 +30,23 @@ public enum Losses {
     /// InstructGPT's loss on one prompt's ranking of K responses: the Bradley–Terry loss of every
     /// one of its C(K, 2) pairs, averaged over the pairs. `rewards[i]` is the reward of the
     /// response ranked i-th (best first); each is computed once, and its gradient sums over
-    /// every pair it is in. Also: pairs ordered right, and the mean margin r_better − r_worse.
-    public static func ranking(rewards r: [Double], centerCoefficient: Double = 0)
+    /// every pair it is in. `levels[i]` (default: all different) marks ties: a pair at one
+    /// level says neither is better, so it is left out of the loss, its average and the counts;
+    /// a ranking that is all ties contributes nothing. Also: pairs ordered right, and the mean
+    /// margin r_better − r_worse over the pairs counted.
+    public static func ranking(rewards r: [Double], levels: [Int]? = nil, centerCoefficient: Double = 0)
         -> (loss: Double, dRewards: [Double], correct: Int, pairs: Int, margin: Double) {
-        let K = r.count, pairs = K * (K - 1) / 2
+        let K = r.count, level = levels ?? Array(0..<K)
+        var counted: [(Int, Int)] = []
+        for i in 0..<K { for j in (i + 1)..<K where level[i] < level[j] { counted.append((i, j)) } }
+        let pairs = counted.count
         var loss = 0.0, d = [Double](repeating: 0, count: K), correct = 0, margin = 0.0
-        for i in 0..<K {
-            for j in (i + 1)..<K {
-                let bt = bradleyTerry(chosen: r[i], rejected: r[j], centerCoefficient: centerCoefficient)
-                loss += bt.loss / Double(pairs)
-                d[i] += bt.dChosen / Double(pairs); d[j] += bt.dRejected / Double(pairs)
-                if r[i] > r[j] { correct += 1 }
-                margin += (r[i] - r[j]) / Double(pairs)
-            }
+        for (i, j) in counted {
+            let bt = bradleyTerry(chosen: r[i], rejected: r[j], centerCoefficient: centerCoefficient)
+            loss += bt.loss / Double(pairs)
+            d[i] += bt.dChosen / Double(pairs); d[j] += bt.dRejected / Double(pairs)
+            if r[i] > r[j] { correct += 1 }
+            margin += (r[i] - r[j]) / Double(pairs)
         }
         return (loss, d, correct, pairs, margin)
     }

@@ -139,8 +139,9 @@ public final class RewardTrainer {
         let n = Double(total ?? indices.count)
         var loss = 0.0, correct = 0, pairs = 0, margin = 0.0
         var dScores = [Double](repeating: 0, count: seqs.count)
-        for at in position {
-            let l = Losses.ranking(rewards: at.map { r[$0] }, centerCoefficient: options.centerRewardsCoefficient)
+        for (row, at) in position.enumerated() {
+            let l = Losses.ranking(rewards: at.map { r[$0] }, levels: rankings[indices[row]].levels,
+                                   centerCoefficient: options.centerRewardsCoefficient)
             loss += l.loss / n
             for (k, p) in at.enumerated() { dScores[p] = l.dRewards[k] / n }
             correct += l.correct; pairs += l.pairs; margin += l.margin * Double(l.pairs)

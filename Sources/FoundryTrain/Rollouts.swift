@@ -49,7 +49,7 @@ public struct RolloutSampler {
             s.maxTokens = min(maxNewTokens, policy.config.maxSeq - length)
             s.filter = SamplingFilter(temperature: temperature, topK: topK)
             s.greedy = temperature <= 0
-            s.stopToken = eos
+            s.stopTokens = [eos]
             guard s.maxTokens > 0 else {
                 throw FoundryError("a prompt of \(length) tokens leaves no room to respond in a context of \(policy.config.maxSeq)")
             }

@@ -35,7 +35,7 @@ public struct StageData {
 
     public func rankings(_ rows: [RankingExample]) throws -> [TokenizedRanking] {
         try rows.map { r in
-            TokenizedRanking(responses: try r.responses.map { try example(prompt: r.prompt, completion: $0) }, ranking: r.ranking)
+            TokenizedRanking(responses: try r.responses.map { try example(prompt: r.prompt, completion: $0) }, ranking: r.ranking, ties: r.ties)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryData
 import FoundryModel
 
 /// One option check: `message` (naming the flag and a good value) when `ok` is false.
@@ -37,14 +38,23 @@ public struct TokenizedPair {
 public struct TokenizedRanking {
     public var responses: [TokenizedExample]
     public var ranking: [Int]
-    public init(responses: [TokenizedExample], ranking: [Int]) { self.responses = responses; self.ranking = ranking }
+    /// Each ranked position's level (`RankingExample.levels`): equal levels are tied.
+    public var levels: [Int]
+    public init(responses: [TokenizedExample], ranking: [Int], ties: [[Int]] = []) {
+        self.responses = responses; self.ranking = ranking
+        levels = RankingExample.levels(ranking: ranking, ties: ties) { responses[$0].tokens == responses[$1].tokens }
+    }
 
     /// The responses best first.
     public var ranked: [TokenizedExample] { ranking.map { responses[$0] } }
-    /// Its C(K, 2) comparisons, better first.
+    /// Its comparisons, better first: C(K, 2) less the tied pairs.
     public var pairs: [TokenizedPair] {
         let r = ranked
-        return r.indices.flatMap { i in ((i + 1)..<r.count).map { TokenizedPair(chosen: r[i], rejected: r[$0]) } }
+        return r.indices.flatMap { i in ((i + 1)..<r.count).filter { levels[i] < levels[$0] }.map { TokenizedPair(chosen: r[i], rejected: r[$0]) } }
+    }
+    /// Pairs left tied (by the person, or identical responses).
+    public var tiedPairs: Int {
+        levels.indices.reduce(0) { n, i in n + ((i + 1)..<levels.count).filter { levels[i] == levels[$0] }.count }
     }
 }
 

@@ -113,7 +113,7 @@ struct DataInspect: ParsableCommand {
             let l = try Datasets.loadRankings(path: file, warn: say)
             (total, valid, issues) = (l.total, l.rows.count, l.issues)
             let ks = l.rows.map(\.responses.count)
-            summary.append("K from \(ks.min()!) to \(ks.max()!) responses; \(l.rows.reduce(0) { $0 + $1.pairs.count }) comparisons")
+            summary.append("K from \(ks.min()!) to \(ks.max()!) responses; \(l.rows.reduce(0) { $0 + $1.pairs.count }) comparisons, \(l.rows.reduce(0) { $0 + $1.tiedPairs }) tied pairs")
             examples = l.rows.prefix(2).map { r in
                 [("prompt", r.prompt)] + r.ranking.enumerated().map { ("rank \($0.offset + 1)", r.responses[$0.element]) }
             }
@@ -160,8 +160,17 @@ struct DataPairs: ParsableCommand {
 
     func run() throws {
         let rows = try Datasets.readRankings(path: rankings)
-        let pairs = rows.flatMap(\.pairs)
+        // Tied pairs say neither response is better; a pair with an empty response cannot be
+        // a preference row (its reader, and so `foundry dpo`, refuses empty text).
+        let all = rows.flatMap(\.pairs), pairs = all.filter { !$0.chosen.isEmpty && !$0.rejected.isEmpty }
+        let tied = rows.reduce(0) { $0 + $1.tiedPairs }
+        guard !pairs.isEmpty else {
+            throw FoundryError("\(rankings) gives no pairs: every pair is tied or has an empty response (\(rows.count) rankings, \(tied) tied pairs)")
+        }
         try Datasets.write(pairs, to: out)
-        print("wrote \(out): \(pairs.count) pairs from \(rows.count) rankings")
+        var left: [String] = []
+        if tied > 0 { left.append("\(tied) tied") }
+        if all.count > pairs.count { left.append("\(all.count - pairs.count) with an empty response") }
+        print("wrote \(out): \(pairs.count) pairs from \(rows.count) rankings" + (left.isEmpty ? "" : " (left out: " + left.joined(separator: ", ") + ")"))
     }
 }

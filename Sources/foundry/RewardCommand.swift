@@ -66,13 +66,18 @@ struct RewardTrain: ParsableCommand {
         } else if Datasets.holdsRankings(path: self.data) {
             // People's rankings of K responses (InstructGPT); held-out rankings are scored as their pairs.
             let (train, held) = split(try data.rankings(try Datasets.readRankings(path: self.data)))
-            print("reward: \(train.count) training rankings (\(train.reduce(0) { $0 + $1.pairs.count }) comparisons), \(held.count) held out")
+            print("reward: \(train.count) training rankings (\(train.reduce(0) { $0 + $1.pairs.count }) comparisons, "
+                + "\(train.reduce(0) { $0 + $1.tiedPairs }) tied pairs left out), \(held.count) held out")
             try trainer.run(rankings: train, log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
             if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
-            let heldPairs = held.flatMap(\.pairs)
+            // Accuracy counts the pairs the person told apart; tied ones are reported beside it.
+            let heldPairs = held.flatMap(\.pairs), tied = held.reduce(0) { $0 + $1.tiedPairs }
             if !heldPairs.isEmpty {
                 let m = try trainer.evaluate(heldPairs)
-                print(String(format: "held-out: accuracy %.1f%%, margin %.3f, loss %.4f over %ld pairs", 100 * m.accuracy, m.margin, m.loss, heldPairs.count))
+                print(String(format: "held-out: accuracy %.1f%%, margin %.3f, loss %.4f over %ld distinguishable pairs (%ld tied pairs not counted)",
+                             100 * m.accuracy, m.margin, m.loss, heldPairs.count, tied))
+            } else if tied > 0 {
+                print("held-out: all \(tied) held-out pairs are tied; no accuracy to report")
             }
         } else {
             let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))

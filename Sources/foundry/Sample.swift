@@ -61,7 +61,7 @@ struct Sample: ParsableCommand {
         let tok = tokOpt!
         let gen = try Generator(model: gpt)
         var s = settings
-        s.stopToken = tok.eosToken
+        s.stopTokens = [tok.eosToken]
         if let prompts, let out { return try candidates(gpt, tok, prompts: prompts, out: out) }
         if chat {
             let session = try ChatSession(model: gpt, tokenizer: tok)

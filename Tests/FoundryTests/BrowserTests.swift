@@ -20,7 +20,7 @@ final class BrowserTests: XCTestCase {
         var options = ServeTests.testOptions
         options.k = 4
         let env = ProcessInfo.processInfo.environment
-        let server: FoundryServer
+        var server: FoundryServer
         if let dir = env["FOUNDRY_SCREENSHOT_MODEL"] {
             // For docs/serve.md's pictures: a trained model (and FOUNDRY_SCREENSHOT_REWARD's reward model).
             let prompts = CLI.tempDir() + "/prompts.jsonl"
@@ -33,8 +33,14 @@ final class BrowserTests: XCTestCase {
             }
         }
         // The test model's vocabulary is lower-case letters, digits and a few signs.
-        let chatPrompt = env["FOUNDRY_SCREENSHOT_MODEL"] != nil ? "Which is larger: 63 or 36?" : "which is larger: 3 or 5?"
-        let s = try await ServeTests.start(server)
+        let s: ServeTests.Running, chatPrompt: String
+        if env["FOUNDRY_SCREENSHOT_MODEL"] != nil {
+            s = try await ServeTests.start(server); chatPrompt = "Which is larger: 63 or 36?"
+        } else {
+            (server, s, chatPrompt) = try await Self.chattyServer(options: options, prompts: ["what is 2+3?", "say hi"], rankings: rankings) { _, r in
+                r.map { Double($0.count) }
+            }
+        }
         let driver = try await WebDriver.start(path: driverPath)
         do {
             try await driver.open("http://127.0.0.1:\(s.port)/")
@@ -77,6 +83,139 @@ final class BrowserTests: XCTestCase {
             XCTAssertEqual(rows2.first?.prompt, prompt)
             XCTAssertEqual(rows2.first?.ranking, [2, 0, 3, 1])
             XCTAssertEqual(rows2.first?.responses.count, 4)
+        } catch {
+            await driver.quit(); await s.stop()
+            throw error
+        }
+        await driver.quit()
+        await s.stop()
+    }
+}
+
+extension BrowserTests {
+    /// A running test server whose random model gives a non-empty greedy chat reply to the
+    /// returned prompt (a random model may end every greedy reply at once with a special token).
+    static func chattyServer(options: ServeOptions, prompts: [String], rankings: String,
+                             score: (@Sendable (String, [String]) async throws -> [Double])? = nil) async throws
+        -> (FoundryServer, ServeTests.Running, String) {
+        for seed in UInt64(7)..<40 {
+            let server = try ServeTests.server(on: CPUDevice(), options: options, prompts: prompts, rankings: rankings, seed: seed, score: score)
+            let s = try await ServeTests.start(server)
+            let p = "which is larger: 3 or 5?"
+            let r = try await s.post("/v1/chat/completions", ServeTests.chat(p, ["max_tokens": 16, "temperature": 0]))
+            if let c = ServeTests.content(r.json), c.count >= 2 { return (server, s, p) }
+            await s.stop()
+            try? FileManager.default.removeItem(atPath: rankings)
+        }
+        throw FoundryTestError("no test model seed gives a greedy reply")
+    }
+
+    /// The Rank tab as people use it: the mouse, then the keyboard only, a reload in the middle
+    /// of a ranking, ties, and a phone's width. Every action must send exactly one request.
+    func testRankTabWithKeyboardReloadTiesAndPhoneWidth() async throws {
+        guard let driverPath = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("chromedriver is not installed (Debian: apt-get install chromium chromium-driver)")
+        }
+        let rankings = CLI.tempDir() + "/rankings.jsonl"
+        var options = ServeTests.testOptions
+        options.k = 3
+        let (_, s, chatPrompt) = try await Self.chattyServer(options: options, prompts: (0..<6).map { "question \($0)?" }, rankings: rankings)
+        let driver = try await WebDriver.start(path: driverPath)
+        func submits() async throws -> Int { try await driver.run("return window.__submits || 0") as? Int ?? -1 }
+        func rows() throws -> [RankingExample] { FileManager.default.fileExists(atPath: rankings) ? try Datasets.readRankings(path: rankings) : [] }
+        func skips() throws -> Int {
+            FileManager.default.fileExists(atPath: rankings + ".skipped")
+                ? try String(contentsOfFile: rankings + ".skipped", encoding: .utf8).split(separator: "\n").count : 0
+        }
+        /// Waits for a new prompt (other than `old`) with its cards on screen; returns its text.
+        func nextPrompt(after old: String?) async throws -> String {
+            try await driver.waitFor("document.querySelectorAll('.response').length >= 2 && document.getElementById('rank-prompt').textContent !== \(WebDriver.quote(old ?? ""))")
+            return try await driver.run("return document.getElementById('rank-prompt').textContent") as? String ?? ""
+        }
+        let countSubmits = """
+            if (!window.__submits) { window.__submits = 0; const f = window.fetch;
+              window.fetch = (u, o) => { if (String(u).includes('/foundry/rank/submit')) window.__submits++; return f(u, o); }; }
+            """
+        do {
+            try await driver.open("http://127.0.0.1:\(s.port)/#rank")
+            var prompt = try await nextPrompt(after: nil)
+            try await driver.run(countSubmits)
+
+            // 1. A mouse click on Skip, then 1, 2 and Enter: one skip and one ranking, nothing else.
+            try await driver.click("#rank-skip")
+            prompt = try await nextPrompt(after: prompt)
+            try await driver.keys(["1", "2", WebDriver.enter])
+            try await driver.waitFor("document.getElementById('rank-progress').textContent.startsWith('ranked 1 ')")
+            prompt = try await nextPrompt(after: prompt)
+            let v1 = try await submits()
+            XCTAssertEqual(v1, 2, "one skip and one submission")
+            XCTAssertEqual(try rows().count, 1); XCTAssertEqual(try skips(), 1)
+            XCTAssertEqual(try rows().first?.ranking, [0, 1, 2])
+
+            // 2. Keyboard only: Tab from the prompt reaches a card, Enter picks it; Tab to Submit and Enter sends once.
+            try await driver.run("document.getElementById('rank-prompt').focus()")
+            try await driver.keys([WebDriver.tab])
+            let v2 = try await driver.run("return document.activeElement.className") as? String
+            XCTAssertEqual(v2, "response")
+            try await driver.keys([WebDriver.enter, WebDriver.tab, WebDriver.enter])   // picks the 1st, then the 2nd (3rd placed for us)
+            try await driver.waitFor("!document.getElementById('rank-submit').disabled")
+            try await driver.run("document.getElementById('rank-submit').focus()")
+            try await driver.keys([WebDriver.enter])
+            try await driver.waitFor("document.getElementById('rank-progress').textContent.startsWith('ranked 2 ')")
+            prompt = try await nextPrompt(after: prompt)
+            let v3 = try await submits()
+            XCTAssertEqual(v3, 3)
+            XCTAssertEqual(try rows().count, 2)
+            XCTAssertEqual(try rows().last?.ranking, [0, 1, 2])
+            let result = try await driver.run("return document.getElementById('rank-result').textContent") as? String ?? ""
+            XCTAssertFalse(result.contains("Not saved"), result)
+
+            // 3. A reload in the middle: the tab, the prompt and the pick made are still there.
+            try await driver.keys(["3"])
+            try await driver.run("location.reload()")
+            try await driver.waitFor("document.querySelectorAll('.response.ranked').length === 1")
+            let v4 = try await driver.run("return document.getElementById('rank').classList.contains('hidden')") as? Bool
+            XCTAssertEqual(v4, false)
+            let v5 = try await driver.run("return document.getElementById('rank-prompt').textContent") as? String
+            XCTAssertEqual(v5, prompt)
+            let v6 = try await driver.run("return document.querySelector('.response.ranked').dataset.index") as? String
+            XCTAssertEqual(v6, "2")
+
+            // 4. Ties: 3 (kept), 1, then 2 placed for us; '=' ties the last two.
+            try await driver.run(countSubmits)
+            try await driver.keys(["1", "="])
+            try await driver.waitFor("document.querySelectorAll('.place.tied').length === 2")
+            try await driver.keys([WebDriver.enter])
+            try await driver.waitFor("document.getElementById('rank-progress').textContent.startsWith('ranked 3 ')")
+            prompt = try await nextPrompt(after: prompt)
+            XCTAssertEqual(try rows().last?.ranking, [2, 0, 1])
+            XCTAssertEqual(try rows().last?.ties, [[0, 1]])
+
+            // 5. A phone's width: no horizontal scroll on either tab, with a chat reply and its distribution open.
+            try await driver.setWindow(width: 390, height: 844)
+            let v7 = try await driver.run("return window.innerWidth") as? Int ?? 0
+            XCTAssertLessThanOrEqual(v7, 400)
+            let fits = "return document.documentElement.scrollWidth <= window.innerWidth"
+            let v8 = try await driver.run(fits) as? Bool
+            XCTAssertEqual(v8, true, "Rank tab at 390 px")
+            try await driver.click("#tab-chat")
+            try await driver.run("document.getElementById('temperature').value = '0'; document.getElementById('max_tokens').value = '12'")
+            try await driver.type("#chat-input", chatPrompt)
+            try await driver.click("#chat-send")
+            try await driver.waitFor("document.querySelectorAll('.msg.assistant .tok').length > 0 && !document.getElementById('chat-send').disabled")
+            // Chat tokens are reachable with the keyboard: focus one, Enter opens its distribution.
+            try await driver.run("document.querySelector('.msg.assistant .tok').focus()")
+            let v9 = try await driver.run("return document.activeElement.tabIndex") as? Int
+            XCTAssertEqual(v9, 0)
+            try await driver.keys([WebDriver.enter])
+            try await driver.waitFor("document.querySelectorAll('.dist-table tr').length > 1")
+            let v10 = try await driver.run(fits) as? Bool
+            XCTAssertEqual(v10, true, "Chat tab at 390 px")
+            if let dir = ProcessInfo.processInfo.environment["FOUNDRY_SCREENSHOTS"] { try await driver.screenshot(to: dir + "/serve-phone.png") }
+            // A reload keeps the conversation and the tab.
+            let before = try await driver.run("return document.querySelectorAll('.msg').length") as? Int
+            try await driver.run("location.reload()")
+            try await driver.waitFor("document.querySelectorAll('.msg').length === \(before ?? -1) && !document.getElementById('chat').classList.contains('hidden')")
         } catch {
             await driver.quit(); await s.stop()
             throw error
@@ -189,6 +328,23 @@ struct WebDriver {
     }
 
     func click(_ css: String) async throws { try await send("/element/\(try await element(css))/click") }
+
+    static let enter = "\u{E007}", tab = "\u{E004}"
+
+    /// Presses keys as a person would, on whatever has focus (WebDriver actions).
+    func keys(_ keys: [String]) async throws {
+        var actions: [[String: Any]] = []
+        for k in keys { actions += [["type": "keyDown", "value": k], ["type": "keyUp", "value": k]] }
+        try await send("/actions", "POST", ["actions": [["type": "key", "id": "keyboard", "actions": actions]]])
+        try await send("/actions", "DELETE")
+    }
+
+    func setWindow(width: Int, height: Int) async throws { try await send("/window/rect", "POST", ["width": width, "height": height]) }
+
+    /// A JavaScript string literal of `s`.
+    static func quote(_ s: String) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description
+    }
     func type(_ css: String, _ text: String) async throws { try await send("/element/\(try await element(css))/value", "POST", ["text": text]) }
 
     @discardableResult
@@ -200,7 +356,8 @@ struct WebDriver {
             if try await run("return !!(\(condition))") as? Bool == true { return }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        throw FoundryTestError("timed out waiting for \(condition)")
+        let page = (try? await run("return document.body.innerText.slice(0, 600)")) as? String ?? ""
+        throw FoundryTestError("timed out waiting for \(condition); the page shows: \(page)")
     }
 
     func screenshot(to path: String) async throws {

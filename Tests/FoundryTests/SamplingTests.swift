@@ -162,7 +162,7 @@ final class SamplingTests: XCTestCase {
             for greedy in [false, true] {
                 var s = SamplingSettings(); s.maxTokens = 6; s.greedy = greedy
                 s.filter = SamplingFilter(temperature: 0.9, topK: 0)
-                s.stopToken = 9
+                s.stopTokens = [9]
                 let want = try zip(prompts, seeds).map { p, seed -> [Int32] in
                     var t = s; t.seed = seed
                     return try single.generate(prompt: p, settings: t)

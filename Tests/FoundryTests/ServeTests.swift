@@ -27,15 +27,17 @@ final class ServeTests: XCTestCase {
     static var testOptions: ServeOptions { var o = ServeOptions(); o.port = 0; return o }
 
     static func server(on device: Device, options: ServeOptions = testOptions, prompts: [String]? = nil, rankings: String? = nil,
-                       score: (@Sendable (String, [String]) async throws -> [Double])? = nil) throws -> FoundryServer {
-        let (model, tok) = try chatModel(on: device)
+                       rankTemperature: Float = 1, leaseSeconds: TimeInterval = 30 * 60, writer: LineLog.Writer? = nil,
+                       seed: UInt64 = 7, score: (@Sendable (String, [String]) async throws -> [Double])? = nil) throws -> FoundryServer {
+        let (model, tok) = try chatModel(on: device, seed: seed)
         let engine = try Engine(model: model, tokenizer: tok, slots: options.slots, queueLimit: options.queue)
         let served = ServedModel(name: "test-model", engine: engine)
         var desk: RankingDesk?
         if let prompts, let rankings {
             let file = CLI.tempDir() + "/prompts.jsonl"
             try Datasets.write(prompts.map { RLPrompt(prompt: $0) }, to: file)
-            desk = try RankingDesk(prompts: file, rankings: rankings, k: options.k, model: served, temperature: 1, maxTokens: 8, score: score)
+            desk = try RankingDesk(prompts: file, rankings: rankings, k: options.k, model: served, temperature: rankTemperature, maxTokens: 8,
+                                   score: score, leaseSeconds: leaseSeconds, writer: writer, say: { _ in })
         }
         return FoundryServer(model: served, options: options, desk: desk)
     }
@@ -46,20 +48,35 @@ final class ServeTests: XCTestCase {
         let task: Task<Void, Error>
         let key: String?
 
-        func request(_ method: String, _ path: String, body: Any? = nil, raw: Data? = nil, key: String? = nil) async throws -> (status: Int, data: Data) {
+        func request(_ method: String, _ path: String, body: Any? = nil, raw: Data? = nil, key: String? = nil,
+                     headers: [String: String] = [:]) async throws -> (status: Int, data: Data) {
             var r = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
             r.httpMethod = method
             r.timeoutInterval = 120
             if let raw { r.httpBody = raw } else if let body { r.httpBody = try JSONSerialization.data(withJSONObject: body) }
             r.setValue("application/json", forHTTPHeaderField: "Content-Type")
             if let k = key ?? self.key { r.setValue("Bearer \(k)", forHTTPHeaderField: "Authorization") }
+            for (name, value) in headers { r.setValue(value, forHTTPHeaderField: name) }
             let (data, response) = try await URLSession.shared.data(for: r)
             return ((response as! HTTPURLResponse).statusCode, data)
         }
 
-        func post(_ path: String, _ body: Any) async throws -> (status: Int, json: [String: Any]) {
-            let (s, d) = try await request("POST", path, body: body)
+        func post(_ path: String, _ body: Any, headers: [String: String] = [:]) async throws -> (status: Int, json: [String: Any]) {
+            let (s, d) = try await request("POST", path, body: body, headers: headers)
             return (s, (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? ["raw": String(decoding: d, as: UTF8.self)])
+        }
+
+        /// A new ranker token, as the page gets one.
+        func ranker() async throws -> String {
+            let r = try await post("/foundry/rank/session", [String: Any]())
+            XCTAssertEqual(r.status, 200, "\(r.json)")
+            return try XCTUnwrap(r.json["ranker"] as? String)
+        }
+
+        /// `ranker`'s handout (GET /foundry/rank/next).
+        func next(_ ranker: String) async throws -> (status: Int, json: [String: Any]) {
+            let (status, data) = try await request("GET", "/foundry/rank/next?ranker=\(ranker)")
+            return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? ["raw": String(decoding: data, as: UTF8.self)])
         }
 
         /// A streamed response's events (the JSON objects before `[DONE]`) and whether `[DONE]` ended it.
@@ -324,23 +341,30 @@ final class ServeTests: XCTestCase {
             responses.map { Double($0.count) }   // a stand-in reward: longer is better
         }
         let s = try await Self.start(server)
+        var people: [String] = []
+        for _ in 0..<6 { people.append(try await s.ranker()) }
         let handouts = try await withThrowingTaskGroup(of: [String: Any].self) { group in
-            for c in 0..<6 {
+            for c in people {
                 group.addTask {
-                    let (status, data) = try await s.request("GET", "/foundry/rank/next?client=c\(c)")
-                    XCTAssertEqual(status, 200)
-                    return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                    let (status, json) = try await s.next(c)
+                    XCTAssertEqual(status, 200, "\(json)")
+                    var h = json; h["ranker"] = c
+                    return h
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         let indices = handouts.compactMap { $0["index"] as? Int }
         XCTAssertEqual(Set(indices).count, 6, "each person gets a different prompt")
-        XCTAssertTrue(handouts.allSatisfy { ($0["responses"] as? [String])?.count == 3 })
+        XCTAssertTrue(handouts.allSatisfy { h in
+            let r = h["responses"] as? [String] ?? []
+            return r.count == 3 && Set(r).count == 3
+        }, "three distinct responses each")
         let receipts = try await withThrowingTaskGroup(of: (Int, [String: Any]).self) { group in
-            for (n, i) in indices.enumerated() {
+            for (n, h) in handouts.enumerated() {
                 group.addTask {
-                    let body: [String: Any] = n == 5 ? ["index": i, "skip": true] : ["index": i, "ranking": [2, 0, 1]]
+                    var body: [String: Any] = ["ranker": h["ranker"]!, "index": h["index"]!, "lease": h["lease"]!]
+                    if n == 5 { body["skip"] = true } else { body["ranking"] = [2, 0, 1] }
                     let r = try await s.post("/foundry/rank/submit", body)
                     return (r.status, r.json)
                 }
@@ -363,20 +387,27 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(Set(rows.map(\.prompt)).count, 5)
         XCTAssertTrue(rows.allSatisfy { $0.ranking == [2, 0, 1] && $0.responses.count == 3 })
         XCTAssertEqual(try Datasets.readPrompts(path: file + ".skipped").count, 1)
-        let again = try await s.post("/foundry/rank/submit", ["index": indices[0], "ranking": [0, 1, 2]])
+        let h0 = handouts[0]
+        let again = try await s.post("/foundry/rank/submit", ["ranker": h0["ranker"]!, "index": h0["index"]!, "lease": h0["lease"]!, "ranking": [0, 1, 2]])
         XCTAssertEqual(again.status, 409, "\(again.json)")
-        let bad = try await s.post("/foundry/rank/submit", ["index": indices[0] == 0 ? 1 : 0, "ranking": [0, 0, 1]])
-        XCTAssertTrue([400, 409].contains(bad.status))
+        // A bad ranking of a held prompt: 400 naming the field, and the prompt stays held.
+        let held = try await s.next(people[0])
+        let bad = try await s.post("/foundry/rank/submit", ["ranker": people[0], "index": held.json["index"]!, "lease": held.json["lease"]!, "ranking": [0, 0, 1]])
+        XCTAssertEqual(bad.status, 400, "\(bad.json)")
+        XCTAssertEqual((bad.json["error"] as? [String: Any])?["param"] as? String, "ranking")
         await s.stop()
         // A new desk on the same file hands out only the two prompts nobody ranked or skipped.
         let restarted = try Self.server(on: CPUDevice(), options: options, prompts: prompts, rankings: file)
         let desk = try XCTUnwrap(restarted.desk)
         var left: [Int] = []
-        for c in 0..<3 {
-            let data = try await desk.next(client: "r\(c)")
+        for _ in 0..<3 {
+            let session = await desk.startSession()
+            let token = try XCTUnwrap(try JSONSerialization.jsonObject(with: session) as? [String: Any])["ranker"] as? String
+            let data = try await desk.next(ranker: token)
             let h = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-            if let i = h["index"] as? Int { left.append(i) } else { XCTAssertEqual(h["done"] as? Bool, true) }
+            if let i = h["index"] as? Int { left.append(i) } else { XCTAssertNotNil(h["note"], "the last two are held by the others") }
         }
+        // (The prompt people[0] holds now was never ranked: after the restart it is free again.)
         XCTAssertEqual(Set(left), Set(0..<8).subtracting(indices))
     }
 
