@@ -240,6 +240,23 @@ public struct SynthTask: Sendable {
         }
     }
 
+    /// The simulated person of the Rank page: knowing the answer, they put the correct
+    /// responses first, then wrong answers that are at least a bare number, then replies that
+    /// are not a number at all; responses in one of these three groups are equally good to
+    /// them, so each group of two or more is a tie. Returns the ranking (indices best first)
+    /// and the tie groups, as the page submits them.
+    public static func judge(answer: String, responses: [String]) -> (ranking: [Int], ties: [[Int]]) {
+        func level(_ r: String) -> Int {
+            if check(completion: r, answer: answer) { return 0 }
+            let t = r.trimmingCharacters(in: .whitespacesAndNewlines)
+            return !t.isEmpty && t.allSatisfy({ $0.isASCII && $0.isNumber }) ? 1 : 2
+        }
+        let levels = responses.map(level)
+        let ranking = responses.indices.sorted { (levels[$0], $0) < (levels[$1], $1) }
+        let ties = (0...2).map { l in ranking.filter { levels[$0] == l } }.filter { $0.count >= 2 }
+        return (ranking, ties)
+    }
+
     /// Scored completions: about half correct (score 1), half rejected-style (score 0).
     public func pointwiseExamples(_ n: Int) -> [PointwiseExample] {
         var rng = stream(6)

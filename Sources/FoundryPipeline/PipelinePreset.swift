@@ -57,6 +57,11 @@ public struct PipelinePreset: Sendable {
     /// Rankings of K responses (K > 2) instead of pairs for the reward model, at the same number
     /// of labelled prompts; 0: pairs.
     public var rankK = 0
+    /// The reward model and DPO trained on rankings made on the page (`--rankings-from page`):
+    /// a few hundred rankings are far fewer comparisons than the 3,600 synthetic pairs, so they
+    /// take more passes.
+    public var pageRewardEpochs = 5
+    public var pageDPOEpochs = 1
 
     public static func named(_ name: Name) -> PipelinePreset {
         switch name {

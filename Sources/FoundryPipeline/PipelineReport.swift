@@ -11,7 +11,7 @@ struct PipelineReport {
     func write() throws {
         let out = run.out
         let seconds = Date().timeIntervalSince(run.start)
-        let stageNames = ["pretrained", "sft", "ppo", "dpo", "grpo"]
+        let stageNames = PipelineRun.evaluated
         let file = PipelineReportFile(
             stages: Dictionary(uniqueKeysWithValues: stageNames.compactMap { n in run.metrics[n].map { (n, PipelineReportFile.figures($0)) } }),
             forgetting: PipelineReportFile.figures(run.forgetting), seconds: seconds,
@@ -19,7 +19,8 @@ struct PipelineReport {
             backend: run.device.backend, device: run.device.name, seed: run.seed,
             task: .init(name: run.p.task.rawValue, digits: "\(run.p.digits.lowerBound)-\(run.p.digits.upperBound)", demoSlip: run.p.demoSlip),
             rewardModel: run.metrics["reward_model"].map(PipelineReportFile.figures),
-            rewardModelPairs: run.metrics["reward_model_pairs"].map(PipelineReportFile.figures))
+            rewardModelPairs: run.metrics["reward_model_pairs"].map(PipelineReportFile.figures),
+            rewardModelPage: run.metrics["reward_model_page"].map(PipelineReportFile.figures), pageRankings: run.pageSummary)
         try file.write(to: Checkpoint.path(out, "report.json"))
 
         // Plots.
@@ -36,7 +37,7 @@ struct PipelineReport {
                            series: [series("objective/scores"), series("objective/kl"), series("objective/rlhf_reward")])
                 .write(to: Checkpoint.path(out, "ppo.png"))
         }
-        let order = ["pretrained", "sft", "ppo", "dpo", "grpo"].filter { run.metrics[$0] != nil }
+        let order = PipelineRun.evaluated.filter { run.metrics[$0] != nil }
         try Chart.bars(title: "Held-out accuracy per stage (greedy, %)", labels: order,
                        values: order.map { 100 * (run.metrics[$0]?["accuracy"] ?? .nan) })
             .write(to: Checkpoint.path(out, "accuracy.png"))
@@ -78,6 +79,7 @@ struct PipelineReport {
         let f = run.forgetting
         /// A figure, or "skipped" for a stage that did not run.
         func shown(_ v: Double?, _ format: String = "%.4f") -> String { v.map { $0.isFinite ? String(format: format, $0) : "n/a" } ?? "skipped" }
+        md += pageSection()
         md += "\n![loss](loss.png)\n\n![accuracy](accuracy.png)\n\n"
         if !run.ppoHistory.isEmpty { md += "![ppo](ppo.png)\n\n" }
         md += forgettingSection(f, shown)
@@ -99,6 +101,11 @@ struct PipelineReport {
             run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)
                     + (run.metrics["reward_model_pairs"].map { String(format: " (rankings of %ld; pairs of the same prompts: %.1f%%)", run.p.rankK, 100 * $0["pairwise_accuracy"]!) } ?? ""))
         }
+        if let page = run.metrics["reward_model_page"], let sft = run.metrics["sft"]?["accuracy"] {
+            func gain(_ n: String) -> String { run.metrics[n]?["accuracy"].map { String(format: "%+.1f", 100 * ($0 - sft)) } ?? "skipped" }
+            run.say(String(format: "page rankings: reward model %.1f%% over %.0f distinguishable held-out pairs; ", 100 * page["pairwise_accuracy"]!, page["pairs"]!)
+                    + "gain over SFT (points, greedy): PPO \(gain("ppo_page")), DPO \(gain("dpo_page")) (synthetic comparisons: PPO \(gain("ppo")), DPO \(gain("dpo")))")
+        }
         run.say("forgetting: val loss \(shown(f["val_loss_before"])) → \(shown(f["val_loss_after"])) (frozen: \(shown(f["val_loss_after_frozen"])), "
                 + "LoRA: \(shown(f["val_loss_after_lora"])))")
         let forgettingPlot = FileManager.default.fileExists(atPath: Checkpoint.path(out, "forgetting.png")) ? ", forgetting.png" : ""
@@ -108,6 +115,25 @@ struct PipelineReport {
 }
 
 extension PipelineReport {
+    /// With --rankings-from page: what the simulated person made on the page and what it taught.
+    func pageSection() -> String {
+        guard let page = run.metrics["reward_model_page"], let sft = run.metrics["sft"]?["accuracy"] else { return "" }
+        func gain(_ n: String) -> String { run.metrics[n]?["accuracy"].map { String(format: "%+.1f", 100 * ($0 - sft)) } ?? "skipped" }
+        let s = run.pageSummary ?? PageRankingSummary()
+        var md = "\n## Rankings made on the page\n\n"
+        md += "A simulated person ranked \(s.ranked) prompts of the SFT model's responses (K = \(run.p.rankK > 2 ? run.p.rankK : 4)) through the page's own "
+        md += "HTTP calls (`foundry serve`'s Rank tab): the correct answer first, then wrong bare numbers, then anything else, "
+        md += "equally good within each group (ties). The page skipped \(s.skipped) prompts by itself (one distinct response only); "
+        md += "\(s.short) rankings had fewer than K responses and \(s.raised) had a response sampled at a raised temperature.\n\n"
+        md += String(format: "Reward model from %.0f rankings: held-out accuracy %.1f%% over %.0f pairs the person told apart (%.0f tied pairs not counted).\n\n",
+                     page["rankings"] ?? .nan, 100 * page["pairwise_accuracy"]!, page["pairs"] ?? .nan, page["tied_pairs"] ?? .nan)
+        md += "| from | PPO gain over SFT | DPO gain over SFT |\n|---|---|---|\n"
+        md += "| rankings made on the page | \(gain("ppo_page")) | \(gain("dpo_page")) |\n"
+        md += "| the synthetic comparisons | \(gain("ppo")) | \(gain("dpo")) |\n"
+        md += "\n(points of held-out accuracy, greedy)\n"
+        return md
+    }
+
     /// The SFT variants the forgetting section compares: report.json's key suffix, labels.
     var forgettingVariants: [(key: String, short: String, long: String)] {
         let blocks = max(1, run.p.layers / 2)
@@ -155,10 +181,16 @@ public struct PipelineReportFile: Codable, Equatable {
     public var rewardModel: [String: Double?]?
     /// With --rank-k: the same figures of a reward model trained on pairs (K = 2) from as many prompts.
     public var rewardModelPairs: [String: Double?]?
+    /// With --rankings-from page: the reward model trained on the page's rankings (accuracy over
+    /// the held-out pairs the person told apart, with the number of pairs and of tied pairs) and
+    /// what the collection did.
+    public var rewardModelPage: [String: Double?]? = nil
+    public var pageRankings: PageRankingSummary? = nil
 
     enum CodingKeys: String, CodingKey {
         case stages, forgetting, seconds, backend, device, seed, task
         case stageSeconds = "stage_seconds", rewardModel = "reward_model", rewardModelPairs = "reward_model_pairs"
+        case rewardModelPage = "reward_model_page", pageRankings = "page_rankings"
     }
 
     /// NaN (not measured) as nil.

@@ -27,6 +27,11 @@ public final class PipelineRun {
     var samples: [String: [String]] = [:]
     var forgetting: [String: Double] = [:]
     var stageSeconds: [(String, Double)] = []
+    /// `--rankings-from page`: rankings made through the served page, and the stages trained on them.
+    public var pageRankings: PageRankingSource?
+    var pageSummary: PageRankingSummary?
+    /// The stages the evaluation table lists, in order (those that ran).
+    static let evaluated = ["pretrained", "sft", "ppo", "dpo", "grpo", "ppo_page", "dpo_page"]
 
     public init(out: String, preset: PipelinePreset, seed: UInt64 = defaultSeed, device: Device, fresh: Bool = false,
                 skipped: Set<Skippable> = [], log: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
@@ -193,11 +198,14 @@ public final class PipelineRun {
             ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
             try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo"))
         }
-        // 6. Evaluate every checkpoint on the same held-out prompts.
+        // 6. The same preference stages from rankings a (simulated) person made on the page.
+        if let source = pageRankings { try pageStages(source, data: data, tok: tok, rlRows: rlRows, rlPrompts: rlPrompts) }
+        // 7. Evaluate every checkpoint on the same held-out prompts.
         let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
         let showPrompts = Array(evalRows.prefix(3))
         try timed("evaluation") {
-            for name in ["pretrained", "sft", "ppo", "dpo", "grpo"] where FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) {
+            for name in Self.evaluated where FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors"))
+                && (pageRankings != nil || !name.hasSuffix("_page")) {
                 let (m, _) = try loadModel(dir(name), device: device, needTokenizer: false)
                 let r = try taskAccuracy(model: m, tokenizer: tok, data: data, prompts: evalRows, reward: rm, reference: reference)
                 metrics[name] = ["accuracy": r.greedyAccuracy, "accuracy_sampled": r.sampledAccuracy,

@@ -24,6 +24,8 @@ public actor RankingDesk {
     let rankings: LineLog, skips: LineLog
     let model: ServedModel
     let temperature: Float, maxTokens: Int
+    /// Seeds prompt i's sampling with seed + i (nil: random draws).
+    let seed: UInt64?
     /// Scores responses to a prompt (a reward model), when one was given.
     let score: (@Sendable (String, [String]) async throws -> [Double])?
     /// A lease nobody submits for this long is handed to the next person who asks.
@@ -57,7 +59,7 @@ public actor RankingDesk {
 
     public init(prompts promptsPath: String, rankings path: String, k: Int, model: ServedModel, temperature: Float, maxTokens: Int,
                 score: (@Sendable (String, [String]) async throws -> [Double])? = nil,
-                leaseSeconds: TimeInterval = 30 * 60, writer: LineLog.Writer? = nil,
+                seed: UInt64? = nil, leaseSeconds: TimeInterval = 30 * 60, writer: LineLog.Writer? = nil,
                 say: (String) -> Void = Datasets.printToStderr) throws {
         prompts = try Datasets.readPrompts(path: promptsPath).map(\.prompt)
         guard !prompts.isEmpty else { throw FoundryError("\(promptsPath) has no prompts to rank") }
@@ -68,6 +70,7 @@ public actor RankingDesk {
         skips = writer.map { LineLog(path: path + ".skipped", writer: $0) } ?? LineLog(path: path + ".skipped")
         self.k = k; self.model = model
         self.temperature = temperature; self.maxTokens = maxTokens; self.score = score; self.leaseSeconds = leaseSeconds
+        self.seed = seed
         // A torn last line (a crash or a full disk mid-write) goes aside before anything is read or appended.
         for log in [rankings, skips] {
             if let r = try log.repairTornTail() {
@@ -156,7 +159,8 @@ public actor RankingDesk {
             }
             if let stale = leases[i] { held[stale.ranker] = nil }   // its holder left it for too long
             let (model, prompt, k, t, maxTokens) = (self.model, prompts[i], self.k, temperature, self.maxTokens)
-            let task = Task { try await Self.sample(model, prompt: prompt, k: k, temperature: t, maxTokens: maxTokens) }
+            let seed = self.seed.map { $0 &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15 }
+            let task = Task { try await Self.sample(model, prompt: prompt, k: k, temperature: t, maxTokens: maxTokens, seed: seed) }
             leases[i] = Lease(id: Self.token(), ranker: ranker, index: i, since: now, sampling: task)
             held[ranker] = i
         }
@@ -166,13 +170,14 @@ public actor RankingDesk {
     /// (×1.5, then ×2, at most 2 — or the asked temperature if that is higher). A response that
     /// could not be a training row (its text renders a chat token) is left out. Nil when only one
     /// distinct response came.
-    static func sample(_ model: ServedModel, prompt: String, k: Int, temperature: Float, maxTokens: Int) async throws -> Sampled? {
+    static func sample(_ model: ServedModel, prompt: String, k: Int, temperature: Float, maxTokens: Int, seed: UInt64?) async throws -> Sampled? {
         var responses: [String] = [], temperatures: [Float] = [], tries = 0
         let ceiling = max(temperature, 2)
         for round in 0..<samplingRounds where responses.count < k {
             let t = min(ceiling, temperature * [1, 1, 1.5, 2][min(round, 3)])
             let want = k - responses.count
-            let got = try await model.sampleReplies(to: prompt, n: round == 0 ? want : 2 * want, temperature: t, maxTokens: maxTokens)
+            let got = try await model.sampleReplies(to: prompt, n: round == 0 ? want : 2 * want, temperature: t, maxTokens: maxTokens,
+                                                    seed: seed.map { $0 &+ UInt64(round) &* 1_000_003 })
             tries += got.count
             for r in got where responses.count < k && !responses.contains(r) && model.canTrain(prompt: prompt, response: r) {
                 responses.append(r); temperatures.append(t)

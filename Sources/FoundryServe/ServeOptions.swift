@@ -23,6 +23,9 @@ public struct ServeOptions: Sendable {
     /// How the Rank tab's responses are sampled.
     public var rankTemperature: Float = 1.0
     public var rankMaxTokens = 64
+    /// Seeds the Rank tab's sampling (prompt i's draws come from this seed and i), so a run that
+    /// ranks the same prompts in the same order sees the same responses; nil: random.
+    public var rankSeed: UInt64?
     /// A reward model whose scores the Rank tab shows after each submission.
     public var rewardModel: String?
 

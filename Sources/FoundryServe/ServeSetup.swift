@@ -29,7 +29,7 @@ extension FoundryServer {
                 }
             }
             desk = try RankingDesk(prompts: prompts, rankings: rankings, k: options.k, model: served,
-                                   temperature: options.rankTemperature, maxTokens: options.rankMaxTokens, score: score)
+                                   temperature: options.rankTemperature, maxTokens: options.rankMaxTokens, score: score, seed: options.rankSeed)
         }
         return FoundryServer(model: served, options: options, desk: desk)
     }

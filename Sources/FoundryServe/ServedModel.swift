@@ -266,7 +266,7 @@ public final class ServedModel: @unchecked Sendable {
     }
 
     /// `n` replies to `prompt` in the chat format, sampled at `temperature` (the Rank tab's responses).
-    func sampleReplies(to prompt: String, n: Int, temperature: Float, maxTokens: Int) async throws -> [String] {
+    func sampleReplies(to prompt: String, n: Int, temperature: Float, maxTokens: Int, seed: UInt64? = nil) async throws -> [String] {
         guard let template else { throw APIError(400, "this model has no chat tokens, so it cannot answer prompts to rank") }
         let tokens = try encodeLock.withLock { try template.prompt(prompt) }
         guard tokens.count < maxSeq else {
@@ -276,7 +276,7 @@ public final class ServedModel: @unchecked Sendable {
         settings.filter = SamplingFilter(temperature: temperature)
         settings.stopTokens = template.turnEnders
         settings.maxTokens = min(maxTokens, maxSeq - tokens.count)
-        let base = UInt64.random(in: 0...UInt64.max)
+        let base = seed ?? UInt64.random(in: 0...UInt64.max)
         let requests = (0..<n).map { i -> GenerationRequest in
             var s = settings
             s.seed = base &+ UInt64(i)

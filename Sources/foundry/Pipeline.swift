@@ -4,7 +4,13 @@ import FoundryCore
 import FoundryData
 import FoundryModel
 import FoundryPipeline
+import FoundryServe
 import FoundryTrain
+
+/// Where the pipeline's preference data comes from.
+enum RankingsSource: String, CaseIterable, ExpressibleByArgument {
+    case synthetic, page
+}
 
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +40,10 @@ struct Pipeline: ParsableCommand {
     var demoSlip: Double?
     @Option(help: "Train the reward model on rankings of K responses (K > 2) by a simulated person, beside one on pairs of the same prompts for comparison.")
     var rankK: Int?
+    @Option(help: ArgumentHelp("Where preference data comes from besides the synthetic comparisons: 'page' also has a simulated person rank the SFT model's responses through the served Rank page's HTTP calls, then trains a reward model, DPO and PPO from those rankings and reports their gain beside the synthetic one.", valueName: "synthetic|page"))
+    var rankingsFrom = RankingsSource.synthetic
+    @Option(help: "Rankings the simulated person makes on the page (with --rankings-from page; K from --rank-k, default 4).")
+    var pageRankings = PageRankingSource.defaultCount
     @Flag(help: "Rerun every stage even if its checkpoint exists.") var fresh = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -43,6 +53,10 @@ struct Pipeline: ParsableCommand {
         if let pretrainSteps, pretrainSteps < 1 { throw ValidationError("--pretrain-steps must be 1 or more, not \(pretrainSteps)") }
         if let demoSlip { try SynthTask.checkDemoSlip(demoSlip) }
         if let rankK, !(3...16).contains(rankK) { throw ValidationError("--rank-k must be 3 to 16 (pairs are K = 2, the default), not \(rankK)") }
+        if let rankK, rankingsFrom == .page, !ServeOptions.kRange.contains(rankK) {
+            throw ValidationError("--rank-k must be \(ServeOptions.kRange.lowerBound) to \(ServeOptions.kRange.upperBound) with --rankings-from page (the page shows at most 9 responses), not \(rankK)")
+        }
+        guard pageRankings >= 10 else { throw ValidationError("--page-rankings must be 10 or more (a tenth is held out to measure the reward model), not \(pageRankings)") }
     }
 
     /// The preset with this command's overrides.
@@ -60,6 +74,8 @@ struct Pipeline: ParsableCommand {
 
     func run() throws {
         let device = try deviceOptions.open()
-        try PipelineRun(out: out, preset: settings, seed: seed, device: device, fresh: fresh, skipped: Set(skip?.values ?? [])).execute()
+        let run = PipelineRun(out: out, preset: settings, seed: seed, device: device, fresh: fresh, skipped: Set(skip?.values ?? []))
+        if rankingsFrom == .page { run.pageRankings = PageRankingSource(count: pageRankings, collect: SimulatedRanker.collect) }
+        try run.execute()
     }
 }

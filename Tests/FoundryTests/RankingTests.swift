@@ -119,4 +119,86 @@ final class RankingTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try Datasets.readRankings(path: dir + "/rankings.jsonl").count, 6)
     }
+
+    /// Ties: tied pairs leave the loss, its average, the gradient and the counts; by hand, and
+    /// against finite differences with the centring term on.
+    func testTiedPairsAreLeftOutOfTheLoss() {
+        func nls(_ z: Double) -> Double { log(1 + exp(-z)) }
+        func g(_ z: Double) -> Double { 1 / (1 + exp(z)) }
+        // Ranked 1st and 2nd tied (level 0), 3rd below: only the pairs (1,3) z=2 and (2,3) z=1 count.
+        let l = Losses.ranking(rewards: [1, 0, -1], levels: [0, 0, 1])
+        XCTAssertEqual(l.pairs, 2); XCTAssertEqual(l.correct, 2)
+        XCTAssertEqual(l.loss, (nls(2) + nls(1)) / 2, accuracy: 1e-12)
+        XCTAssertEqual(l.dRewards[0], -g(2) / 2, accuracy: 1e-12)
+        XCTAssertEqual(l.dRewards[1], -g(1) / 2, accuracy: 1e-12)
+        XCTAssertEqual(l.dRewards[2], (g(2) + g(1)) / 2, accuracy: 1e-12)
+        XCTAssertEqual(l.margin, (2 + 1) / 2, accuracy: 1e-12)
+        // All tied: nothing to learn.
+        let none = Losses.ranking(rewards: [0.3, -2, 5], levels: [0, 0, 0])
+        XCTAssertEqual(none.loss, 0); XCTAssertEqual(none.pairs, 0); XCTAssertEqual(none.dRewards, [0, 0, 0])
+        // Finite differences, K = 5 with two tie groups.
+        var rng = RNG(seed: 9)
+        let r = (0..<5).map { _ in rng.normal() }, levels = [0, 0, 1, 2, 2]
+        let a = Losses.ranking(rewards: r, levels: levels, centerCoefficient: 0.01)
+        XCTAssertEqual(a.pairs, 10 - 2)
+        for i in 0..<5 {
+            var up = r, down = r
+            up[i] += 1e-6; down[i] -= 1e-6
+            let numeric = (Losses.ranking(rewards: up, levels: levels, centerCoefficient: 0.01).loss
+                           - Losses.ranking(rewards: down, levels: levels, centerCoefficient: 0.01).loss) / 2e-6
+            XCTAssertEqual(a.dRewards[i], numeric, accuracy: 1e-7, "reward \(i)")
+        }
+    }
+
+    /// The rankings format with ties: written and read back, old rows (no ties) still read,
+    /// identical texts count as tied, bad tie groups are refused with the reason, and `data pairs`
+    /// leaves tied pairs and pairs with an empty response out, saying so.
+    func testTiesInTheFileAndInPairs() throws {
+        let dir = CLI.tempDir(), path = dir + "/rankings.jsonl"
+        let tiedRow = RankingExample(prompt: "Which?", responses: ["a", "b", "c", "d"], ranking: [3, 1, 0, 2], ties: [[1, 0]],
+                                     temperatures: [1, 1, 1.5, 1.5])
+        let old = #"{"prompt": "Old?", "responses": ["x", "y"], "ranking": [1, 0]}"#
+        try Datasets.write([tiedRow], to: path)
+        try (String(contentsOfFile: path, encoding: .utf8) + old + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let rows = try Datasets.readRankings(path: path)
+        XCTAssertEqual(rows.first, tiedRow)
+        XCTAssertEqual(rows.last?.ties, [])
+        XCTAssertEqual(tiedRow.levels, [0, 1, 1, 2])
+        XCTAssertEqual(tiedRow.pairs.map { "\($0.chosen)>\($0.rejected)" }, ["d>b", "d>a", "d>c", "b>c", "a>c"])
+        XCTAssertEqual(tiedRow.tiedPairs, 1)
+        let same = RankingExample(prompt: "p", responses: ["5", "5", "7"], ranking: [0, 1, 2])
+        XCTAssertEqual(same.levels, [0, 0, 1], "identical texts cannot be told apart")
+        XCTAssertEqual(same.pairs.count, 2)
+        let bad = [#"{"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 1, 2], "ties": [[0, 2]]}"#,
+                   #"{"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 1, 2], "ties": [[0]]}"#,
+                   #"{"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 1, 2], "ties": [[0, 1], [1, 2]]}"#,
+                   #"{"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 1, 2], "ties": [[0, 5]]}"#,
+                   #"{"prompt": "p", "responses": ["a", "b", "c"], "ranking": [0, 1, 2], "ties": "0,1"}"#]
+        try (bad.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        var warnings: [String] = []
+        XCTAssertThrowsError(try Datasets.loadRankings(path: path) { warnings.append($0) })
+        XCTAssertEqual(warnings.filter { $0.contains("ties") || $0.contains("tied") }.count, 5, "\(warnings)")
+        // data pairs: tied pairs and pairs with an empty response are left out, and counted.
+        let some = RankingExample(prompt: "Which?", responses: ["a", "", "c", "d"], ranking: [0, 2, 3, 1], ties: [[0, 2]])
+        try Datasets.write([some], to: path)
+        let out = dir + "/prefs.jsonl"
+        let r = try CLI.run(["data", "pairs", "--rankings", path, "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("1 tied") && r.stdout.contains("3 with an empty response"), r.stdout)
+        XCTAssertEqual(try Datasets.readPreferences(path: out).map { "\($0.chosen)>\($0.rejected)" }, ["a>d", "c>d"])
+        let none = RankingExample(prompt: "Which?", responses: ["a", "", "c"], ranking: [0, 2, 1], ties: [[0, 2]])
+        try Datasets.write([none], to: path)
+        let allTied = try CLI.run(["data", "pairs", "--rankings", path, "--out", out])
+        XCTAssertNotEqual(allTied.status, 0)
+        XCTAssertTrue(allTied.stderr.contains("no pairs"), allTied.stderr)
+    }
+
+    /// The page's simulated person: correct first, then wrong bare numbers, then the rest; ties within each.
+    func testThePagePersonJudges() {
+        let j = SynthTask.judge(answer: "63", responses: ["36", "63", "six", "7", "63 is larger"])
+        XCTAssertEqual(j.ranking, [1, 0, 3, 2, 4])
+        XCTAssertEqual(j.ties, [[0, 3], [2, 4]])
+        let one = SynthTask.judge(answer: "9", responses: ["8", "9"])
+        XCTAssertEqual(one.ranking, [1, 0]); XCTAssertEqual(one.ties, [])
+    }
 }

@@ -411,6 +411,34 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(Set(left), Set(0..<8).subtracting(indices))
     }
 
+    /// A conversation longer than the context: refused as it is (OpenAI's behaviour), answered
+    /// with `foundry_fit_context` by leaving out the earliest turns (a user turn and its reply
+    /// together), saying how many, whole and streamed: what the page sends.
+    func testFitContextDropsTheEarliestTurns() async throws {
+        let s = try await Self.start(try Self.server(on: CPUDevice()))
+        var messages: [[String: Any]] = []
+        for i in 0..<3 {
+            messages.append(["role": "user", "content": "question number \(i) is this?"])
+            messages.append(["role": "assistant", "content": "the answer is \(i) today."])
+        }
+        messages.append(["role": "user", "content": "and now?"])
+        let body: [String: Any] = ["messages": messages, "max_tokens": 8, "temperature": 0]
+        let refused = try await s.post("/v1/chat/completions", body)
+        XCTAssertEqual(refused.status, 400)
+        XCTAssertEqual((refused.json["error"] as? [String: Any])?["code"] as? String, "context_length_exceeded")
+        var fit = body; fit["foundry_fit_context"] = true
+        let ok = try await s.post("/v1/chat/completions", fit)
+        XCTAssertEqual(ok.status, 200, "\(ok.json)")
+        let dropped = try XCTUnwrap(ok.json["foundry_dropped_messages"] as? Int)
+        XCTAssertEqual(dropped % 2, 0); XCTAssertGreaterThan(dropped, 0); XCTAssertLessThan(dropped, messages.count)
+        // 64 tokens of context, room for the 8 new ones: what is kept fits, one more pair would not.
+        let usage = try XCTUnwrap(ok.json["usage"] as? [String: Any])
+        XCTAssertLessThanOrEqual((usage["prompt_tokens"] as? Int ?? 99) + 8, 64)
+        let streamed = try await s.stream("/v1/chat/completions", fit)
+        XCTAssertEqual(streamed.events.first?["foundry_dropped_messages"] as? Int, dropped)
+        await s.stop()
+    }
+
     /// Stop strings end the text before them, even across tokens; nothing of one is ever shown.
     func testStopStringsAcrossTokens() throws {
         let tok = CharTokenizer(chars: Self.alphabet)

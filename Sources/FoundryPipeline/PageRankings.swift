@@ -1,0 +1,107 @@
+import Foundation
+import FoundryCore
+import FoundryData
+import FoundryModel
+import FoundryTrain
+
+/// What the pipeline asks of whoever makes rankings on the served page: serve `model`, rank
+/// `count` prompts of `prompts` with `k` responses each through the page's own HTTP calls, and
+/// let the page append them to `rankings`. The pipeline library does not link the server; the
+/// `foundry` command (and the tests) hand it a collector that does (`PageRankingSource`).
+public struct PageRankingJob {
+    public let model: String
+    public let prompts: String
+    public let rankings: String
+    public let k: Int
+    public let count: Int
+    public let seed: UInt64
+    public let device: Device
+}
+
+/// What a collection did, for the report.
+public struct PageRankingSummary: Codable, Equatable, Sendable {
+    public var ranked = 0
+    /// Prompts the page skipped by itself (the model gave a single distinct response).
+    public var skipped = 0
+    /// Rankings with fewer than K responses, and ones with a response sampled at a raised temperature.
+    public var short = 0, raised = 0
+    public init() {}
+}
+
+/// `foundry pipeline --rankings-from page`: how many rankings to make and who makes them.
+public struct PageRankingSource {
+    public var count: Int
+    public var collect: (PageRankingJob, (String) -> Void) throws -> PageRankingSummary
+    public init(count: Int, collect: @escaping (PageRankingJob, (String) -> Void) throws -> PageRankingSummary) {
+        self.count = count; self.collect = collect
+    }
+    public static let defaultCount = 400
+}
+
+extension PipelineRun {
+    /// The stages that learn from rankings made on the page: collect them from the SFT model
+    /// (prompts from the RL prompts, never the held-out ones), train a reward model on them
+    /// (a tenth held out, accuracy over the pairs the person told apart), then DPO on their
+    /// pairs and PPO against that reward model, each from the SFT model.
+    func pageStages(_ source: PageRankingSource, data: StageData, tok: Tokenizer, rlRows: [RLPrompt], rlPrompts: [[Int32]]) throws {
+        let k = p.rankK > 2 ? p.rankK : 4
+        let pageDir = dir("page"), file = Checkpoint.path(pageDir, "rankings.jsonl")
+        try AtomicFile.makeDirectory(pageDir)
+        let summaryFile = Checkpoint.path(pageDir, "summary.json")
+        if fresh || !FileManager.default.fileExists(atPath: summaryFile) {
+            try timed("rankings on the page (\(source.count) of \(k), a simulated person)") {
+                for f in [file, file + ".skipped", file + ".torn"] { try? FileManager.default.removeItem(atPath: f) }
+                let prompts = Checkpoint.path(pageDir, "prompts.jsonl")
+                try Datasets.write(rlRows, to: prompts)
+                let summary = try source.collect(PageRankingJob(model: dir("sft"), prompts: prompts, rankings: file, k: k,
+                                                                count: source.count, seed: seed, device: device)) { [weak self] in self?.say("  " + $0) }
+                try AtomicFile.write(try JSONEncoder().encode(summary), to: summaryFile)
+            }
+        } else {
+            say("== rankings on the page: reusing \(file)")
+        }
+        pageSummary = try JSONDecoder().decode(PageRankingSummary.self, from: Data(contentsOf: URL(fileURLWithPath: summaryFile)))
+        let rows = try Datasets.readRankings(path: file)
+        let all = try data.rankings(rows)
+        let held = max(1, all.count / 10)
+        let train = Array(all.dropLast(held)), heldOut = Array(all.suffix(held))
+        try stage("reward_page", "reward model (page rankings)") {
+            let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
+            var o = RewardOptions()
+            o.epochs = Double(p.pageRewardEpochs); o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
+            try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(rankings: train, log: try quiet("reward", "reward_page"))
+            try rm.save(tokenizer: tok, to: dir("reward_page"))
+        }
+        let heldPairs = heldOut.flatMap(\.pairs), tied = heldOut.reduce(0) { $0 + $1.tiedPairs }
+        if !heldPairs.isEmpty {
+            let m = try RewardTrainer(model: try RewardModel.load(dir("reward_page"), device: device), options: RewardOptions(), pad: tok.eosToken)
+                .evaluate(heldPairs)
+            metrics["reward_model_page"] = ["pairwise_accuracy": m.accuracy, "margin": m.margin, "loss": m.loss,
+                                            "pairs": Double(heldPairs.count), "tied_pairs": Double(tied),
+                                            "rankings": Double(rows.count), "training_pairs": Double(train.reduce(0) { $0 + $1.pairs.count })]
+            say(String(format: "   reward_page: held-out accuracy %.1f%% over %ld distinguishable pairs (%ld tied pairs not counted)",
+                       100 * m.accuracy, heldPairs.count, tied))
+        }
+        try stage("dpo_page", "dpo (page rankings)", skip: skipped.contains(.dpo)) {
+            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            var o = DPOOptions()
+            o.epochs = Double(p.pageDPOEpochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
+            let pairs = train.flatMap(\.pairs)   // every pair the person told apart
+            try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(pairs, log: try quiet("dpo", "dpo_page"))
+            try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo_page"))
+        }
+        try stage("ppo_page", "ppo (page rankings' reward model)", skip: skipped.contains(.ppo)) {
+            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let value = try RewardModel.load(dir("reward_page"), device: device)
+            var o = PPOOptions()
+            o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
+            o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
+            let scorer = try makeScorer(rewardModel: dir("reward_page"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
+            try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
+                .run(prompts: rlPrompts, log: try quiet("ppo", "ppo_page"))
+            try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo_page"))
+        }
+    }
+}
