@@ -74,15 +74,19 @@ extension PipelineRun {
             try rm.save(tokenizer: tok, to: dir("reward_page"))
         }
         let heldPairs = heldOut.flatMap(\.pairs), tied = heldOut.reduce(0) { $0 + $1.tiedPairs }
-        if !heldPairs.isEmpty {
+        var figures: [String: Double] = ["pairwise_accuracy": .nan, "margin": .nan, "loss": .nan,
+                                         "pairs": Double(heldPairs.count), "tied_pairs": Double(tied), "rankings": Double(rows.count),
+                                         "training_pairs": Double(train.reduce(0) { $0 + $1.pairs.count })]
+        if heldPairs.isEmpty {
+            say("   reward_page: every held-out pair is tied (\(tied)): no accuracy to measure")
+        } else {
             let m = try RewardTrainer(model: try RewardModel.load(dir("reward_page"), device: device), options: RewardOptions(), pad: tok.eosToken)
                 .evaluate(heldPairs)
-            metrics["reward_model_page"] = ["pairwise_accuracy": m.accuracy, "margin": m.margin, "loss": m.loss,
-                                            "pairs": Double(heldPairs.count), "tied_pairs": Double(tied),
-                                            "rankings": Double(rows.count), "training_pairs": Double(train.reduce(0) { $0 + $1.pairs.count })]
+            figures["pairwise_accuracy"] = m.accuracy; figures["margin"] = m.margin; figures["loss"] = m.loss
             say(String(format: "   reward_page: held-out accuracy %.1f%% over %ld distinguishable pairs (%ld tied pairs not counted)",
                        100 * m.accuracy, heldPairs.count, tied))
         }
+        metrics["reward_model_page"] = figures
         try stage("dpo_page", "dpo (page rankings)", skip: skipped.contains(.dpo)) {
             let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
             var o = DPOOptions()

@@ -125,8 +125,8 @@ extension PipelineReport {
         md += "HTTP calls (`foundry serve`'s Rank tab): the correct answer first, then wrong bare numbers, then anything else, "
         md += "equally good within each group (ties). The page skipped \(s.skipped) prompts by itself (one distinct response only); "
         md += "\(s.short) rankings had fewer than K responses and \(s.raised) had a response sampled at a raised temperature.\n\n"
-        md += String(format: "Reward model from %.0f rankings: held-out accuracy %.1f%% over %.0f pairs the person told apart (%.0f tied pairs not counted).\n\n",
-                     page["rankings"] ?? .nan, 100 * page["pairwise_accuracy"]!, page["pairs"] ?? .nan, page["tied_pairs"] ?? .nan)
+        md += String(format: "Reward model from %.0f rankings (%.0f training pairs): held-out accuracy %.1f%% over %.0f pairs the person told apart (%.0f tied pairs not counted).\n\n",
+                     page["rankings"] ?? .nan, page["training_pairs"] ?? .nan, 100 * page["pairwise_accuracy"]!, page["pairs"] ?? .nan, page["tied_pairs"] ?? .nan)
         md += "| from | PPO gain over SFT | DPO gain over SFT |\n|---|---|---|\n"
         md += "| rankings made on the page | \(gain("ppo_page")) | \(gain("dpo_page")) |\n"
         md += "| the synthetic comparisons | \(gain("ppo")) | \(gain("dpo")) |\n"

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import FoundryCPU
+import FoundryData
 import FoundryPipeline
 
 /// The whole pipeline at its `test` preset, on both backends: it must finish, write its report,
@@ -123,5 +124,30 @@ final class PipelineTests: XCTestCase {
         let (cli, _) = try self.report("cpu")
         let sft = (cli["stages"] as! [String: [String: Any]])["sft"]!["accuracy"] as! Double
         XCTAssertEqual(report.stages["sft"]?["accuracy"] ?? nil, sft, "same seed, same backend: the command's figure")
+    }
+
+    /// `--rankings-from page`: a simulated person ranks through the page's HTTP calls; the file
+    /// the page wrote trains with `foundry reward` as it is, and the report carries the page's
+    /// stages beside the synthetic ones.
+    func testRankingsFromThePage() throws {
+        let out = CLI.tempDir() + "/pipeline-page"
+        let r = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--backend", "cpu", "--skip", "frozen,lora,grpo",
+                             "--rankings-from", "page", "--page-rankings", "20"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("page: ranked 20 / 20"), r.stdout)
+        let rows = try Datasets.readRankings(path: out + "/page/rankings.jsonl")
+        XCTAssertEqual(rows.count, 20)
+        XCTAssertTrue(rows.allSatisfy { (2...4).contains($0.responses.count) && Set($0.responses).count == $0.responses.count })
+        let report = try PipelineReportFile.read(out + "/report.json")
+        XCTAssertEqual(report.pageRankings?.ranked, 20)
+        for s in ["ppo_page", "dpo_page", "ppo", "dpo", "sft"] { XCTAssertNotNil(report.stages[s], s) }
+        XCTAssertTrue(try String(contentsOfFile: out + "/report.md", encoding: .utf8).contains("## Rankings made on the page"))
+        let train = try CLI.run(["reward", "--model", out + "/sft", "--data", out + "/page/rankings.jsonl", "--out", out + "/reward-again",
+                                 "--backend", "cpu", "--max-steps", "2"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stdout.contains("training rankings"), train.stdout)
+        let bad = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--rankings-from", "pages"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("synthetic") && bad.stderr.contains("page"), bad.stderr)
     }
 }
