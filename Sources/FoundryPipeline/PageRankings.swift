@@ -42,7 +42,10 @@ extension PipelineRun {
     /// The stages that learn from rankings made on the page: collect them from the SFT model
     /// (prompts from the RL prompts, never the held-out ones), train a reward model on them
     /// (a tenth held out, accuracy over the pairs the person told apart), then DPO on their
-    /// pairs and PPO against that reward model, each from the SFT model.
+    /// best-against-the-rest pairs and PPO against that reward model, each from the SFT model.
+    /// DPO takes the pairs whose better response the person ranked first: its NLL term
+    /// (rpo_alpha) would otherwise also train on wrong answers ranked above worse ones (from the
+    /// same 360 rankings, 4 epochs: 91.0% held-out with the best-first pairs, 89.5% with all).
     func pageStages(_ source: PageRankingSource, data: StageData, tok: Tokenizer, rlRows: [RLPrompt], rlPrompts: [[Int32]]) throws {
         let k = p.rankK > 2 ? p.rankK : 4
         let pageDir = dir("page"), file = Checkpoint.path(pageDir, "rankings.jsonl")
@@ -63,13 +66,15 @@ extension PipelineRun {
         pageSummary = try JSONDecoder().decode(PageRankingSummary.self, from: Data(contentsOf: URL(fileURLWithPath: summaryFile)))
         let rows = try Datasets.readRankings(path: file)
         let all = try data.rankings(rows)
-        let held = max(1, all.count / 10)
-        let train = Array(all.dropLast(held)), heldOut = Array(all.suffix(held))
+        // Held out as `foundry reward` holds out (a seeded shuffle, a tenth), so the command
+        // reproduces the figure from the same file and seed.
+        let (train, heldOut) = HeldOut.split(all, fraction: RewardOptions().heldOutFraction, seed: seed)
         try stage("reward_page", "reward model (page rankings)") {
             let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
             let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
             var o = RewardOptions()
-            o.epochs = Double(p.pageRewardEpochs); o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
+            o.epochs = RewardOptions.rankingsEpochs(rows: train.count, batch: o.batch); o.lr = RewardOptions.rankingsLR
+            o.seed = seed; o.logEvery = 25
             try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(rankings: train, log: try quiet("reward", "reward_page"))
             try rm.save(tokenizer: tok, to: dir("reward_page"))
         }
@@ -87,13 +92,17 @@ extension PipelineRun {
                        100 * m.accuracy, heldPairs.count, tied))
         }
         metrics["reward_model_page"] = figures
-        try stage("dpo_page", "dpo (page rankings)", skip: skipped.contains(.dpo)) {
-            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            var o = DPOOptions()
-            o.epochs = Double(p.pageDPOEpochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
-            let pairs = train.flatMap(\.pairs)   // every pair the person told apart
-            try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(pairs, log: try quiet("dpo", "dpo_page"))
-            try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo_page"))
+        let bestPairs = train.flatMap(\.bestPairs)
+        if bestPairs.isEmpty && !skipped.contains(.dpo) {
+            say("== dpo (page rankings): skipped, no ranking put one response above another")
+        } else {
+            try stage("dpo_page", "dpo (page rankings)", skip: skipped.contains(.dpo)) {
+                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+                var o = DPOOptions()
+                o.epochs = Double(p.pageDPOEpochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
+                try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(bestPairs, log: try quiet("dpo", "dpo_page"))
+                try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo_page"))
+            }
         }
         try stage("ppo_page", "ppo (page rankings' reward model)", skip: skipped.contains(.ppo)) {
             let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)

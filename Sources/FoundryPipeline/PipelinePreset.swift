@@ -57,11 +57,10 @@ public struct PipelinePreset: Sendable {
     /// Rankings of K responses (K > 2) instead of pairs for the reward model, at the same number
     /// of labelled prompts; 0: pairs.
     public var rankK = 0
-    /// The reward model and DPO trained on rankings made on the page (`--rankings-from page`):
-    /// a few hundred rankings are far fewer comparisons than the 3,600 synthetic pairs, so they
-    /// take more passes.
-    public var pageRewardEpochs = 5
-    /// From one tiny-preset run's 400 page rankings (about 900 pairs): 1 epoch +1.5 points, 4 +3.5.
+    /// DPO on rankings made on the page (`--rankings-from page`; the reward model takes the
+    /// rankings' defaults, `RewardOptions.rankingsEpochs`): a few hundred rankings are far fewer
+    /// comparisons than the 3,600 synthetic pairs, so they take more passes. From one tiny-preset
+    /// run's 400 page rankings: 1 epoch +1.5 points over SFT, 4 epochs +3.5.
     public var pageDPOEpochs = 4
 
     public static func named(_ name: Name) -> PipelinePreset {

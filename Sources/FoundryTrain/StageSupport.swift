@@ -52,6 +52,14 @@ public struct TokenizedRanking {
         let r = ranked
         return r.indices.flatMap { i in ((i + 1)..<r.count).filter { levels[i] < levels[$0] }.map { TokenizedPair(chosen: r[i], rejected: r[$0]) } }
     }
+    /// The best response(s) against each response ranked below them: the pairs DPO takes from
+    /// rankings, so that its NLL term (rpo_alpha) trains only on answers the person ranked first.
+    public var bestPairs: [TokenizedPair] {
+        let r = ranked
+        return r.indices.filter { levels[$0] == 0 }.flatMap { i in
+            r.indices.filter { levels[$0] > 0 }.map { TokenizedPair(chosen: r[i], rejected: r[$0]) }
+        }
+    }
     /// Pairs left tied (by the person, or identical responses).
     public var tiedPairs: Int {
         levels.indices.reduce(0) { n, i in n + ((i + 1)..<levels.count).filter { levels[i] == levels[$0] }.count }

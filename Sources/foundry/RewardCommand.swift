@@ -30,16 +30,23 @@ struct RewardTrain: ParsableCommand {
     @OptionGroup var lora: LoRAFlags
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "pairwise (Bradley–Terry on chosen/rejected) or pointwise (regress to a score).") var objective = defaults.objective
-    @Option(help: "Backbone learning rate.") var lr = defaults.lr
-    @Option(help: "Passes over the data (0.5: half of it).") var epochs = defaults.epochs
+    @Option(help: "Backbone learning rate (default: \(defaults.lr); \(RewardOptions.rankingsLR) for rankings).") var lr: Float?
+    @Option(help: "Passes over the data (0.5: half of it; default: \(defaults.epochs); for rankings, as many as make about \(RewardOptions.rankingsSteps) steps, 2 to 20).")
+    var epochs: Double?
     @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
     @Option(help: "Pairs per step.") var batch = defaults.batch
     @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient = defaults.centerRewardsCoefficient
     @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = defaults.heldOutFraction
 
-    var options: RewardOptions {
+    var options: RewardOptions { options(rankings: nil) }
+
+    /// The options; with `rankings` (the number of training rankings) the rankings' defaults
+    /// stand in for a learning rate or epochs not given.
+    func options(rankings: Int?) -> RewardOptions {
         var o = Self.defaults
-        o.objective = objective; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch
+        o.objective = objective; o.maxSteps = maxSteps; o.batch = batch
+        o.lr = lr ?? (rankings != nil ? RewardOptions.rankingsLR : Self.defaults.lr)
+        o.epochs = epochs ?? rankings.map { RewardOptions.rankingsEpochs(rows: $0, batch: batch) } ?? Self.defaults.epochs
         o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction; o.seed = stage.seed; o.lora = lora.options
         return o
     }
@@ -53,9 +60,12 @@ struct RewardTrain: ParsableCommand {
         let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
         defer { lock?.release() }
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
-        let trainer = try RewardTrainer(model: rm, options: options, pad: tok.eosToken, collective: collective)
+        func makeTrainer(_ o: RewardOptions) throws -> RewardTrainer {
+            try RewardTrainer(model: rm, options: o, pad: tok.eosToken, collective: collective)
+        }
         let log = try stage.stageLog("reward")
         if objective == .pointwise {
+            let trainer = try makeTrainer(options)
             let rows = try Datasets.readPointwise(path: self.data)
             let examples = try rows.map { try data.example(prompt: $0.prompt, completion: $0.completion) }
             let (train, held) = split(Array(zip(examples, rows.map(\.score))))
@@ -66,6 +76,11 @@ struct RewardTrain: ParsableCommand {
         } else if Datasets.holdsRankings(path: self.data) {
             // People's rankings of K responses (InstructGPT); held-out rankings are scored as their pairs.
             let (train, held) = split(try data.rankings(try Datasets.readRankings(path: self.data)))
+            let o = options(rankings: train.count)
+            let trainer = try makeTrainer(o)
+            if lr == nil || epochs == nil {
+                print("reward: rankings train at lr \(o.lr) for \(o.epochs) epochs unless --lr and --epochs say otherwise")
+            }
             print("reward: \(train.count) training rankings (\(train.reduce(0) { $0 + $1.pairs.count }) comparisons, "
                 + "\(train.reduce(0) { $0 + $1.tiedPairs }) tied pairs left out), \(held.count) held out")
             try trainer.run(rankings: train, log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
@@ -80,6 +95,7 @@ struct RewardTrain: ParsableCommand {
                 print("held-out: all \(tied) held-out pairs are tied; no accuracy to report")
             }
         } else {
+            let trainer = try makeTrainer(options)
             let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
             let (train, held) = split(pairs)
             print("reward: \(train.count) training pairs, \(held.count) held out")
@@ -93,14 +109,8 @@ struct RewardTrain: ParsableCommand {
         print("saved \(stage.out) (GPT2ForSequenceClassification)")
     }
 
-    /// A seeded shuffle, then the last `evalFraction` held out.
-    func split<T>(_ rows: [T]) -> ([T], [T]) {
-        var r = rows
-        var rng = RNG(seed: stage.seed &+ 77)
-        for i in stride(from: r.count - 1, to: 0, by: -1) { r.swapAt(i, rng.below(i + 1)) }
-        let held = min(r.count - 1, Int(Double(r.count) * evalFraction))
-        return (Array(r.dropLast(max(held, 0))), Array(r.suffix(max(held, 0))))
-    }
+    /// A seeded shuffle, then the last `evalFraction` held out (`HeldOut`).
+    func split<T>(_ rows: [T]) -> ([T], [T]) { HeldOut.split(rows, fraction: evalFraction, seed: stage.seed) }
 }
 
 struct RewardScore: ParsableCommand {

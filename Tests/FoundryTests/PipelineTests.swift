@@ -140,12 +140,17 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(rows.allSatisfy { (2...4).contains($0.responses.count) && Set($0.responses).count == $0.responses.count })
         let report = try PipelineReportFile.read(out + "/report.json")
         XCTAssertEqual(report.pageRankings?.ranked, 20)
-        for s in ["ppo_page", "dpo_page", "ppo", "dpo", "sft"] { XCTAssertNotNil(report.stages[s], s) }
+        for s in ["ppo_page", "ppo", "dpo", "sft"] { XCTAssertNotNil(report.stages[s], s) }
+        // The test preset's SFT model answers with noise, which the person ties: DPO on the page's
+        // pairs runs only when some ranking put one response above another, and says so otherwise.
+        XCTAssertTrue(report.stages["dpo_page"] != nil || r.stdout.contains("dpo (page rankings): skipped"), r.stdout)
         XCTAssertTrue(try String(contentsOfFile: out + "/report.md", encoding: .utf8).contains("## Rankings made on the page"))
         let train = try CLI.run(["reward", "--model", out + "/sft", "--data", out + "/page/rankings.jsonl", "--out", out + "/reward-again",
                                  "--backend", "cpu", "--max-steps", "2"])
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stdout.contains("training rankings"), train.stdout)
+        // 18 training rankings at batch 16: 2 steps an epoch, so the rankings' defaults take 20 epochs at 3e-4.
+        XCTAssertTrue(train.stdout.contains("rankings train at lr 0.0003 for 20.0 epochs"), train.stdout)
         let bad = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--rankings-from", "pages"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("synthetic") && bad.stderr.contains("page"), bad.stderr)
