@@ -97,24 +97,11 @@ extension PipelineRun {
             say("== dpo (page rankings): skipped, no ranking put one response above another")
         } else {
             try stage("dpo_page", "dpo (page rankings)", skip: skipped.contains(.dpo)) {
-                let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                var o = DPOOptions()
-                o.epochs = Double(p.pageDPOEpochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
-                try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(bestPairs, log: try quiet("dpo", "dpo_page"))
-                try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo_page"))
+                try dpo(into: "dpo_page", pairs: bestPairs, epochs: p.pageDPOEpochs, tok: tok)
             }
         }
         try stage("ppo_page", "ppo (page rankings' reward model)", skip: skipped.contains(.ppo)) {
-            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            let value = try RewardModel.load(dir("reward_page"), device: device)
-            var o = PPOOptions()
-            o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
-            o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
-            let scorer = try makeScorer(rewardModel: dir("reward_page"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
-            try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
-                .run(prompts: rlPrompts, log: try quiet("ppo", "ppo_page"))
-            try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo_page"))
+            _ = try ppo(into: "ppo_page", reward: "reward_page", rlRows: rlRows, rlPrompts: rlPrompts, tok: tok)
         }
     }
 }

@@ -169,11 +169,7 @@ public final class PipelineRun {
         let rlRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "rl_prompts.jsonl"))
         let rlPrompts = try data.prompts(rlRows)
         try stage("dpo", "dpo", skip: skipped.contains(.dpo)) {
-            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            var o = DPOOptions()
-            o.epochs = Double(p.dpoEpochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
-            try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(trainPairs, log: try quiet("dpo", "dpo"))
-            try Checkpoint.save(policy, tokenizer: tok, to: dir("dpo"))
+            try dpo(into: "dpo", pairs: trainPairs, epochs: p.dpoEpochs, tok: tok)
         }
         try stage("grpo", "grpo", skip: skipped.contains(.grpo)) {
             let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
@@ -187,16 +183,7 @@ public final class PipelineRun {
             try Checkpoint.save(policy, tokenizer: tok, to: dir("grpo"))
         }
         try stage("ppo", "ppo", skip: skipped.contains(.ppo)) {
-            let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            let value = try RewardModel.load(dir("reward"), device: device)
-            var o = PPOOptions()
-            o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
-            o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
-            let scorer = try makeScorer(rewardModel: dir("reward"), checker: false, prompts: rlRows, tokenizer: tok, device: device)
-            let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
-            ppoHistory = try t.run(prompts: rlPrompts, log: try quiet("ppo", "ppo"))
-            try Checkpoint.save(policy, tokenizer: tok, to: dir("ppo"))
+            ppoHistory = try ppo(into: "ppo", reward: "reward", rlRows: rlRows, rlPrompts: rlPrompts, tok: tok)
         }
         // 6. The same preference stages from rankings a (simulated) person made on the page.
         if let source = pageRankings { try pageStages(source, data: data, tok: tok, rlRows: rlRows, rlPrompts: rlPrompts) }
@@ -226,6 +213,31 @@ public final class PipelineRun {
             }
         }
         try PipelineReport(run: self).write()
+    }
+
+    /// DPO from the SFT model on `pairs` into `dir(name)`, with the preset's settings.
+    func dpo(into name: String, pairs: [TokenizedPair], epochs: Int, tok: Tokenizer) throws {
+        let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+        var o = DPOOptions()
+        o.epochs = Double(epochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
+        try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(pairs, log: try quiet("dpo", name))
+        try Checkpoint.save(policy, tokenizer: tok, to: dir(name))
+    }
+
+    /// PPO from the SFT model against the reward model in `dir(reward)` (also the value model's
+    /// start) into `dir(name)`, with the preset's settings; returns its per-step figures.
+    func ppo(into name: String, reward: String, rlRows: [RLPrompt], rlPrompts: [[Int32]], tok: Tokenizer) throws -> [[String: Double]] {
+        let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+        let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+        let value = try RewardModel.load(dir(reward), device: device)
+        var o = PPOOptions()
+        o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
+        o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
+        let scorer = try makeScorer(rewardModel: dir(reward), checker: false, prompts: rlRows, tokenizer: tok, device: device)
+        let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
+        let history = try t.run(prompts: rlPrompts, log: try quiet("ppo", name))
+        try Checkpoint.save(policy, tokenizer: tok, to: dir(name))
+        return history
     }
 
     /// Greedy, T = 0.7 and T = 1.2 answers to the same prompts.

@@ -12,10 +12,16 @@ import FoundryData
 /// Skipped, saying so, where chromedriver is missing. With FOUNDRY_SCREENSHOTS=DIR the two tabs
 /// are saved there as PNG (docs/serve.md shows them).
 final class BrowserTests: XCTestCase {
-    func testChatAndRankInHeadlessChromium() async throws {
-        guard let driverPath = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first(where: FileManager.default.isExecutableFile) else {
+    /// chromedriver's path, or a skip saying how to install it.
+    static func driverPath() throws -> String {
+        guard let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first(where: FileManager.default.isExecutableFile) else {
             throw XCTSkip("chromedriver is not installed (Debian: apt-get install chromium chromium-driver)")
         }
+        return path
+    }
+
+    func testChatAndRankInHeadlessChromium() async throws {
+        let driverPath = try Self.driverPath()
         let rankings = CLI.tempDir() + "/rankings.jsonl"
         var options = ServeTests.testOptions
         options.k = 4
@@ -113,9 +119,7 @@ extension BrowserTests {
     /// The Rank tab as people use it: the mouse, then the keyboard only, a reload in the middle
     /// of a ranking, ties, and a phone's width. Every action must send exactly one request.
     func testRankTabWithKeyboardReloadTiesAndPhoneWidth() async throws {
-        guard let driverPath = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first(where: FileManager.default.isExecutableFile) else {
-            throw XCTSkip("chromedriver is not installed (Debian: apt-get install chromium chromium-driver)")
-        }
+        let driverPath = try Self.driverPath()
         let rankings = CLI.tempDir() + "/rankings.jsonl"
         var options = ServeTests.testOptions
         options.k = 3
@@ -275,36 +279,10 @@ struct WebDriver {
         // Blocking socket calls run on a Dispatch thread: on the cooperative pool (two threads on a
         // two-core machine) they could starve the server's own handlers that the browser waits on.
         let reply: [UInt8] = try await withCheckedThrowingContinuation { (done: CheckedContinuation<[UInt8], Error>) in
-          DispatchQueue.global().async {
-           done.resume(with: Result {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard ok == 0 else { throw FoundryTestError("cannot connect to \(url)") }
-            var sent = 0
-            while sent < request.count {
-                let n = request[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-                guard n > 0 else { throw FoundryTestError("send to \(url) failed") }
-                sent += n
+            DispatchQueue.global().async {
+                // chromedriver answers "Connection: close" but leaves the socket open: read to Content-Length.
+                done.resume(with: Result { try RawHTTP.exchange(port: port, request, until: RawHTTP.hasWholeBody) })
             }
-            var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
-            // chromedriver answers "Connection: close" but leaves the socket open: read to Content-Length.
-            while true {
-                let n = recv(fd, &chunk, chunk.count, 0)
-                if n <= 0 { break }
-                out += chunk[0..<n]
-                if let split = out.firstRange(of: Array("\r\n\r\n".utf8)) {
-                    let head = String(decoding: out[0..<split.lowerBound], as: UTF8.self).lowercased()
-                    if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-                       let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)),
-                       out.count - split.upperBound >= length { break }
-                }
-            }
-            return out
-           })
-          }
         }
         guard let split = reply.firstRange(of: Array("\r\n\r\n".utf8)) else { throw FoundryTestError("no HTTP answer from \(url)") }
         let status = Int(String(decoding: reply[0..<split.lowerBound], as: UTF8.self).split(separator: " ")[1]) ?? 0
@@ -371,6 +349,47 @@ struct WebDriver {
         // and chromedriver inherits that.
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+}
+
+/// One HTTP exchange over a plain blocking socket to 127.0.0.1 (for chromedriver, and for
+/// requests URLSession will not send as written, such as a Host of the test's choosing).
+enum RawHTTP {
+    static func exchange(port: Int, _ request: [UInt8], until done: ([UInt8]) -> Bool) throws -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { throw FoundryTestError("cannot connect to port \(port)") }
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw FoundryTestError("send to port \(port) failed") }
+            sent += n
+        }
+        var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
+        while !done(out) {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            out += chunk[0..<n]
+        }
+        return out
+    }
+
+    /// Whether `out` holds the head and as many body bytes as its Content-Length says.
+    static func hasWholeBody(_ out: [UInt8]) -> Bool {
+        guard let split = out.firstRange(of: Array("\r\n\r\n".utf8)) else { return false }
+        let head = String(decoding: out[0..<split.lowerBound], as: UTF8.self).lowercased()
+        guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+              let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return false }
+        return out.count - split.upperBound >= length
+    }
+
+    /// The status of an answer's first line.
+    static func status(_ out: [UInt8]) -> Int {
+        let line = String(decoding: out.prefix(64), as: UTF8.self).split(separator: " ")
+        return line.count > 1 ? Int(line[1]) ?? 0 : 0
     }
 }
 

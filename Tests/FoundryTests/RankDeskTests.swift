@@ -100,36 +100,15 @@ final class RankDeskTests: XCTestCase {
                                              headers: ["Origin": "http://127.0.0.1:1"])
         XCTAssertEqual(fromElsewhere.status, 403)
         // DNS rebinding: a hostile name that resolves to 127.0.0.1 keeps its name in Host.
-        let rebound = try Self.rawStatus(port: s.port, "POST /foundry/rank/session HTTP/1.1\r\nHost: evil.example:\(s.port)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
-        XCTAssertEqual(rebound, 403)
+        let rebound = try RawHTTP.exchange(port: s.port, Array(("POST /foundry/rank/session HTTP/1.1\r\nHost: evil.example:\(s.port)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}").utf8), until: RawHTTP.hasWholeBody)
+        XCTAssertEqual(RawHTTP.status(rebound), 403)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path), "nothing was written")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".skipped"))
         // The page itself (same origin) still works.
         let same = try await s.post("/foundry/rank/submit", body, headers: ["Origin": "http://127.0.0.1:\(s.port)", "Sec-Fetch-Site": "same-origin"])
         XCTAssertEqual(same.status, 200, "\(same.json)")
         await s.stop()
-    }
-
-    /// One request over a plain socket (URLSession will not send a Host of our choosing); its status.
-    static func rawStatus(port: Int, _ request: String) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { throw FoundryTestError("cannot connect") }
-        let bytes = Array(request.utf8)
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n <= 0 { break }
-            out += chunk[0..<n]
-            if out.firstRange(of: Array("\r\n".utf8)) != nil { break }
-        }
-        let line = String(decoding: out, as: UTF8.self).split(separator: " ")
-        return line.count > 1 ? Int(line[1]) ?? 0 : 0
     }
 
     /// A random chat model produces its special tokens often; no chat reply, streamed or whole,
