@@ -16,8 +16,10 @@ public struct LineLog: Sendable {
     public typealias Writer = @Sendable (Int32, UnsafeRawBufferPointer) -> Int
     let writer: Writer
 
-    public init(path: String, writer: @escaping Writer = { fd, bytes in Glibc.write(fd, bytes.baseAddress, bytes.count) }) {
-        self.path = path; self.writer = writer
+    /// `writer` nil: write(2).
+    public init(path: String, writer: Writer? = nil) {
+        self.path = path
+        self.writer = writer ?? { fd, bytes in Glibc.write(fd, bytes.baseAddress, bytes.count) }
     }
 
     /// What a repair did: the bytes of a torn last line moved to `tornPath`, if there was one.
@@ -86,8 +88,20 @@ public struct LineLog: Sendable {
         guard failure != 0 else { return }
         // Roll back to the length before this line, so the file never holds part of it.
         let rolledBack = ftruncate(fd, before) == 0 && fsync(fd) == 0
-        throw FoundryError("could not write to \(path): \(String(cString: strerror(failure)))"
-            + (failure == ENOSPC ? " (the disk is full: free some space and send it again)" : "")
-            + (rolledBack ? "; nothing of this line was kept" : "; the partial line will be moved to \(tornPath) before the next write"))
+        throw WriteFailure(log: self, code: failure, rolledBack: rolledBack)
+    }
+
+    /// A line that could not be written: the errno that stopped it, and whether the file was
+    /// cut back to its length before the line.
+    public struct WriteFailure: Error, CustomStringConvertible {
+        public let log: LineLog
+        public let code: Int32
+        public let rolledBack: Bool
+        public var diskFull: Bool { code == ENOSPC }
+        public var description: String {
+            "could not write to \(log.path): \(String(cString: strerror(code)))"
+                + (diskFull ? " (the disk is full: free some space and send it again)" : "")
+                + (rolledBack ? "; nothing of this line was kept" : "; the partial line will be moved to \(log.tornPath) before the next write")
+        }
     }
 }

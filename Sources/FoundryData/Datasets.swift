@@ -93,26 +93,24 @@ public struct RankingExample: Equatable, Sendable {
         return out
     }
 
-    /// The comparisons a ranking implies, better response first (TRL's chosen/rejected): C(K, 2)
-    /// less the tied pairs.
+    /// The ranking positions (i < j) of every pair the levels tell apart, better first: C(K, 2)
+    /// less the tied pairs. The one enumeration behind `pairs`, the loss and every accuracy.
+    public static func toldApart(_ levels: [Int]) -> [(better: Int, worse: Int)] {
+        levels.indices.flatMap { i in ((i + 1)..<levels.count).filter { levels[i] < levels[$0] }.map { (i, $0) } }
+    }
+
+    /// How many pairs of positions the levels leave tied.
+    public static func tiedCount(_ levels: [Int]) -> Int {
+        levels.count * (levels.count - 1) / 2 - toldApart(levels).count
+    }
+
+    /// The comparisons a ranking implies, better response first (TRL's chosen/rejected).
     public var pairs: [PreferenceExample] {
-        let level = levels
-        var out: [PreferenceExample] = []
-        for i in ranking.indices {
-            for j in (i + 1)..<ranking.count where level[i] < level[j] {
-                out.append(PreferenceExample(prompt: prompt, chosen: responses[ranking[i]], rejected: responses[ranking[j]]))
-            }
-        }
-        return out
+        Self.toldApart(levels).map { PreferenceExample(prompt: prompt, chosen: responses[ranking[$0.better]], rejected: responses[ranking[$0.worse]]) }
     }
 
     /// Pairs of responses the ranking leaves tied.
-    public var tiedPairs: Int {
-        let level = levels
-        var n = 0
-        for i in ranking.indices { for j in (i + 1)..<ranking.count where level[i] == level[j] { n += 1 } }
-        return n
-    }
+    public var tiedPairs: Int { Self.tiedCount(levels) }
 }
 
 /// A prompt for RL or evaluation, with the reference answer when the task is verifiable.
@@ -230,9 +228,9 @@ public enum Datasets {
     }
 
     /// One ranking row checked exactly as the reader checks it (the server checks what a person
-    /// submits with it, so every line it appends reads back); the problem as a FoundryError.
+    /// submits with it, so every line it appends reads back); the problem as a `RowError`.
     public static func ranking(from row: JSONValue) throws -> RankingExample {
-        do { return try parseRanking(row) } catch let p as RowProblem { throw FoundryError(p.message) }
+        do { return try parseRanking(row) } catch let p as RowProblem { throw RowError(field: p.field, description: p.message) }
     }
 
     static func parseRanking(_ row: JSONValue) throws -> RankingExample {
@@ -263,25 +261,25 @@ public enum Datasets {
     /// each group's members next to each other in `ranking`. Absent or null: no ties.
     static func parseTies(_ value: JSONValue?, ranking: [Int]) throws -> [[Int]] {
         guard let value, !value.isNull else { return [] }
-        guard let groups = value.array else { throw RowProblem("\"ties\" must be a list of groups of response indices, e.g. [[0, 2]]") }
+        guard let groups = value.array else { throw RowProblem(field: "ties", "\"ties\" must be a list of groups of response indices, e.g. [[0, 2]]") }
         var seen = Set<Int>()
         return try groups.map { g -> [Int] in
             guard let list = g.array, list.count >= 2 else {
-                throw RowProblem("each group in \"ties\" must list at least 2 response indices, not \(g)")
+                throw RowProblem(field: "ties", "each group in \"ties\" must list at least 2 response indices, not \(g)")
             }
             let members = try list.map { v -> Int in
                 guard case .number(let d) = v, d == d.rounded(), d >= 0, d < Double(ranking.count) else {
-                    throw RowProblem("\"ties\" holds \(v), not an index into the \(ranking.count) responses")
+                    throw RowProblem(field: "ties", "\"ties\" holds \(v), not an index into the \(ranking.count) responses")
                 }
                 return Int(d)
             }
             guard Set(members).count == members.count, seen.isDisjoint(with: members) else {
-                throw RowProblem("\"ties\" lists response \(members.first { seen.contains($0) } ?? members[0]) twice")
+                throw RowProblem(field: "ties", "\"ties\" lists response \(members.first { seen.contains($0) } ?? members[0]) twice")
             }
             seen.formUnion(members)
             let places = members.map { ranking.firstIndex(of: $0)! }.sorted()
             guard places.last! - places.first! == places.count - 1 else {
-                throw RowProblem("tied responses \(members) must sit next to each other in \"ranking\" \(ranking)")
+                throw RowProblem(field: "ties", "tied responses \(members) must sit next to each other in \"ranking\" \(ranking)")
             }
             return members
         }
@@ -352,7 +350,15 @@ public enum Datasets {
 
     struct RowProblem: Error {
         let message: String
-        init(_ m: String) { message = m }
+        /// The field at fault, where a caller reports it (the server's 400 `param`).
+        var field: String?
+        init(field: String? = nil, _ m: String) { message = m; self.field = field }
+    }
+
+    /// A row's problem as `ranking(from:)` reports it: the message and the field at fault.
+    public struct RowError: Error, CustomStringConvertible {
+        public let field: String?
+        public let description: String
     }
 
     static func typeName(_ v: JSONValue) -> String {

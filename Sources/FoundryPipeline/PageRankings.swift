@@ -47,7 +47,7 @@ extension PipelineRun {
     /// (rpo_alpha) would otherwise also train on wrong answers ranked above worse ones (from the
     /// same 360 rankings, 4 epochs: 91.0% held-out with the best-first pairs, 89.5% with all).
     func pageStages(_ source: PageRankingSource, data: StageData, tok: Tokenizer, rlRows: [RLPrompt], rlPrompts: [[Int32]]) throws {
-        let k = p.rankK > 2 ? p.rankK : 4
+        let k = p.pageRankK
         let pageDir = dir("page"), file = Checkpoint.path(pageDir, "rankings.jsonl")
         try AtomicFile.makeDirectory(pageDir)
         let summaryFile = Checkpoint.path(pageDir, "summary.json")
@@ -69,15 +69,9 @@ extension PipelineRun {
         // Held out as `foundry reward` holds out (a seeded shuffle, a tenth), so the command
         // reproduces the figure from the same file and seed.
         let (train, heldOut) = HeldOut.split(all, fraction: RewardOptions().heldOutFraction, seed: seed)
-        try stage("reward_page", "reward model (page rankings)") {
-            let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
-            var o = RewardOptions()
-            o.epochs = RewardOptions.rankingsEpochs(rows: train.count, batch: o.batch); o.lr = RewardOptions.rankingsLR
-            o.seed = seed; o.logEvery = 25
-            try RewardTrainer(model: rm, options: o, pad: tok.eosToken).run(rankings: train, log: try quiet("reward", "reward_page"))
-            try rm.save(tokenizer: tok, to: dir("reward_page"))
-        }
+        try trainReward(into: "reward_page", "reward model (page rankings)",
+                        epochs: RewardOptions.rankingsEpochs(rows: train.count, batch: RewardOptions().batch), lr: RewardOptions.rankingsLR,
+                        tok: tok) { try $0.run(rankings: train, log: try quiet("reward", "reward_page")) }
         let heldPairs = heldOut.flatMap(\.pairs), tied = heldOut.reduce(0) { $0 + $1.tiedPairs }
         var figures: [String: Double] = ["pairwise_accuracy": .nan, "margin": .nan, "loss": .nan,
                                          "pairs": Double(heldPairs.count), "tied_pairs": Double(tied), "rankings": Double(rows.count),
@@ -85,11 +79,9 @@ extension PipelineRun {
         if heldPairs.isEmpty {
             say("   reward_page: every held-out pair is tied (\(tied)): no accuracy to measure")
         } else {
-            let m = try RewardTrainer(model: try RewardModel.load(dir("reward_page"), device: device), options: RewardOptions(), pad: tok.eosToken)
-                .evaluate(heldPairs)
-            figures["pairwise_accuracy"] = m.accuracy; figures["margin"] = m.margin; figures["loss"] = m.loss
+            figures.merge(try rewardFigures("reward_page", on: heldPairs, tok: tok)) { _, measured in measured }
             say(String(format: "   reward_page: held-out accuracy %.1f%% over %ld distinguishable pairs (%ld tied pairs not counted)",
-                       100 * m.accuracy, heldPairs.count, tied))
+                       100 * figures["pairwise_accuracy"]!, heldPairs.count, tied))
         }
         metrics["reward_model_page"] = figures
         let bestPairs = train.flatMap(\.bestPairs)

@@ -62,6 +62,8 @@ public struct PipelinePreset: Sendable {
     /// comparisons than the 3,600 synthetic pairs, so they take more passes. From one tiny-preset
     /// run's 400 page rankings: 1 epoch +1.5 points over SFT, 4 epochs +3.5.
     public var pageDPOEpochs = 4
+    /// Responses a prompt on the page: `rankK` where it asks for rankings, else 4.
+    public var pageRankK: Int { rankK > 2 ? rankK : 4 }
 
     public static func named(_ name: Name) -> PipelinePreset {
         switch name {

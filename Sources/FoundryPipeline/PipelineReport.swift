@@ -101,8 +101,7 @@ struct PipelineReport {
             run.say(String(format: "reward model pairwise accuracy %.1f%%", 100 * rm["pairwise_accuracy"]!)
                     + (run.metrics["reward_model_pairs"].map { String(format: " (rankings of %ld; pairs of the same prompts: %.1f%%)", run.p.rankK, 100 * $0["pairwise_accuracy"]!) } ?? ""))
         }
-        if let page = run.metrics["reward_model_page"], let sft = run.metrics["sft"]?["accuracy"] {
-            func gain(_ n: String) -> String { run.metrics[n]?["accuracy"].map { String(format: "%+.1f", 100 * ($0 - sft)) } ?? "skipped" }
+        if let page = run.metrics["reward_model_page"], run.metrics["sft"] != nil {
             run.say(String(format: "page rankings: reward model %.1f%% over %.0f distinguishable held-out pairs; ", 100 * page["pairwise_accuracy"]!, page["pairs"]!)
                     + "gain over SFT (points, greedy): PPO \(gain("ppo_page")), DPO \(gain("dpo_page")) (synthetic comparisons: PPO \(gain("ppo")), DPO \(gain("dpo")))")
         }
@@ -115,13 +114,18 @@ struct PipelineReport {
 }
 
 extension PipelineReport {
+    /// A stage's greedy held-out accuracy minus SFT's, in points ("skipped" where it did not run).
+    func gain(_ name: String) -> String {
+        guard let sft = run.metrics["sft"]?["accuracy"], let a = run.metrics[name]?["accuracy"] else { return "skipped" }
+        return String(format: "%+.1f", 100 * (a - sft))
+    }
+
     /// With --rankings-from page: what the simulated person made on the page and what it taught.
     func pageSection() -> String {
-        guard let page = run.metrics["reward_model_page"], let sft = run.metrics["sft"]?["accuracy"] else { return "" }
-        func gain(_ n: String) -> String { run.metrics[n]?["accuracy"].map { String(format: "%+.1f", 100 * ($0 - sft)) } ?? "skipped" }
+        guard let page = run.metrics["reward_model_page"], run.metrics["sft"] != nil else { return "" }
         let s = run.pageSummary ?? PageRankingSummary()
         var md = "\n## Rankings made on the page\n\n"
-        md += "A simulated person ranked \(s.ranked) prompts of the SFT model's responses (K = \(run.p.rankK > 2 ? run.p.rankK : 4)) through the page's own "
+        md += "A simulated person ranked \(s.ranked) prompts of the SFT model's responses (K = \(run.p.pageRankK)) through the page's own "
         md += "HTTP calls (`foundry serve`'s Rank tab): the correct answer first, then wrong bare numbers, then anything else, "
         md += "equally good within each group (ties). The page skipped \(s.skipped) prompts by itself (one distinct response only); "
         md += "\(s.short) rankings had fewer than K responses and \(s.raised) had a response sampled at a raised temperature.\n\n"

@@ -131,23 +131,14 @@ public final class PipelineRun {
         // 4. Reward model.
         let pairs = try data.pairs(try Datasets.readPreferences(path: Checkpoint.path(taskDir, "prefs.jsonl")))
         let heldPairs = Array(pairs.suffix(max(1, pairs.count / 10))), trainPairs = Array(pairs.dropLast(max(1, pairs.count / 10)))
-        /// Trains a reward model from the SFT model into `name` (unless it is there to reuse).
         func trainReward(_ name: String, _ title: String, _ train: (RewardTrainer) throws -> Void) throws {
-            try stage(name, title) {
-                let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-                let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
-                var o = RewardOptions()
-                o.epochs = Double(p.rewardEpochs); o.lr = p.rewardLR; o.seed = seed; o.logEvery = 25
-                try train(try RewardTrainer(model: rm, options: o, pad: tok.eosToken))
-                try rm.save(tokenizer: tok, to: dir(name))
-            }
+            try self.trainReward(into: name, title, epochs: Double(p.rewardEpochs), lr: p.rewardLR, tok: tok, train)
         }
         /// A reward model's figures on the held-out comparisons.
         func evaluateReward(_ name: String) throws -> [String: Double] {
-            let m = try RewardTrainer(model: try RewardModel.load(dir(name), device: device), options: RewardOptions(), pad: tok.eosToken)
-                .evaluate(heldPairs)
-            say(String(format: "   %@: held-out pairwise accuracy %.1f%% over %ld pairs", name, 100 * m.accuracy, heldPairs.count))
-            return ["pairwise_accuracy": m.accuracy, "margin": m.margin, "loss": m.loss]
+            let m = try rewardFigures(name, on: heldPairs, tok: tok)
+            say(String(format: "   %@: held-out pairwise accuracy %.1f%% over %ld pairs", name, 100 * m["pairwise_accuracy"]!, heldPairs.count))
+            return m
         }
         if p.rankK > 2 {
             // People's rankings of K responses to as many prompts as the pairs have; a model from
@@ -213,6 +204,26 @@ public final class PipelineRun {
             }
         }
         try PipelineReport(run: self).write()
+    }
+
+    /// Trains a reward model from the SFT model into `dir(name)` (unless it is there to reuse).
+    func trainReward(into name: String, _ title: String, epochs: Double, lr: Float, tok: Tokenizer,
+                     _ train: (RewardTrainer) throws -> Void) throws {
+        try stage(name, title) {
+            let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
+            let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
+            var o = RewardOptions()
+            o.epochs = epochs; o.lr = lr; o.seed = seed; o.logEvery = 25
+            try train(try RewardTrainer(model: rm, options: o, pad: tok.eosToken))
+            try rm.save(tokenizer: tok, to: dir(name))
+        }
+    }
+
+    /// The reward model in `dir(name)` on `pairs`: pairwise accuracy, mean margin and loss.
+    func rewardFigures(_ name: String, on pairs: [TokenizedPair], tok: Tokenizer) throws -> [String: Double] {
+        let m = try RewardTrainer(model: try RewardModel.load(dir(name), device: device), options: RewardOptions(), pad: tok.eosToken)
+            .evaluate(pairs)
+        return ["pairwise_accuracy": m.accuracy, "margin": m.margin, "loss": m.loss]
     }
 
     /// DPO from the SFT model on `pairs` into `dir(name)`, with the preset's settings.

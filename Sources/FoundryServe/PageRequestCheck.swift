@@ -55,7 +55,7 @@ struct PageRequestCheck: Sendable {
 
     func allowed(_ name: String) -> Bool {
         let n = name.lowercased()
-        return n == host.lowercased() || ServeOptions.isLoopback(n) || n == "[::1]"
+        return n == host.lowercased() || ServeOptions.isLoopback(n)
     }
 
     /// "name:port" or "[v6]:port" → (name, port).

@@ -51,13 +51,14 @@ public actor RankingDesk {
         let note: String?
     }
 
+    /// One prompt handed to one ranker: a class, so a `next` waiting on its sampling can tell
+    /// (by identity) whether the lease it waited for is still the prompt's.
     final class Lease {
-        let id: String, ranker: String, index: Int
-        var since: Date
+        let id: String, ranker: String, since: Date
         let sampling: Task<Sampled?, Error>
         var sampled: Sampled?
-        init(id: String, ranker: String, index: Int, since: Date, sampling: Task<Sampled?, Error>) {
-            self.id = id; self.ranker = ranker; self.index = index; self.since = since; self.sampling = sampling
+        init(id: String, ranker: String, since: Date, sampling: Task<Sampled?, Error>) {
+            self.id = id; self.ranker = ranker; self.since = since; self.sampling = sampling
         }
     }
 
@@ -70,8 +71,8 @@ public actor RankingDesk {
         guard model.template != nil else {
             throw FoundryError("the Rank tab needs a chat model (its tokenizer has no <|user|>/<|assistant|>): serve an SFT, PPO, DPO or GRPO checkpoint")
         }
-        rankings = writer.map { LineLog(path: path, writer: $0) } ?? LineLog(path: path)
-        skips = writer.map { LineLog(path: path + ".skipped", writer: $0) } ?? LineLog(path: path + ".skipped")
+        rankings = LineLog(path: path, writer: writer)
+        skips = LineLog(path: path + ".skipped", writer: writer)
         self.k = k; self.model = model
         self.temperature = temperature; self.maxTokens = maxTokens; self.score = score; self.leaseSeconds = leaseSeconds
         self.seed = seed
@@ -165,7 +166,7 @@ public actor RankingDesk {
             let (model, prompt, k, t, maxTokens) = (self.model, prompts[i], self.k, temperature, self.maxTokens)
             let seed = self.seed.map { $0 &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15 }
             let task = Task { try await Self.sample(model, prompt: prompt, k: k, temperature: t, maxTokens: maxTokens, seed: seed) }
-            leases[i] = Lease(id: Self.token(), ranker: ranker, index: i, since: now, sampling: task)
+            leases[i] = Lease(id: Self.token(), ranker: ranker, since: now, sampling: task)
             held[ranker] = i
         }
     }
@@ -242,41 +243,39 @@ public actor RankingDesk {
             try skip(i, reason: nil)
             return OpenAI.encode(Receipt(ok: true, progress: progress, scores: nil, agreement: nil))
         }
-        // The row as it will be written, checked as `foundry reward` will read it.
+        // The row as it will be written, checked as `foundry reward` will read it; the
+        // temperatures only when some response was sampled above the asked one.
+        let raised = sampled.temperatures.contains { $0 != temperature }
         let row: RankingExample
         do {
             row = try Datasets.ranking(from: .object([
                 ("prompt", .string(prompts[i])), ("responses", .array(sampled.responses.map { .string($0) })),
                 ("ranking", f["ranking"] ?? .null), ("ties", f["ties"] ?? .null),
-                ("temperatures", .array(sampled.temperatures.map { .number(Double($0)) }))]))
-        } catch let e as FoundryError {
-            throw APIError.invalid(e.message.contains("\"ties\"") || e.message.hasPrefix("tied") ? "ties" : "ranking",
-                                   "\(e.message) (the \(sampled.responses.count) responses are numbered 0-\(sampled.responses.count - 1))")
+                ("temperatures", raised ? .array(sampled.temperatures.map { .number(Double($0)) }) : .null)]))
+        } catch let e as Datasets.RowError {
+            throw APIError.invalid(e.field ?? "ranking", "\(e) (the \(sampled.responses.count) responses are numbered 0-\(sampled.responses.count - 1))")
         }
-        var written = row
-        if !sampled.temperatures.contains(where: { $0 != temperature }) { written.temperatures = nil }
-        try write(Datasets.line(written), to: rankings)
+        try write(Datasets.line(row), to: rankings)
         done.insert(i); leases[i] = nil; held[ranker] = nil; ranked += 1
         var scores: [Double]?, agreement: Double?, compared: Int?
         if let score {
             let s = try await score(prompts[i], sampled.responses)
             scores = s
             // Only pairs the person and the reward model both tell apart count.
-            let level = row.levels, order = row.ranking
-            var agree = 0, pairs = 0
-            for a in 0..<order.count { for b in (a + 1)..<order.count where level[a] < level[b] && s[order[a]] != s[order[b]] {
-                pairs += 1
-                if s[order[a]] > s[order[b]] { agree += 1 }
-            } }
-            compared = pairs
-            agreement = pairs > 0 ? Double(agree) / Double(pairs) : nil
+            let order = row.ranking
+            let both = RankingExample.toldApart(row.levels).filter { s[order[$0.better]] != s[order[$0.worse]] }
+            let agree = both.filter { s[order[$0.better]] > s[order[$0.worse]] }.count
+            compared = both.count
+            agreement = both.isEmpty ? nil : Double(agree) / Double(both.count)
         }
         return OpenAI.encode(Receipt(ok: true, progress: progress, scores: scores, agreement: agreement, compared: compared))
     }
 
     private func write(_ line: [UInt8], to log: LineLog) throws {
-        do { try log.append(line) } catch let e as FoundryError {
-            throw APIError(e.message.contains("disk is full") ? 507 : 500, e.message, type: "server_error", code: "write_failed")
+        do { try log.append(line) } catch let e as LineLog.WriteFailure {
+            throw APIError(e.diskFull ? 507 : 500, "\(e)", type: "server_error", code: "write_failed")
+        } catch let e as FoundryError {
+            throw APIError(500, e.message, type: "server_error", code: "write_failed")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FoundryData
 
 /// The post-training losses, as plain functions of per-sequence (or per-token) scalars that
 /// return the loss and its gradient with respect to those scalars. The model only ever sees
@@ -36,9 +37,8 @@ public enum Losses {
     /// margin r_better − r_worse over the pairs counted.
     public static func ranking(rewards r: [Double], levels: [Int]? = nil, centerCoefficient: Double = 0)
         -> (loss: Double, dRewards: [Double], correct: Int, pairs: Int, margin: Double) {
-        let K = r.count, level = levels ?? Array(0..<K)
-        var counted: [(Int, Int)] = []
-        for i in 0..<K { for j in (i + 1)..<K where level[i] < level[j] { counted.append((i, j)) } }
+        let K = r.count
+        let counted = RankingExample.toldApart(levels ?? Array(0..<K))
         let pairs = counted.count
         var loss = 0.0, d = [Double](repeating: 0, count: K), correct = 0, margin = 0.0
         for (i, j) in counted {

@@ -50,7 +50,7 @@ public struct TokenizedRanking {
     /// Its comparisons, better first: C(K, 2) less the tied pairs.
     public var pairs: [TokenizedPair] {
         let r = ranked
-        return r.indices.flatMap { i in ((i + 1)..<r.count).filter { levels[i] < levels[$0] }.map { TokenizedPair(chosen: r[i], rejected: r[$0]) } }
+        return RankingExample.toldApart(levels).map { TokenizedPair(chosen: r[$0.better], rejected: r[$0.worse]) }
     }
     /// The best response(s) against each response ranked below them: the pairs DPO takes from
     /// rankings, so that its NLL term (rpo_alpha) trains only on answers the person ranked first.
@@ -61,9 +61,7 @@ public struct TokenizedRanking {
         }
     }
     /// Pairs left tied (by the person, or identical responses).
-    public var tiedPairs: Int {
-        levels.indices.reduce(0) { n, i in n + ((i + 1)..<levels.count).filter { levels[i] == levels[$0] }.count }
-    }
+    public var tiedPairs: Int { RankingExample.tiedCount(levels) }
 }
 
 /// Keeps chosen parameters fixed: their values are copied once and written back after every
