@@ -154,5 +154,11 @@ final class PipelineTests: XCTestCase {
         let bad = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--rankings-from", "pages"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("synthetic") && bad.stderr.contains("page"), bad.stderr)
+        let few = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--rankings-from", "page", "--page-rankings", "5"])
+        XCTAssertNotEqual(few.status, 0)
+        XCTAssertTrue(few.stderr.contains("--page-rankings must be 10 or more"), few.stderr)
+        let wide = try CLI.run(["pipeline", "--preset", "test", "--out", out, "--rankings-from", "page", "--rank-k", "12"])
+        XCTAssertNotEqual(wide.status, 0)
+        XCTAssertTrue(wide.stderr.contains("at most 9 responses"), wide.stderr)
     }
 }
