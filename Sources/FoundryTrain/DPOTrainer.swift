@@ -45,7 +45,7 @@ public final class DPOTrainer {
     public let optimizer: PolicyUpdate
     let pad: Int32
     /// The processes of a data-parallel run; each computes its shard of every batch's pairs.
-    let collective: Collective
+    public let collective: Collective
 
     public init(policy: GPT2, options: DPOOptions, pad: Int32, collective: Collective = SingleProcess()) throws {
         try collective.checkSplits(batch: options.batch, "pairs")
@@ -59,15 +59,10 @@ public final class DPOTrainer {
                       pad: pad, maxSeq: policy.config.maxSeq)
     }
 
-    /// What a resumed run must keep (`StageCheckpoint`).
-    public func resumeSettings(pairs: Int) -> [String: String] {
-        ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
-         "--batch": "\(options.batch)", "--beta": "\(options.beta)", "--loss": options.loss.rawValue, "--rpo-alpha": "\(options.rpoAlpha)",
-         "--seed": "\(options.seed)", "pairs": "\(pairs)"].merging(optimizer.resumeSettings) { a, _ in a }
-    }
-
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
+    var pairs: [TokenizedPair] = []
+    var history: [[String: Double]] = []
 
     /// Trains on `pairs`; with `checkpoint` it saves every `saveEvery` steps, at a signal and at
     /// the end; with `resume` it continues the run saved there (the reference's log-probabilities
@@ -75,89 +70,94 @@ public final class DPOTrainer {
     @discardableResult
     public func run(_ pairs: [TokenizedPair], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs for DPO") }
-        let settings = resumeSettings(pairs: pairs.count)
-        var order = BatchOrder(count: pairs.count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
-        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
-        var refChosen = [Double](repeating: 0, count: pairs.count), refRejected = refChosen
-        var first = 0
-        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "dpo", settings: settings) {
-            guard let c = state.vectors["ref_chosen"], let r = state.vectors["ref_rejected"], c.count == pairs.count, r.count == pairs.count else {
-                throw FoundryError("cannot resume: the saved DPO state lacks the reference's log-probabilities for these \(pairs.count) pairs")
-            }
-            refChosen = c; refRejected = r; first = state.step; order = state.order ?? order
-            try optimizer.restore(from: tensors)
-            log.note("resuming at step \(first) of \(steps)")
-        } else {
-            // The reference is the policy before any update: its log-probabilities, once.
-            for start in stride(from: 0, to: pairs.count, by: options.batch) {
-                let idx = Array(start..<min(start + options.batch, pairs.count))
-                let lp = try policy.sequenceLogProbs(batch(pairs, idx))
-                for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
-            }
-        }
-        func save(_ step: Int) throws {
-            try checkpoint?.save(model: policy, state: .init(stage: "dpo", step: step, order: order,
-                                                             vectors: ["ref_chosen": refChosen, "ref_rejected": refRejected], settings: settings),
-                                 tensors: try optimizer.stateTensors(), lora: optimizer.lora)
-        }
-        if checkpoint != nil { Interrupt.install() }
-        defer { if checkpoint != nil { Interrupt.uninstall() } }
-        end = .finished
-        var history: [[String: Double]] = []
-        for step in first..<steps {
-            // Under data parallelism each rank takes a contiguous shard of the batch's pairs; the
-            // loss is the whole batch's mean, so the ranks' gradients add up to it.
-            let global = order.next()
-            let idx = collective.isDistributed ? Array(global[collective.shard(of: global.count)]) : global
-            let n = idx.count, all = Double(global.count)
-            let b = batch(pairs, idx)
-            let tokenLp = try policy.targetLogProbs(b)
-            let seqLp = (0..<b.batch).map { i in tokenLp[i * b.seq..<(i + 1) * b.seq].reduce(0, +) }
-            var dSeq = [Double](repeating: 0, count: b.batch)
-            var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, nll = 0.0
-            // Per-token NLL gradient of the RPO term on each chosen row (0 without it).
-            var dChosenToken = [Double](repeating: 0, count: n)
-            for (k, i) in idx.enumerated() {
-                let r = Losses.dpo(options.loss, beta: options.beta, policyChosen: seqLp[k], policyRejected: seqLp[n + k],
-                                   refChosen: refChosen[i], refRejected: refRejected[i])
-                loss += r.loss / all
-                dSeq[k] = r.dChosen / all; dSeq[n + k] = r.dRejected / all
-                rc += r.rewardChosen / all; rr += r.rewardRejected / all
-                acc += (r.rewardChosen > r.rewardRejected ? 1 : 0) / all
-                if options.rpoAlpha > 0 {
-                    let len = Double(max(1, (0..<b.seq).filter { b.targets[k * b.seq + $0] >= 0 }.count))
-                    nll += -seqLp[k] / len / all
-                    dChosenToken[k] = -options.rpoAlpha / len / all
-                }
-            }
-            loss += options.rpoAlpha * nll
-            // d loss / d(token log p) = d loss / d(sequence log p) on every trained token.
-            var dTok = [Double](repeating: 0, count: b.batch * b.seq)
-            for i in 0..<b.batch {
-                for t in 0..<b.seq where b.targets[i * b.seq + t] >= 0 { dTok[i * b.seq + t] = dSeq[i] + (i < n ? dChosenToken[i] : 0) }
-            }
-            policy.zeroGrad()
-            try policy.backward(b, dLogp: dTok)
-            try collective.sumGradients(of: policy)
-            if collective.isDistributed {
-                loss = try collective.sum(loss); rc = try collective.sum(rc); rr = try collective.sum(rr)
-                acc = try collective.sum(acc); nll = try collective.sum(nll)
-            }
-            _ = try optimizer.update(lr: schedule.lr(step), clip: options.clip).read()
-            var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
-            if options.rpoAlpha > 0 { m["nll_loss"] = nll }
-            history.append(m)
-            log.step(step + 1, of: steps, [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr),
-                                           ("rewards/margins", rc - rr), ("rewards/accuracies", acc)],
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
-            if let checkpoint {
-                let (due, stop) = try checkpoint.decide(step + 1, of: steps, collective)
-                if due && collective.isLeader { try save(step + 1) }
-                if stop { end = .interrupted(step: step + 1); break }
-            }
-        }
-        if case .finished = end, collective.isLeader { try save(steps) }
+        self.pairs = pairs; history = []
+        end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
         return history
+    }
+}
+
+extension DPOTrainer: StageObjective {
+    public var stage: Stage { .dpo }
+    public var steps: Int { BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
+    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps) }
+    public var rows: Int { pairs.count }
+    public var batch: Int { options.batch }
+    public var orderSeed: UInt64 { options.seed }
+    public var logEvery: Int { options.logEvery }
+
+    /// What a resumed run must keep (`StageCheckpoint`).
+    public var resumeSettings: [String: String] {
+        ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
+         "--batch": "\(options.batch)", "--beta": "\(options.beta)", "--loss": options.loss.rawValue, "--rpo-alpha": "\(options.rpoAlpha)",
+         "--seed": "\(options.seed)", "pairs": "\(pairs.count)"].merging(optimizer.resumeSettings) { a, _ in a }
+    }
+
+    /// The reference is the policy before any update: its log-probabilities, once, kept in the
+    /// progress (a resumed run's policy has already moved).
+    public func prepare(_ progress: inout StageProgress) throws {
+        var refChosen = [Double](repeating: 0, count: pairs.count), refRejected = refChosen
+        for start in stride(from: 0, to: pairs.count, by: options.batch) {
+            let idx = Array(start..<min(start + options.batch, pairs.count))
+            let lp = try policy.sequenceLogProbs(batch(pairs, idx))
+            for (k, i) in idx.enumerated() { refChosen[i] = lp[k]; refRejected[i] = lp[idx.count + k] }
+        }
+        progress.vectors = ["ref_chosen": refChosen, "ref_rejected": refRejected]
+    }
+
+    public func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws {
+        guard let c = progress.vectors["ref_chosen"], let r = progress.vectors["ref_rejected"], c.count == pairs.count, r.count == pairs.count else {
+            throw FoundryError("cannot resume: the saved DPO state lacks the reference's log-probabilities for these \(pairs.count) pairs")
+        }
+        try optimizer.restore(from: tensors)
+    }
+
+    public func snapshot() throws -> StageSnapshot {
+        StageSnapshot(model: policy, tensors: try optimizer.stateTensors(), lora: optimizer.lora)
+    }
+
+    public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
+        // Under data parallelism each rank takes a contiguous shard of the batch's pairs; the
+        // loss is the whole batch's mean, so the ranks' gradients add up to it.
+        let idx = step.rows
+        let refChosen = progress.vectors["ref_chosen"]!, refRejected = progress.vectors["ref_rejected"]!
+        let n = idx.count, all = Double(step.batchRows.count)
+        let b = batch(pairs, idx)
+        let tokenLp = try policy.targetLogProbs(b)
+        let seqLp = (0..<b.batch).map { i in tokenLp[i * b.seq..<(i + 1) * b.seq].reduce(0, +) }
+        var dSeq = [Double](repeating: 0, count: b.batch)
+        var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, nll = 0.0
+        // Per-token NLL gradient of the RPO term on each chosen row (0 without it).
+        var dChosenToken = [Double](repeating: 0, count: n)
+        for (k, i) in idx.enumerated() {
+            let r = Losses.dpo(options.loss, beta: options.beta, policyChosen: seqLp[k], policyRejected: seqLp[n + k],
+                               refChosen: refChosen[i], refRejected: refRejected[i])
+            loss += r.loss / all
+            dSeq[k] = r.dChosen / all; dSeq[n + k] = r.dRejected / all
+            rc += r.rewardChosen / all; rr += r.rewardRejected / all
+            acc += (r.rewardChosen > r.rewardRejected ? 1 : 0) / all
+            if options.rpoAlpha > 0 {
+                let len = Double(max(1, (0..<b.seq).filter { b.targets[k * b.seq + $0] >= 0 }.count))
+                nll += -seqLp[k] / len / all
+                dChosenToken[k] = -options.rpoAlpha / len / all
+            }
+        }
+        loss += options.rpoAlpha * nll
+        // d loss / d(token log p) = d loss / d(sequence log p) on every trained token.
+        var dTok = [Double](repeating: 0, count: b.batch * b.seq)
+        for i in 0..<b.batch {
+            for t in 0..<b.seq where b.targets[i * b.seq + t] >= 0 { dTok[i * b.seq + t] = dSeq[i] + (i < n ? dChosenToken[i] : 0) }
+        }
+        policy.zeroGrad()
+        try policy.backward(b, dLogp: dTok)
+        try collective.sumGradients(of: policy)
+        if collective.isDistributed {
+            loss = try collective.sum(loss); rc = try collective.sum(rc); rr = try collective.sum(rr)
+            acc = try collective.sum(acc); nll = try collective.sum(nll)
+        }
+        _ = try optimizer.update(lr: step.lr, clip: options.clip).read()
+        var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
+        if options.rpoAlpha > 0 { m["nll_loss"] = nll }
+        history.append(m)
+        return [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr), ("rewards/margins", rc - rr), ("rewards/accuracies", acc)]
     }
 }

@@ -54,129 +54,133 @@ public final class GRPOTrainer {
         optimizer = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
 
-    /// What a resumed run must keep (`StageCheckpoint`).
-    func resumeSettings(prompts: Int) -> [String: String] {
-        ["--steps": "\(options.steps)", "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)",
-         "--lr": "\(options.lr)", "--beta": "\(options.beta)", "--temperature": "\(options.temperature)",
-         "--max-new-tokens": "\(options.maxNewTokens)", "--dynamic-sampling": "\(options.dynamicSampling)",
-         "--max-sampling-rounds": "\(options.maxSamplingRounds)", "--seed": "\(options.seed)", "prompts": "\(prompts)"].merging(optimizer.resumeSettings) { a, _ in a }
-    }
-
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
+    var prompts: [[Int32]] = []
+    var history: [[String: Double]] = []
+    var sampler: RolloutSampler { RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens) }
 
     /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end; with
     /// `resume` it continues the run saved there (sampling generator and prompt order included).
     @discardableResult
     public func run(prompts: [[Int32]], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for GRPO") }
-        var rng = RNG(seed: options.seed)
-        var order = BatchOrder(count: prompts.count, batch: options.promptsPerStep, seed: options.seed &+ 1)
-        let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
-        var history: [[String: Double]] = []
-        let scoring = scoringTemperature(options.temperature)
-        var stepsWithSignal = 0
-        let settings = resumeSettings(prompts: prompts.count)
-        var first = 0
-        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "grpo", settings: settings) {
-            first = state.step; order = state.order ?? order; rng = state.rng ?? rng
-            stepsWithSignal = Int(state.scalars["steps_with_signal"] ?? 0)
-            try optimizer.restore(from: tensors)
-            log.note("resuming at step \(first) of \(options.steps)")
-        }
-        func save(_ step: Int) throws {
-            try checkpoint?.save(model: policy, state: .init(stage: "grpo", step: step, order: order, rng: rng,
-                                                             scalars: ["steps_with_signal": Double(stepsWithSignal)], settings: settings),
-                                 tensors: try optimizer.stateTensors(), lora: optimizer.lora)
-        }
-        if checkpoint != nil { Interrupt.install() }
-        defer { if checkpoint != nil { Interrupt.uninstall() } }
-        end = .finished
-        for step in first..<options.steps {
-            let stepSize = options.promptsPerStep * options.groupSize
-            var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
-            var groups = 0, groupStd = 0.0, zeroStdGroups = 0.0, sampledLength = 0
-            for _ in 0..<(options.dynamicSampling ? options.maxSamplingRounds : 1) {
-                let chosen = order.next()
-                let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
-                let sampled = try sampler.sample(policy, prompts: prompts, indices: indices, rng: &rng)
-                let rewards = try score(sampled)
-                sampledRewards += rewards
-                sampledLength += sampled.reduce(0) { $0 + $1.response.count }
-                for g in 0..<chosen.count {
-                    let range = g * options.groupSize..<(g + 1) * options.groupSize
-                    let r = Array(rewards[range])
-                    let std = Losses.groupStd(r)
-                    groups += 1; groupStd += std
-                    if std == 0 { zeroStdGroups += 1 }
-                    // Dynamic sampling (DAPO) keeps only groups that disagree, until the step is full.
-                    if options.dynamicSampling && (std == 0 || rollouts.count >= stepSize) { continue }
-                    rollouts += sampled[range]
-                    advantages += Losses.groupAdvantages(r)
-                }
-                if rollouts.count >= stepSize { break }
-            }
-            // A group whose samples all scored the same has advantage 0 everywhere, so with β = 0
-            // its gradient is exactly zero: train on the other groups only (same update, less work).
-            let trained = (0..<rollouts.count).filter { options.beta > 0 || advantages[$0] != 0 }
-            var loss = 0.0, klSum = 0.0, clipFrac = 0.0, tokens = 0.0
-            let b = trained.isEmpty ? nil : SequenceBatch(sequences: trained.map { rollouts[$0].example.tokens },
-                                                          lossMask: trained.map { rollouts[$0].example.lossMask },
-                                                          pad: eos, maxSeq: policy.config.maxSeq)
-            let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b, temperature: scoring) } }
-            var oldLogp: [Double] = []
-            if b != nil { stepsWithSignal += 1 }
-            for iteration in 0..<options.iterations {
-                policy.zeroGrad()
-                // With nothing to learn from (every group agreed), Adam still steps on its momentum.
-                if let b {
-                    let newLogp = try policy.targetLogProbs(b, temperature: scoring)
-                    // The policy that sampled is the one before the first update.
-                    if iteration == 0 { oldLogp = newLogp }
-                    var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
-                    for (row, i) in trained.enumerated() {
-                        let pos = (0..<b.seq).map { row * b.seq + $0 }.filter { b.targets[$0] >= 0 }
-                        // Each sequence's loss is averaged over its tokens, then over every kept sequence.
-                        let scale = 1 / Double(max(1, pos.count)) / Double(rollouts.count)
-                        for p in pos {
-                            let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
-                            var d = r.dLogp
-                            var l = r.loss
-                            if let refLogp, options.beta > 0 {
-                                // k3 = e^{ref−logp} − (ref − logp) − 1; d/dlogp = 1 − e^{ref−logp}
-                                l += options.beta * Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p])
-                                d += options.beta * (1 - exp(refLogp[p] - newLogp[p]))
-                            }
-                            dLogp[p] = d * scale
-                            loss += l * scale; clipFrac += r.clipped ? 1 : 0; tokens += 1
-                            if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
-                        }
-                    }
-                    try policy.backward(b, dLogp: dLogp, temperature: scoring)
-                }
-                _ = try optimizer.update(lr: options.lr, clip: 1).read()
-            }
-            let n = Double(sampledRewards.count), it = Double(options.iterations)
-            let m: [String: Double] = [
-                "loss": loss / it, "reward": sampledRewards.reduce(0, +) / n, "reward_std": groupStd / Double(groups),
-                "frac_reward_zero_std": zeroStdGroups / Double(groups),
-                "kl": klSum / max(tokens, 1), "clip_ratio": clipFrac / max(tokens, 1),
-                "completion_length": Double(sampledLength) / n,
-            ]
-            history.append(m)
-            log.step(step + 1, of: options.steps, ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) },
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == options.steps)
-            if let checkpoint {
-                let (due, stop) = try checkpoint.decide(step + 1, of: options.steps)
-                if due { try save(step + 1) }
-                if stop { end = .interrupted(step: step + 1); break }
-            }
-        }
-        if case .finished = end { try save(options.steps) }
-        if stepsWithSignal == 0 {
+        self.prompts = prompts; history = []
+        let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
+        end = outcome.end
+        if outcome.progress.scalars["steps_with_signal", default: 0] == 0 {
             log.note("warning: GRPO made no update: in every step, all samples of each prompt scored the same, so every advantage was 0 "
                      + "(the policy is as it started). Raise --temperature or --group-size, use --dynamic-sampling, or check the reward")
         }
         return history
+    }
+}
+
+extension GRPOTrainer: StageObjective {
+    public var stage: Stage { .grpo }
+    public var steps: Int { options.steps }
+    public var schedule: LRSchedule { .constant(options.lr) }
+    public var rows: Int { prompts.count }
+    public var batch: Int { options.promptsPerStep }
+    public var orderSeed: UInt64 { options.seed &+ 1 }
+    public var generatorSeed: UInt64? { options.seed }
+    public var logEvery: Int { options.logEvery }
+
+    /// What a resumed run must keep (`StageCheckpoint`).
+    public var resumeSettings: [String: String] {
+        ["--steps": "\(options.steps)", "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)",
+         "--lr": "\(options.lr)", "--beta": "\(options.beta)", "--temperature": "\(options.temperature)",
+         "--max-new-tokens": "\(options.maxNewTokens)", "--dynamic-sampling": "\(options.dynamicSampling)",
+         "--max-sampling-rounds": "\(options.maxSamplingRounds)", "--seed": "\(options.seed)", "prompts": "\(prompts.count)"].merging(optimizer.resumeSettings) { a, _ in a }
+    }
+
+    /// Steps that had a group to learn from, counted across a resume (for the closing warning).
+    public func prepare(_ progress: inout StageProgress) throws { progress.scalars["steps_with_signal"] = 0 }
+
+    public func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws {
+        try optimizer.restore(from: tensors)
+    }
+
+    public func snapshot() throws -> StageSnapshot {
+        StageSnapshot(model: policy, tensors: try optimizer.stateTensors(), lora: optimizer.lora)
+    }
+
+    /// One GRPO iteration: a group of samples per prompt, group-relative advantages, and
+    /// `iterations` clipped updates on them.
+    public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
+        let scoring = scoringTemperature(options.temperature)
+        let stepSize = options.promptsPerStep * options.groupSize
+        var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
+        var groups = 0, groupStd = 0.0, zeroStdGroups = 0.0, sampledLength = 0
+        for round in 0..<(options.dynamicSampling ? options.maxSamplingRounds : 1) {
+            // The runner draws the step's prompts; dynamic sampling draws more from the same order.
+            let chosen = round == 0 ? step.rows : progress.order!.next()
+            let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
+            let sampled = try sampler.sample(policy, prompts: prompts, indices: indices, rng: &progress.rng!)
+            let rewards = try score(sampled)
+            sampledRewards += rewards
+            sampledLength += sampled.reduce(0) { $0 + $1.response.count }
+            for g in 0..<chosen.count {
+                let range = g * options.groupSize..<(g + 1) * options.groupSize
+                let r = Array(rewards[range])
+                let std = Losses.groupStd(r)
+                groups += 1; groupStd += std
+                if std == 0 { zeroStdGroups += 1 }
+                // Dynamic sampling (DAPO) keeps only groups that disagree, until the step is full.
+                if options.dynamicSampling && (std == 0 || rollouts.count >= stepSize) { continue }
+                rollouts += sampled[range]
+                advantages += Losses.groupAdvantages(r)
+            }
+            if rollouts.count >= stepSize { break }
+        }
+        // A group whose samples all scored the same has advantage 0 everywhere, so with β = 0
+        // its gradient is exactly zero: train on the other groups only (same update, less work).
+        let trained = (0..<rollouts.count).filter { options.beta > 0 || advantages[$0] != 0 }
+        var loss = 0.0, klSum = 0.0, clipFrac = 0.0, tokens = 0.0
+        let b = trained.isEmpty ? nil : SequenceBatch(sequences: trained.map { rollouts[$0].example.tokens },
+                                                      lossMask: trained.map { rollouts[$0].example.lossMask },
+                                                      pad: eos, maxSeq: policy.config.maxSeq)
+        let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b, temperature: scoring) } }
+        var oldLogp: [Double] = []
+        if b != nil { progress.scalars["steps_with_signal", default: 0] += 1 }
+        for iteration in 0..<options.iterations {
+            policy.zeroGrad()
+            // With nothing to learn from (every group agreed), Adam still steps on its momentum.
+            if let b {
+                let newLogp = try policy.targetLogProbs(b, temperature: scoring)
+                // The policy that sampled is the one before the first update.
+                if iteration == 0 { oldLogp = newLogp }
+                var dLogp = [Double](repeating: 0, count: b.batch * b.seq)
+                for (row, i) in trained.enumerated() {
+                    let pos = (0..<b.seq).map { row * b.seq + $0 }.filter { b.targets[$0] >= 0 }
+                    // Each sequence's loss is averaged over its tokens, then over every kept sequence.
+                    let scale = 1 / Double(max(1, pos.count)) / Double(rollouts.count)
+                    for p in pos {
+                        let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
+                        var d = r.dLogp
+                        var l = r.loss
+                        if let refLogp, options.beta > 0 {
+                            // k3 = e^{ref−logp} − (ref − logp) − 1; d/dlogp = 1 − e^{ref−logp}
+                            l += options.beta * Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p])
+                            d += options.beta * (1 - exp(refLogp[p] - newLogp[p]))
+                        }
+                        dLogp[p] = d * scale
+                        loss += l * scale; clipFrac += r.clipped ? 1 : 0; tokens += 1
+                        if let refLogp { klSum += Losses.kl(.k3, logp: newLogp[p], refLogp: refLogp[p]) }
+                    }
+                }
+                try policy.backward(b, dLogp: dLogp, temperature: scoring)
+            }
+            _ = try optimizer.update(lr: step.lr, clip: 1).read()
+        }
+        let n = Double(sampledRewards.count), it = Double(options.iterations)
+        let m: [String: Double] = [
+            "loss": loss / it, "reward": sampledRewards.reduce(0, +) / n, "reward_std": groupStd / Double(groups),
+            "frac_reward_zero_std": zeroStdGroups / Double(groups),
+            "kl": klSum / max(tokens, 1), "clip_ratio": clipFrac / max(tokens, 1),
+            "completion_length": Double(sampledLength) / n,
+        ]
+        history.append(m)
+        return ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) }
     }
 }

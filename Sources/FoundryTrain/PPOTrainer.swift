@@ -82,154 +82,160 @@ public final class PPOTrainer {
         return (v, h, rows)
     }
 
-    /// What a resumed run must keep (`StageCheckpoint`).
-    func resumeSettings(prompts: Int) -> [String: String] {
-        ["--steps": "\(options.steps)", "--batch": "\(options.batch)", "--ppo-epochs": "\(options.ppoEpochs)",
-         "--mini-batches": "\(options.minibatches)", "--lr": "\(options.lr)", "--value-lr": "\(options.valueLR)",
-         "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)", "--kl-estimator": options.klEstimator.rawValue,
-         "--temperature": "\(options.temperature)", "--max-new-tokens": "\(options.maxNewTokens)", "--seed": "\(options.seed)",
-         "prompts": "\(prompts)"].merging(policyOpt.resumeSettings) { a, _ in a }
-    }
-
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
+    var prompts: [[Int32]] = []
+    var history: [[String: Double]] = []
+    var sampler: RolloutSampler { RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens) }
 
     /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end (the value
     /// model rides in the stage state); with `resume` it continues the run saved there.
     @discardableResult
     public func run(prompts: [[Int32]], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for PPO") }
-        var rng = RNG(seed: options.seed)
-        var order = BatchOrder(count: prompts.count, batch: options.batch, seed: options.seed &+ 1)
-        let sampler = RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens)
-        var history: [[String: Double]] = []
-        let scoring = scoringTemperature(options.temperature)
-        let settings = resumeSettings(prompts: prompts.count)
-        let vb = value.backbone
-        var first = 0
-        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "ppo", settings: settings) {
-            first = state.step; order = state.order ?? order; rng = state.rng ?? rng
-            klCoef = state.scalars["kl_coef"] ?? klCoef
-            guard let params = tensors["value.params"], params.values.count == vb.layout.total else {
-                throw FoundryError("cannot resume: the saved PPO state lacks the value model's weights")
-            }
-            try vb.device.write(params.values, to: vb.params)
-            try policyOpt.restore(from: tensors)
-            try valueOpt.restore("value.adamw", from: tensors, device: vb.device)
-            try value.head.restore("value.head", from: tensors)
-            log.note("resuming at step \(first) of \(options.steps)")
-        }
-        func save(_ step: Int) throws {
-            let valueParams = NamedTensor(name: "value.params", shape: [vb.layout.total], values: try vb.device.read(vb.params))
-            try checkpoint?.save(model: policy, state: .init(stage: "ppo", step: step, order: order, rng: rng,
-                                                             scalars: ["kl_coef": klCoef], settings: settings),
-                                 tensors: try policyOpt.stateTensors() + [valueParams]
-                                     + (try valueOpt.stateTensors("value.adamw", device: vb.device)) + value.head.stateTensors("value.head"),
-                                 lora: policyOpt.lora)
-        }
-        if checkpoint != nil { Interrupt.install() }
-        defer { if checkpoint != nil { Interrupt.uninstall() } }
-        end = .finished
-        for step in first..<options.steps {
-            let rollouts = try sampler.sample(policy, prompts: prompts, indices: order.next(), rng: &rng)
-            var scores = try score(rollouts)
-            for (i, r) in rollouts.enumerated() where !r.endedWithEOS { scores[i] -= options.missingEOSPenalty }
-            let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
-                                  pad: eos, maxSeq: policy.config.maxSeq)
-            let T = b.seq
-            let oldLogp = try policy.targetLogProbs(b, temperature: scoring)
-            let entropy = try policy.entropies(b)
-            let refLogp = try reference.targetLogProbs(b, temperature: scoring)
-            let (oldValues, _, _) = try values(b)
-            // Per-token rewards and GAE over each response.
-            var advantages = [Double](repeating: 0, count: b.batch * T), returns = advantages
-            var klSum = 0.0, entSum = 0.0, rlhf = 0.0
-            var positions: [[Int]] = []
-            for i in 0..<b.batch {
-                let pos = (0..<T).map { i * T + $0 }.filter { b.targets[$0] >= 0 }
-                positions.append(pos)
-                let kl = pos.map { Losses.kl(options.klEstimator, logp: oldLogp[$0], refLogp: refLogp[$0]) }
-                var rewards = kl.map { -klCoef * $0 }
-                if !rewards.isEmpty { rewards[rewards.count - 1] += scores[i] }
-                let (adv, ret) = Losses.gae(rewards: rewards, values: pos.map { oldValues[$0] }, gamma: options.gamma, lambda: options.lambda)
-                for (k, p) in pos.enumerated() { advantages[p] = adv[k]; returns[p] = ret[k] }
-                klSum += kl.reduce(0, +); entSum += pos.reduce(0.0) { $0 + entropy[$1] }
-                rlhf += rewards.reduce(0, +)
-            }
-            let all = positions.flatMap { $0 }
-            let white = Losses.whiten(all.map { advantages[$0] })
-            for (k, p) in all.enumerated() { advantages[p] = white[k] }
-
-            // PPO epochs over minibatches of whole sequences.
-            var pgLoss = 0.0, vfLoss = 0.0, clipFrac = 0.0, approxKL = 0.0, ratioSum = 0.0, counted = 0.0
-            let mbSize = max(1, b.batch / max(1, options.minibatches))
-            var mbOrder = BatchOrder(count: b.batch, batch: mbSize, seed: rng.next())
-            for _ in 0..<options.ppoEpochs {
-                for _ in 0..<max(1, b.batch / mbSize) {
-                    let rows = mbOrder.next()
-                    let mb = SequenceBatch(sequences: rows.map { rollouts[$0].example.tokens },
-                                           lossMask: rows.map { rollouts[$0].example.lossMask }, pad: eos, maxSeq: policy.config.maxSeq)
-                    let map: (Int, Int) -> Int = { k, t in rows[k] * T + t }   // minibatch position → batch position
-                    let newLogp = try policy.targetLogProbs(mb, temperature: scoring)
-                    let tokens = Double(max(1, mb.validTargets))
-                    var dLogp = [Double](repeating: 0, count: mb.batch * mb.seq)
-                    for k in 0..<mb.batch {
-                        for t in 0..<mb.seq where mb.targets[k * mb.seq + t] >= 0 {
-                            let q = k * mb.seq + t, p = map(k, t)
-                            let r = Losses.ppoPolicy(logp: newLogp[q], oldLogp: oldLogp[p], advantage: advantages[p], clip: options.clip)
-                            dLogp[q] = r.dLogp / tokens
-                            pgLoss += r.loss; clipFrac += r.clipped ? 1 : 0; counted += 1
-                            let diff = newLogp[q] - oldLogp[p]
-                            approxKL += 0.5 * diff * diff; ratioSum += exp(diff)
-                        }
-                    }
-                    policy.zeroGrad()
-                    try policy.backward(mb, dLogp: dLogp, temperature: scoring)
-                    _ = try policyOpt.update(lr: options.lr, clip: 1).read()
-
-                    // Value model: clipped value loss, vf_coef-weighted.
-                    let (newValues, hidden, vrows) = try values(mb)
-                    var dScores: [Double] = []
-                    for q in vrows {
-                        let k = q / mb.seq, t = q % mb.seq, p = map(k, t)
-                        let r = Losses.ppoValue(value: newValues[q], oldValue: oldValues[p], target: returns[p], clip: options.clipValue)
-                        vfLoss += r.loss
-                        dScores.append(options.vfCoef * r.dValue / tokens)
-                    }
-                    var headGrad = [Float](repeating: 0, count: value.head.weight.count)
-                    let dHidden = value.head.backward(hidden: hidden, rows: vrows, dScores: dScores, allRows: mb.batch * mb.seq, grad: &headGrad)
-                    let vb = value.backbone
-                    vb.zeroGrad()
-                    try vb.device.write(dHidden, to: vb.hiddenGradient)
-                    try vb.backward(fromHidden: vb.hiddenGradient)
-                    _ = try valueOpt.update(vb, lr: options.valueLR, clip: 1).read()
-                    value.head.update(grad: headGrad, lr: options.valueLR)
-                }
-            }
-            let n = Double(b.batch), c = max(counted, 1)
-            let meanKL = klSum / n
-            if options.adaptiveKL {
-                let err = min(max(meanKL / options.klTarget - 1, -0.2), 0.2)
-                klCoef *= 1 + err * n / options.klHorizon
-            }
-            let m: [String: Double] = [
-                "objective/kl": meanKL, "objective/entropy": entSum / n, "objective/scores": scores.reduce(0, +) / n,
-                "objective/rlhf_reward": rlhf / n, "policy/approxkl_avg": approxKL / c, "policy/clipfrac_avg": clipFrac / c,
-                "loss/policy_avg": pgLoss / c, "loss/value_avg": vfLoss / c, "val/ratio": ratioSum / c,
-                "val/num_eos_tokens": Double(rollouts.filter(\.endedWithEOS).count), "kl_coef": klCoef,
-            ]
-            history.append(m)
-            let order = ["objective/scores", "objective/kl", "objective/rlhf_reward", "policy/clipfrac_avg", "loss/value_avg",
-                         "objective/entropy", "policy/approxkl_avg", "loss/policy_avg", "val/ratio", "val/num_eos_tokens", "kl_coef"]
-            log.step(step + 1, of: options.steps, order.map { ($0, m[$0]!) },
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == options.steps)
-            if let checkpoint {
-                let (due, stop) = try checkpoint.decide(step + 1, of: options.steps)
-                if due { try save(step + 1) }
-                if stop { end = .interrupted(step: step + 1); break }
-            }
-        }
-        if case .finished = end { try save(options.steps) }
+        self.prompts = prompts; history = []
+        end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
         return history
+    }
+}
+
+extension PPOTrainer: StageObjective {
+    public var stage: Stage { .ppo }
+    public var steps: Int { options.steps }
+    public var schedule: LRSchedule { .constant(options.lr) }
+    public var rows: Int { prompts.count }
+    public var batch: Int { options.batch }
+    public var orderSeed: UInt64 { options.seed &+ 1 }
+    public var generatorSeed: UInt64? { options.seed }
+    public var logEvery: Int { options.logEvery }
+
+    /// What a resumed run must keep (`StageCheckpoint`).
+    public var resumeSettings: [String: String] {
+        ["--steps": "\(options.steps)", "--batch": "\(options.batch)", "--ppo-epochs": "\(options.ppoEpochs)",
+         "--mini-batches": "\(options.minibatches)", "--lr": "\(options.lr)", "--value-lr": "\(options.valueLR)",
+         "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)", "--kl-estimator": options.klEstimator.rawValue,
+         "--temperature": "\(options.temperature)", "--max-new-tokens": "\(options.maxNewTokens)", "--seed": "\(options.seed)",
+         "prompts": "\(prompts.count)"].merging(policyOpt.resumeSettings) { a, _ in a }
+    }
+
+    public func prepare(_ progress: inout StageProgress) throws { progress.scalars["kl_coef"] = klCoef }
+
+    public func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws {
+        let vb = value.backbone
+        klCoef = progress.scalars["kl_coef"] ?? klCoef
+        guard let params = tensors["value.params"], params.values.count == vb.layout.total else {
+            throw FoundryError("cannot resume: the saved PPO state lacks the value model's weights")
+        }
+        try vb.device.write(params.values, to: vb.params)
+        try policyOpt.restore(from: tensors)
+        try valueOpt.restore("value.adamw", from: tensors, device: vb.device)
+        try value.head.restore("value.head", from: tensors)
+    }
+
+    /// The policy as the model; the value model (weights, optimizer, head) rides in the stage state.
+    public func snapshot() throws -> StageSnapshot {
+        let vb = value.backbone
+        let valueParams = NamedTensor(name: "value.params", shape: [vb.layout.total], values: try vb.device.read(vb.params))
+        return StageSnapshot(model: policy, tensors: try policyOpt.stateTensors() + [valueParams]
+                                 + (try valueOpt.stateTensors("value.adamw", device: vb.device)) + value.head.stateTensors("value.head"),
+                             lora: policyOpt.lora)
+    }
+
+    /// One PPO iteration: sample a batch of responses, score them, then several epochs of
+    /// clipped policy and value updates over minibatches.
+    public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
+        let scoring = scoringTemperature(options.temperature)
+        let rollouts = try sampler.sample(policy, prompts: prompts, indices: step.rows, rng: &progress.rng!)
+        var scores = try score(rollouts)
+        for (i, r) in rollouts.enumerated() where !r.endedWithEOS { scores[i] -= options.missingEOSPenalty }
+        let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
+                              pad: eos, maxSeq: policy.config.maxSeq)
+        let T = b.seq
+        let oldLogp = try policy.targetLogProbs(b, temperature: scoring)
+        let entropy = try policy.entropies(b)
+        let refLogp = try reference.targetLogProbs(b, temperature: scoring)
+        let (oldValues, _, _) = try values(b)
+        // Per-token rewards and GAE over each response.
+        var advantages = [Double](repeating: 0, count: b.batch * T), returns = advantages
+        var klSum = 0.0, entSum = 0.0, rlhf = 0.0
+        var positions: [[Int]] = []
+        for i in 0..<b.batch {
+            let pos = (0..<T).map { i * T + $0 }.filter { b.targets[$0] >= 0 }
+            positions.append(pos)
+            let kl = pos.map { Losses.kl(options.klEstimator, logp: oldLogp[$0], refLogp: refLogp[$0]) }
+            var rewards = kl.map { -klCoef * $0 }
+            if !rewards.isEmpty { rewards[rewards.count - 1] += scores[i] }
+            let (adv, ret) = Losses.gae(rewards: rewards, values: pos.map { oldValues[$0] }, gamma: options.gamma, lambda: options.lambda)
+            for (k, p) in pos.enumerated() { advantages[p] = adv[k]; returns[p] = ret[k] }
+            klSum += kl.reduce(0, +); entSum += pos.reduce(0.0) { $0 + entropy[$1] }
+            rlhf += rewards.reduce(0, +)
+        }
+        let all = positions.flatMap { $0 }
+        let white = Losses.whiten(all.map { advantages[$0] })
+        for (k, p) in all.enumerated() { advantages[p] = white[k] }
+
+        // PPO epochs over minibatches of whole sequences.
+        var pgLoss = 0.0, vfLoss = 0.0, clipFrac = 0.0, approxKL = 0.0, ratioSum = 0.0, counted = 0.0
+        let mbSize = max(1, b.batch / max(1, options.minibatches))
+        var mbOrder = BatchOrder(count: b.batch, batch: mbSize, seed: progress.rng!.next())
+        for _ in 0..<options.ppoEpochs {
+            for _ in 0..<max(1, b.batch / mbSize) {
+                let rows = mbOrder.next()
+                let mb = SequenceBatch(sequences: rows.map { rollouts[$0].example.tokens },
+                                       lossMask: rows.map { rollouts[$0].example.lossMask }, pad: eos, maxSeq: policy.config.maxSeq)
+                let map: (Int, Int) -> Int = { k, t in rows[k] * T + t }   // minibatch position → batch position
+                let newLogp = try policy.targetLogProbs(mb, temperature: scoring)
+                let tokens = Double(max(1, mb.validTargets))
+                var dLogp = [Double](repeating: 0, count: mb.batch * mb.seq)
+                for k in 0..<mb.batch {
+                    for t in 0..<mb.seq where mb.targets[k * mb.seq + t] >= 0 {
+                        let q = k * mb.seq + t, p = map(k, t)
+                        let r = Losses.ppoPolicy(logp: newLogp[q], oldLogp: oldLogp[p], advantage: advantages[p], clip: options.clip)
+                        dLogp[q] = r.dLogp / tokens
+                        pgLoss += r.loss; clipFrac += r.clipped ? 1 : 0; counted += 1
+                        let diff = newLogp[q] - oldLogp[p]
+                        approxKL += 0.5 * diff * diff; ratioSum += exp(diff)
+                    }
+                }
+                policy.zeroGrad()
+                try policy.backward(mb, dLogp: dLogp, temperature: scoring)
+                _ = try policyOpt.update(lr: step.lr, clip: 1).read()
+
+                // Value model: clipped value loss, vf_coef-weighted.
+                let (newValues, hidden, vrows) = try values(mb)
+                var dScores: [Double] = []
+                for q in vrows {
+                    let k = q / mb.seq, t = q % mb.seq, p = map(k, t)
+                    let r = Losses.ppoValue(value: newValues[q], oldValue: oldValues[p], target: returns[p], clip: options.clipValue)
+                    vfLoss += r.loss
+                    dScores.append(options.vfCoef * r.dValue / tokens)
+                }
+                var headGrad = [Float](repeating: 0, count: value.head.weight.count)
+                let dHidden = value.head.backward(hidden: hidden, rows: vrows, dScores: dScores, allRows: mb.batch * mb.seq, grad: &headGrad)
+                let vb = value.backbone
+                vb.zeroGrad()
+                try vb.device.write(dHidden, to: vb.hiddenGradient)
+                try vb.backward(fromHidden: vb.hiddenGradient)
+                _ = try valueOpt.update(vb, lr: options.valueLR, clip: 1).read()
+                value.head.update(grad: headGrad, lr: options.valueLR)
+            }
+        }
+        let n = Double(b.batch), c = max(counted, 1)
+        let meanKL = klSum / n
+        if options.adaptiveKL {
+            let err = min(max(meanKL / options.klTarget - 1, -0.2), 0.2)
+            klCoef *= 1 + err * n / options.klHorizon
+        }
+        let m: [String: Double] = [
+            "objective/kl": meanKL, "objective/entropy": entSum / n, "objective/scores": scores.reduce(0, +) / n,
+            "objective/rlhf_reward": rlhf / n, "policy/approxkl_avg": approxKL / c, "policy/clipfrac_avg": clipFrac / c,
+            "loss/policy_avg": pgLoss / c, "loss/value_avg": vfLoss / c, "val/ratio": ratioSum / c,
+            "val/num_eos_tokens": Double(rollouts.filter(\.endedWithEOS).count), "kl_coef": klCoef,
+        ]
+        history.append(m)
+        progress.scalars["kl_coef"] = klCoef
+        let order = ["objective/scores", "objective/kl", "objective/rlhf_reward", "policy/clipfrac_avg", "loss/value_avg",
+                     "objective/entropy", "policy/approxkl_avg", "loss/policy_avg", "val/ratio", "val/num_eos_tokens", "kl_coef"]
+        return order.map { ($0, m[$0]!) }
     }
 }

@@ -64,7 +64,7 @@ public final class RewardTrainer {
     let options: RewardOptions
     let pad: Int32
     /// The processes of a data-parallel run; each scores its shard of every batch's prompts.
-    let collective: Collective
+    public let collective: Collective
 
     public init(model: RewardModel, options: RewardOptions, pad: Int32, collective: Collective = SingleProcess()) throws {
         try collective.checkSplits(batch: options.batch, "rows")
@@ -109,11 +109,10 @@ public final class RewardTrainer {
     public func run(_ pairs: [TokenizedPair], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [RewardMetrics] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs to train the reward model on") }
         var history: [RewardMetrics] = []
-        try trainLoop(count: pairs.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, total, lr, steps, first in
-            let m = try pass(pairs, indices: idx, train: true, lr: lr, total: total)
+        try train(rows: pairs.count, log: log, checkpoint: checkpoint, resume: resume) { step in
+            let m = try pass(pairs, indices: step.rows, train: true, lr: step.lr, total: step.batchRows.count)
             history.append(m)
-            log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
+            return m.fields
         }
         return history
     }
@@ -126,11 +125,10 @@ public final class RewardTrainer {
                     resume: Bool = false) throws -> [RewardMetrics] {
         guard !rankings.isEmpty else { throw FoundryError("no rankings to train the reward model on") }
         var history: [RewardMetrics] = []
-        try trainLoop(count: rankings.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, total, lr, steps, first in
-            let m = try pass(rankings: rankings, indices: idx, lr: lr, total: total)
+        try train(rows: rankings.count, log: log, checkpoint: checkpoint, resume: resume) { step in
+            let m = try pass(rankings: rankings, indices: step.rows, lr: step.lr, total: step.batchRows.count)
             history.append(m)
-            log.step(step + 1, of: steps, [("loss", m.loss), ("accuracy", m.accuracy), ("margin", m.margin), ("mean_reward", m.meanReward)],
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
+            return m.fields
         }
         return history
     }
@@ -168,48 +166,18 @@ public final class RewardTrainer {
                              meanReward: rewardSum / scored)
     }
 
-    /// What a resumed run must keep (`StageCheckpoint`).
-    func resumeSettings(rows: Int) -> [String: String] {
-        ["--objective": options.objective.rawValue, "--lr": "\(options.lr)", "--epochs": "\(options.epochs)",
-         "--max-steps": options.maxSteps.map(String.init) ?? "none", "--batch": "\(options.batch)",
-         "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)", "--seed": "\(options.seed)", "rows": "\(rows)"].merging(optimizer.resumeSettings) { a, _ in a }
-    }
+    /// The rows of the run in progress and its step (pairs, rankings or scored rows).
+    var current: (rows: Int, step: (StageStep) throws -> [(String, Double)])?
 
-    /// Both objectives' step loop: batch order, schedule, saving at `checkpoint`, resuming.
-    /// `body(step, indices, lr, steps, first)` runs one step.
-    func trainLoop(count: Int, log: StageLog, checkpoint: StageCheckpoint?, resume: Bool,
-                   _ body: (Int, [Int], Int, Float, Int, Int) throws -> Void) throws {
-        var order = BatchOrder(count: count, batch: options.batch, seed: options.seed)
-        let steps = BatchOrder.steps(count: count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps)
-        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
-        let settings = resumeSettings(rows: count)
-        var first = 0
-        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "reward", settings: settings) {
-            first = state.step; order = state.order ?? order
-            try optimizer.restore(from: tensors)
-            try model.head.restore("head", from: tensors)
-            log.note("resuming at step \(first) of \(steps)")
+    /// Every objective's run: its rows and step on the stage runner.
+    func train(rows: Int, log: StageLog, checkpoint: StageCheckpoint?, resume: Bool,
+               _ step: (StageStep) throws -> [(String, Double)]) throws {
+        // The step is held only while the runner runs.
+        try withoutActuallyEscaping(step) { step in
+            current = (rows, step)
+            defer { current = nil }
+            end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
         }
-        func save(_ step: Int) throws {
-            try checkpoint?.save(model: model.backbone, extraModelTensors: [model.scoreTensor], architecture: RewardModel.architecture,
-                                 state: .init(stage: "reward", step: step, order: order, settings: settings),
-                                 tensors: try optimizer.stateTensors() + model.head.stateTensors("head"), lora: optimizer.lora)
-        }
-        if checkpoint != nil { Interrupt.install() }
-        defer { if checkpoint != nil { Interrupt.uninstall() } }
-        end = .finished
-        for step in first..<steps {
-            // Under data parallelism each rank takes a contiguous shard of the batch's rows.
-            let global = order.next()
-            let mine = collective.isDistributed ? Array(global[collective.shard(of: global.count)]) : global
-            try body(step, mine, global.count, schedule.lr(step), steps, first)
-            if let checkpoint {
-                let (due, stop) = try checkpoint.decide(step + 1, of: steps, collective)
-                if due && collective.isLeader { try save(step + 1) }
-                if stop { end = .interrupted(step: step + 1); break }
-            }
-        }
-        if case .finished = end, collective.isLeader { try save(steps) }
     }
 
     /// Pairwise accuracy (and the other metrics) on held-out pairs, without updates.
@@ -235,8 +203,8 @@ public final class RewardTrainer {
                              checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [Double] {
         guard !examples.isEmpty else { throw FoundryError("no scored examples to train the reward model on") }
         var losses: [Double] = []
-        try trainLoop(count: examples.count, log: log, checkpoint: checkpoint, resume: resume) { step, idx, total, lr, steps, first in
-            let n = Double(total)
+        try train(rows: examples.count, log: log, checkpoint: checkpoint, resume: resume) { step in
+            let idx = step.rows, n = Double(step.batchRows.count)
             let b = SequenceBatch(sequences: idx.map { strip(examples[$0].tokens) }, pad: pad, maxSeq: model.backbone.config.maxSeq, keepEnd: true)
             let r = try model.rewards(b)
             var loss = 0.0, d = [Double](repeating: 0, count: idx.count)
@@ -244,12 +212,11 @@ public final class RewardTrainer {
                 let p = Losses.pointwise(reward: r[k], score: scores[i])
                 loss += p.loss / n; d[k] = p.dReward / n
             }
-            try backward(b, dScores: d, lr: lr)
+            try backward(b, dScores: d, lr: step.lr)
             if collective.isDistributed { loss = try collective.sum(loss) }
             let meanReward = try collective.sum(r.reduce(0, +)) / n
             losses.append(loss)
-            log.step(step + 1, of: steps, [("loss", loss), ("mean_reward", meanReward)],
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
+            return [("loss", loss), ("mean_reward", meanReward)]
         }
         return losses
     }
@@ -283,5 +250,42 @@ public final class RewardTrainer {
         _ = try optimizer.update(lr: lr, clip: options.clip).read()
         // The head follows the backbone's schedule, scaled to its own peak (lr 0: no step, not 0/0).
         model.head.update(grad: headGrad, lr: options.lr > 0 ? options.headLR * lr / options.lr : 0)
+    }
+}
+
+extension RewardMetrics {
+    /// The logged figures, in TRL's names.
+    var fields: [(String, Double)] { [("loss", loss), ("accuracy", accuracy), ("margin", margin), ("mean_reward", meanReward)] }
+}
+
+extension RewardTrainer: StageObjective {
+    public var stage: Stage { .reward }
+    public var rows: Int { current?.rows ?? 0 }
+    public var steps: Int { BatchOrder.steps(count: rows, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
+    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps) }
+    public var batch: Int { options.batch }
+    public var orderSeed: UInt64 { options.seed }
+    public var logEvery: Int { options.logEvery }
+
+    /// What a resumed run must keep (`StageCheckpoint`).
+    public var resumeSettings: [String: String] {
+        ["--objective": options.objective.rawValue, "--lr": "\(options.lr)", "--epochs": "\(options.epochs)",
+         "--max-steps": options.maxSteps.map(String.init) ?? "none", "--batch": "\(options.batch)",
+         "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)", "--seed": "\(options.seed)", "rows": "\(rows)"].merging(optimizer.resumeSettings) { a, _ in a }
+    }
+
+    public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
+        try current!.step(step)
+    }
+
+    /// Saved as GPT2ForSequenceClassification: the backbone and its score head.
+    public func snapshot() throws -> StageSnapshot {
+        StageSnapshot(model: model.backbone, extraModelTensors: [model.scoreTensor], architecture: RewardModel.architecture,
+                      tensors: try optimizer.stateTensors() + model.head.stateTensors("head"), lora: optimizer.lora)
+    }
+
+    public func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws {
+        try optimizer.restore(from: tensors)
+        try model.head.restore("head", from: tensors)
     }
 }

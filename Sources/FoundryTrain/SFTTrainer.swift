@@ -45,7 +45,7 @@ public final class SFTTrainer {
     public let updater: PolicyUpdate
     let pad: Int32
     /// The processes of a data-parallel run; each computes its shard of every batch.
-    let collective: Collective
+    public let collective: Collective
 
     public init(model: GPT2, examples: [TokenizedExample], options: SFTOptions, pad: Int32,
                 collective: Collective = SingleProcess()) throws {
@@ -69,60 +69,16 @@ public final class SFTTrainer {
 
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
+    var losses: [Double] = []
 
     /// Trains and returns the per-step losses (of the steps this call ran). With `checkpoint`
     /// it saves every `saveEvery` steps and when a signal asks it to stop (then `end` says so);
     /// with `resume` it continues the run saved there.
     @discardableResult
     public func run(log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [Double] {
-        var order = BatchOrder(count: examples.count, batch: options.batch, seed: options.seed)
-        let schedule = LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps)
-        var first = 0
-        if let (state, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: "sft", settings: resumeSettings) {
-            first = state.step; order = state.order ?? order
-            try updater.restore(from: tensors)
-            log.note("resuming at step \(first) of \(steps)")
-        }
         if let summary = updater.summary { log.note(summary) }
-        if checkpoint != nil { Interrupt.install() }
-        defer { if checkpoint != nil { Interrupt.uninstall() } }
-        end = .finished
-        var losses: [Double] = []
-        for step in first..<steps {
-            let global = order.next()
-            // Under data parallelism this rank computes a contiguous shard of the batch, its
-            // loss scaled by the whole batch's targets, so the ranks' gradients add up to it.
-            let idx = collective.isDistributed ? Array(global[collective.shard(of: global.count)]) : global
-            let valid = collective.isDistributed
-                ? SequenceBatch(sequences: global.map { examples[$0].tokens }, lossMask: global.map { examples[$0].lossMask },
-                                pad: pad, maxSeq: model.config.maxSeq).validTargets : nil
-            let b = SequenceBatch(sequences: idx.map { examples[$0].tokens }, lossMask: idx.map { examples[$0].lossMask },
-                                  pad: pad, maxSeq: model.config.maxSeq)
-            let allValid = valid ?? b.validTargets
-            model.zeroGrad()
-            try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
-            try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, allValid)))
-            try model.backward()
-            if collective.isDistributed { try collective.sumGradients(of: model) }
-            let pendingNorm = updater.update(lr: schedule.lr(step), clip: options.clip)
-            let loss = try collective.meanLoss(of: model, valid: allValid)  // the step's one wait for the device
-            let norm = try pendingNorm.read()
-            losses.append(loss)
-            log.step(step + 1, of: steps, [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(schedule.lr(step)))],
-                     print: (step + 1) % options.logEvery == 0 || step == first || step + 1 == steps)
-            if let checkpoint {
-                let (save, stop) = try checkpoint.decide(step + 1, of: steps, collective)
-                if save && collective.isLeader {
-                    try checkpoint.save(model: model, state: .init(stage: "sft", step: step + 1, order: order, settings: resumeSettings),
-                                        tensors: try updater.stateTensors(), lora: updater.lora)
-                }
-                if stop { end = .interrupted(step: step + 1); break }
-            }
-        }
-        if let checkpoint, case .finished = end, collective.isLeader {   // the run's output, with the state a --resume of it needs
-            try checkpoint.save(model: model, state: .init(stage: "sft", step: steps, order: order, settings: resumeSettings),
-                                tensors: try updater.stateTensors(), lora: updater.lora)
-        }
+        losses = []
+        end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
         return losses
     }
 
@@ -137,5 +93,42 @@ public final class SFTTrainer {
             total += l * Double(n); count += n
         }
         return total / Double(max(count, 1))
+    }
+}
+
+extension SFTTrainer: StageObjective {
+    public var stage: Stage { .sft }
+    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps) }
+    public var rows: Int { examples.count }
+    public var batch: Int { options.batch }
+    public var orderSeed: UInt64 { options.seed }
+    public var logEvery: Int { options.logEvery }
+
+    public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
+        // Under data parallelism this rank computes its shard of the batch, its loss scaled by
+        // the whole batch's targets, so the ranks' gradients add up to it.
+        let b = SequenceBatch(sequences: step.rows.map { examples[$0].tokens }, lossMask: step.rows.map { examples[$0].lossMask },
+                              pad: pad, maxSeq: model.config.maxSeq)
+        let allValid = collective.isDistributed
+            ? SequenceBatch(sequences: step.batchRows.map { examples[$0].tokens }, lossMask: step.batchRows.map { examples[$0].lossMask },
+                            pad: pad, maxSeq: model.config.maxSeq).validTargets : b.validTargets
+        model.zeroGrad()
+        try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
+        try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, allValid)))
+        try model.backward()
+        if collective.isDistributed { try collective.sumGradients(of: model) }
+        let pendingNorm = updater.update(lr: step.lr, clip: options.clip)
+        let loss = try collective.meanLoss(of: model, valid: allValid)  // the step's one wait for the device
+        let norm = try pendingNorm.read()
+        losses.append(loss)
+        return [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(step.lr))]
+    }
+
+    public func snapshot() throws -> StageSnapshot {
+        StageSnapshot(model: model, tensors: try updater.stateTensors(), lora: updater.lora)
+    }
+
+    public func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws {
+        try updater.restore(from: tensors)
     }
 }

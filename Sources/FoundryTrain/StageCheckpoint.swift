@@ -22,7 +22,7 @@ public struct StageCheckpoint {
 
     /// What a stage records beside its model.
     public struct State: Codable {
-        public var stage: String
+        public var stage: Stage
         public var step: Int
         public var order: BatchOrder?
         public var rng: RNG?
@@ -64,7 +64,7 @@ public struct StageCheckpoint {
     }
 
     /// The saved state of stage `stage` and its tensors, checked to be one step's and this stage's.
-    func load(stage: String, settings: [String: String]) throws -> (State, [String: NamedTensor]) {
+    func load(stage: Stage, settings: [String: String]) throws -> (State, [String: NamedTensor]) {
         let path = Checkpoint.path(dir, Self.stateFile)
         let modelStep = (try SafeTensors.read(path: Checkpoint.path(dir, "model.safetensors"))).metadata["step"].flatMap(Int.init)
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -74,7 +74,7 @@ public struct StageCheckpoint {
             throw FoundryError("cannot resume: \(path) is malformed (restore it, or start again with --overwrite)")
         }
         guard state.stage == stage else {
-            throw FoundryError("cannot resume: \(dir) holds a \(state.stage) run, not \(stage)")
+            throw FoundryError("cannot resume: \(dir) holds a \(state.stage.rawValue) run, not \(stage.rawValue)")
         }
         let (tensors, metadata) = try SafeTensors.read(path: Checkpoint.path(dir, Self.tensorsFile))
         for (name, step) in [("model.safetensors", modelStep), (Self.tensorsFile, metadata["step"].flatMap(Int.init))] {
@@ -96,7 +96,7 @@ public struct StageCheckpoint {
     }
 
     /// The state to resume from (nil when not resuming), after checking it is this stage's.
-    static func resuming(_ checkpoint: StageCheckpoint?, _ resume: Bool, stage: String,
+    static func resuming(_ checkpoint: StageCheckpoint?, _ resume: Bool, stage: Stage,
                          settings: [String: String]) throws -> (State, [String: NamedTensor])? {
         guard resume else { return nil }
         guard let checkpoint else { throw FoundryError("--resume needs the run's directory (--out)") }

@@ -1,0 +1,139 @@
+import Foundation
+import FoundryCore
+import FoundryModel
+
+/// The training stages: what a checkpoint says it holds and what its log lines are named.
+public enum Stage: String, Codable, CaseIterable, Sendable {
+    case pretrain, sft, reward, dpo, ppo, grpo
+}
+
+/// One training objective, as the stage runner drives it. The objective says what a step
+/// does and what it keeps; the runner owns everything around the steps (`StageRunner`).
+public protocol StageObjective: AnyObject {
+    var stage: Stage { get }
+    /// Optimizer steps in the whole run.
+    var steps: Int { get }
+    /// The learning rate of each step.
+    var schedule: LRSchedule { get }
+    /// Rows of the data the batch order runs over, and rows per step (each rank computes its
+    /// shard of them); 0 rows: the objective draws its own data.
+    var rows: Int { get }
+    var batch: Int { get }
+    /// The seed of the batch order.
+    var orderSeed: UInt64 { get }
+    /// The random generator the steps draw from (sampling), if they draw.
+    var generatorSeed: UInt64? { get }
+    /// What a resumed run must share with the one it continues, by flag.
+    var resumeSettings: [String: String] { get }
+    var logEvery: Int { get }
+    var collective: Collective { get }
+
+    /// A fresh run's preparation before its first step (DPO's reference log-probabilities).
+    func prepare(_ progress: inout StageProgress) throws
+    /// One optimizer step; its metrics, in the order they are logged.
+    func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)]
+    /// What a checkpoint holds besides the progress: the model and the state tensors.
+    func snapshot() throws -> StageSnapshot
+    /// Puts back what `snapshot` saved (called when resuming, after `progress` is loaded).
+    func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws
+}
+
+extension StageObjective {
+    public var rows: Int { 0 }
+    public var batch: Int { 0 }
+    public var orderSeed: UInt64 { 0 }
+    public var generatorSeed: UInt64? { nil }
+    public var collective: Collective { SingleProcess() }
+    public func prepare(_ progress: inout StageProgress) throws {}
+}
+
+/// A stage's progress between steps, saved as stage_state.json.
+public typealias StageProgress = StageCheckpoint.State
+
+/// One step as the runner hands it to the objective.
+public struct StageStep {
+    /// 0-based.
+    public let index: Int
+    public let lr: Float
+    /// This rank's rows of the batch (all of them in one process), and the whole batch's.
+    public let rows: [Int]
+    public let batchRows: [Int]
+}
+
+/// What a checkpoint writes besides the progress.
+public struct StageSnapshot {
+    public var model: GPT2
+    /// Tensors saved with the model (a reward model's score head).
+    public var extraModelTensors: [NamedTensor] = []
+    public var architecture = "GPT2LMHeadModel"
+    /// Optimizer moments, heads, a value model.
+    public var tensors: [NamedTensor]
+    public var lora: LoRAAdapter?
+}
+
+/// How a run on the runner ended, and the progress it ended with.
+public struct StageOutcome {
+    public var end: StageEnd
+    public var progress: StageProgress
+}
+
+/// The one training loop of the post-training stages: it resumes a saved run (checking the
+/// settings), orders the batches, shards them across ranks, schedules the learning rate,
+/// logs every step, saves every `saveEvery` steps and at a signal, stops together on every
+/// rank, and saves the finished run. The objective supplies only its step.
+public struct StageRunner {
+    public var log: StageLog
+    public var checkpoint: StageCheckpoint?
+    public var resume: Bool
+
+    public init(log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) {
+        self.log = log; self.checkpoint = checkpoint; self.resume = resume
+    }
+
+    public func run(_ o: StageObjective) throws -> StageOutcome {
+        let steps = o.steps, collective = o.collective, settings = o.resumeSettings
+        var progress = StageProgress(stage: o.stage, step: 0,
+                                     order: o.rows > 0 ? BatchOrder(count: o.rows, batch: o.batch, seed: o.orderSeed) : nil,
+                                     rng: o.generatorSeed.map { RNG(seed: $0) }, settings: settings)
+        if let (saved, tensors) = try StageCheckpoint.resuming(checkpoint, resume, stage: o.stage, settings: settings) {
+            progress.step = saved.step; progress.scalars = saved.scalars; progress.vectors = saved.vectors
+            progress.order = saved.order ?? progress.order; progress.rng = saved.rng ?? progress.rng
+            try o.restore(tensors, progress)
+            log.note("resuming at step \(progress.step) of \(steps)")
+        } else {
+            try o.prepare(&progress)
+        }
+        func save(_ step: Int) throws {
+            guard let checkpoint, collective.isLeader else { return }
+            progress.step = step
+            let s = try o.snapshot()
+            try checkpoint.save(model: s.model, extraModelTensors: s.extraModelTensors, architecture: s.architecture,
+                                state: progress, tensors: s.tensors, lora: s.lora)
+        }
+        if checkpoint != nil { Interrupt.install() }
+        defer { if checkpoint != nil { Interrupt.uninstall() } }
+        var end = StageEnd.finished
+        let first = progress.step
+        for i in first..<steps {
+            // Under data parallelism each rank takes a contiguous shard of the batch's rows.
+            var global: [Int] = []
+            if progress.order != nil { global = progress.order!.next() }
+            let mine = collective.isDistributed && !global.isEmpty ? Array(global[collective.shard(of: global.count)]) : global
+            let fields = try o.step(StageStep(index: i, lr: o.schedule.lr(i), rows: mine, batchRows: global), &progress)
+            progress.step = i + 1
+            log.step(i + 1, of: steps, fields, print: (i + 1) % o.logEvery == 0 || i == first || i + 1 == steps)
+            if let checkpoint {
+                let (due, stop) = try checkpoint.decide(i + 1, of: steps, collective)
+                if due { try save(i + 1) }
+                if stop { end = .interrupted(step: i + 1); break }
+            }
+        }
+        if case .finished = end { try save(steps) }
+        return StageOutcome(end: end, progress: progress)
+    }
+}
+
+extension LRSchedule {
+    /// The same rate at every step.
+    public static func constant(_ lr: Float) -> LRSchedule { LRSchedule(maxLR: lr, minLR: lr, warmup: 0, total: 1) }
+}
