@@ -9,8 +9,9 @@ public protocol Collective: AnyObject {
     /// values ← the element-wise sum of every process's values (same count everywhere). The
     /// reduction order is fixed for a given size, so a run repeats to the bit.
     func sum(_ values: inout [Float]) throws
-    /// The sum of every process's value.
-    func sum(_ value: Double) throws -> Double
+    /// values ← the element-wise sum of every process's values, in double precision (a step's
+    /// figures, whose sums must not round).
+    func sum(_ values: inout [Double]) throws
     /// `values` (size × `block` floats, the same count everywhere) summed across processes;
     /// returns this process's block of the sum (block `rank`).
     func reduceScatter(_ values: [Float], block: Int) throws -> [Float]
@@ -25,6 +26,13 @@ extension Collective {
     public var isLeader: Bool { rank == 0 }
     public var isDistributed: Bool { size > 1 }
 
+    /// The sum of every process's value.
+    public func sum(_ value: Double) throws -> Double {
+        var v = [value]
+        try sum(&v)
+        return v[0]
+    }
+
     /// The rows of a global batch of `batch` rows this process computes: a contiguous shard.
     public func shard(of batch: Int) -> Range<Int> {
         let per = batch / size
@@ -38,7 +46,7 @@ public final class SingleProcess: Collective {
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public func sum(_ values: inout [Float]) throws {}
-    public func sum(_ value: Double) throws -> Double { value }
+    public func sum(_ values: inout [Double]) throws {}
     public func reduceScatter(_ values: [Float], block: Int) throws -> [Float] { Array(values.prefix(block)) }
     public func allGather(_ block: [Float]) throws -> [Float] { block }
     public func abort(_ message: String) -> Never { fatalError(message) }

@@ -91,12 +91,13 @@ public final class MPICollective: Collective {
         try check(code, "all-reduce of \(values.count) floats")
     }
 
-    public func sum(_ value: Double) throws -> Double {
-        guard size > 1 else { return value }
-        var v = value
-        let code = allreduce(Self.inPlace, &v, 1, double, opSum, world)
-        try check(code, "all-reduce of a number")
-        return v
+    public func sum(_ values: inout [Double]) throws {
+        guard size > 1, !values.isEmpty else { return }
+        let count = Int32(values.count)
+        let code = values.withUnsafeMutableBytes { buf in
+            allreduce(Self.inPlace, buf.baseAddress!, count, double, opSum, world)
+        }
+        try check(code, "all-reduce of \(values.count) numbers")
     }
 
     public func reduceScatter(_ values: [Float], block: Int) throws -> [Float] {

@@ -13,10 +13,17 @@ extension Collective {
     }
 
     /// Each rank computes `batch / size` of every batch's `rows`: refused unless it splits evenly.
-    public func checkSplits(batch: Int, _ rows: String) throws {
+    public func checkSplits(batch: Int, _ rows: String, flag: String = "--batch") throws {
         guard batch % size == 0 else {
-            throw FoundryError("--batch \(batch) does not split evenly over \(size) ranks: use a multiple of \(size) (each rank computes batch / ranks \(rows))")
+            throw FoundryError("\(flag) \(batch) does not split evenly over \(size) ranks: use a multiple of \(size) (each rank computes \(flag.dropFirst(2)) / ranks \(rows))")
         }
+    }
+
+    /// A step's figures, each summed over the ranks (one all-reduce; themselves in one process).
+    public func sums(_ figures: [Double]) throws -> [Double] {
+        var v = figures
+        try sum(&v)
+        return v
     }
 
     /// Whether a signal asked the run to stop, on any rank: the ranks agree (one more tiny

@@ -47,9 +47,14 @@ public final class GRPOTrainer {
     public let optimizer: PolicyUpdate
     let eos: Int32
     let score: ([Rollout]) throws -> [Double]
+    /// The processes of a data-parallel run; each samples and trains on its shard of every step's prompts.
+    public let collective: Collective
 
-    public init(policy: GPT2, reference: GPT2?, options: GRPOOptions, eos: Int32, score: @escaping ([Rollout]) throws -> [Double]) throws {
+    public init(policy: GPT2, reference: GPT2?, options: GRPOOptions, eos: Int32, collective: Collective = SingleProcess(),
+                score: @escaping ([Rollout]) throws -> [Double]) throws {
         try options.validate()
+        try collective.checkSplits(batch: options.promptsPerStep, "prompts' groups", flag: "--prompts-per-step")
+        self.collective = collective
         self.policy = policy; self.reference = reference; self.options = options; self.eos = eos; self.score = score
         optimizer = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
     }
@@ -106,32 +111,44 @@ extension GRPOTrainer: StageObjective {
     }
 
     /// One GRPO iteration: a group of samples per prompt, group-relative advantages, and
-    /// `iterations` clipped updates on them.
+    /// `iterations` clipped updates on them. Data parallel, each rank samples and trains on the
+    /// groups of its shard of the step's prompts (a group never spans ranks); the ranks agree
+    /// on which groups dynamic sampling keeps, and sum gradients and figures.
     public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
-        let scoring = scoringTemperature(options.temperature)
-        let stepSize = options.promptsPerStep * options.groupSize
+        let scoring = scoringTemperature(options.temperature), G = options.groupSize
+        let stepSize = options.promptsPerStep * G
         var rollouts: [Rollout] = [], advantages: [Double] = [], sampledRewards: [Double] = []
+        var kept = 0   // rollouts kept on every rank together
         var groups = 0, groupStd = 0.0, zeroStdGroups = 0.0, sampledLength = 0
         for round in 0..<(options.dynamicSampling ? options.maxSamplingRounds : 1) {
             // The runner draws the step's prompts; dynamic sampling draws more from the same order.
-            let chosen = round == 0 ? step.rows : progress.order!.next()
-            let indices = chosen.flatMap { Array(repeating: $0, count: options.groupSize) }
-            let sampled = try sampler.sample(policy, prompts: prompts, indices: indices, rng: &progress.rng!)
+            let chosen = round == 0 ? step.batchRows : progress.order!.next()
+            let mine = collective.shard(of: chosen.count)
+            let indices = chosen.flatMap { Array(repeating: $0, count: G) }
+            let sampled = try sampler.sample(policy, prompts: prompts, indices: indices,
+                                             shard: mine.lowerBound * G..<mine.upperBound * G, rng: &progress.rng!)
             let rewards = try score(sampled)
             sampledRewards += rewards
             sampledLength += sampled.reduce(0) { $0 + $1.response.count }
-            for g in 0..<chosen.count {
-                let range = g * options.groupSize..<(g + 1) * options.groupSize
-                let r = Array(rewards[range])
-                let std = Losses.groupStd(r)
+            // Which of all the round's groups scored alike: each rank marks its own.
+            var alike = [Double](repeating: 0, count: chosen.count)
+            for g in mine {
+                let local = g - mine.lowerBound
+                let std = Losses.groupStd(Array(rewards[local * G..<(local + 1) * G]))
                 groups += 1; groupStd += std
-                if std == 0 { zeroStdGroups += 1 }
-                // Dynamic sampling (DAPO) keeps only groups that disagree, until the step is full.
-                if options.dynamicSampling && (std == 0 || rollouts.count >= stepSize) { continue }
-                rollouts += sampled[range]
-                advantages += Losses.groupAdvantages(r)
+                if std == 0 { zeroStdGroups += 1; alike[g] = 1 }
             }
-            if rollouts.count >= stepSize { break }
+            if options.dynamicSampling { try collective.sum(&alike) }
+            for g in 0..<chosen.count {
+                // Dynamic sampling (DAPO) keeps only groups that disagree, until the step is full.
+                if options.dynamicSampling && (alike[g] > 0 || kept >= stepSize) { continue }
+                kept += G
+                guard mine.contains(g) else { continue }
+                let range = (g - mine.lowerBound) * G..<(g - mine.lowerBound + 1) * G
+                rollouts += sampled[range]
+                advantages += Losses.groupAdvantages(Array(rewards[range]))
+            }
+            if kept >= stepSize { break }
         }
         // A group whose samples all scored the same has advantage 0 everywhere, so with β = 0
         // its gradient is exactly zero: train on the other groups only (same update, less work).
@@ -142,7 +159,7 @@ extension GRPOTrainer: StageObjective {
                                                       pad: eos, maxSeq: policy.config.maxSeq)
         let refLogp = try b.flatMap { b in try reference.map { try $0.targetLogProbs(b, temperature: scoring) } }
         var oldLogp: [Double] = []
-        if b != nil { progress.scalars["steps_with_signal", default: 0] += 1 }
+        if try collective.sum(b == nil ? 0 : 1) > 0 { progress.scalars["steps_with_signal", default: 0] += 1 }
         for iteration in 0..<options.iterations {
             policy.zeroGrad()
             // With nothing to learn from (every group agreed), Adam still steps on its momentum.
@@ -154,7 +171,7 @@ extension GRPOTrainer: StageObjective {
                 for (row, i) in trained.enumerated() {
                     let pos = (0..<b.seq).map { row * b.seq + $0 }.filter { b.targets[$0] >= 0 }
                     // Each sequence's loss is averaged over its tokens, then over every kept sequence.
-                    let scale = 1 / Double(max(1, pos.count)) / Double(rollouts.count)
+                    let scale = 1 / Double(max(1, pos.count)) / Double(kept)
                     for p in pos {
                         let r = Losses.ppoPolicy(logp: newLogp[p], oldLogp: oldLogp[p], advantage: advantages[i], clip: options.clip)
                         var d = r.dLogp
@@ -171,14 +188,17 @@ extension GRPOTrainer: StageObjective {
                 }
                 try policy.backward(b, dLogp: dLogp, temperature: scoring)
             }
+            try collective.sumGradients(of: policy)
             _ = try optimizer.update(lr: step.lr, clip: 1).read()
         }
-        let n = Double(sampledRewards.count), it = Double(options.iterations)
+        let sums = try collective.sums([loss, klSum, clipFrac, tokens, sampledRewards.reduce(0, +), Double(sampledRewards.count),
+                                        groupStd, Double(groups), zeroStdGroups, Double(sampledLength)])
+        let n = sums[5], it = Double(options.iterations)
         let m: [String: Double] = [
-            "loss": loss / it, "reward": sampledRewards.reduce(0, +) / n, "reward_std": groupStd / Double(groups),
-            "frac_reward_zero_std": zeroStdGroups / Double(groups),
-            "kl": klSum / max(tokens, 1), "clip_ratio": clipFrac / max(tokens, 1),
-            "completion_length": Double(sampledLength) / n,
+            "loss": sums[0] / it, "reward": sums[4] / n, "reward_std": sums[6] / sums[7],
+            "frac_reward_zero_std": sums[8] / sums[7],
+            "kl": sums[1] / max(sums[3], 1), "clip_ratio": sums[2] / max(sums[3], 1),
+            "completion_length": sums[9] / n,
         ]
         history.append(m)
         return ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) }

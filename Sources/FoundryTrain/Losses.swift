@@ -138,10 +138,15 @@ public enum Losses {
     }
 
     /// Shift to mean 0 and scale to unit (unbiased) standard deviation, as TRL's masked_whiten.
-    public static func whiten(_ x: [Double], shiftMean: Bool = true) -> [Double] {
-        guard x.count > 1 else { return x.map { _ in 0 } }
-        let mean = x.reduce(0, +) / Double(x.count)
-        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count - 1)
+    /// `across`: the sum over a data-parallel run's ranks, so that each rank whitens its part
+    /// of the values with the whole batch's mean and variance.
+    public static func whiten(_ x: [Double], shiftMean: Bool = true) -> [Double] { whiten(x, shiftMean: shiftMean, across: { $0 }) }
+
+    public static func whiten(_ x: [Double], shiftMean: Bool = true, across sum: (Double) throws -> Double) rethrows -> [Double] {
+        let n = try sum(Double(x.count))
+        guard n > 1 else { return x.map { _ in 0 } }
+        let mean = try sum(x.reduce(0, +)) / n
+        let variance = try sum(x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }) / (n - 1)
         let inv = 1 / (variance + 1e-8).squareRoot()
         return x.map { shiftMean ? ($0 - mean) * inv : ($0 - mean) * inv + mean }
     }

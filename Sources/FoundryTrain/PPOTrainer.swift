@@ -59,12 +59,16 @@ public final class PPOTrainer {
     public let policyOpt: PolicyUpdate
     let valueOpt: AdamW
     let eos: Int32
+    /// The processes of a data-parallel run; each samples and trains on its shard of every batch's prompts.
+    public let collective: Collective
     public private(set) var klCoef: Double
 
     /// `score` gives each rollout its scalar reward (a reward model, or a checker).
     public init(policy: GPT2, reference: GPT2, value: RewardModel, options: PPOOptions, eos: Int32,
-                score: @escaping ([Rollout]) throws -> [Double]) throws {
+                collective: Collective = SingleProcess(), score: @escaping ([Rollout]) throws -> [Double]) throws {
         try options.validate()
+        try collective.checkSplits(batch: options.batch, "prompts")
+        self.collective = collective
         self.policy = policy; self.reference = reference; self.value = value
         self.options = options; self.eos = eos; self.score = score
         policyOpt = try PolicyUpdate(model: policy, weightDecay: 0, lora: options.lora, seed: options.seed)
@@ -142,10 +146,14 @@ extension PPOTrainer: StageObjective {
     }
 
     /// One PPO iteration: sample a batch of responses, score them, then several epochs of
-    /// clipped policy and value updates over minibatches.
+    /// clipped policy and value updates over minibatches. Data parallel, each rank samples,
+    /// scores and trains on its shard of the batch's prompts; advantages are whitened with the
+    /// whole batch's mean and variance, each minibatch's loss is scaled by its tokens on every
+    /// rank, and gradients and figures are summed over the ranks.
     public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
         let scoring = scoringTemperature(options.temperature)
-        let rollouts = try sampler.sample(policy, prompts: prompts, indices: step.rows, rng: &progress.rng!)
+        let shard = collective.shard(of: step.batchRows.count)
+        let rollouts = try sampler.sample(policy, prompts: prompts, indices: step.batchRows, shard: shard, rng: &progress.rng!)
         var scores = try score(rollouts)
         for (i, r) in rollouts.enumerated() where !r.endedWithEOS { scores[i] -= options.missingEOSPenalty }
         let b = SequenceBatch(sequences: rollouts.map { $0.example.tokens }, lossMask: rollouts.map { $0.example.lossMask },
@@ -171,66 +179,77 @@ extension PPOTrainer: StageObjective {
             rlhf += rewards.reduce(0, +)
         }
         let all = positions.flatMap { $0 }
-        let white = Losses.whiten(all.map { advantages[$0] })
+        let white = try Losses.whiten(all.map { advantages[$0] }, across: collective.sum)
         for (k, p) in all.enumerated() { advantages[p] = white[k] }
 
-        // PPO epochs over minibatches of whole sequences.
+        // PPO epochs over minibatches of whole sequences, drawn from the whole batch: each rank
+        // trains on the minibatch's rows it holds (perhaps none).
         var pgLoss = 0.0, vfLoss = 0.0, clipFrac = 0.0, approxKL = 0.0, ratioSum = 0.0, counted = 0.0
-        let mbSize = max(1, b.batch / max(1, options.minibatches))
-        var mbOrder = BatchOrder(count: b.batch, batch: mbSize, seed: progress.rng!.next())
+        let batchSize = step.batchRows.count
+        let mbSize = max(1, batchSize / max(1, options.minibatches))
+        var mbOrder = BatchOrder(count: batchSize, batch: mbSize, seed: progress.rng!.next())
+        let vb = value.backbone
         for _ in 0..<options.ppoEpochs {
-            for _ in 0..<max(1, b.batch / mbSize) {
-                let rows = mbOrder.next()
-                let mb = SequenceBatch(sequences: rows.map { rollouts[$0].example.tokens },
-                                       lossMask: rows.map { rollouts[$0].example.lossMask }, pad: eos, maxSeq: policy.config.maxSeq)
+            for _ in 0..<max(1, batchSize / mbSize) {
+                let rows = mbOrder.next().filter(shard.contains).map { $0 - shard.lowerBound }
+                let mb = rows.isEmpty ? nil : SequenceBatch(sequences: rows.map { rollouts[$0].example.tokens },
+                                                            lossMask: rows.map { rollouts[$0].example.lossMask }, pad: eos, maxSeq: policy.config.maxSeq)
+                let tokens = Double(max(1, try collective.sum(Double(mb?.validTargets ?? 0))))
                 let map: (Int, Int) -> Int = { k, t in rows[k] * T + t }   // minibatch position → batch position
-                let newLogp = try policy.targetLogProbs(mb, temperature: scoring)
-                let tokens = Double(max(1, mb.validTargets))
-                var dLogp = [Double](repeating: 0, count: mb.batch * mb.seq)
-                for k in 0..<mb.batch {
-                    for t in 0..<mb.seq where mb.targets[k * mb.seq + t] >= 0 {
-                        let q = k * mb.seq + t, p = map(k, t)
-                        let r = Losses.ppoPolicy(logp: newLogp[q], oldLogp: oldLogp[p], advantage: advantages[p], clip: options.clip)
-                        dLogp[q] = r.dLogp / tokens
-                        pgLoss += r.loss; clipFrac += r.clipped ? 1 : 0; counted += 1
-                        let diff = newLogp[q] - oldLogp[p]
-                        approxKL += 0.5 * diff * diff; ratioSum += exp(diff)
-                    }
-                }
                 policy.zeroGrad()
-                try policy.backward(mb, dLogp: dLogp, temperature: scoring)
+                if let mb {
+                    let newLogp = try policy.targetLogProbs(mb, temperature: scoring)
+                    var dLogp = [Double](repeating: 0, count: mb.batch * mb.seq)
+                    for k in 0..<mb.batch {
+                        for t in 0..<mb.seq where mb.targets[k * mb.seq + t] >= 0 {
+                            let q = k * mb.seq + t, p = map(k, t)
+                            let r = Losses.ppoPolicy(logp: newLogp[q], oldLogp: oldLogp[p], advantage: advantages[p], clip: options.clip)
+                            dLogp[q] = r.dLogp / tokens
+                            pgLoss += r.loss; clipFrac += r.clipped ? 1 : 0; counted += 1
+                            let diff = newLogp[q] - oldLogp[p]
+                            approxKL += 0.5 * diff * diff; ratioSum += exp(diff)
+                        }
+                    }
+                    try policy.backward(mb, dLogp: dLogp, temperature: scoring)
+                }
+                try collective.sumGradients(of: policy)
                 _ = try policyOpt.update(lr: step.lr, clip: 1).read()
 
                 // Value model: clipped value loss, vf_coef-weighted.
-                let (newValues, hidden, vrows) = try values(mb)
-                var dScores: [Double] = []
-                for q in vrows {
-                    let k = q / mb.seq, t = q % mb.seq, p = map(k, t)
-                    let r = Losses.ppoValue(value: newValues[q], oldValue: oldValues[p], target: returns[p], clip: options.clipValue)
-                    vfLoss += r.loss
-                    dScores.append(options.vfCoef * r.dValue / tokens)
-                }
                 var headGrad = [Float](repeating: 0, count: value.head.weight.count)
-                let dHidden = value.head.backward(hidden: hidden, rows: vrows, dScores: dScores, allRows: mb.batch * mb.seq, grad: &headGrad)
-                let vb = value.backbone
                 vb.zeroGrad()
-                try vb.device.write(dHidden, to: vb.hiddenGradient)
-                try vb.backward(fromHidden: vb.hiddenGradient)
+                if let mb {
+                    let (newValues, hidden, vrows) = try values(mb)
+                    var dScores: [Double] = []
+                    for q in vrows {
+                        let k = q / mb.seq, t = q % mb.seq, p = map(k, t)
+                        let r = Losses.ppoValue(value: newValues[q], oldValue: oldValues[p], target: returns[p], clip: options.clipValue)
+                        vfLoss += r.loss
+                        dScores.append(options.vfCoef * r.dValue / tokens)
+                    }
+                    let dHidden = value.head.backward(hidden: hidden, rows: vrows, dScores: dScores, allRows: mb.batch * mb.seq, grad: &headGrad)
+                    try vb.device.write(dHidden, to: vb.hiddenGradient)
+                    try vb.backward(fromHidden: vb.hiddenGradient)
+                }
+                try collective.sumGradients(of: vb)
+                try collective.sum(&headGrad)
                 _ = try valueOpt.update(vb, lr: options.valueLR, clip: 1).read()
                 value.head.update(grad: headGrad, lr: options.valueLR)
             }
         }
-        let n = Double(b.batch), c = max(counted, 1)
-        let meanKL = klSum / n
+        let sums = try collective.sums([klSum, entSum, rlhf, scores.reduce(0, +), pgLoss, vfLoss, clipFrac, approxKL, ratioSum, counted,
+                                        Double(rollouts.filter(\.endedWithEOS).count)])
+        let n = Double(batchSize), c = max(sums[9], 1)
+        let meanKL = sums[0] / n
         if options.adaptiveKL {
             let err = min(max(meanKL / options.klTarget - 1, -0.2), 0.2)
             klCoef *= 1 + err * n / options.klHorizon
         }
         let m: [String: Double] = [
-            "objective/kl": meanKL, "objective/entropy": entSum / n, "objective/scores": scores.reduce(0, +) / n,
-            "objective/rlhf_reward": rlhf / n, "policy/approxkl_avg": approxKL / c, "policy/clipfrac_avg": clipFrac / c,
-            "loss/policy_avg": pgLoss / c, "loss/value_avg": vfLoss / c, "val/ratio": ratioSum / c,
-            "val/num_eos_tokens": Double(rollouts.filter(\.endedWithEOS).count), "kl_coef": klCoef,
+            "objective/kl": meanKL, "objective/entropy": sums[1] / n, "objective/scores": sums[3] / n,
+            "objective/rlhf_reward": sums[2] / n, "policy/approxkl_avg": sums[7] / c, "policy/clipfrac_avg": sums[6] / c,
+            "loss/policy_avg": sums[4] / c, "loss/value_avg": sums[5] / c, "val/ratio": sums[8] / c,
+            "val/num_eos_tokens": sums[10], "kl_coef": klCoef,
         ]
         history.append(m)
         progress.scalars["kl_coef"] = klCoef

@@ -37,9 +37,14 @@ public struct RolloutSampler {
 
     /// One response per entry of `indices` (an index into `prompts`), in that order. Prompts
     /// of equal length are sampled together in batches; each response has its own seed from
-    /// `rng`, drawn in order, so the result does not depend on the batching.
-    public func sample(_ policy: GPT2, prompts: [[Int32]], indices: [Int], rng: inout RNG) throws -> [Rollout] {
-        let seeds = indices.map { _ in rng.next() }
+    /// `rng`, drawn in order, so the result does not depend on the batching. `shard`: only the
+    /// responses at those positions of `indices` (a data-parallel rank's share; the seeds of
+    /// all are still drawn, so each rank samples what one process would at those positions).
+    public func sample(_ policy: GPT2, prompts: [[Int32]], indices all: [Int], shard: Range<Int>? = nil,
+                       rng: inout RNG) throws -> [Rollout] {
+        let allSeeds = all.map { _ in rng.next() }
+        let range = shard ?? all.indices
+        let indices = Array(all[range]), seeds = Array(allSeeds[range])
         var byLength: [Int: [Int]] = [:]     // prompt length → positions in `indices`
         for (k, i) in indices.enumerated() { byLength[prompts[i].count, default: []].append(k) }
         let gen = try BatchGenerator(model: policy)

@@ -30,16 +30,27 @@ enum Launch {
         return c
     }
 
-    /// The commands that run data-parallel; any other started by mpirun with several ranks would
-    /// do the same work on every rank (and race to write its output), so it is refused.
+    /// Only the training commands run data-parallel; any other started by mpirun with several
+    /// ranks would do the same work on every rank (and race to write its output), so it is refused.
     static func checkDataParallel(_ command: ParsableCommand) throws {
         guard let size = env["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), size > 1 else { return }
-        guard command is Pretrain || command is SFT || command is RewardTrain || command is DPO else {
-            let name = type(of: command).configuration.commandName ?? "\(type(of: command))"
-            throw FoundryError("`foundry \(name)` does not run data-parallel (pretrain, sft, reward and dpo do): run it without mpirun, or with -np 1")
+        guard command is DataParallelCommand else {
+            let name = type(of: command)._commandName   // what the user typed: "eval" for Eval
+            throw FoundryError("`foundry \(name)` does not run data-parallel (the training commands do: pretrain, sft, reward, dpo, ppo, grpo): run it without mpirun, or with -np 1")
         }
     }
 
     /// Leaves an MPI job cleanly (every rank, after its last collective).
     static func finish(_ c: Collective) { (c as? MPICollective)?.finish() }
 }
+
+/// A command that runs as one rank of a data-parallel job under mpirun (each training stage:
+/// `Launch.collective()` gives it its rank).
+protocol DataParallelCommand: ParsableCommand {}
+
+extension Pretrain: DataParallelCommand {}
+extension SFT: DataParallelCommand {}
+extension RewardTrain: DataParallelCommand {}
+extension DPO: DataParallelCommand {}
+extension PPO: DataParallelCommand {}
+extension GRPO: DataParallelCommand {}

@@ -96,16 +96,19 @@ struct PPO: ParsableCommand {
     func validate() throws { try options.validate() }
 
     func run() throws {
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
         let (device, policy, tok, data) = try stage.load(lora: lora.options.enabled)
-        let lock = try RunLock(stage.out)   // one writer per run directory
-        defer { lock.release() }
+        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
+        defer { lock?.release() }
         let reference = try stage.loadReference(device)
         let value = try RewardModel.load(rewardModel, device: device)
         let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try PPOTrainer(policy: policy, reference: reference, value: value, options: options, eos: tok.eosToken, score: score)
+        let trainer = try PPOTrainer(policy: policy, reference: reference, value: value, options: options, eos: tok.eosToken,
+                                     collective: collective, score: score)
         try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("ppo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
         if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
         try stage.finish(trainer.end)
@@ -149,15 +152,18 @@ struct GRPO: ParsableCommand {
     }
 
     func run() throws {
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
         let (device, policy, tok, data) = try stage.load(lora: lora.options.enabled)
-        let lock = try RunLock(stage.out)   // one writer per run directory
-        defer { lock.release() }
+        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
+        defer { lock?.release() }
         let rows = try Datasets.readPrompts(path: prompts)
         let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
         let reference = beta > 0 ? try stage.loadReference(device) : nil
         let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
         if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try GRPOTrainer(policy: policy, reference: reference, options: options, eos: tok.eosToken, score: score)
+        let trainer = try GRPOTrainer(policy: policy, reference: reference, options: options, eos: tok.eosToken,
+                                      collective: collective, score: score)
         try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("grpo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
         if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
         try stage.finish(trainer.end)

@@ -21,9 +21,12 @@ final class DistributedTests: XCTestCase {
         try CLI.output(of: executable, args, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
     }
 
-    func losses(_ dir: String) throws -> [Double] {
+    func losses(_ dir: String) throws -> [Double] { try figures(dir, "loss") }
+
+    /// Each metrics.jsonl row's `key`.
+    func figures(_ dir: String, _ key: String) throws -> [Double] {
         try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
-            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["loss"] as? Double)
+            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?[key] as? Double, key)
         }
     }
 
@@ -89,6 +92,36 @@ final class DistributedTests: XCTestCase {
             let args = [command, "--model", base, "--data", data, "--epochs", "10", "--max-steps", "10", "--batch", "8", "--backend", "cpu"]
             let a = try oneProcessAndTwoRanks(args, steps: 10, command).losses
             XCTAssertNotEqual(a.first, a.last, "\(command) trained")
+        }
+    }
+
+    /// PPO and GRPO through the command line: 2 ranks each sampling and training on half of
+    /// every step's prompts = 1 process with all of them, over 6 steps, within 1e-5 (CPU).
+    func testPPOAndGRPOOnTwoRanks() throws {
+        let work = CLI.tempDir()
+        let base = try smallBase(work), prefs = work + "/prefs.jsonl", prompts = work + "/prompts.jsonl"
+        let rows = (0..<16).map { i in
+            "{\"prompt\": \"the king \(i % 7)\", \"chosen\": \" is \(i % 2 == 0 ? "good" : "old").\", \"rejected\": \" was bad\"}"
+        }
+        try rows.joined(separator: "\n").write(toFile: prefs, atomically: true, encoding: .utf8)
+        try (0..<16).map { "{\"prompt\": \"the king \($0)\"}" }.joined(separator: "\n").write(toFile: prompts, atomically: true, encoding: .utf8)
+        let reward = work + "/reward"
+        let rm = try CLI.run(["reward", "--model", base, "--data", prefs, "--max-steps", "4", "--backend", "cpu", "--out", reward])
+        XCTAssertEqual(rm.status, 0, rm.stderr)
+        for command in ["ppo", "grpo"] {
+            var args = [command, "--model", base, "--reward-model", reward, "--prompts", prompts, "--steps", "6", "--lr", "1e-2",
+                        "--max-new-tokens", "4", "--backend", "cpu"]
+            args += command == "ppo" ? ["--batch", "4"] : ["--prompts-per-step", "2", "--group-size", "4"]
+            let one = CLI.tempDir() + "/one", two = CLI.tempDir() + "/two"
+            let plain = try CLI.run(args + ["--out", one])
+            XCTAssertEqual(plain.status, 0, plain.stderr)
+            let ranks = try mpi(2, args + ["--out", two])
+            XCTAssertEqual(ranks.status, 0, ranks.output)
+            let key = command == "ppo" ? "loss/policy_avg" : "reward"
+            let a = try figures(one, key), b = try figures(two, key)
+            XCTAssertEqual(a.count, 6, command); XCTAssertEqual(b.count, 6, command)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5, command) }
+            XCTAssertGreaterThan(Set(a).count, 1, "\(command): the figures move")
         }
     }
 
@@ -241,9 +274,9 @@ final class DistributedTests: XCTestCase {
 
     /// A command that does not run data-parallel is refused under mpirun, not run twice.
     func testOtherCommandsRefuseSeveralRanks() throws {
-        let r = try mpi(2, ["grpo", "--model", "/nonexistent", "--prompts", "/nonexistent", "--checker", "--out", CLI.tempDir() + "/x"])
+        let r = try mpi(2, ["eval", "--model", "/nonexistent", "--task", "/nonexistent"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.output.contains("`foundry grpo` does not run data-parallel"), r.output)
+        XCTAssertTrue(r.output.contains("`foundry eval` does not run data-parallel"), r.output)
     }
 
     /// A global batch that does not split over the ranks: one clear message, non-zero, no hang.
