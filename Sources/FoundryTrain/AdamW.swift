@@ -66,11 +66,11 @@ public final class AdamW {
     }
     public func restore(m mv: [Float], v vv: [Float], step s: Int, device: Device) throws {
         guard mv.count == m.count, vv.count == v.count else {
-            throw FoundryError("optimizer state does not match the model's size: the checkpoint's optimizer.safetensors belongs to another model")
+            throw FoundryError("optimizer state does not match the model's size: the checkpoint's optimizer moments (stage_state.safetensors) belong to another model")
         }
         // Damaged moments would surface later as a non-finite gradient norm, blamed on the learning rate.
         guard mv.allSatisfy(\.isFinite), vv.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-            throw FoundryError("the checkpoint's optimizer.safetensors holds NaN, infinite or negative moments: it is damaged; restore it, or start a new run")
+            throw FoundryError("the checkpoint's optimizer moments (stage_state.safetensors) hold NaN, infinite or negative values: it is damaged; restore it, or start a new run")
         }
         try device.write(mv, to: m); try device.write(vv, to: v); step = s
     }

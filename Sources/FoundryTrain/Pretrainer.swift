@@ -73,19 +73,20 @@ public struct PretrainResult {
 }
 
 /// Self-supervised pretraining: next-token prediction (or masked-token prediction) with AdamW,
-/// warmup + cosine decay, gradient clipping and accumulation, periodic validation, sample
-/// previews, checkpoints, metrics.jsonl and a progress line.
+/// warmup + cosine decay, gradient clipping and accumulation, periodic validation and sample
+/// previews, on the stage runner (checkpoints, resume, signals, metrics.jsonl and the progress
+/// line are the runner's).
 public final class Pretrainer {
     public let model: GPT2
     public let tokenizer: Tokenizer
     public let data: TokenDataset
     public let options: PretrainOptions
     public let outDir: String
+    let resume: Bool
     /// AdamW over the whole arena, or with --zero 1 in a data-parallel run its sharded form.
     let optimizer: AdamW?
     let sharded: ShardedAdamW?
-    var state: TrainState
-    let log: (String) -> Void
+    let say: (String) -> Void
     /// The processes of a data-parallel run; each computes `batch / size` rows of every batch.
     public let collective: Collective
 
@@ -99,15 +100,13 @@ public final class Pretrainer {
         self.outDir = outDir
         self.tokenizer = tokenizer
         self.collective = collective
+        self.resume = resume
         // Rank 0 alone speaks, logs and saves.
-        self.log = collective.isLeader ? log : { _ in }
+        say = collective.isLeader ? log : { _ in }
         try options.validate()
         try collective.checkSplits(batch: options.batch, "rows")
-        var modelStep: Int?
         if resume {
-            let (loaded, metadata) = try Checkpoint.loadWithMetadata(outDir, device: device)
-            model = loaded
-            modelStep = metadata["step"].flatMap(Int.init)
+            model = try Checkpoint.load(outDir, device: device)
             guard model.config.objective == options.objective else {
                 throw FoundryError("cannot resume: \(outDir) holds a \(model.config.objective.rawValue) model but this run asks for --objective \(options.objective.rawValue)")
             }
@@ -137,25 +136,17 @@ public final class Pretrainer {
         if options.zero == 1 && collective.isDistributed {
             let z = try ShardedAdamW(model: model, collective: collective, weightDecay: options.weightDecay, beta2: options.beta2)
             sharded = z; optimizer = nil
-            self.log(String(format: "ZeRO-1: each rank keeps the optimizer's moments of 1/%d of the parameters (%.1f MiB less a rank)",
-                            collective.size, Double(z.savedBytes) / 1_048_576))
+            say(String(format: "ZeRO-1: each rank keeps the optimizer's moments of 1/%d of the parameters (%.1f MiB less a rank)",
+                       collective.size, Double(z.savedBytes) / 1_048_576))
         } else {
             let o = try AdamW(model: model, weightDecay: options.weightDecay)
             o.beta2 = options.beta2
             optimizer = o; sharded = nil
         }
-        if resume {
-            state = try TrainState.load(from: outDir, modelStep: modelStep) { [optimizer, sharded] m, v, step in
-                if let sharded { try sharded.restore(m: m, v: v, step: step) } else { try optimizer!.restore(m: m, v: v, step: step, device: device) }
-            }
-            try state.checkResumable(with: options.resumeSettings, dir: outDir)
-        } else {
-            state = TrainState(step: 0, rng: RNG(seed: options.seed &+ 1), objective: options.objective, dataTokens: tokens.count,
-                               settings: options.resumeSettings)
-        }
     }
 
     var seq: Int { min(options.context, model.config.maxSeq) }
+    var tokensPerStep: Int { options.batch * seq * options.gradAccum }
 
     func batch(_ rng: inout RNG, from split: [Int32]) -> (inputs: [Int32], targets: [Int32]) {
         switch options.objective {
@@ -184,15 +175,6 @@ public final class Pretrainer {
         return try windowedLoss(model: model, tokens: data.val, seq: T, batch: B, maxTokens: options.evalTokens)
     }
 
-    /// Every rank calls it (a sharded optimizer's moments are gathered first); rank 0 writes.
-    public func save() throws {
-        let moments = try sharded?.gatheredState() ?? optimizer!.state(model.device)
-        guard collective.isLeader else { return }
-        var files = try Checkpoint.files(model, tokenizer: tokenizer, step: state.step)
-        try TrainState.add(state, moments: moments, to: &files)
-        try files.commit(to: outDir)
-    }
-
     func preview() {
         guard collective.isLeader, options.objective == .causal, options.previewTokens > 0,
               let gen = try? Generator(model: model) else { return }
@@ -202,116 +184,123 @@ public final class Pretrainer {
         s.seed = 7
         guard let out = try? gen.generate(prompt: [tokenizer.eosToken], settings: s) else { return }
         let text = tokenizer.decode(out).replacingOccurrences(of: "\n", with: "\n  | ")
-        log("  sample:\n  | \(text)")
+        say("  sample:\n  | \(text)")
     }
+
+    /// This call's figures, for the result and the logged rate.
+    var started = Date(), stepsRun = 0, lastLoss = Double.nan, valLoss: Double?, losses: [Double] = [], reduceSeconds = 0.0
 
     public func run() throws -> PretrainResult {
         let lock = collective.isLeader ? try RunLock(outDir) : nil
         defer { lock?.release() }
         if collective.isLeader { try FileSet.recover(outDir) }
-        let metrics = try MetricsLog(path: collective.isLeader ? Checkpoint.path(outDir, "metrics.jsonl") : nil,
-                                     append: state.step > 0, resumingAt: state.step)
-        let schedule = LRSchedule(maxLR: options.lr, minLR: options.minLR,
-                                  warmup: options.warmup, total: options.steps)
-        let last = min(options.steps, options.stopAt ?? options.steps)
-        let tokensPerStep = options.batch * seq * options.gradAccum
+        let resumingAt = resume ? StageCheckpoint.savedStep(outDir) : nil
+        let log = try StageLog(stage: "pretrain", metricsPath: collective.isLeader ? Checkpoint.path(outDir, "metrics.jsonl") : nil,
+                               resumingAt: resume ? (resumingAt ?? 0) : nil, log: say)
         let c = model.config
-        if state.step == 0 {
-            log("model: \(c.layers) layers, \(c.heads) heads, \(c.channels) wide, context \(c.maxSeq), vocab \(c.vocabSize) (\(tokenizer.kind)), \(c.parameterCount) parameters, \(c.objective.rawValue)")
-            log("data: \(data.train.count) training tokens, \(data.val.count) validation tokens; \(tokensPerStep) tokens per step on \(model.device.backend) (\(model.device.name))"
+        if !resume {
+            say("model: \(c.layers) layers, \(c.heads) heads, \(c.channels) wide, context \(c.maxSeq), vocab \(c.vocabSize) (\(tokenizer.kind)), \(c.parameterCount) parameters, \(c.objective.rawValue)")
+            say("data: \(data.train.count) training tokens, \(data.val.count) validation tokens; \(tokensPerStep) tokens per step on \(model.device.backend) (\(model.device.name))"
                 + (collective.isDistributed ? ", \(collective.size) ranks of \(options.batch / collective.size) rows each" : ""))
-        } else {
-            log("resuming at step \(state.step) of \(options.steps) from \(outDir)")
         }
         if options.warmup >= options.steps {
-            log("note: --warmup \(options.warmup) is not shorter than the run (\(options.steps) steps): the learning rate never reaches --lr \(options.lr); pass a smaller --warmup")
+            say("note: --warmup \(options.warmup) is not shorter than the run (\(options.steps) steps): the learning rate never reaches --lr \(options.lr); pass a smaller --warmup")
         }
-        Interrupt.install()
-        defer { Interrupt.uninstall() }
-        let start = Date()
-        var lastLoss = Double.nan, valLoss: Double? = nil, losses: [Double] = []
-        var stepsRun = 0, interrupted = false, reduceSeconds = 0.0
-        var windowStart = Date(), windowTokens = 0
-        while state.step < last {
-            let it = state.step
-            let lr = schedule.lr(it)
-            model.zeroGrad()
-            var stepLoss = 0.0
-            var lastValid = 0
-            for micro in 0..<options.gradAccum {
-                // Every rank draws the same global batch (the same generator) and computes its shard.
-                let (x, y) = batch(&state.rng, from: data.train)
-                let rows = collective.shard(of: options.batch)
-                let valid = y.filter { $0 >= 0 }.count
-                try model.forward(tokens: Array(x[rows.lowerBound * seq..<rows.upperBound * seq]), batch: rows.count, seq: seq)
-                // Scaled by the global batch's targets: the ranks' gradients add up to the whole batch's.
-                try model.computeLoss(targets: Array(y[rows.lowerBound * seq..<rows.upperBound * seq]),
-                                      gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
-                try model.backward()
-                lastValid = valid
-                // The last micro-batch's loss is read after the update: one wait per step.
-                if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }
-            }
-            // The ranks' gradients combined (summed, or reduce-scattered and updated by ZeRO-1),
-            // timed once the backward has finished.
-            var shardedNorm: Double?
-            if collective.isDistributed {
-                try model.device.finish()
-                let t0 = Date()
-                if let sharded { shardedNorm = try sharded.step(lr: lr, clip: options.clip) } else { try collective.sumGradients(of: model) }
-                reduceSeconds += Date().timeIntervalSince(t0)
-            }
-            let pendingNorm = shardedNorm == nil ? optimizer!.update(model, lr: lr, clip: options.clip) : nil
-            stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
-            let norm = try shardedNorm ?? pendingNorm!.read()
-            state.step += 1
-            stepsRun += 1
-            windowTokens += tokensPerStep
-            lastLoss = stepLoss
-            losses.append(stepLoss)
-            let elapsed = Date().timeIntervalSince(start)
-            let tps = Double(stepsRun * tokensPerStep) / max(elapsed, 1e-9)
-            var fields: [(String, Any)] = [("step", state.step), ("loss", stepLoss), ("lr", Double(lr)),
-                                           ("grad_norm", norm), ("tokens_per_sec", tps)]
-            let evalNow = options.evalEvery > 0 && (state.step % options.evalEvery == 0 || state.step == last)
-            // Training throughput of the window, measured before evaluation and preview run.
-            let recent = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
-            if evalNow {
-                let v = try validationLoss()
-                valLoss = v
-                fields.append(("val_loss", v))
-            }
-            metrics.write(fields)
-            if state.step % options.logEvery == 0 || state.step == 1 || evalNow || state.step == last {
-                // The first step of a process compiles kernels and warms caches: its rate is no
-                // guide, so it shows none (the window after it starts afresh).
-                let settled = stepsRun > 1
-                let eta = settled ? formatDuration(Double(last - state.step) * Double(tokensPerStep) / max(recent, 1e-9)) : "…"
-                let rate = settled ? String(format: "%6.0f tok/s", recent) : "  warm-up  "
-                log(String(format: "step %5ld/%ld | loss %.4f | lr %.2e | grad norm %.3f | %@ | ETA %@",
-                           state.step, options.steps, stepLoss, lr, norm, rate, eta)
-                    + (evalNow ? String(format: " | val loss %.4f", valLoss!) : ""))
-                windowTokens = 0
-            }
-            if evalNow { preview() }
-            if windowTokens == 0 { windowStart = Date() }
-            // The ranks stop together: a signal may reach them at different steps.
-            if try collective.stopRequested() {
-                interrupted = true
-                break
-            }
-            if options.saveEvery > 0 && state.step % options.saveEvery == 0 && state.step < last { try save() }
-        }
-        try save()
-        let seconds = Date().timeIntervalSince(start)
-        if interrupted {
-            log("interrupted at step \(state.step): checkpoint saved to \(outDir); continue with the same command and --resume")
+        started = Date(); stepsRun = 0; losses = []; reduceSeconds = 0
+        let checkpoint = StageCheckpoint(dir: outDir, saveEvery: options.saveEvery, tokenizer: tokenizer)
+        let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
+        let seconds = Date().timeIntervalSince(started)
+        var interrupted = false
+        if case .interrupted = outcome.end {
+            interrupted = true
+            say("interrupted at step \(outcome.progress.step): checkpoint saved to \(outDir); continue with the same command and --resume")
         } else {
-            log("saved \(outDir) at step \(state.step)")
+            say("saved \(outDir) at step \(outcome.progress.step)")
         }
-        return PretrainResult(steps: state.step, lastLoss: lastLoss, valLoss: valLoss, seconds: seconds,
+        return PretrainResult(steps: outcome.progress.step, lastLoss: lastLoss, valLoss: valLoss, seconds: seconds,
                               tokensPerSecond: Double(stepsRun * tokensPerStep) / max(seconds, 1e-9),
                               interrupted: interrupted, losses: losses, reduceSeconds: reduceSeconds)
+    }
+}
+
+extension Pretrainer: StageObjective {
+    public var stage: Stage { .pretrain }
+    public var steps: Int { options.steps }
+    public var lastStep: Int { min(options.steps, options.stopAt ?? options.steps) }
+    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, minLR: options.minLR, warmup: options.warmup, total: options.steps) }
+    /// Batches are windows at random offsets of the token stream, drawn from the run's generator.
+    public var generatorSeed: UInt64? { options.seed &+ 1 }
+    public var logEvery: Int { options.logEvery }
+
+    /// What a resumed run must keep: the schedule and the batch, by flag.
+    public var resumeSettings: [String: String] { options.resumeSettings }
+
+    func evaluates(after step: Int) -> Bool {
+        options.evalEvery > 0 && (step % options.evalEvery == 0 || step == lastStep)
+    }
+
+    public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
+        model.zeroGrad()
+        var stepLoss = 0.0
+        var lastValid = 0
+        for micro in 0..<options.gradAccum {
+            // Every rank draws the same global batch (the same generator) and computes its shard.
+            let (x, y) = batch(&progress.rng!, from: data.train)
+            let rows = collective.shard(of: options.batch)
+            let valid = y.filter { $0 >= 0 }.count
+            try model.forward(tokens: Array(x[rows.lowerBound * seq..<rows.upperBound * seq]), batch: rows.count, seq: seq)
+            // Scaled by the global batch's targets: the ranks' gradients add up to the whole batch's.
+            try model.computeLoss(targets: Array(y[rows.lowerBound * seq..<rows.upperBound * seq]),
+                                  gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
+            try model.backward()
+            lastValid = valid
+            // The last micro-batch's loss is read after the update: one wait per step.
+            if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }
+        }
+        // The ranks' gradients combined (summed, or reduce-scattered and updated by ZeRO-1),
+        // timed once the backward has finished.
+        var shardedNorm: Double?
+        if collective.isDistributed {
+            try model.device.finish()
+            let t0 = Date()
+            if let sharded { shardedNorm = try sharded.step(lr: step.lr, clip: options.clip) } else { try collective.sumGradients(of: model) }
+            reduceSeconds += Date().timeIntervalSince(t0)
+        }
+        let pendingNorm = shardedNorm == nil ? optimizer!.update(model, lr: step.lr, clip: options.clip) : nil
+        stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
+        let norm = try shardedNorm ?? pendingNorm!.read()
+        stepsRun += 1
+        lastLoss = stepLoss
+        losses.append(stepLoss)
+        let tps = Double(stepsRun * tokensPerStep) / max(Date().timeIntervalSince(started), 1e-9)
+        var fields = [("loss", stepLoss), ("lr", Double(step.lr)), ("grad_norm", norm), ("tokens_per_sec", tps)]
+        if evaluates(after: step.index + 1) {
+            let v = try validationLoss()
+            valLoss = v
+            fields.append(("val_loss", v))
+        }
+        return fields
+    }
+
+    public func afterStep(_ step: StageStep) throws {
+        if evaluates(after: step.index + 1) { preview() }
+    }
+
+    /// AdamW's moments, gathered whole from the ranks under ZeRO-1 (so any number of ranks resumes).
+    public func snapshot() throws -> StageSnapshot {
+        let (m, v, step) = try sharded?.gatheredState() ?? optimizer!.state(model.device)
+        return StageSnapshot(model: model, tensors: [NamedTensor(name: "adamw.m", shape: [m.count], values: m),
+                                                     NamedTensor(name: "adamw.v", shape: [v.count], values: v),
+                                                     NamedTensor(name: "adamw.step", shape: [1], values: [Float(step)])])
+    }
+
+    public func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws {
+        guard let m = tensors["adamw.m"], let v = tensors["adamw.v"], let step = tensors["adamw.step"]?.values.first else {
+            throw FoundryError("cannot resume: the saved state in \(outDir) lacks AdamW's moments")
+        }
+        if let sharded { try sharded.restore(m: m.values, v: v.values, step: Int(step)) } else {
+            try optimizer!.restore(m: m.values, v: v.values, step: Int(step), device: model.device)
+        }
     }
 }
 

@@ -69,7 +69,7 @@ public final class ShardedAdamW {
     /// This rank's block of whole saved moments (any number of ranks may have saved them).
     func restore(m: [Float], v: [Float], step: Int) throws {
         guard m.count == model.layout.total, v.count == model.layout.total else {
-            throw FoundryError("optimizer state does not match the model's size: the checkpoint's optimizer.safetensors belongs to another model")
+            throw FoundryError("optimizer state does not match the model's size: the checkpoint's optimizer moments (stage_state.safetensors) belong to another model")
         }
         let slice = { (x: [Float]) in self.count > 0 ? Array(x[self.start..<self.start + self.count]) : [0] }
         try optimizer.restore(m: slice(m), v: slice(v), step: step, device: model.device)

@@ -3,7 +3,7 @@ import FoundryCore
 import FoundryData
 import FoundryModel
 
-/// A post-training stage's progress on disk, so `--resume` continues it exactly: the model (as
+/// A stage's progress on disk, so `--resume` continues it exactly: the model (as
 /// the stage's normal output: model.safetensors, config.json, tokenizer.json) and, beside it,
 /// `stage_state.json` (the step, the batch order, generators, scalars) and
 /// `stage_state.safetensors` (optimizer moments, heads, a value model), all published as one
@@ -35,13 +35,13 @@ public struct StageCheckpoint {
 
     /// The step a stage's saved progress in `dir` is at, if any.
     public static func savedStep(_ dir: String) -> Int? {
-        guard let data = FileManager.default.contents(atPath: Checkpoint.path(dir, stateFile)) else { return nil }
+        guard let data = FileManager.default.contents(atPath: Checkpoint.path(dir, stateFile)) else { return LegacyTrainState.savedStep(dir) }
         return (try? JSONDecoder().decode(State.self, from: data))?.step
     }
 
-    /// Whether `dir` holds a stage's saved progress.
+    /// Whether `dir` holds a stage's saved progress (or an older pretraining run's).
     public static func exists(_ dir: String) -> Bool {
-        FileManager.default.fileExists(atPath: Checkpoint.path(dir, stateFile))
+        FileManager.default.fileExists(atPath: Checkpoint.path(dir, stateFile)) || LegacyTrainState.exists(dir)
     }
 
     func save(model: GPT2, extraModelTensors: [NamedTensor] = [], architecture: String = "GPT2LMHeadModel",
@@ -61,36 +61,56 @@ public struct StageCheckpoint {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         files.add(Self.stateFile, try encoder.encode(state))
         try files.commit(to: dir)
+        // A pretraining run saved before the formats were one, now continued: its old state
+        // files describe an earlier step.
+        for old in [LegacyTrainState.stateFile, LegacyTrainState.optimizerFile] { try? FileManager.default.removeItem(atPath: Checkpoint.path(dir, old)) }
     }
 
     /// The saved state of stage `stage` and its tensors, checked to be one step's and this stage's.
     func load(stage: Stage, settings: [String: String]) throws -> (State, [String: NamedTensor]) {
         let path = Checkpoint.path(dir, Self.stateFile)
         let modelStep = (try SafeTensors.read(path: Checkpoint.path(dir, "model.safetensors"))).metadata["step"].flatMap(Int.init)
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let state: State, tensors: [String: NamedTensor], stateName: String, tensorsName: String, tensorsStep: Int?
+        if let data = FileManager.default.contents(atPath: path) {
+            guard let decoded = try? JSONDecoder().decode(State.self, from: data) else {
+                throw FoundryError("cannot resume: \(path) is malformed (restore it, or start again with --overwrite)")
+            }
+            let (read, metadata) = try SafeTensors.read(path: Checkpoint.path(dir, Self.tensorsFile))
+            (state, tensors, tensorsStep) = (decoded, read, metadata["step"].flatMap(Int.init))
+            (stateName, tensorsName) = (Self.stateFile, Self.tensorsFile)
+        } else if stage == .pretrain && LegacyTrainState.exists(dir) {
+            (state, tensors, tensorsStep) = try LegacyTrainState.read(dir)
+            (stateName, tensorsName) = (LegacyTrainState.stateFile, LegacyTrainState.optimizerFile)
+        } else {
             throw FoundryError("cannot resume: \(dir) holds no stage progress (\(Self.stateFile)); run without --resume")
-        }
-        guard let state = try? JSONDecoder().decode(State.self, from: data) else {
-            throw FoundryError("cannot resume: \(path) is malformed (restore it, or start again with --overwrite)")
         }
         guard state.stage == stage else {
             throw FoundryError("cannot resume: \(dir) holds a \(state.stage.rawValue) run, not \(stage.rawValue)")
         }
-        let (tensors, metadata) = try SafeTensors.read(path: Checkpoint.path(dir, Self.tensorsFile))
-        for (name, step) in [("model.safetensors", modelStep), (Self.tensorsFile, metadata["step"].flatMap(Int.init))] {
+        for (name, step) in [("model.safetensors", modelStep), (tensorsName, tensorsStep)] {
             if let step, step != state.step {
-                throw FoundryError("cannot resume: \(dir) mixes steps (\(name) is from step \(step), \(Self.stateFile) from step \(state.step))")
+                throw FoundryError("cannot resume: \(dir) mixes steps (\(name) is from step \(step), \(stateName) from step \(state.step)); restore the directory from a backup or start again")
             }
         }
-        try TrainState(step: state.step, rng: RNG(seed: 0), objective: .causal, dataTokens: 0, settings: state.settings)
-            .checkResumable(with: settings, dir: dir)
+        try Self.checkResumable(saved: state.settings, asked: settings, dir: dir)
         return (state, tensors)
+    }
+
+    /// Refuses to continue with other settings than the run was started with (a changed
+    /// schedule would not continue the run, it would splice two). Settings the saved run did
+    /// not record are not compared.
+    static func checkResumable(saved: [String: String], asked: [String: String], dir: String) throws {
+        let differing = asked.keys.sorted().filter { saved[$0] != nil && saved[$0] != asked[$0] }
+        guard differing.isEmpty else {
+            let list = differing.map { "\($0) \(asked[$0]!) (the run has \(saved[$0]!))" }.joined(separator: ", ")
+            throw FoundryError("cannot resume \(dir) with other settings: \(list); pass the run's values, or start a new run with --overwrite")
+        }
     }
 
     /// After `step` (1-based) of `total`: whether to save (every `saveEvery`, and at a signal)
     /// and whether to stop (a signal), agreed by every rank of a data-parallel run — a signal
     /// may reach them at different steps.
-    func decide(_ step: Int, of total: Int, _ collective: Collective = SingleProcess()) throws -> (save: Bool, stop: Bool) {
+    func decide(_ step: Int, of total: Int, _ collective: Collective) throws -> (save: Bool, stop: Bool) {
         let stop = try collective.stopRequested()
         return (stop || (saveEvery > 0 && step % saveEvery == 0 && step < total), stop)
     }

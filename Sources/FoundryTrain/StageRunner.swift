@@ -11,8 +11,10 @@ public enum Stage: String, Codable, CaseIterable, Sendable {
 /// does and what it keeps; the runner owns everything around the steps (`StageRunner`).
 public protocol StageObjective: AnyObject {
     var stage: Stage { get }
-    /// Optimizer steps in the whole run.
+    /// Optimizer steps in the whole run (the schedule's length).
     var steps: Int { get }
+    /// Where this run stops, finished: `steps`, or earlier (pretraining's --stop-at).
+    var lastStep: Int { get }
     /// The learning rate of each step.
     var schedule: LRSchedule { get }
     /// Rows of the data the batch order runs over, and rows per step (each rank computes its
@@ -32,7 +34,10 @@ public protocol StageObjective: AnyObject {
     func prepare(_ progress: inout StageProgress) throws
     /// One optimizer step; its metrics, in the order they are logged.
     func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)]
-    /// What a checkpoint holds besides the progress: the model and the state tensors.
+    /// After a step's line is logged (pretraining's sample preview).
+    func afterStep(_ step: StageStep) throws
+    /// What a checkpoint holds besides the progress: the model and the state tensors. Every
+    /// rank calls it (a sharded optimizer gathers its moments); rank 0 writes.
     func snapshot() throws -> StageSnapshot
     /// Puts back what `snapshot` saved (called when resuming, after `progress` is loaded).
     func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws
@@ -44,7 +49,9 @@ extension StageObjective {
     public var orderSeed: UInt64 { 0 }
     public var generatorSeed: UInt64? { nil }
     public var collective: Collective { SingleProcess() }
+    public var lastStep: Int { steps }
     public func prepare(_ progress: inout StageProgress) throws {}
+    public func afterStep(_ step: StageStep) throws {}
 }
 
 /// A stage's progress between steps, saved as stage_state.json.
@@ -104,9 +111,10 @@ public struct StageRunner {
             try o.prepare(&progress)
         }
         func save(_ step: Int) throws {
-            guard let checkpoint, collective.isLeader else { return }
+            guard let checkpoint else { return }
             progress.step = step
             let s = try o.snapshot()
+            guard collective.isLeader else { return }
             try checkpoint.save(model: s.model, extraModelTensors: s.extraModelTensors, architecture: s.architecture,
                                 state: progress, tensors: s.tensors, lora: s.lora)
         }
@@ -114,21 +122,24 @@ public struct StageRunner {
         defer { if checkpoint != nil { Interrupt.uninstall() } }
         var end = StageEnd.finished
         let first = progress.step
-        for i in first..<steps {
+        let last = o.lastStep
+        for i in first..<max(first, last) {
             // Under data parallelism each rank takes a contiguous shard of the batch's rows.
             var global: [Int] = []
             if progress.order != nil { global = progress.order!.next() }
             let mine = collective.isDistributed && !global.isEmpty ? Array(global[collective.shard(of: global.count)]) : global
-            let fields = try o.step(StageStep(index: i, lr: o.schedule.lr(i), rows: mine, batchRows: global), &progress)
+            let step = StageStep(index: i, lr: o.schedule.lr(i), rows: mine, batchRows: global)
+            let fields = try o.step(step, &progress)
             progress.step = i + 1
-            log.step(i + 1, of: steps, fields, print: (i + 1) % o.logEvery == 0 || i == first || i + 1 == steps)
+            log.step(i + 1, of: steps, fields, print: (i + 1) % o.logEvery == 0 || i == first || i + 1 == last)
+            try o.afterStep(step)
             if let checkpoint {
-                let (due, stop) = try checkpoint.decide(i + 1, of: steps, collective)
+                let (due, stop) = try checkpoint.decide(i + 1, of: last, collective)
                 if due { try save(i + 1) }
                 if stop { end = .interrupted(step: i + 1); break }
             }
         }
-        if case .finished = end { try save(steps) }
+        if case .finished = end { try save(progress.step) }
         return StageOutcome(end: end, progress: progress)
     }
 }

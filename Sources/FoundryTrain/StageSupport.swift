@@ -143,7 +143,8 @@ public final class StageLog {
     let name: String
     let metrics: MetricsLog?
     let log: (String) -> Void
-    var firstStepDone: Date?
+    /// The first step this process ran (a resumed run starts past 1) and when it ended.
+    var firstStep: (step: Int, done: Date)?
 
     /// `resumingAt`: keep the metrics rows up to that step (a resumed run) instead of starting afresh.
     public init(stage: String, metricsPath: String?, resumingAt step: Int? = nil, log: @escaping (String) -> Void) throws {
@@ -156,12 +157,16 @@ public final class StageLog {
         metrics?.write([("step", step)] + fields.map { ($0.0, $0.1 as Any) })
         // The first step pays for compiling kernels and warming caches: the rate is measured from
         // its end, and no ETA is shown before two steps after it.
-        if step == 1 { firstStepDone = Date() }
-        guard shouldPrint else { return }
+        guard let first = firstStep else { firstStep = (step, Date()); return logLine(step, total, fields, "…", shouldPrint) }
         var eta = "…"
-        if let firstStepDone, step >= 3 {
-            eta = formatDuration(Date().timeIntervalSince(firstStepDone) / Double(step - 1) * Double(total - step))
+        if step >= first.step + 2 {
+            eta = formatDuration(Date().timeIntervalSince(first.done) / Double(step - first.step) * Double(total - step))
         }
+        logLine(step, total, fields, eta, shouldPrint)
+    }
+
+    func logLine(_ step: Int, _ total: Int, _ fields: [(String, Double)], _ eta: String, _ shouldPrint: Bool) {
+        guard shouldPrint else { return }
         let shown = fields.prefix(5).map { "\($0.0) \(formatMetric($0.1))" }.joined(separator: " | ")
         log("\(name) step \(String(format: "%4d", step))/\(total) | \(shown) | ETA \(eta)")
     }
@@ -171,9 +176,10 @@ public final class StageLog {
 }
 
 /// A logged number: four decimals, scientific below 1e-3 (a learning rate of 2e-5 is not
-/// "0.0000"), and no "-0.0000".
+/// "0.0000"), whole from 1,000 up (a rate of tokens), and no "-0.0000".
 public func formatMetric(_ v: Double) -> String {
     if !v.isFinite { return "\(v)" }
+    if abs(v) >= 1000 { return String(format: "%.0f", v) }
     if abs(v) < 5e-5 { return v == 0 ? "0" : String(format: "%.2e", v) }
     if abs(v) < 1e-3 { return String(format: "%.2e", v) }
     return String(format: "%.4f", v)

@@ -12,8 +12,8 @@ struct Pretrain: ParsableCommand {
         discussion: """
         Defaults are nanoGPT's CPU settings for character-level Shakespeare. Without --data it trains \
         on a corpus Foundry generates itself. The output directory is a Hugging Face GPT-2 checkpoint \
-        (config.json, model.safetensors, tokenizer.json) plus optimizer.safetensors, \
-        trainer_state.json and metrics.jsonl. Ctrl-C saves a checkpoint; --resume continues it.
+        (config.json, model.safetensors, tokenizer.json) plus stage_state.safetensors, \
+        stage_state.json and metrics.jsonl. Ctrl-C saves a checkpoint; --resume continues it.
 
         Example: foundry pretrain --data ../shared/data/tinyshakespeare.txt --out runs/shakespeare
         """)

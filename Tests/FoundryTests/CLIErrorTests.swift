@@ -259,11 +259,11 @@ final class CLIErrorTests: XCTestCase {
         let damaged = try CLI.run(["tokenizer", "encode", "--tokenizer", run, "--text", "ab"])
         XCTAssertTrue(damaged.stderr.contains("may be damaged"), damaged.stderr)
         try tokData.write(to: URL(fileURLWithPath: tokPath))
-        let opt = run + "/optimizer.safetensors"
+        let opt = run + "/stage_state.safetensors"
         let (tensors, meta) = try SafeTensors.read(path: opt)
         var m = try XCTUnwrap(tensors["adamw.m"])
         m = NamedTensor(name: m.name, shape: m.shape, values: m.values.enumerated().map { $0.offset == 3 ? .nan : $0.element })
-        try SafeTensors.write([m, tensors["adamw.v"]!], metadata: meta, to: opt)
-        try expectError(["pretrain", "--resume"] + tiny, mentions: ["optimizer.safetensors", "damaged"])
+        try SafeTensors.write([m, tensors["adamw.v"]!, tensors["adamw.step"]!], metadata: meta, to: opt)
+        try expectError(["pretrain", "--resume"] + tiny, mentions: ["stage_state.safetensors", "damaged"])
     }
 }

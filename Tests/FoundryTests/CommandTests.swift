@@ -19,9 +19,9 @@ final class CommandTests: XCTestCase {
         let out = CLI.tempDir() + "/run"
         let r = try CLI.run(["pretrain", "--data", corpus(), "--out", out, "--steps", "12", "--eval-every", "6"] + tiny)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("val loss"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("tok/s") && r.stdout.contains("ETA"), r.stdout)
-        for f in ["config.json", "model.safetensors", "tokenizer.json", "optimizer.safetensors", "trainer_state.json", "metrics.jsonl"] {
+        XCTAssertTrue(r.stdout.contains("val_loss"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("tokens_per_sec") && r.stdout.contains("ETA"), r.stdout)
+        for f in ["config.json", "model.safetensors", "tokenizer.json", "stage_state.safetensors", "stage_state.json", "metrics.jsonl"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
         }
         let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
@@ -72,7 +72,7 @@ final class CommandTests: XCTestCase {
             // Wait for training to be under way, then interrupt it.
             var seen = Data()
             let deadline = Date().addingTimeInterval(120)
-            while !String(decoding: seen, as: UTF8.self).contains("step     5/"), Date() < deadline {
+            while !String(decoding: seen, as: UTF8.self).contains("step    5/"), Date() < deadline {
                 let chunk = pipe.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
                 seen += chunk
@@ -82,7 +82,7 @@ final class CommandTests: XCTestCase {
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 130, "signal \(sig)")
             XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("the same command and --resume"), "signal \(sig)")
-            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/trainer_state.json"))) as! [String: Any]
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/stage_state.json"))) as! [String: Any]
             XCTAssertGreaterThanOrEqual(state["step"] as! Int, 5, "signal \(sig)")
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/model.safetensors"), "signal \(sig)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/" + RunLock.file), "the lock is released")

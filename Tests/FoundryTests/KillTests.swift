@@ -5,7 +5,7 @@ import FoundryCPU
 import FoundryModel
 
 /// A pretraining run that saves every step, killed with SIGKILL at 20 seeded random moments:
-/// after each kill the directory holds one step's files (model, optimizer and trainer state
+/// after each kill the directory holds one step's files (model, optimizer and stage state
 /// agree), and `--resume` finishes the run with the losses of a run never interrupted, every
 /// digit (CPU backend), each step once in metrics.jsonl.
 final class KillTests: XCTestCase {
@@ -30,9 +30,9 @@ final class KillTests: XCTestCase {
     /// The step each file of the checkpoint says it holds.
     func steps(_ dir: String) throws -> (model: Int?, optimizer: Int?, state: Int) {
         let (_, meta) = try Checkpoint.loadWithMetadata(dir, device: CPUDevice())
-        let (_, optMeta) = try SafeTensors.read(path: dir + "/optimizer.safetensors")
-        let state = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/trainer_state.json"))) as? [String: Any])
-        return (meta["step"].flatMap(Int.init), optMeta["trainer_step"].flatMap(Int.init), try XCTUnwrap(state["step"] as? Int))
+        let (_, optMeta) = try SafeTensors.read(path: dir + "/stage_state.safetensors")
+        let state = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/stage_state.json"))) as? [String: Any])
+        return (meta["step"].flatMap(Int.init), optMeta["step"].flatMap(Int.init), try XCTUnwrap(state["step"] as? Int))
     }
 
     func testKilledRunsResumeExactly() throws {
@@ -62,8 +62,8 @@ final class KillTests: XCTestCase {
             if Checkpoint.exists(dir) {
                 killedWithCheckpoint += 1
                 let s = try steps(dir)
-                XCTAssertEqual(s.model, s.state, "kill \(k): model.safetensors and trainer_state.json disagree")
-                XCTAssertEqual(s.optimizer, s.state, "kill \(k): optimizer.safetensors and trainer_state.json disagree")
+                XCTAssertEqual(s.model, s.state, "kill \(k): model.safetensors and stage_state.json disagree")
+                XCTAssertEqual(s.optimizer, s.state, "kill \(k): stage_state.safetensors and stage_state.json disagree")
                 resumeArgs.append("--resume")
             }
             let resumed = try CLI.run(resumeArgs)
