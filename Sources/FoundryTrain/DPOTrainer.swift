@@ -6,42 +6,29 @@ import FoundryModel
 /// (default, β = 0.1), IPO or hinge loss on the difference of policy/reference log-ratios of the
 /// chosen and rejected completions. Logs TRL's rewards/chosen, rewards/rejected,
 /// rewards/margins, rewards/accuracies.
-public struct DPOOptions {
-    public var lr: Float = 1e-4
+public struct DPOOptions: DataStageOptions {
+    public var schedule = DataSchedule(lr: 1e-4, epochs: 2, batch: 8, warmup: 5)
+    public var common = StageCommon(logEvery: 10)
+    public static let rowName = "pairs"
     public var beta = 0.1
     public var loss: Losses.DPOKind = .sigmoid
-    /// Passes over the data (a fraction allowed: 0.5 is half of it).
-    public var epochs = 2.0
-    /// Stop after this many steps even if the epochs are not done (nil: none).
-    public var maxSteps: Int?
-    public var batch = 8
-    public var warmup = 5
-    public var clip: Float = 1
     /// TRL's rpo_alpha: adds α × the chosen completions' mean token negative log-likelihood
     /// (RPO, Pang et al. 2024), which keeps DPO from lowering the chosen answers' probability
     /// along with the rejected ones'. 0 = plain DPO (TRL's default: off).
     public var rpoAlpha = 0.0
-    /// Train LoRA adapters instead of every parameter (rank 0: off).
-    public var lora = LoRAOptions()
-    public var seed = StageDefaults.seed
-    public var logEvery = 10
     public init() {}
 
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
-        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(DPOOptions().lr))")
+        try validateShared()
         try require(beta > 0 && beta.isFinite, "--beta must be a positive number, not \(beta) (the default is \(DPOOptions().beta))")
         try require(rpoAlpha >= 0, "--rpo-alpha must be 0 or more (TRL's papers use 1.0)")
-        try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
-        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
-        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
-        try lora.validate()
     }
 }
 
 public final class DPOTrainer {
     public let policy: GPT2
-    let options: DPOOptions
+    public let options: DPOOptions
     public let optimizer: PolicyUpdate
     let pad: Int32
     /// The processes of a data-parallel run; each computes its shard of every batch's pairs.
@@ -76,20 +63,13 @@ public final class DPOTrainer {
     }
 }
 
-extension DPOTrainer: StageObjective {
+extension DPOTrainer: DataObjective {
     public var stage: Stage { .dpo }
-    public var steps: Int { BatchOrder.steps(count: pairs.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
-    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps) }
     public var rows: Int { pairs.count }
-    public var batch: Int { options.batch }
-    public var orderSeed: UInt64 { options.seed }
-    public var logEvery: Int { options.logEvery }
 
     /// What a resumed run must keep (`StageCheckpoint`).
     public var resumeSettings: [String: String] {
-        ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
-         "--batch": "\(options.batch)", "--beta": "\(options.beta)", "--loss": options.loss.rawValue, "--rpo-alpha": "\(options.rpoAlpha)",
-         "--seed": "\(options.seed)", "pairs": "\(pairs.count)"].merging(optimizer.resumeSettings) { a, _ in a }
+        options.resumeSettings(rows: pairs.count, ["--beta": "\(options.beta)", "--loss": options.loss.rawValue, "--rpo-alpha": "\(options.rpoAlpha)"])
     }
 
     /// The reference is the policy before any update: its log-probabilities, once, kept in the

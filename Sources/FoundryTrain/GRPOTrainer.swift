@@ -6,20 +6,14 @@ import FoundryModel
 /// group std, the PPO clipped surrogate on every response token (each sequence's loss averaged
 /// over its tokens), optional β·KL to the reference (k3; TRL's default β is 0). The reward is
 /// any scorer: the reward model, or the task's ground-truth checker.
-public struct GRPOOptions {
-    public var lr: Float = 5e-5
-    public var steps = 30
+public struct GRPOOptions: RolloutStageOptions {
+    public var rollout = RolloutSettings(lr: 5e-5, steps: 30, temperature: 1, maxNewTokens: 8)
+    public var common = StageCommon(logEvery: 1)
     public var promptsPerStep = 4
     public var groupSize = 8
     public var iterations = 1
     public var clip = 0.2
     public var beta = 0.0
-    public var temperature: Float = 1.0
-    public var maxNewTokens = 8
-    /// Train LoRA adapters instead of every parameter (rank 0: off).
-    public var lora = LoRAOptions()
-    public var seed = StageDefaults.seed
-    public var logEvery = 1
     /// DAPO's dynamic sampling: drop groups whose samples all scored the same (they teach
     /// nothing) and sample more prompts, up to `maxSamplingRounds` batches, to fill the step.
     public var dynamicSampling = false
@@ -28,24 +22,20 @@ public struct GRPOOptions {
 
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
+        try validateShared()
         guard groupSize >= 2 else { throw FoundryError("GRPO needs at least 2 samples per prompt (--group-size)") }
-        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(GRPOOptions().lr))")
-        try require(steps >= 1, "--steps must be 1 or more, not \(steps)")
         try require(promptsPerStep >= 1, "--prompts-per-step must be 1 or more, not \(promptsPerStep)")
-        try require(temperature > 0 && temperature.isFinite, "--temperature must be a positive number, not \(temperature)")
-        try require(maxNewTokens >= 1, "--max-new-tokens must be 1 or more, not \(maxNewTokens)")
         try require(beta >= 0, "--beta must be 0 or more, not \(beta)")
         guard maxSamplingRounds >= 1 else { throw FoundryError("--max-sampling-rounds must be at least 1 (got \(maxSamplingRounds))") }
-        try lora.validate()
     }
 }
 
 public final class GRPOTrainer {
     public let policy: GPT2
     let reference: GPT2?
-    let options: GRPOOptions
+    public let options: GRPOOptions
     public let optimizer: PolicyUpdate
-    let eos: Int32
+    public let eos: Int32
     let score: ([Rollout]) throws -> [Double]
     /// The processes of a data-parallel run; each samples and trains on its shard of every step's prompts.
     public let collective: Collective
@@ -61,9 +51,8 @@ public final class GRPOTrainer {
 
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
-    var prompts: [[Int32]] = []
+    public private(set) var prompts: [[Int32]] = []
     var history: [[String: Double]] = []
-    var sampler: RolloutSampler { RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens) }
 
     /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end; with
     /// `resume` it continues the run saved there (sampling generator and prompt order included).
@@ -81,22 +70,15 @@ public final class GRPOTrainer {
     }
 }
 
-extension GRPOTrainer: StageObjective {
+extension GRPOTrainer: RolloutObjective {
     public var stage: Stage { .grpo }
-    public var steps: Int { options.steps }
-    public var schedule: LRSchedule { .constant(options.lr) }
-    public var rows: Int { prompts.count }
     public var batch: Int { options.promptsPerStep }
-    public var orderSeed: UInt64 { options.seed &+ 1 }
-    public var generatorSeed: UInt64? { options.seed }
-    public var logEvery: Int { options.logEvery }
 
     /// What a resumed run must keep (`StageCheckpoint`).
     public var resumeSettings: [String: String] {
-        ["--steps": "\(options.steps)", "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)",
-         "--lr": "\(options.lr)", "--beta": "\(options.beta)", "--temperature": "\(options.temperature)",
-         "--max-new-tokens": "\(options.maxNewTokens)", "--dynamic-sampling": "\(options.dynamicSampling)",
-         "--max-sampling-rounds": "\(options.maxSamplingRounds)", "--seed": "\(options.seed)", "prompts": "\(prompts.count)"].merging(optimizer.resumeSettings) { a, _ in a }
+        options.resumeSettings(prompts: prompts.count, [
+            "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)", "--beta": "\(options.beta)",
+            "--dynamic-sampling": "\(options.dynamicSampling)", "--max-sampling-rounds": "\(options.maxSamplingRounds)"])
     }
 
     /// Steps that had a group to learn from, counted across a resume (for the closing warning).

@@ -6,10 +6,10 @@ import FoundryModel
 /// end-of-text), a missing-EOS penalty, per-token reward −β·KL(π‖π_ref) with the reward model's
 /// score added at the last response token, GAE (γ, λ), whitened advantages, clipped policy and
 /// value losses, several PPO epochs over minibatches, fixed or adaptive β.
-public struct PPOOptions {
-    public var lr: Float = 5e-5
+public struct PPOOptions: RolloutStageOptions {
+    public var rollout = RolloutSettings(lr: 5e-5, steps: 30, temperature: 0.7, maxNewTokens: 8)
+    public var common = StageCommon(logEvery: 1)
     public var valueLR: Float = 5e-5
-    public var steps = 30
     public var batch = 16
     public var minibatches = 2
     public var ppoEpochs = 4
@@ -24,29 +24,18 @@ public struct PPOOptions {
     public var gamma = 1.0
     public var lambda = 0.95
     public var missingEOSPenalty = 1.0
-    public var temperature: Float = 0.7
-    public var maxNewTokens = 8
-    /// Train LoRA adapters instead of every parameter (rank 0: off).
-    public var lora = LoRAOptions()
-    public var seed = StageDefaults.seed
-    public var logEvery = 1
     public init() {}
 
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
-        guard lr > 0, valueLR > 0, lr.isFinite, valueLR.isFinite else {
-            throw FoundryError("--lr and --value-lr must be positive numbers (the defaults are \(PPOOptions().lr) and \(PPOOptions().valueLR))")
-        }
-        try require(steps >= 1, "--steps must be 1 or more, not \(steps)")
+        try validateShared()
+        try require(valueLR > 0 && valueLR.isFinite, "--value-lr must be a positive number, not \(valueLR) (the default is \(PPOOptions().valueLR))")
         try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
-        try require(temperature > 0 && temperature.isFinite, "--temperature must be a positive number, not \(temperature)")
-        try require(maxNewTokens >= 1, "--max-new-tokens must be 1 or more, not \(maxNewTokens)")
         try require(klCoef >= 0, "--kl-coef must be 0 or more, not \(klCoef)")
         guard ppoEpochs >= 1 else { throw FoundryError("--ppo-epochs must be at least 1 (TRL's default is 4)") }
         guard minibatches >= 1, minibatches <= batch else {
             throw FoundryError("--mini-batches must be between 1 and --batch (\(batch)): each minibatch needs at least one response")
         }
-        try lora.validate()
     }
 }
 
@@ -55,10 +44,10 @@ public final class PPOTrainer {
     let reference: GPT2
     let value: RewardModel
     let score: ([Rollout]) throws -> [Double]
-    let options: PPOOptions
+    public let options: PPOOptions
     public let policyOpt: PolicyUpdate
     let valueOpt: AdamW
-    let eos: Int32
+    public let eos: Int32
     /// The processes of a data-parallel run; each samples and trains on its shard of every batch's prompts.
     public let collective: Collective
     public private(set) var klCoef: Double
@@ -88,9 +77,8 @@ public final class PPOTrainer {
 
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
-    var prompts: [[Int32]] = []
+    public private(set) var prompts: [[Int32]] = []
     var history: [[String: Double]] = []
-    var sampler: RolloutSampler { RolloutSampler(eos: eos, temperature: options.temperature, maxNewTokens: options.maxNewTokens) }
 
     /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end (the value
     /// model rides in the stage state); with `resume` it continues the run saved there.
@@ -103,23 +91,16 @@ public final class PPOTrainer {
     }
 }
 
-extension PPOTrainer: StageObjective {
+extension PPOTrainer: RolloutObjective {
     public var stage: Stage { .ppo }
-    public var steps: Int { options.steps }
-    public var schedule: LRSchedule { .constant(options.lr) }
-    public var rows: Int { prompts.count }
     public var batch: Int { options.batch }
-    public var orderSeed: UInt64 { options.seed &+ 1 }
-    public var generatorSeed: UInt64? { options.seed }
-    public var logEvery: Int { options.logEvery }
 
     /// What a resumed run must keep (`StageCheckpoint`).
     public var resumeSettings: [String: String] {
-        ["--steps": "\(options.steps)", "--batch": "\(options.batch)", "--ppo-epochs": "\(options.ppoEpochs)",
-         "--mini-batches": "\(options.minibatches)", "--lr": "\(options.lr)", "--value-lr": "\(options.valueLR)",
-         "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)", "--kl-estimator": options.klEstimator.rawValue,
-         "--temperature": "\(options.temperature)", "--max-new-tokens": "\(options.maxNewTokens)", "--seed": "\(options.seed)",
-         "prompts": "\(prompts.count)"].merging(policyOpt.resumeSettings) { a, _ in a }
+        options.resumeSettings(prompts: prompts.count, [
+            "--batch": "\(options.batch)", "--ppo-epochs": "\(options.ppoEpochs)", "--mini-batches": "\(options.minibatches)",
+            "--value-lr": "\(options.valueLR)", "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)",
+            "--kl-estimator": options.klEstimator.rawValue])
     }
 
     public func prepare(_ progress: inout StageProgress) throws { progress.scalars["kl_coef"] = klCoef }

@@ -51,7 +51,4 @@ public final class PolicyUpdate {
     func restore(from t: [String: NamedTensor]) throws {
         if let lora { try lora.restore(from: t) } else { try full!.restore("adamw", from: t, device: model.device) }
     }
-
-    /// What a resumed run must share.
-    var resumeSettings: [String: String] { lora?.options.resumeSettings ?? ["--lora-rank": "0"] }
 }

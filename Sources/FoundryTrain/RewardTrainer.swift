@@ -10,24 +10,15 @@ public enum RewardObjective: String, CaseIterable, Sendable {
     case pairwise, pointwise
 }
 
-public struct RewardOptions {
+public struct RewardOptions: DataStageOptions {
+    public var schedule = DataSchedule(lr: 1e-4, epochs: 2, batch: 16, warmup: 10)
+    public var common = StageCommon(logEvery: 10)
+    public static let rowName = "rows"
     public var objective = RewardObjective.pairwise
-    public var lr: Float = 1e-4
     public var headLR: Float = 1e-3
-    /// Passes over the data (a fraction allowed: 0.5 is half of it).
-    public var epochs = 2.0
-    /// Stop after this many steps even if the epochs are not done (nil: none).
-    public var maxSteps: Int?
-    public var batch = 16
-    public var warmup = 10
-    public var clip: Float = 1
     public var centerRewardsCoefficient: Double = 0
     /// The fraction of the rows a command holds out to measure the trained model on.
     public var heldOutFraction = 0.1
-    /// Train LoRA adapters instead of every parameter (rank 0: off).
-    public var lora = LoRAOptions()
-    public var seed = StageDefaults.seed
-    public var logEvery = 10
     public init() {}
 
     /// People's rankings come by the hundred, not by the thousand, and the pairs' defaults leave
@@ -44,13 +35,9 @@ public struct RewardOptions {
 
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
-        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(RewardOptions().lr))")
-        try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
-        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
-        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+        try validateShared()
         try require((0..<1).contains(heldOutFraction), "--eval-fraction must be at least 0 and below 1, not \(heldOutFraction)")
         try require(centerRewardsCoefficient >= 0, "--center-rewards-coefficient must be 0 or more (TRL suggests 0.01)")
-        try lora.validate()
     }
 }
 
@@ -61,7 +48,7 @@ public struct RewardMetrics {
 public final class RewardTrainer {
     public let model: RewardModel
     public let optimizer: PolicyUpdate
-    let options: RewardOptions
+    public let options: RewardOptions
     let pad: Int32
     /// The processes of a data-parallel run; each scores its shard of every batch's prompts.
     public let collective: Collective
@@ -258,20 +245,14 @@ extension RewardMetrics {
     var fields: [(String, Double)] { [("loss", loss), ("accuracy", accuracy), ("margin", margin), ("mean_reward", meanReward)] }
 }
 
-extension RewardTrainer: StageObjective {
+extension RewardTrainer: DataObjective {
     public var stage: Stage { .reward }
     public var rows: Int { current?.rows ?? 0 }
-    public var steps: Int { BatchOrder.steps(count: rows, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
-    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps) }
-    public var batch: Int { options.batch }
-    public var orderSeed: UInt64 { options.seed }
-    public var logEvery: Int { options.logEvery }
 
     /// What a resumed run must keep (`StageCheckpoint`).
     public var resumeSettings: [String: String] {
-        ["--objective": options.objective.rawValue, "--lr": "\(options.lr)", "--epochs": "\(options.epochs)",
-         "--max-steps": options.maxSteps.map(String.init) ?? "none", "--batch": "\(options.batch)",
-         "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)", "--seed": "\(options.seed)", "rows": "\(rows)"].merging(optimizer.resumeSettings) { a, _ in a }
+        options.resumeSettings(rows: rows, ["--objective": options.objective.rawValue,
+                                            "--center-rewards-coefficient": "\(options.centerRewardsCoefficient)"])
     }
 
     public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {

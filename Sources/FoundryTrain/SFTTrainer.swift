@@ -5,43 +5,35 @@ import FoundryModel
 /// Supervised finetuning on demonstrations: next-token cross-entropy on the tokens the mask
 /// selects (by default the completion only, as TRL's completion_only_loss), AdamW with a
 /// linear warmup and cosine decay, optional frozen embeddings and blocks.
-public struct SFTOptions {
-    public var lr: Float = 3e-4
-    /// Passes over the data (a fraction allowed: 0.5 is half of it).
-    public var epochs = 3.0
-    /// Stop after this many steps even if the epochs are not done (nil: none).
-    public var maxSteps: Int?
-    public var batch = 16
-    public var warmup = 10
+public struct SFTOptions: DataStageOptions {
+    public var schedule = DataSchedule(lr: 3e-4, epochs: 3, batch: 16, warmup: 10)
+    public var common = StageCommon(logEvery: 10)
+    public static let rowName = "examples"
     public var weightDecay: Float = 0
-    public var clip: Float = 1
     public var freezeLayers = 0
     public var freezeEmbeddings = false
     /// Train on the completion's tokens only (TRL's completion_only_loss), not the prompt's.
     public var completionOnlyLoss = true
-    /// Train LoRA adapters instead of every parameter (rank 0: off).
-    public var lora = LoRAOptions()
-    public var seed = StageDefaults.seed
-    public var logEvery = 10
     public init() {}
 
     /// The option mistakes a user can make, named by their command-line flags.
     public func validate() throws {
-        try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(SFTOptions().lr))")
-        try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
-        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
-        try require(batch >= 1, "--batch must be 1 or more, not \(batch)")
+        try validateShared()
         try require(freezeLayers >= 0, "--freeze-layers must be 0 or more, not \(freezeLayers)")
-        try lora.validate()
-        try require(!lora.enabled || (freezeLayers == 0 && !freezeEmbeddings),
+        try require(!common.lora.enabled || (freezeLayers == 0 && !freezeEmbeddings),
                     "--lora-rank trains only the adapters already: drop --freeze-layers/--freeze-embeddings")
+    }
+
+    /// What a resumed run over `rows` examples must keep: everything that shapes the steps.
+    func resumeSettings(rows: Int) -> [String: String] {
+        resumeSettings(rows: rows, ["--freeze-layers": "\(freezeLayers)", "--freeze-embeddings": "\(freezeEmbeddings)"])
     }
 }
 
 public final class SFTTrainer {
     public let model: GPT2
     let examples: [TokenizedExample]
-    let options: SFTOptions
+    public let options: SFTOptions
     public let updater: PolicyUpdate
     let pad: Int32
     /// The processes of a data-parallel run; each computes its shard of every batch.
@@ -58,14 +50,7 @@ public final class SFTTrainer {
 
     public var frozenCount: Int { model.layout.total - updater.trainableCount }
 
-    public var steps: Int { BatchOrder.steps(count: examples.count, batch: options.batch, epochs: options.epochs, maxSteps: options.maxSteps) }
-
-    /// What a resumed run must keep (`StageCheckpoint`): everything that shapes the steps.
-    public var resumeSettings: [String: String] {
-        ["--lr": "\(options.lr)", "--epochs": "\(options.epochs)", "--max-steps": options.maxSteps.map(String.init) ?? "none",
-         "--batch": "\(options.batch)", "--freeze-layers": "\(options.freezeLayers)", "--freeze-embeddings": "\(options.freezeEmbeddings)",
-         "--seed": "\(options.seed)", "examples": "\(examples.count)"].merging(updater.resumeSettings) { a, _ in a }
-    }
+    public var resumeSettings: [String: String] { options.resumeSettings(rows: examples.count) }
 
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
@@ -96,13 +81,9 @@ public final class SFTTrainer {
     }
 }
 
-extension SFTTrainer: StageObjective {
+extension SFTTrainer: DataObjective {
     public var stage: Stage { .sft }
-    public var schedule: LRSchedule { LRSchedule(maxLR: options.lr, warmup: options.warmup, total: steps) }
     public var rows: Int { examples.count }
-    public var batch: Int { options.batch }
-    public var orderSeed: UInt64 { options.seed }
-    public var logEvery: Int { options.logEvery }
 
     public func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)] {
         // Under data parallelism this rank computes its shard of the batch, its loss scaled by

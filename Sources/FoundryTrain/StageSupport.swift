@@ -8,12 +8,6 @@ func require(_ ok: Bool, _ message: @autoclosure () -> String) throws {
     if !ok { throw FoundryError(message()) }
 }
 
-/// What every post-training stage shares by default.
-public enum StageDefaults {
-    /// The seed of a stage's batch order, initialisation and sampling when none is given.
-    public static let seed: UInt64 = 1
-}
-
 /// A tokenised training example: the tokens and which of them the loss is computed on.
 public struct TokenizedExample {
     public var tokens: [Int32]

@@ -10,7 +10,7 @@ import FoundryTrain
 struct StageOptions: ParsableArguments {
     @Option(help: "Starting model directory (a Foundry or Hugging Face GPT-2 checkpoint).") var model: String
     @Option(help: "Output checkpoint directory.") var out: String
-    @Option(help: "Random seed.") var seed = StageDefaults.seed
+    @Option(help: "Random seed.") var seed = StageCommon(logEvery: 1).seed
     @Flag(help: "Replace the model already in --out (instead of refusing).") var overwrite = false
     @Flag(help: "Continue the run saved in --out (same options as the run it continues).") var resume = false
     @Option(help: "Save progress to --out every N steps (0: only at the end and when stopped by a signal).") var saveEvery = 0
