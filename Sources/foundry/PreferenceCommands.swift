@@ -18,38 +18,28 @@ struct DPO: ParsableCommand {
         """)
     static let defaults = DPOOptions()
     @OptionGroup var stage: StageOptions
-    @OptionGroup var lora: LoRAFlags
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "The preference loss.") var loss = defaults.loss
     @Option(help: "β: strength of the pull toward the reference.") var beta = defaults.beta
     @Option(help: "TRL's (older) rpo_alpha: add α × the chosen answers' token NLL (RPO; 0 = off).") var rpoAlpha = defaults.rpoAlpha
-    @Option(help: "Learning rate.") var lr = defaults.lr
-    @Option(help: "Passes over the data (0.5: half of it).") var epochs = defaults.epochs
-    @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
-    @Option(help: "Pairs per step.") var batch = defaults.batch
-    @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
+    @OptionGroup var schedule: ScheduleFlags<DPOOptions>
+    @OptionGroup var measure: EvalFlag
 
     var options: DPOOptions {
-        var o = Self.defaults
-        o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha; o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.seed = stage.seed; o.lora = lora.options
+        var o: DPOOptions = stage.options()
+        schedule.apply(to: &o)
+        o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha
         return o
     }
 
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let collective = try Launch.collective()
-        defer { Launch.finish(collective) }
-        let (_, model, tok, data) = try stage.load(lora: lora.options.enabled)
-        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
-        defer { lock?.release() }
-        let pairs = try data.pairs(try Datasets.readPreferences(path: self.data))
-        let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
-        if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try DPOTrainer(policy: model, options: options, pad: tok.eosToken, collective: collective)
-        try trainer.run(pairs, log: try stage.stageLog("dpo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
-        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
-        try stage.finish(trainer.end)
+        try stage.train(eval: measure.eval, read: { try $0.data.pairs(try Datasets.readPreferences(path: self.data)) }) { run, pairs in
+            let trainer = try DPOTrainer(policy: run.model, options: options, pad: run.tokenizer.eosToken, collective: run.collective)
+            try trainer.run(pairs, log: try stage.stageLog("dpo"), checkpoint: stage.checkpoint(run.tokenizer), resume: stage.resume)
+            return trainer.end
+        }
     }
 }
 
@@ -67,51 +57,40 @@ struct PPO: ParsableCommand {
         """)
     static let defaults = PPOOptions()
     @OptionGroup var stage: StageOptions
-    @OptionGroup var lora: LoRAFlags
     @Option(help: "Reward model directory (also initialises the value model).") var rewardModel: String
     @Option(help: "Prompts (JSONL with \"prompt\").") var prompts: String
-    @Option(help: "PPO iterations (each samples --batch responses).") var steps = defaults.steps
+    @OptionGroup var rollout: RolloutFlags<PPOOptions>
     @Option(help: "Prompts sampled per iteration.") var batch = defaults.batch
     @Option(help: "Passes over each iteration's responses (TRL's num_ppo_epochs).") var ppoEpochs = defaults.ppoEpochs
     @Option(help: "Minibatches per pass (TRL's num_mini_batches): one policy and value update each.") var miniBatches = defaults.minibatches
-    @Option(help: "Learning rate of the policy.") var lr = defaults.lr
     @Option(help: "Learning rate of the value model (its own optimizer; TRL shares the policy's).") var valueLr = defaults.valueLR
     @Option(help: "KL penalty coefficient.") var klCoef = defaults.klCoef
     @Flag(help: "Adapt the KL coefficient toward --kl-target (the classic recipe).") var adaptiveKl = defaults.adaptiveKL
     @Option(help: "Target KL for --adaptive-kl.") var klTarget = defaults.klTarget
     @Option(help: "KL estimator of the per-token penalty.") var klEstimator = defaults.klEstimator
-    @Option(help: "Sampling temperature.") var temperature = defaults.temperature
-    @Option(help: "Longest response, in tokens.") var maxNewTokens = defaults.maxNewTokens
     @Option(help: "Penalty subtracted from the score of a response with no end-of-text.") var missingEosPenalty = defaults.missingEOSPenalty
-    @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
+    @OptionGroup var measure: EvalFlag
 
     var options: PPOOptions {
-        var o = Self.defaults
-        o.steps = steps; o.batch = batch; o.lr = lr; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget
-        o.klEstimator = klEstimator; o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.missingEOSPenalty = missingEosPenalty
-        o.seed = stage.seed; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr; o.lora = lora.options
+        var o: PPOOptions = stage.options()
+        rollout.apply(to: &o)
+        o.batch = batch; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget; o.klEstimator = klEstimator
+        o.missingEOSPenalty = missingEosPenalty; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr
         return o
     }
 
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let collective = try Launch.collective()
-        defer { Launch.finish(collective) }
-        let (device, policy, tok, data) = try stage.load(lora: lora.options.enabled)
-        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
-        defer { lock?.release() }
-        let reference = try stage.loadReference(device)
-        let value = try RewardModel.load(rewardModel, device: device)
-        let rows = try Datasets.readPrompts(path: prompts)
-        let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: tok, device: device)
-        let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
-        if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try PPOTrainer(policy: policy, reference: reference, value: value, options: options, eos: tok.eosToken,
-                                     collective: collective, score: score)
-        try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("ppo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
-        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
-        try stage.finish(trainer.end)
+        try stage.train(eval: measure.eval, read: { _ in try Datasets.readPrompts(path: prompts) }) { run, rows in
+            let score = try makeScorer(rewardModel: rewardModel, checker: false, prompts: rows, tokenizer: run.tokenizer, device: run.device)
+            let trainer = try PPOTrainer(policy: run.model, reference: try stage.loadReference(run.device),
+                                         value: try RewardModel.load(rewardModel, device: run.device), options: options,
+                                         eos: run.tokenizer.eosToken, collective: run.collective, score: score)
+            try trainer.run(prompts: try run.data.prompts(rows), log: try stage.stageLog("ppo"), checkpoint: stage.checkpoint(run.tokenizer),
+                            resume: stage.resume)
+            return trainer.end
+        }
     }
 }
 
@@ -122,26 +101,22 @@ struct GRPO: ParsableCommand {
         discussion: "Example: foundry grpo --model runs/sft --prompts task/rl_prompts.jsonl --checker --out runs/grpo")
     static let defaults = GRPOOptions()
     @OptionGroup var stage: StageOptions
-    @OptionGroup var lora: LoRAFlags
     @Option(help: "Prompts (JSONL with \"prompt\", and \"answer\" for --checker).") var prompts: String
     @Option(help: "Reward model directory.") var rewardModel: String?
     @Flag(help: "Reward 1 for a correct answer, 0 otherwise (the synthetic task's checker).") var checker = false
-    @Option(help: "Iterations.") var steps = defaults.steps
+    @OptionGroup var rollout: RolloutFlags<GRPOOptions>
     @Option(help: "Prompts per iteration.") var promptsPerStep = defaults.promptsPerStep
     @Option(help: "Samples per prompt.") var groupSize = defaults.groupSize
-    @Option(help: "Learning rate.") var lr = defaults.lr
     @Option(help: "KL coefficient to the reference (TRL's default: 0).") var beta = defaults.beta
-    @Option(help: "Sampling temperature.") var temperature = defaults.temperature
-    @Option(help: "Longest response, in tokens.") var maxNewTokens = defaults.maxNewTokens
     @Flag(help: "DAPO's dynamic sampling: skip groups whose samples all scored the same and sample more prompts to fill the step.")
     var dynamicSampling = defaults.dynamicSampling
     @Option(help: "With --dynamic-sampling: at most this many batches of prompts sampled per step.") var maxSamplingRounds = defaults.maxSamplingRounds
-    @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
+    @OptionGroup var measure: EvalFlag
 
     var options: GRPOOptions {
-        var o = Self.defaults
-        o.steps = steps; o.promptsPerStep = promptsPerStep; o.groupSize = groupSize; o.lr = lr; o.beta = beta
-        o.temperature = temperature; o.maxNewTokens = maxNewTokens; o.seed = stage.seed; o.lora = lora.options
+        var o: GRPOOptions = stage.options()
+        rollout.apply(to: &o)
+        o.promptsPerStep = promptsPerStep; o.groupSize = groupSize; o.beta = beta
         o.dynamicSampling = dynamicSampling; o.maxSamplingRounds = maxSamplingRounds
         return o
     }
@@ -152,21 +127,14 @@ struct GRPO: ParsableCommand {
     }
 
     func run() throws {
-        let collective = try Launch.collective()
-        defer { Launch.finish(collective) }
-        let (device, policy, tok, data) = try stage.load(lora: lora.options.enabled)
-        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
-        defer { lock?.release() }
-        let rows = try Datasets.readPrompts(path: prompts)
-        let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: tok, device: device)
-        let reference = beta > 0 ? try stage.loadReference(device) : nil
-        let report = try ForgettingAndAccuracy(model: policy, tokenizer: tok, data: data, evalPath: eval, pretrainPath: nil)
-        if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try GRPOTrainer(policy: policy, reference: reference, options: options, eos: tok.eosToken,
-                                      collective: collective, score: score)
-        try trainer.run(prompts: try data.prompts(rows), log: try stage.stageLog("grpo"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
-        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
-        try stage.finish(trainer.end)
+        try stage.train(eval: measure.eval, read: { _ in try Datasets.readPrompts(path: prompts) }) { run, rows in
+            let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: run.tokenizer, device: run.device)
+            let trainer = try GRPOTrainer(policy: run.model, reference: beta > 0 ? try stage.loadReference(run.device) : nil, options: options,
+                                          eos: run.tokenizer.eosToken, collective: run.collective, score: score)
+            try trainer.run(prompts: try run.data.prompts(rows), log: try stage.stageLog("grpo"), checkpoint: stage.checkpoint(run.tokenizer),
+                            resume: stage.resume)
+            return trainer.end
+        }
     }
 }
 

@@ -27,14 +27,9 @@ struct RewardTrain: ParsableCommand {
         """)
     static let defaults = RewardOptions()
     @OptionGroup var stage: StageOptions
-    @OptionGroup var lora: LoRAFlags
     @Option(help: "Comparison data (JSONL; .gz allowed).") var data: String
     @Option(help: "pairwise (Bradley–Terry on chosen/rejected) or pointwise (regress to a score).") var objective = defaults.objective
-    @Option(help: "Backbone learning rate (default: \(defaults.lr); \(RewardOptions.rankingsLR) for rankings).") var lr: Float?
-    @Option(help: "Passes over the data (0.5: half of it; default: \(defaults.epochs); for rankings, as many as make about \(RewardOptions.rankingsSteps) steps, 2 to 20).")
-    var epochs: Double?
-    @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
-    @Option(help: "Pairs per step.") var batch = defaults.batch
+    @OptionGroup var schedule: ScheduleFlags<RewardOptions>
     @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient = defaults.centerRewardsCoefficient
     @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = defaults.heldOutFraction
 
@@ -43,25 +38,25 @@ struct RewardTrain: ParsableCommand {
     /// The options; with `rankings` (the number of training rankings) the rankings' defaults
     /// stand in for a learning rate or epochs not given.
     func options(rankings: Int?) -> RewardOptions {
-        var o = Self.defaults
-        o.objective = objective; o.maxSteps = maxSteps; o.batch = batch
-        o.lr = lr ?? (rankings != nil ? RewardOptions.rankingsLR : Self.defaults.lr)
-        o.epochs = epochs ?? rankings.map { RewardOptions.rankingsEpochs(rows: $0, batch: batch) } ?? Self.defaults.epochs
-        o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction; o.seed = stage.seed; o.lora = lora.options
+        var o: RewardOptions = stage.options()
+        if let rankings { o.lr = RewardOptions.rankingsLR; o.epochs = RewardOptions.rankingsEpochs(rows: rankings, batch: schedule.batch) }
+        schedule.apply(to: &o)
+        o.objective = objective; o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction
         return o
     }
 
     func validate() throws { try options.validate() }
 
     func run() throws {
-        let collective = try Launch.collective()
-        defer { Launch.finish(collective) }
-        let (_, model, tok, data) = try stage.load(rewardModel: true, lora: lora.options.enabled)
-        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
-        defer { lock?.release() }
+        try stage.train(rewardModel: true, note: " (GPT2ForSequenceClassification)", read: { _ in }) { run, _ in try train(run) }
+    }
+
+    /// Trains on pairs, rankings or scored rows (as the data holds), then measures the held-out part.
+    func train(_ run: StageOptions.Run) throws -> StageEnd {
+        let (model, tok, data) = (run.model, run.tokenizer, run.data)
         let rm = RewardModel(backbone: model, head: ScalarHead(channels: model.config.channels, seed: stage.seed))
         func makeTrainer(_ o: RewardOptions) throws -> RewardTrainer {
-            try RewardTrainer(model: rm, options: o, pad: tok.eosToken, collective: collective)
+            try RewardTrainer(model: rm, options: o, pad: tok.eosToken, collective: run.collective)
         }
         let log = try stage.stageLog("reward")
         if objective == .pointwise {
@@ -70,7 +65,7 @@ struct RewardTrain: ParsableCommand {
             let examples = try rows.map { try data.example(prompt: $0.prompt, completion: $0.completion) }
             let (train, held) = split(Array(zip(examples, rows.map(\.score))))
             try trainer.runPointwise(train.map(\.0), scores: train.map(\.1), log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
-            if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
+            if case .interrupted = trainer.end { return trainer.end }
             let err = try trainer.evaluatePointwise(held.map(\.0), scores: held.map(\.1))
             print(String(format: "held-out: %d rows, mean squared error %.4f", held.count, err))
         } else if Datasets.holdsRankings(path: self.data) {
@@ -78,13 +73,13 @@ struct RewardTrain: ParsableCommand {
             let (train, held) = split(try data.rankings(try Datasets.readRankings(path: self.data)))
             let o = options(rankings: train.count)
             let trainer = try makeTrainer(o)
-            if lr == nil || epochs == nil {
+            if schedule.lr == nil || schedule.epochs == nil {
                 print("reward: rankings train at lr \(o.lr) for \(o.epochs) epochs unless --lr and --epochs say otherwise")
             }
             print("reward: \(train.count) training rankings (\(train.reduce(0) { $0 + $1.pairs.count }) comparisons, "
                 + "\(train.reduce(0) { $0 + $1.tiedPairs }) tied pairs left out), \(held.count) held out")
             try trainer.run(rankings: train, log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
-            if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
+            if case .interrupted = trainer.end { return trainer.end }
             // Accuracy counts the pairs the person told apart; tied ones are reported beside it.
             let heldPairs = held.flatMap(\.pairs), tied = held.reduce(0) { $0 + $1.tiedPairs }
             if !heldPairs.isEmpty {
@@ -100,13 +95,13 @@ struct RewardTrain: ParsableCommand {
             let (train, held) = split(pairs)
             print("reward: \(train.count) training pairs, \(held.count) held out")
             try trainer.run(train, log: log, checkpoint: stage.checkpoint(tok), resume: stage.resume)
-            if case .interrupted = trainer.end { return try stage.finish(trainer.end) }
+            if case .interrupted = trainer.end { return trainer.end }
             if !held.isEmpty {
                 let m = try trainer.evaluate(held)
                 print(String(format: "held-out: accuracy %.1f%%, margin %.3f, loss %.4f over %d pairs", 100 * m.accuracy, m.margin, m.loss, held.count))
             }
         }
-        print("saved \(stage.out) (GPT2ForSequenceClassification)")
+        return .finished
     }
 
     /// A seeded shuffle, then the last `evalFraction` held out (`HeldOut`).

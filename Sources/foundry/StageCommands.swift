@@ -6,7 +6,8 @@ import FoundryModel
 import FoundryPipeline
 import FoundryTrain
 
-/// What every post-training command shares: the model directory, the output and the device.
+/// What every post-training command shares: the model directory, the output, the device, the
+/// seed and LoRA (`StageCommon`), and the frame a run goes in (`train`).
 struct StageOptions: ParsableArguments {
     @Option(help: "Starting model directory (a Foundry or Hugging Face GPT-2 checkpoint).") var model: String
     @Option(help: "Output checkpoint directory.") var out: String
@@ -15,6 +16,40 @@ struct StageOptions: ParsableArguments {
     @Flag(help: "Continue the run saved in --out (same options as the run it continues).") var resume = false
     @Option(help: "Save progress to --out every N steps (0: only at the end and when stopped by a signal).") var saveEvery = 0
     @OptionGroup var deviceOptions: DeviceOptions
+    @OptionGroup var lora: LoRAFlags
+
+    /// `base` (a stage's defaults) with the seed and LoRA given here.
+    func options<O: StageOptionSet>(_ base: O = O()) -> O {
+        var o = base
+        o.seed = seed; o.lora = lora.options
+        return o
+    }
+
+    /// What a training command's run has in hand.
+    struct Run {
+        let collective: Collective, device: Device, model: GPT2, tokenizer: Tokenizer, data: StageData
+    }
+
+    /// The frame of every training command: this process's part of the job (alone, or one
+    /// rank under mpirun), the model loaded (from --out on --resume), the run directory locked
+    /// by rank 0, the stage's data read (`read`, before any long work), task accuracy (and
+    /// forgetting) measured before and after with `eval` (`pretrainData`), and the end
+    /// reported (`note` after the directory). `body` trains and says how it ended.
+    func train<D>(rewardModel: Bool = false, eval: String? = nil, pretrainData: String? = nil, note: String = "",
+                  read: (Run) throws -> D, _ body: (Run, D) throws -> StageEnd) throws {
+        let collective = try Launch.collective()
+        defer { Launch.finish(collective) }
+        let (device, model, tok, data) = try load(rewardModel: rewardModel, lora: lora.options.enabled)
+        let lock = collective.isLeader ? try RunLock(out) : nil   // one writer per run directory
+        defer { lock?.release() }
+        let run = Run(collective: collective, device: device, model: model, tokenizer: tok, data: data)
+        let rows = try read(run)
+        let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: pretrainData)
+        if !resume, let line = try report.measure("before") { print(line) }
+        let end = try body(run, rows)
+        if case .finished = end, let line = try report.measure("after") { print(line) }
+        try finish(end, note)
+    }
 
     func validate() throws {
         guard saveEvery >= 0 else { throw ValidationError("--save-every must be 0 or more, not \(saveEvery)") }
@@ -33,12 +68,12 @@ struct StageOptions: ParsableArguments {
     }
 
     /// A stage stopped by a signal: its progress is saved; exit as Ctrl-C does.
-    func finish(_ end: StageEnd) throws {
+    func finish(_ end: StageEnd, _ note: String = "") throws {
         if case .interrupted(let step) = end {
             print("interrupted at step \(step): progress saved to \(out); continue with the same command and --resume")
             throw ExitCode(130)
         }
-        print("saved \(out)" + (DeviceOptions.peakMemoryLine.map { "; " + $0 } ?? ""))
+        print("saved \(out)" + note + (DeviceOptions.peakMemoryLine.map { "; " + $0 } ?? ""))
     }
 
     /// The model to train: the starting --model, or on --resume the one saved in --out. A LoRA
@@ -97,21 +132,17 @@ struct SFT: ParsableCommand {
     static let defaults = SFTOptions()
     @OptionGroup var stage: StageOptions
     @Option(help: "SFT data (JSONL; .gz allowed).") var data: String
-    @Option(help: "Learning rate.") var lr = defaults.lr
-    @Option(help: "Passes over the data (0.5: half of it).") var epochs = defaults.epochs
-    @Option(help: "Stop after this many steps, even within an epoch.") var maxSteps: Int?
-    @Option(help: "Examples per step.") var batch = defaults.batch
+    @OptionGroup var schedule: ScheduleFlags<SFTOptions>
     @Option(help: "Train on the completion only (true) or the whole text (false).") var completionOnlyLoss = defaults.completionOnlyLoss
     @Option(help: "Freeze the embeddings and the first K blocks.") var freezeLayers = defaults.freezeLayers
     @Flag(help: "Freeze the token and position embeddings (and so the tied LM head).") var freezeEmbeddings = defaults.freezeEmbeddings
-    @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
+    @OptionGroup var measure: EvalFlag
     @Option(help: "Pretraining text, to report forgetting as validation loss before and after.") var pretrainData: String?
-    @OptionGroup var lora: LoRAFlags
 
     var options: SFTOptions {
-        var o = Self.defaults
-        o.lr = lr; o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.completionOnlyLoss = completionOnlyLoss
-        o.freezeLayers = freezeLayers; o.freezeEmbeddings = freezeEmbeddings; o.seed = stage.seed; o.lora = lora.options
+        var o: SFTOptions = stage.options()
+        schedule.apply(to: &o)
+        o.completionOnlyLoss = completionOnlyLoss; o.freezeLayers = freezeLayers; o.freezeEmbeddings = freezeEmbeddings
         return o
     }
 
@@ -119,19 +150,13 @@ struct SFT: ParsableCommand {
 
     func run() throws {
         let o = options
-        let collective = try Launch.collective()
-        defer { Launch.finish(collective) }
-        let (_, model, tok, data) = try stage.load(lora: o.lora.enabled)
-        let lock = collective.isLeader ? try RunLock(stage.out) : nil   // one writer per run directory
-        defer { lock?.release() }
-        let examples = try data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss)
-        let report = try ForgettingAndAccuracy(model: model, tokenizer: tok, data: data, evalPath: eval, pretrainPath: pretrainData)
-        if !stage.resume, let line = try report.measure("before") { print(line) }
-        let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken, collective: collective)
-        print("sft: \(examples.count) examples, \(trainer.steps) steps, \(trainer.frozenDescription)")
-        try trainer.run(log: try stage.stageLog("sft"), checkpoint: stage.checkpoint(tok), resume: stage.resume)
-        if case .finished = trainer.end, let line = try report.measure("after") { print(line) }
-        try stage.finish(trainer.end)
+        try stage.train(eval: measure.eval, pretrainData: pretrainData,
+                        read: { try $0.data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss) }) { run, examples in
+            let trainer = try SFTTrainer(model: run.model, examples: examples, options: o, pad: run.tokenizer.eosToken, collective: run.collective)
+            print("sft: \(examples.count) examples, \(trainer.steps) steps, \(trainer.frozenDescription)")
+            try trainer.run(log: try stage.stageLog("sft"), checkpoint: stage.checkpoint(run.tokenizer), resume: stage.resume)
+            return trainer.end
+        }
     }
 }
 
