@@ -49,7 +49,6 @@ public final class DPOTrainer {
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
     var pairs: [TokenizedPair] = []
-    var history: [[String: Double]] = []
 
     /// Trains on `pairs`; with `checkpoint` it saves every `saveEvery` steps, at a signal and at
     /// the end; with `resume` it continues the run saved there (the reference's log-probabilities
@@ -57,9 +56,10 @@ public final class DPOTrainer {
     @discardableResult
     public func run(_ pairs: [TokenizedPair], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !pairs.isEmpty else { throw FoundryError("no comparison pairs for DPO") }
-        self.pairs = pairs; history = []
-        end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
-        return history
+        self.pairs = pairs
+        let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
+        end = outcome.end
+        return outcome.history
     }
 }
 
@@ -135,9 +135,7 @@ extension DPOTrainer: DataObjective {
             acc = try collective.sum(acc); nll = try collective.sum(nll)
         }
         _ = try optimizer.update(lr: step.lr, clip: options.clip).read()
-        var m = ["loss": loss, "rewards/chosen": rc, "rewards/rejected": rr, "rewards/margins": rc - rr, "rewards/accuracies": acc]
-        if options.rpoAlpha > 0 { m["nll_loss"] = nll }
-        history.append(m)
         return [("loss", loss), ("rewards/chosen", rc), ("rewards/rejected", rr), ("rewards/margins", rc - rr), ("rewards/accuracies", acc)]
+            + (options.rpoAlpha > 0 ? [("nll_loss", nll)] : [])
     }
 }

@@ -52,21 +52,20 @@ public final class GRPOTrainer {
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
     public private(set) var prompts: [[Int32]] = []
-    var history: [[String: Double]] = []
 
     /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end; with
     /// `resume` it continues the run saved there (sampling generator and prompt order included).
     @discardableResult
     public func run(prompts: [[Int32]], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for GRPO") }
-        self.prompts = prompts; history = []
+        self.prompts = prompts
         let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
         end = outcome.end
         if outcome.progress.scalars["steps_with_signal", default: 0] == 0 {
             log.note("warning: GRPO made no update: in every step, all samples of each prompt scored the same, so every advantage was 0 "
                      + "(the policy is as it started). Raise --temperature or --group-size, use --dynamic-sampling, or check the reward")
         }
-        return history
+        return outcome.history
     }
 }
 
@@ -182,7 +181,6 @@ extension GRPOTrainer: RolloutObjective {
             "kl": sums[1] / max(sums[3], 1), "clip_ratio": sums[2] / max(sums[3], 1),
             "completion_length": sums[9] / n,
         ]
-        history.append(m)
         return ["reward", "reward_std", "frac_reward_zero_std", "kl", "loss", "completion_length", "clip_ratio"].map { ($0, m[$0]!) }
     }
 }

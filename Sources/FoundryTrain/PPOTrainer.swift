@@ -78,16 +78,16 @@ public final class PPOTrainer {
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
     public private(set) var prompts: [[Int32]] = []
-    var history: [[String: Double]] = []
 
     /// With `checkpoint` it saves every `saveEvery` steps, at a signal and at the end (the value
     /// model rides in the stage state); with `resume` it continues the run saved there.
     @discardableResult
     public func run(prompts: [[Int32]], log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [[String: Double]] {
         guard !prompts.isEmpty else { throw FoundryError("no prompts for PPO") }
-        self.prompts = prompts; history = []
-        end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
-        return history
+        self.prompts = prompts
+        let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
+        end = outcome.end
+        return outcome.history
     }
 }
 
@@ -232,7 +232,6 @@ extension PPOTrainer: RolloutObjective {
             "loss/policy_avg": sums[4] / c, "loss/value_avg": sums[5] / c, "val/ratio": sums[8] / c,
             "val/num_eos_tokens": sums[10], "kl_coef": klCoef,
         ]
-        history.append(m)
         progress.scalars["kl_coef"] = klCoef
         let order = ["objective/scores", "objective/kl", "objective/rlhf_reward", "policy/clipfrac_avg", "loss/value_avg",
                      "objective/entropy", "policy/approxkl_avg", "loss/policy_avg", "val/ratio", "val/num_eos_tokens", "kl_coef"]

@@ -54,7 +54,6 @@ public final class SFTTrainer {
 
     /// How the last `run` ended.
     public private(set) var end = StageEnd.finished
-    var losses: [Double] = []
 
     /// Trains and returns the per-step losses (of the steps this call ran). With `checkpoint`
     /// it saves every `saveEvery` steps and when a signal asks it to stop (then `end` says so);
@@ -62,9 +61,9 @@ public final class SFTTrainer {
     @discardableResult
     public func run(log: StageLog, checkpoint: StageCheckpoint? = nil, resume: Bool = false) throws -> [Double] {
         if let summary = updater.summary { log.note(summary) }
-        losses = []
-        end = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self).end
-        return losses
+        let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
+        end = outcome.end
+        return outcome.history.map { $0["loss"]! }
     }
 
     /// Mean completion loss over `examples` (no update).
@@ -101,7 +100,6 @@ extension SFTTrainer: DataObjective {
         let pendingNorm = updater.update(lr: step.lr, clip: options.clip)
         let loss = try collective.meanLoss(of: model, valid: allValid)  // the step's one wait for the device
         let norm = try pendingNorm.read()
-        losses.append(loss)
         return [("loss", loss), ("grad_norm", norm), ("learning_rate", Double(step.lr))]
     }
 

@@ -85,6 +85,8 @@ public struct RolloutSettings {
 public protocol StageOptionSet {
     init()
     var common: StageCommon { get set }
+    /// The option mistakes a user can make, named by their command-line flags.
+    func validate() throws
 }
 
 extension StageOptionSet {

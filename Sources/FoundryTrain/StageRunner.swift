@@ -78,10 +78,12 @@ public struct StageSnapshot {
     public var lora: LoRAAdapter?
 }
 
-/// How a run on the runner ended, and the progress it ended with.
+/// How a run on the runner ended, the progress it ended with, and each step's logged figures
+/// (of the steps this run took).
 public struct StageOutcome {
     public var end: StageEnd
     public var progress: StageProgress
+    public var history: [[String: Double]]
 }
 
 /// The one training loop of the post-training stages: it resumes a saved run (checking the
@@ -120,7 +122,7 @@ public struct StageRunner {
         }
         if checkpoint != nil { Interrupt.install() }
         defer { if checkpoint != nil { Interrupt.uninstall() } }
-        var end = StageEnd.finished
+        var end = StageEnd.finished, history: [[String: Double]] = []
         let first = progress.step
         let last = o.lastStep
         for i in first..<max(first, last) {
@@ -130,6 +132,7 @@ public struct StageRunner {
             let mine = collective.isDistributed && !global.isEmpty ? Array(global[collective.shard(of: global.count)]) : global
             let step = StageStep(index: i, lr: o.schedule.lr(i), rows: mine, batchRows: global)
             let fields = try o.step(step, &progress)
+            history.append(Dictionary(fields) { a, _ in a })
             progress.step = i + 1
             log.step(i + 1, of: steps, fields, print: (i + 1) % o.logEvery == 0 || i == first || i + 1 == last)
             try o.afterStep(step)
@@ -140,7 +143,7 @@ public struct StageRunner {
             }
         }
         if case .finished = end { try save(progress.step) }
-        return StageOutcome(end: end, progress: progress)
+        return StageOutcome(end: end, progress: progress, history: history)
     }
 }
 

@@ -6,7 +6,7 @@ import FoundryModel
 import FoundryPipeline
 import FoundryTrain
 
-struct DPO: ParsableCommand {
+struct DPO: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo",
         abstract: "Direct preference optimisation against the starting model as frozen reference.",
@@ -25,14 +25,10 @@ struct DPO: ParsableCommand {
     @OptionGroup var schedule: ScheduleFlags<DPOOptions>
     @OptionGroup var measure: EvalFlag
 
-    var options: DPOOptions {
-        var o: DPOOptions = stage.options()
+    func configure(_ o: inout DPOOptions) {
         schedule.apply(to: &o)
         o.loss = loss; o.beta = beta; o.rpoAlpha = rpoAlpha
-        return o
     }
-
-    func validate() throws { try options.validate() }
 
     func run() throws {
         try stage.train(eval: measure.eval, read: { try $0.data.pairs(try Datasets.readPreferences(path: self.data)) }) { run, pairs in
@@ -43,7 +39,7 @@ struct DPO: ParsableCommand {
     }
 }
 
-struct PPO: ParsableCommand {
+struct PPO: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "ppo",
         abstract: "RLHF with PPO: policy and frozen reference from --model, value model from the reward model.",
@@ -71,15 +67,11 @@ struct PPO: ParsableCommand {
     @Option(help: "Penalty subtracted from the score of a response with no end-of-text.") var missingEosPenalty = defaults.missingEOSPenalty
     @OptionGroup var measure: EvalFlag
 
-    var options: PPOOptions {
-        var o: PPOOptions = stage.options()
+    func configure(_ o: inout PPOOptions) {
         rollout.apply(to: &o)
         o.batch = batch; o.klCoef = klCoef; o.adaptiveKL = adaptiveKl; o.klTarget = klTarget; o.klEstimator = klEstimator
         o.missingEOSPenalty = missingEosPenalty; o.ppoEpochs = ppoEpochs; o.minibatches = miniBatches; o.valueLR = valueLr
-        return o
     }
-
-    func validate() throws { try options.validate() }
 
     func run() throws {
         try stage.train(eval: measure.eval, read: { _ in try Datasets.readPrompts(path: prompts) }) { run, rows in
@@ -94,7 +86,7 @@ struct PPO: ParsableCommand {
     }
 }
 
-struct GRPO: ParsableCommand {
+struct GRPO: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "grpo",
         abstract: "Group-relative policy optimisation with a reward model or the task's ground-truth checker.",
@@ -113,12 +105,10 @@ struct GRPO: ParsableCommand {
     @Option(help: "With --dynamic-sampling: at most this many batches of prompts sampled per step.") var maxSamplingRounds = defaults.maxSamplingRounds
     @OptionGroup var measure: EvalFlag
 
-    var options: GRPOOptions {
-        var o: GRPOOptions = stage.options()
+    func configure(_ o: inout GRPOOptions) {
         rollout.apply(to: &o)
         o.promptsPerStep = promptsPerStep; o.groupSize = groupSize; o.beta = beta
         o.dynamicSampling = dynamicSampling; o.maxSamplingRounds = maxSamplingRounds
-        return o
     }
 
     func validate() throws {

@@ -12,7 +12,7 @@ struct Reward: ParsableCommand {
         subcommands: [RewardTrain.self, RewardScore.self], defaultSubcommand: RewardTrain.self)
 }
 
-struct RewardTrain: ParsableCommand {
+struct RewardTrain: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Reward model = backbone + scalar head at the last token, trained with Bradley–Terry (or pointwise).",
@@ -33,19 +33,19 @@ struct RewardTrain: ParsableCommand {
     @Option(help: "TRL's center_rewards_coefficient (e.g. 0.01).") var centerRewardsCoefficient = defaults.centerRewardsCoefficient
     @Option(help: "Fraction of pairs held out for accuracy.") var evalFraction = defaults.heldOutFraction
 
-    var options: RewardOptions { options(rankings: nil) }
-
-    /// The options; with `rankings` (the number of training rankings) the rankings' defaults
-    /// stand in for a learning rate or epochs not given.
-    func options(rankings: Int?) -> RewardOptions {
-        var o: RewardOptions = stage.options()
-        if let rankings { o.lr = RewardOptions.rankingsLR; o.epochs = RewardOptions.rankingsEpochs(rows: rankings, batch: schedule.batch) }
+    func configure(_ o: inout RewardOptions) {
         schedule.apply(to: &o)
         o.objective = objective; o.centerRewardsCoefficient = centerRewardsCoefficient; o.heldOutFraction = evalFraction
-        return o
     }
 
-    func validate() throws { try options.validate() }
+    /// The options for `rankings` training rankings: the rankings' defaults stand in for a
+    /// learning rate or epochs not given.
+    func options(rankings: Int) -> RewardOptions {
+        var o: RewardOptions = stage.options()
+        o.lr = RewardOptions.rankingsLR; o.epochs = RewardOptions.rankingsEpochs(rows: rankings, batch: schedule.batch)
+        configure(&o)
+        return o
+    }
 
     func run() throws {
         try stage.train(rewardModel: true, note: " (GPT2ForSequenceClassification)", read: { _ in }) { run, _ in try train(run) }

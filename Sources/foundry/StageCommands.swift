@@ -116,7 +116,7 @@ struct StageOptions: ParsableArguments {
     }
 }
 
-struct SFT: ParsableCommand {
+struct SFT: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "sft",
         abstract: "Supervised finetuning on demonstrations (JSONL: prompt/completion, or messages).",
@@ -139,14 +139,10 @@ struct SFT: ParsableCommand {
     @OptionGroup var measure: EvalFlag
     @Option(help: "Pretraining text, to report forgetting as validation loss before and after.") var pretrainData: String?
 
-    var options: SFTOptions {
-        var o: SFTOptions = stage.options()
+    func configure(_ o: inout SFTOptions) {
         schedule.apply(to: &o)
         o.completionOnlyLoss = completionOnlyLoss; o.freezeLayers = freezeLayers; o.freezeEmbeddings = freezeEmbeddings
-        return o
     }
-
-    func validate() throws { try options.validate() }
 
     func run() throws {
         let o = options

@@ -72,3 +72,21 @@ struct RolloutFlags<O: RolloutStageOptions>: ParsableArguments {
 struct EvalFlag: ParsableArguments {
     @Option(help: "Held-out prompts with answers (JSONL) for task accuracy before and after.") var eval: String?
 }
+
+/// A training command: its options are the stage's defaults, then the shared flags
+/// (`stage`), then its own (`configure`); its check is theirs.
+protocol TrainingCommand: ParsableCommand {
+    associatedtype Options: StageOptionSet
+    var stage: StageOptions { get }
+    func configure(_ o: inout Options)
+}
+
+extension TrainingCommand {
+    var options: Options {
+        var o: Options = stage.options()
+        configure(&o)
+        return o
+    }
+
+    func validate() throws { try options.validate() }
+}
