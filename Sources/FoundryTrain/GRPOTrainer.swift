@@ -7,8 +7,9 @@ import FoundryModel
 /// over its tokens), optional β·KL to the reference (k3; TRL's default β is 0). The reward is
 /// any scorer: the reward model, or the task's ground-truth checker.
 public struct GRPOOptions: RolloutStageOptions {
-    public var rollout = RolloutSettings(lr: 5e-5, steps: 30, temperature: 1, maxNewTokens: 8)
+    public var schedule = RolloutSchedule(lr: 5e-5, steps: 30, temperature: 1, maxNewTokens: 8)
     public var common = StageCommon(logEvery: 1)
+    public static let rowName = "prompts"
     public var promptsPerStep = 4
     public var groupSize = 8
     public var iterations = 1
@@ -75,7 +76,7 @@ extension GRPOTrainer: RolloutObjective {
 
     /// What a resumed run must keep (`StageCheckpoint`).
     public var resumeSettings: [String: String] {
-        options.resumeSettings(prompts: prompts.count, [
+        options.resumeSettings(rows: prompts.count, [
             "--prompts-per-step": "\(options.promptsPerStep)", "--group-size": "\(options.groupSize)", "--beta": "\(options.beta)",
             "--dynamic-sampling": "\(options.dynamicSampling)", "--max-sampling-rounds": "\(options.maxSamplingRounds)"])
     }

@@ -7,8 +7,9 @@ import FoundryModel
 /// score added at the last response token, GAE (γ, λ), whitened advantages, clipped policy and
 /// value losses, several PPO epochs over minibatches, fixed or adaptive β.
 public struct PPOOptions: RolloutStageOptions {
-    public var rollout = RolloutSettings(lr: 5e-5, steps: 30, temperature: 0.7, maxNewTokens: 8)
+    public var schedule = RolloutSchedule(lr: 5e-5, steps: 30, temperature: 0.7, maxNewTokens: 8)
     public var common = StageCommon(logEvery: 1)
+    public static let rowName = "prompts"
     public var valueLR: Float = 5e-5
     public var batch = 16
     public var minibatches = 2
@@ -97,7 +98,7 @@ extension PPOTrainer: RolloutObjective {
 
     /// What a resumed run must keep (`StageCheckpoint`).
     public var resumeSettings: [String: String] {
-        options.resumeSettings(prompts: prompts.count, [
+        options.resumeSettings(rows: prompts.count, [
             "--batch": "\(options.batch)", "--ppo-epochs": "\(options.ppoEpochs)", "--mini-batches": "\(options.minibatches)",
             "--value-lr": "\(options.valueLR)", "--kl-coef": "\(options.klCoef)", "--adaptive-kl": "\(options.adaptiveKL)",
             "--kl-estimator": options.klEstimator.rawValue])

@@ -21,9 +21,18 @@ public struct StageCommon {
     }
 }
 
+/// What a stage's schedule gives the shared checks and resume settings.
+public protocol StageSchedule {
+    var lr: Float { get }
+    /// The option mistakes a user can make, named by their flags; `defaultLR` for the message.
+    func validate(defaultLR: Float) throws
+    /// What a resumed run must share, by flag.
+    var resumeSettings: [String: String] { get }
+}
+
 /// The schedule of a stage that passes over a dataset (SFT, reward models, DPO): AdamW at `lr`
 /// after a linear warmup, cosine decay, `epochs` passes of `batch` rows (or `maxSteps`).
-public struct DataSchedule {
+public struct DataSchedule: StageSchedule {
     public var lr: Float
     /// Passes over the data (a fraction allowed: 0.5 is half of it).
     public var epochs: Double
@@ -37,8 +46,7 @@ public struct DataSchedule {
         self.lr = lr; self.epochs = epochs; self.batch = batch; self.warmup = warmup
     }
 
-    /// The option mistakes a user can make, named by their flags; `defaultLR` for the message.
-    func validate(defaultLR: Float) throws {
+    public func validate(defaultLR: Float) throws {
         try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(defaultLR))")
         try require(epochs > 0 && epochs.isFinite, "--epochs must be a positive number (0.5 is half the data), not \(epochs)")
         if let maxSteps { try require(maxSteps >= 1, "--max-steps must be 1 or more, not \(maxSteps)") }
@@ -50,14 +58,14 @@ public struct DataSchedule {
     public func steps(rows: Int) -> Int { BatchOrder.steps(count: rows, batch: batch, epochs: epochs, maxSteps: maxSteps) }
     public func lrSchedule(rows: Int) -> LRSchedule { LRSchedule(maxLR: lr, warmup: warmup, total: steps(rows: rows)) }
 
-    var resumeSettings: [String: String] {
+    public var resumeSettings: [String: String] {
         ["--lr": "\(lr)", "--epochs": "\(epochs)", "--max-steps": maxSteps.map(String.init) ?? "none", "--batch": "\(batch)"]
     }
 }
 
-/// What the stages that learn from their own samples (PPO, GRPO) share: how many iterations,
-/// at what learning rate, and how the responses are sampled.
-public struct RolloutSettings {
+/// The schedule of the stages that learn from their own samples (PPO, GRPO): how many
+/// iterations, at what learning rate, and how the responses are sampled.
+public struct RolloutSchedule: StageSchedule {
     public var lr: Float
     public var steps: Int
     public var temperature: Float
@@ -67,24 +75,28 @@ public struct RolloutSettings {
         self.lr = lr; self.steps = steps; self.temperature = temperature; self.maxNewTokens = maxNewTokens
     }
 
-    func validate(defaultLR: Float) throws {
+    public func validate(defaultLR: Float) throws {
         try require(lr >= 0 && lr.isFinite, "--lr must be 0 or more, not \(lr) (the default is \(defaultLR))")
         try require(steps >= 1, "--steps must be 1 or more, not \(steps)")
         try require(temperature > 0 && temperature.isFinite, "--temperature must be a positive number, not \(temperature)")
         try require(maxNewTokens >= 1, "--max-new-tokens must be 1 or more, not \(maxNewTokens)")
     }
 
-    var resumeSettings: [String: String] {
+    public var resumeSettings: [String: String] {
         ["--steps": "\(steps)", "--lr": "\(lr)", "--temperature": "\(temperature)", "--max-new-tokens": "\(maxNewTokens)"]
     }
 }
 
-/// A stage's options: the shared ones (`common`) read as if declared on the stage's own struct
-/// (`o.seed`, `o.lora`), through dynamic member lookup, so each is declared once.
+/// A stage's options: the shared ones (`common`) and its schedule's read as if declared on the
+/// stage's own struct (`o.seed`, `o.lr`), through dynamic member lookup, so each is declared once.
 @dynamicMemberLookup
 public protocol StageOptionSet {
+    associatedtype Schedule: StageSchedule
     init()
     var common: StageCommon { get set }
+    var schedule: Schedule { get set }
+    /// What a row of its data is, for help and the resume settings ("examples", "pairs", "prompts").
+    static var rowName: String { get }
     /// The option mistakes a user can make, named by their command-line flags.
     func validate() throws
 }
@@ -94,17 +106,8 @@ extension StageOptionSet {
         get { common[keyPath: path] }
         set { common[keyPath: path] = newValue }
     }
-}
 
-/// The options of a stage that passes over a dataset: `o.lr`, `o.batch`, … are its `schedule`'s.
-public protocol DataStageOptions: StageOptionSet {
-    var schedule: DataSchedule { get set }
-    /// What a row of its data is, for help and messages ("examples", "pairs", "rows").
-    static var rowName: String { get }
-}
-
-extension DataStageOptions {
-    public subscript<T>(dynamicMember path: WritableKeyPath<DataSchedule, T>) -> T {
+    public subscript<T>(dynamicMember path: WritableKeyPath<Schedule, T>) -> T {
         get { schedule[keyPath: path] }
         set { schedule[keyPath: path] = newValue }
     }
@@ -122,29 +125,10 @@ extension DataStageOptions {
     }
 }
 
-/// The options of a stage that learns from its own samples: `o.steps`, `o.temperature`, … are
-/// its `rollout`'s.
-public protocol RolloutStageOptions: StageOptionSet {
-    var rollout: RolloutSettings { get set }
-}
-
-extension RolloutStageOptions {
-    public subscript<T>(dynamicMember path: WritableKeyPath<RolloutSettings, T>) -> T {
-        get { rollout[keyPath: path] }
-        set { rollout[keyPath: path] = newValue }
-    }
-
-    func validateShared() throws {
-        try rollout.validate(defaultLR: Self().rollout.lr)
-        try common.validate()
-    }
-
-    /// What a resumed run over `prompts` prompts must share, with the stage's own settings added.
-    func resumeSettings(prompts: Int, _ own: [String: String]) -> [String: String] {
-        own.merging(rollout.resumeSettings) { a, _ in a }.merging(common.resumeSettings) { a, _ in a }
-            .merging(["prompts": "\(prompts)"]) { a, _ in a }
-    }
-}
+/// The options of a stage that passes over a dataset.
+public protocol DataStageOptions: StageOptionSet where Schedule == DataSchedule {}
+/// The options of a stage that learns from its own samples.
+public protocol RolloutStageOptions: StageOptionSet where Schedule == RolloutSchedule {}
 
 /// An objective that passes over `rows` rows of data: its steps, schedule and batch order
 /// come from its options' `DataSchedule`.

@@ -56,7 +56,7 @@ struct ScheduleFlags<O: ScheduleHelp>: ParsableArguments {
     }
 }
 
-/// The flags of the stages that learn from their own samples (`RolloutSettings`), declared once.
+/// The flags of the stages that learn from their own samples (`RolloutSchedule`), declared once.
 struct RolloutFlags<O: RolloutStageOptions>: ParsableArguments {
     @Option(help: "Iterations: each samples responses to a batch of prompts, scores them and updates the policy.") var steps = O().steps
     @Option(help: "Learning rate of the policy.") var lr = O().lr
