@@ -56,8 +56,7 @@ let package = Package(
                 path: "Sources/FoundryPipeline"),
         // `foundry serve`: OpenAI-compatible endpoints, batched decoding across requests, the chat
         // and ranking page. Everything but the HTTP layer is plain Swift the tests call directly.
-        .target(name: "FoundryServe", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample", "FoundryTrain",
-                                                     "FoundryPipeline",
+        .target(name: "FoundryServe", dependencies: ["FoundryCore", "FoundryData", "FoundryModel", "FoundrySample",
                                                      .product(name: "Hummingbird", package: "hummingbird"),
                                                      .product(name: "Logging", package: "swift-log"),
                                                      .product(name: "NIOCore", package: "swift-nio")],

@@ -2,8 +2,6 @@ import Foundation
 import FoundryCore
 import FoundryData
 import FoundryModel
-import FoundryPipeline
-import FoundryTrain
 import Hummingbird
 import Logging
 

@@ -4,7 +4,6 @@ import FoundationNetworking
 #endif
 import FoundryCore
 import FoundryData
-import FoundryPipeline
 
 /// Lines written on one thread and printed on another.
 final class ProgressLines: @unchecked Sendable {

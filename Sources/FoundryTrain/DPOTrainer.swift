@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryData
 import FoundryModel
 
 /// Direct preference optimisation against a frozen reference (the starting policy): sigmoid

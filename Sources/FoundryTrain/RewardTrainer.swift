@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryData
 import FoundryModel
 
 /// Reward-model training on comparisons: Bradley–Terry −log σ(r⁺ − r⁻ − margin) (TRL's

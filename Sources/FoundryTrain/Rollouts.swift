@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryData
 import FoundryModel
 import FoundrySample
 

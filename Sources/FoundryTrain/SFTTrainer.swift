@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryData
 import FoundryModel
 
 /// Supervised finetuning on demonstrations: next-token cross-entropy on the tokens the mask

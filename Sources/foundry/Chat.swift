@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FoundryCore
+import FoundryModel
 import FoundryPipeline
 
 struct Chat: ParsableCommand {

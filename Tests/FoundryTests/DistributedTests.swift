@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import FoundryModel
+import FoundryData
 import FoundryCore
 
 /// Data-parallel training under Open MPI (`mpirun`; Debian's openmpi-bin, which `.ci/run`

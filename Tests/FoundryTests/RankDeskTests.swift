@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import FoundryModel
 import FoundryCore
 import FoundryCPU
 import FoundryData

@@ -1,4 +1,6 @@
 import XCTest
+import FoundryModel
+import FoundryData
 import FoundryTrain
 
 /// `SequenceBatch` by hand: right padding, next-token targets shifted by one, −1 wherever the

@@ -1,4 +1,5 @@
 import XCTest
+import FoundryData
 import FoundryCore
 import FoundryCPU
 import FoundryModel

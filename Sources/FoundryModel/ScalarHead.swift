@@ -13,12 +13,12 @@ public final class ScalarHead {
     var m: [Float], v: [Float], step = 0
 
     /// Weights, moments and step, for a stage's checkpoint (`prefix` names them).
-    func stateTensors(_ prefix: String) -> [NamedTensor] {
+    public func stateTensors(_ prefix: String) -> [NamedTensor] {
         [NamedTensor(name: prefix + ".weight", shape: [weight.count], values: weight),
          NamedTensor(name: prefix + ".m", shape: [m.count], values: m), NamedTensor(name: prefix + ".v", shape: [v.count], values: v),
          NamedTensor(name: prefix + ".step", shape: [1], values: [Float(step)])]
     }
-    func restore(_ prefix: String, from t: [String: NamedTensor]) throws {
+    public func restore(_ prefix: String, from t: [String: NamedTensor]) throws {
         guard let w = t[prefix + ".weight"], let mm = t[prefix + ".m"], let vv = t[prefix + ".v"], let s = t[prefix + ".step"],
               w.values.count == weight.count, mm.values.count == weight.count, vv.values.count == weight.count else {
             throw FoundryError("cannot resume: the stage state lacks the \(prefix) head's weights or moments")
@@ -92,7 +92,7 @@ public final class RewardModel {
 
     /// How transformers names a reward model, and its head's tensor.
     public static let architecture = "GPT2ForSequenceClassification"
-    var scoreTensor: NamedTensor { NamedTensor(name: "score.weight", shape: [1, head.weight.count], values: head.weight) }
+    public var scoreTensor: NamedTensor { NamedTensor(name: "score.weight", shape: [1, head.weight.count], values: head.weight) }
 
     public func save(tokenizer: Tokenizer?, to dir: String) throws {
         try Checkpoint.save(backbone, tokenizer: tokenizer, to: dir, extraTensors: [scoreTensor], architecture: Self.architecture)
