@@ -1,5 +1,4 @@
 import FoundryCore
-import FoundryData
 
 /// Text datasets → token sequences, through the one chat template every stage shares.
 public struct StageData {

@@ -198,7 +198,7 @@ extension GPT2 {
         let final = RowNorm(weight: w.finalNormWeight, bias: w.finalNormBias, eps: eps)
         // A step of a few rows (decoding) reads each weight matrix once, one row per output,
         // from the cache's copies (halves, or transposed floats on devices that decode with dot
-        // products), the LayerNorms, GELU and residual adds inside the products: five launches
+        // products), the LayerNorms, GELU and residual adds inside the products: four launches
         // a layer and the attention's two. A prompt's many rows take the GEMM on the parameters.
         let few = rows <= dotProductRows
         if few && (kv.weights == .f16 || d.decodesWithDotProducts) {

@@ -1,7 +1,6 @@
 import Foundation
 import FoundryCore
 import FoundryData
-import FoundryModel
 
 /// A scalar head on a GPT-2 backbone: r = w · h, where h is the final LayerNorm's output at a
 /// position. Used as the reward model (read at each sequence's last token) and as PPO's value

@@ -56,6 +56,8 @@ public final class OpenCLDevice: Device {
     var kernels: [String: cl_kernel] = [:]
     /// Each kernel's largest work-group on this device (CL_KERNEL_WORK_GROUP_SIZE).
     var groupLimits: [String: Int] = [:]
+    /// Kernels whose launch arguments were checked against their declaration (`KernelSignatures`).
+    var checkedSignatures: Set<String> = []
     /// Zero-length ops and absent optional tensors bind this instead of a null buffer (made at the
     /// end of `init`, which fails with the allocation's error rather than trapping later).
     private(set) var dummy: CLBuffer!
@@ -359,6 +361,10 @@ public final class OpenCLDevice: Device {
         if global.contains(0) { return }
         do {
             let k = try kernel(name)
+            if !checkedSignatures.contains(name) {
+                try KernelSignatures.check(name, args)
+                checkedSignatures.insert(name)
+            }
             var index: cl_uint = 0
             func set<T>(_ value: T) throws {
                 var v = value
