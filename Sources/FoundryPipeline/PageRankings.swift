@@ -45,8 +45,7 @@ extension PipelineRun {
         // Held out as `foundry reward` holds out (a seeded shuffle, a tenth), so the command
         // reproduces the figure from the same file and seed.
         let (train, heldOut) = HeldOut.split(all, fraction: RewardOptions().heldOutFraction, seed: seed)
-        try trainReward(into: "reward_page", "reward model (page rankings)",
-                        epochs: RewardOptions.rankingsEpochs(rows: train.count, batch: RewardOptions().batch), lr: RewardOptions.rankingsLR,
+        try trainReward(into: "reward_page", "reward model (page rankings)", options: p.reward.forRankings(train.count),
                         tok: tok) { try $0.run(rankings: train, log: try quiet("reward", "reward_page")) }
         let heldPairs = heldOut.flatMap(\.pairs), tied = heldOut.reduce(0) { $0 + $1.tiedPairs }
         var figures: [String: Double] = ["pairwise_accuracy": .nan, "margin": .nan, "loss": .nan,
@@ -65,7 +64,7 @@ extension PipelineRun {
             say("== dpo (page rankings): skipped, no ranking put one response above another")
         } else {
             try stage("dpo_page", "dpo (page rankings)", skip: skipped.contains(.dpo)) {
-                try dpo(into: "dpo_page", pairs: bestPairs, epochs: p.pageDPOEpochs, tok: tok)
+                try dpo(into: "dpo_page", pairs: bestPairs, options: p.pageDPO, tok: tok)
             }
         }
         try stage("ppo_page", "ppo (page rankings' reward model)", skip: skipped.contains(.ppo)) {

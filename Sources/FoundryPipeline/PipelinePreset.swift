@@ -12,58 +12,86 @@ public struct PipelinePreset: Sendable {
     }
     public static let defaultName = Name.tiny
 
-    public var layers: Int, heads: Int, embd: Int, context: Int, batch: Int
-    public var pretrainSteps: Int, corpusChars: Int
-    public var sftRows: Int, sftEpochs: Int, prefRows: Int, rlRows: Int, evalRows: Int
-    public var rewardEpochs: Int, dpoEpochs: Int, ppoSteps: Int, ppoBatch: Int, grpoSteps: Int, grpoPrompts: Int, grpoGroup: Int
-    // "compare" is learnable at this size; "arithmetic" (addition) needs a far bigger budget.
-    public var task = SynthTask.Family.compare
-    public var digits: ClosedRange<Int> = 1...2
-    /// SFT must teach the chat format and copying an answer out of the prompt; at 5e-4 that
-    /// transition came late in the run, and tiny float differences decided whether it came at
-    /// all (83.5% or 30% held-out from the same seed); at 1e-3 it comes early.
-    public var sftLR: Float = 1e-3
+    /// The stages' settings, in their own options structs (the seed is the run's).
+    public var pretrain: PretrainOptions
+    public var sft: SFTOptions
     /// The LoRA variant of SFT the forgetting section compares: rank 8 on attention and MLP, at
     /// the same lr as full SFT. From /tmp/pipeB's pretrained model (tiny, 24 epochs), held-out
     /// greedy accuracy and the pretraining validation loss after: lr 1e-3 89.0% and 5.21, 3e-3
     /// 83.0% and 7.30, 1e-2 5.0% and 8.16 (full SFT: 87.0% and 13.04; frozen: 6.86).
-    public var sftLoRARank = 8
-    /// The LoRA variant's options (the rank above, the defaults otherwise).
-    public var sftLoRA: LoRAOptions { var o = LoRAOptions(); o.rank = sftLoRARank; return o }
-    /// The simulated demonstrator's slip rate (SynthTask.demoSlip): SFT inherits it, the
-    /// preference stages can remove it.
-    public var demoSlip = 0.7
-    // RL learning rates for a model this small: Adam turns the noise of a few dozen sampled
-    // responses into full-size steps, so larger rates random-walk the policy (entropy and KL
-    // grow while the score does not).
-    public var grpoLR: Float = 2e-4
-    /// DAPO's dynamic sampling in GRPO: steps are filled with groups that disagree, so each
-    /// gradient rests on 32 informative prompts instead of the few that happen to be.
-    public var grpoDynamicSampling = true
-    public var ppoLR: Float = 2e-5
-    /// PPO samples at temperature 1 (TRL's default is 0.7): the right answer to a close call the
-    /// SFT model slips on is a minority sample, and at 0.7 PPO saw too few of them (slips left
-    /// in held-out answers: 9–13 of 24 at 0.7 across five runs, 5 at 1.0 and at 1.2).
-    public var ppoTemperature: Float = 1.0
-    /// The reward model's backbone (from SFT) learns at 3e-4: at TRL's 1e-4 it reached 83% held-out
-    /// pairwise accuracy from an SFT model trained at 1e-3, 87% at 3e-4.
-    public var rewardLR: Float = 3e-4
-    public var ppoKLCoef = 0.2
-    public var grpoTemperature: Float = 0.7
-    public var dpoLR: Float = 5e-5
-    /// TRL's rpo_alpha for the pipeline's DPO: without the NLL term on the chosen answers, DPO
-    /// here lowers them along with the rejected ones and accuracy does not improve.
-    public var dpoRPOAlpha = 1.0
-    /// Rankings of K responses (K > 2) instead of pairs for the reward model, at the same number
-    /// of labelled prompts; 0: pairs.
-    public var rankK = 0
+    public var sftLoRA: LoRAOptions
+    public var reward: RewardOptions
+    public var dpo: DPOOptions
     /// DPO on rankings made on the page (`--rankings-from page`; the reward model takes the
     /// rankings' defaults, `RewardOptions.rankingsEpochs`): a few hundred rankings are far fewer
     /// comparisons than the 3,600 synthetic pairs, so they take more passes. From one tiny-preset
     /// run's 400 page rankings: 1 epoch +1.5 points over SFT, 4 epochs +3.5.
-    public var pageDPOEpochs = 4
+    public var pageDPO: DPOOptions
+    public var ppo: PPOOptions
+    public var grpo: GRPOOptions
+    // The data: rows of each kind, the pretraining corpus, and the task.
+    public var corpusChars: Int
+    public var sftRows: Int, prefRows: Int, rlRows: Int, evalRows: Int
+    // "compare" is learnable at this size; "arithmetic" (addition) needs a far bigger budget.
+    public var task = SynthTask.Family.compare
+    public var digits: ClosedRange<Int> = 1...2
+    /// The simulated demonstrator's slip rate (SynthTask.demoSlip): SFT inherits it, the
+    /// preference stages can remove it.
+    public var demoSlip = 0.7
+    /// Rankings of K responses (K > 2) instead of pairs for the reward model, at the same number
+    /// of labelled prompts; 0: pairs.
+    public var rankK = 0
     /// Responses a prompt on the page: `rankK` where it asks for rankings, else 4.
     public var pageRankK: Int { rankK > 2 ? rankK : 4 }
+
+    /// Pretraining for `steps` steps: a tenth of them warm up, validation at the half and the
+    /// end, eight progress lines, no intermediate checkpoints or previews.
+    public mutating func setPretrainSteps(_ steps: Int) {
+        pretrain.steps = steps; pretrain.warmup = max(1, steps / 10); pretrain.evalEvery = max(1, steps / 2)
+        pretrain.logEvery = max(1, steps / 8)
+    }
+
+    init(layers: Int, heads: Int, embd: Int, context: Int, batch: Int, pretrainSteps: Int, corpusChars: Int,
+         sftRows: Int, sftEpochs: Int, prefRows: Int, rlRows: Int, evalRows: Int,
+         rewardEpochs: Int, dpoEpochs: Int, ppoSteps: Int, ppoBatch: Int, grpoSteps: Int, grpoPrompts: Int, grpoGroup: Int) {
+        pretrain = PretrainOptions()
+        pretrain.layers = layers; pretrain.heads = heads; pretrain.embd = embd; pretrain.context = context; pretrain.batch = batch
+        pretrain.saveEvery = 0; pretrain.previewTokens = 0
+        self.corpusChars = corpusChars
+        self.sftRows = sftRows; self.prefRows = prefRows; self.rlRows = rlRows; self.evalRows = evalRows
+        // SFT must teach the chat format and copying an answer out of the prompt; at 5e-4 that
+        // transition came late in the run, and tiny float differences decided whether it came at
+        // all (83.5% or 30% held-out from the same seed); at 1e-3 it comes early.
+        sft = SFTOptions()
+        sft.epochs = Double(sftEpochs); sft.lr = 1e-3; sft.logEvery = 50
+        sftLoRA = LoRAOptions(); sftLoRA.rank = 8
+        // The reward model's backbone (from SFT) learns at 3e-4: at TRL's 1e-4 it reached 83% held-out
+        // pairwise accuracy from an SFT model trained at 1e-3, 87% at 3e-4.
+        reward = RewardOptions()
+        reward.epochs = Double(rewardEpochs); reward.lr = 3e-4; reward.logEvery = 25
+        // TRL's rpo_alpha for the pipeline's DPO: without the NLL term on the chosen answers, DPO
+        // here lowers them along with the rejected ones and accuracy does not improve.
+        dpo = DPOOptions()
+        dpo.epochs = Double(dpoEpochs); dpo.lr = 5e-5; dpo.rpoAlpha = 1; dpo.logEvery = 25
+        pageDPO = dpo
+        pageDPO.epochs = 4
+        // RL learning rates for a model this small: Adam turns the noise of a few dozen sampled
+        // responses into full-size steps, so larger rates random-walk the policy (entropy and KL
+        // grow while the score does not).
+        ppo = PPOOptions()
+        ppo.steps = ppoSteps; ppo.batch = ppoBatch; ppo.logEvery = max(1, ppoSteps / 10)
+        ppo.lr = 2e-5; ppo.klCoef = 0.2
+        // PPO samples at temperature 1 (TRL's default is 0.7): the right answer to a close call the
+        // SFT model slips on is a minority sample, and at 0.7 PPO saw too few of them (slips left
+        // in held-out answers: 9–13 of 24 at 0.7 across five runs, 5 at 1.0 and at 1.2).
+        ppo.temperature = 1
+        // DAPO's dynamic sampling in GRPO: steps are filled with groups that disagree, so each
+        // gradient rests on 32 informative prompts instead of the few that happen to be.
+        grpo = GRPOOptions()
+        grpo.steps = grpoSteps; grpo.promptsPerStep = grpoPrompts; grpo.groupSize = grpoGroup; grpo.lr = 2e-4
+        grpo.temperature = 0.7; grpo.dynamicSampling = true; grpo.logEvery = max(1, grpoSteps / 10)
+        setPretrainSteps(pretrainSteps)
+    }
 
     public static func named(_ name: Name) -> PipelinePreset {
         switch name {

@@ -53,7 +53,7 @@ struct PipelineReport {
         // Markdown.
         var md = "# Foundry pipeline report\n\n"
         md += "Backend \(run.device.backend) (\(run.device.name)), seed \(run.seed), "
-        md += "model \(run.p.layers) layers × \(run.p.embd) wide, context \(run.p.context); total \(String(format: "%.0f", seconds)) s.\n\n"
+        md += "model \(run.p.pretrain.layers) layers × \(run.p.pretrain.embd) wide, context \(run.p.pretrain.context); total \(String(format: "%.0f", seconds)) s.\n\n"
         md += "Task \(run.p.task) (operands of \(run.p.digits.lowerBound)-\(run.p.digits.upperBound) digits). "
         if run.p.demoSlip > 0 {
             md += String(format: "The SFT demonstrations come from a simulated demonstrator who slips on %.0f%% of the hard cases ", 100 * run.p.demoSlip)
@@ -140,10 +140,10 @@ extension PipelineReport {
 
     /// The SFT variants the forgetting section compares: report.json's key suffix, labels.
     var forgettingVariants: [(key: String, short: String, long: String)] {
-        let blocks = max(1, run.p.layers / 2)
+        let blocks = max(1, run.p.pretrain.layers / 2)
         return [("", "full SFT", "full finetuning"),
                 ("_frozen", "frozen", "embeddings + \(blocks) block\(blocks == 1 ? "" : "s") frozen"),
-                ("_lora", "LoRA \(run.p.sftLoRARank)", "LoRA rank \(run.p.sftLoRARank) (attention + MLP)")]
+                ("_lora", "LoRA \(run.p.sftLoRA.rank)", "LoRA rank \(run.p.sftLoRA.rank) (attention + MLP)")]
     }
 
     func formatLR(_ v: Float) -> String { String(format: "%g", Double(v)) }
@@ -152,7 +152,7 @@ extension PipelineReport {
     func forgettingSection(_ f: [String: Double], _ shown: (Double?, String) -> String) -> String {
         var md = "## Forgetting: full SFT, frozen blocks and LoRA\n\n"
         md += "Each variant finetunes the same pretrained model on the same demonstrations for the same epochs "
-        md += "at the same lr (\(formatLR(run.p.sftLR))). Forgetting is the validation loss on the pretraining text "
+        md += "at the same lr (\(formatLR(run.p.sft.lr))). Forgetting is the validation loss on the pretraining text "
         md += "(\(shown(f["val_loss_before"], "%.4f")) before SFT).\n\n"
         md += "| SFT variant | trainable parameters | held-out accuracy (greedy) | validation loss after | increase |\n|---|---|---|---|---|\n"
         for v in forgettingVariants {

@@ -70,7 +70,7 @@ public final class PipelineRun {
     public func execute() throws {
         let lock = try RunLock(out)   // one pipeline per output directory
         defer { lock.release() }
-        say("pipeline: preset \(p.layers) layers × \(p.embd) wide, context \(p.context), on \(device.backend) (\(device.name)), output \(out)")
+        say("pipeline: preset \(p.pretrain.layers) layers × \(p.pretrain.embd) wide, context \(p.pretrain.context), on \(device.backend) (\(device.name)), output \(out)")
         // 1. Data.
         var task = try SynthTask(family: p.task, seed: seed, digits: p.digits)
         task.demoSlip = p.demoSlip
@@ -84,10 +84,8 @@ public final class PipelineRun {
         // 2. Pretraining.
         try stage("pretrained", "pretrain") {
             let tok = try TokenizerIO.train(kind: .char, corpus: corpus)
-            var o = PretrainOptions()
-            o.layers = p.layers; o.heads = p.heads; o.embd = p.embd; o.context = p.context; o.batch = p.batch
-            o.steps = p.pretrainSteps; o.warmup = max(1, p.pretrainSteps / 10); o.evalEvery = max(1, p.pretrainSteps / 2)
-            o.saveEvery = 0; o.logEvery = max(1, p.pretrainSteps / 8); o.seed = seed; o.previewTokens = 0
+            var o = p.pretrain
+            o.seed = seed
             let t = try Pretrainer(device: device, tokenizer: tok, tokens: try tok.encode(corpus), options: o, outDir: dir("pretrained"),
                                    resume: false) { [weak self] in self?.say("  " + $0) }
             if try t.run().interrupted {
@@ -102,17 +100,17 @@ public final class PipelineRun {
         // 3. SFT, and the frozen and LoRA variants for the forgetting comparison.
         forgetting["val_loss_before"] = try pretrainValLoss(model: base, tokens: corpusTokens)
         let sftRows = try Datasets.readSFT(path: Checkpoint.path(taskDir, "sft.jsonl"))
-        let frozenBlocks = max(1, p.layers / 2)
+        let frozenBlocks = max(1, p.pretrain.layers / 2)
         let variants: [(name: String, key: String, title: String, skip: Bool)] = [
             ("sft", "", "sft", false),
             ("sft_frozen", "_frozen", "sft (embeddings + \(frozenBlocks) block\(frozenBlocks == 1 ? "" : "s") frozen)", skipped.contains(.frozen)),
-            ("sft_lora", "_lora", "sft (LoRA rank \(p.sftLoRARank))", skipped.contains(.lora)),
+            ("sft_lora", "_lora", "sft (LoRA rank \(p.sftLoRA.rank))", skipped.contains(.lora)),
         ]
         for v in variants {
             try stage(v.name, v.title, skip: v.skip) {
                 let (model, _) = try loadModel(dir("pretrained"), device: device, needTokenizer: false)
-                var o = SFTOptions()
-                o.epochs = Double(p.sftEpochs); o.lr = p.sftLR; o.seed = seed; o.logEvery = 50
+                var o = p.sft
+                o.seed = seed
                 if v.name == "sft_frozen" { o.freezeLayers = frozenBlocks }
                 if v.name == "sft_lora" { o.lora = p.sftLoRA }
                 let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
@@ -132,7 +130,7 @@ public final class PipelineRun {
         let pairs = try data.pairs(try Datasets.readPreferences(path: Checkpoint.path(taskDir, "prefs.jsonl")))
         let heldPairs = Array(pairs.suffix(max(1, pairs.count / 10))), trainPairs = Array(pairs.dropLast(max(1, pairs.count / 10)))
         func trainReward(_ name: String, _ title: String, _ train: (RewardTrainer) throws -> Void) throws {
-            try self.trainReward(into: name, title, epochs: Double(p.rewardEpochs), lr: p.rewardLR, tok: tok, train)
+            try self.trainReward(into: name, title, options: p.reward, tok: tok, train)
         }
         /// A reward model's figures on the held-out comparisons.
         func evaluateReward(_ name: String) throws -> [String: Double] {
@@ -160,14 +158,12 @@ public final class PipelineRun {
         let rlRows = try Datasets.readPrompts(path: Checkpoint.path(taskDir, "rl_prompts.jsonl"))
         let rlPrompts = try data.prompts(rlRows)
         try stage("dpo", "dpo", skip: skipped.contains(.dpo)) {
-            try dpo(into: "dpo", pairs: trainPairs, epochs: p.dpoEpochs, tok: tok)
+            try dpo(into: "dpo", pairs: trainPairs, options: p.dpo, tok: tok)
         }
         try stage("grpo", "grpo", skip: skipped.contains(.grpo)) {
             let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-            var o = GRPOOptions()
-            o.steps = p.grpoSteps; o.promptsPerStep = p.grpoPrompts; o.groupSize = p.grpoGroup; o.seed = seed; o.lr = p.grpoLR
-            o.temperature = p.grpoTemperature; o.dynamicSampling = p.grpoDynamicSampling
-            o.logEvery = max(1, p.grpoSteps / 10)
+            var o = p.grpo
+            o.seed = seed
             let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
             try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)
                 .run(prompts: rlPrompts, log: try quiet("grpo", "grpo"))
@@ -207,13 +203,13 @@ public final class PipelineRun {
     }
 
     /// Trains a reward model from the SFT model into `dir(name)` (unless it is there to reuse).
-    func trainReward(into name: String, _ title: String, epochs: Double, lr: Float, tok: Tokenizer,
+    func trainReward(into name: String, _ title: String, options: RewardOptions, tok: Tokenizer,
                      _ train: (RewardTrainer) throws -> Void) throws {
         try stage(name, title) {
             let (backbone, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
             let rm = RewardModel(backbone: backbone, head: ScalarHead(channels: backbone.config.channels, seed: seed))
-            var o = RewardOptions()
-            o.epochs = epochs; o.lr = lr; o.seed = seed; o.logEvery = 25
+            var o = options
+            o.seed = seed
             try train(try RewardTrainer(model: rm, options: o, pad: tok.eosToken))
             try rm.save(tokenizer: tok, to: dir(name))
         }
@@ -226,11 +222,11 @@ public final class PipelineRun {
         return ["pairwise_accuracy": m.accuracy, "margin": m.margin, "loss": m.loss]
     }
 
-    /// DPO from the SFT model on `pairs` into `dir(name)`, with the preset's settings.
-    func dpo(into name: String, pairs: [TokenizedPair], epochs: Int, tok: Tokenizer) throws {
+    /// DPO from the SFT model on `pairs` into `dir(name)` with `options` (the preset's).
+    func dpo(into name: String, pairs: [TokenizedPair], options: DPOOptions, tok: Tokenizer) throws {
         let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
-        var o = DPOOptions()
-        o.epochs = Double(epochs); o.seed = seed; o.logEvery = 25; o.lr = p.dpoLR; o.rpoAlpha = p.dpoRPOAlpha
+        var o = options
+        o.seed = seed
         try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(pairs, log: try quiet("dpo", name))
         try Checkpoint.save(policy, tokenizer: tok, to: dir(name))
     }
@@ -241,9 +237,8 @@ public final class PipelineRun {
         let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
         let (reference, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
         let value = try RewardModel.load(dir(reward), device: device)
-        var o = PPOOptions()
-        o.steps = p.ppoSteps; o.batch = p.ppoBatch; o.seed = seed; o.logEvery = max(1, p.ppoSteps / 10)
-        o.lr = p.ppoLR; o.klCoef = p.ppoKLCoef; o.temperature = p.ppoTemperature
+        var o = p.ppo
+        o.seed = seed
         let scorer = try makeScorer(rewardModel: dir(reward), checker: false, prompts: rlRows, tokenizer: tok, device: device)
         let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
         let history = try t.run(prompts: rlPrompts, log: try quiet("ppo", name))

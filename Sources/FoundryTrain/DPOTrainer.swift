@@ -7,7 +7,7 @@ import FoundryModel
 /// (default, β = 0.1), IPO or hinge loss on the difference of policy/reference log-ratios of the
 /// chosen and rejected completions. Logs TRL's rewards/chosen, rewards/rejected,
 /// rewards/margins, rewards/accuracies.
-public struct DPOOptions: DataStageOptions {
+public struct DPOOptions: DataStageOptions, Sendable {
     public var schedule = DataSchedule(lr: 1e-4, epochs: 2, batch: 8, warmup: 5)
     public var common = StageCommon(logEvery: 10)
     public static let rowName = "pairs"

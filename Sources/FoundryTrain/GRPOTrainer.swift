@@ -6,7 +6,7 @@ import FoundryModel
 /// group std, the PPO clipped surrogate on every response token (each sequence's loss averaged
 /// over its tokens), optional β·KL to the reference (k3; TRL's default β is 0). The reward is
 /// any scorer: the reward model, or the task's ground-truth checker.
-public struct GRPOOptions: RolloutStageOptions {
+public struct GRPOOptions: RolloutStageOptions, Sendable {
     public var schedule = RolloutSchedule(lr: 5e-5, steps: 30, temperature: 1, maxNewTokens: 8)
     public var common = StageCommon(logEvery: 1)
     public static let rowName = "prompts"

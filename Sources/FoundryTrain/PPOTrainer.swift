@@ -6,7 +6,7 @@ import FoundryModel
 /// end-of-text), a missing-EOS penalty, per-token reward −β·KL(π‖π_ref) with the reward model's
 /// score added at the last response token, GAE (γ, λ), whitened advantages, clipped policy and
 /// value losses, several PPO epochs over minibatches, fixed or adaptive β.
-public struct PPOOptions: RolloutStageOptions {
+public struct PPOOptions: RolloutStageOptions, Sendable {
     public var schedule = RolloutSchedule(lr: 5e-5, steps: 30, temperature: 0.7, maxNewTokens: 8)
     public var common = StageCommon(logEvery: 1)
     public static let rowName = "prompts"

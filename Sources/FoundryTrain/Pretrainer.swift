@@ -6,7 +6,7 @@ import FoundrySample
 
 /// Settings of a pretraining run. Defaults are nanoGPT's character-level Shakespeare settings
 /// for a CPU (4 layers, 4 heads, 128 wide, context 64, batch 12, lr 1e-3, 2000 steps).
-public struct PretrainOptions {
+public struct PretrainOptions: Sendable {
     public var layers = 4, heads = 4, embd = 128, context = 64
     public var batch = 12, steps = 2000, gradAccum = 1
     public var lr: Float = 1e-3

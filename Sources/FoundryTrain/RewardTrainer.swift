@@ -11,7 +11,7 @@ public enum RewardObjective: String, CaseIterable, Sendable {
     case pairwise, pointwise
 }
 
-public struct RewardOptions: DataStageOptions {
+public struct RewardOptions: DataStageOptions, Sendable {
     public var schedule = DataSchedule(lr: 1e-4, epochs: 2, batch: 16, warmup: 10)
     public var common = StageCommon(logEvery: 10)
     public static let rowName = "rows"
@@ -32,6 +32,13 @@ public struct RewardOptions: DataStageOptions {
     public static func rankingsEpochs(rows: Int, batch: Int) -> Double {
         let perEpoch = max(1, (rows + batch - 1) / batch)
         return min(20, max(2, (Double(rankingsSteps) / Double(perEpoch)).rounded()))
+    }
+
+    /// These options for `rows` training rankings: the rankings' learning rate and epochs.
+    public func forRankings(_ rows: Int) -> RewardOptions {
+        var o = self
+        o.lr = Self.rankingsLR; o.epochs = Self.rankingsEpochs(rows: rows, batch: schedule.batch)
+        return o
     }
 
     /// The option mistakes a user can make, named by their command-line flags.

@@ -6,7 +6,7 @@ import FoundryModel
 /// Supervised finetuning on demonstrations: next-token cross-entropy on the tokens the mask
 /// selects (by default the completion only, as TRL's completion_only_loss), AdamW with a
 /// linear warmup and cosine decay, optional frozen embeddings and blocks.
-public struct SFTOptions: DataStageOptions {
+public struct SFTOptions: DataStageOptions, Sendable {
     public var schedule = DataSchedule(lr: 3e-4, epochs: 3, batch: 16, warmup: 10)
     public var common = StageCommon(logEvery: 10)
     public static let rowName = "examples"

@@ -3,7 +3,7 @@ import FoundryCore
 
 /// What every post-training stage's options share: the seed, how often the progress line is
 /// printed, and LoRA. Declared once; each stage's options hold one (`StageOptionSet`).
-public struct StageCommon {
+public struct StageCommon: Sendable {
     /// The seed of a stage's batch order, initialisation and sampling.
     public var seed: UInt64 = 1
     public var logEvery: Int
@@ -32,7 +32,7 @@ public protocol StageSchedule {
 
 /// The schedule of a stage that passes over a dataset (SFT, reward models, DPO): AdamW at `lr`
 /// after a linear warmup, cosine decay, `epochs` passes of `batch` rows (or `maxSteps`).
-public struct DataSchedule: StageSchedule {
+public struct DataSchedule: StageSchedule, Sendable {
     public var lr: Float
     /// Passes over the data (a fraction allowed: 0.5 is half of it).
     public var epochs: Double
@@ -65,7 +65,7 @@ public struct DataSchedule: StageSchedule {
 
 /// The schedule of the stages that learn from their own samples (PPO, GRPO): how many
 /// iterations, at what learning rate, and how the responses are sampled.
-public struct RolloutSchedule: StageSchedule {
+public struct RolloutSchedule: StageSchedule, Sendable {
     public var lr: Float
     public var steps: Int
     public var temperature: Float

@@ -62,9 +62,9 @@ struct Pipeline: ParsableCommand {
     /// The preset with this command's overrides.
     var settings: PipelinePreset {
         var p = PipelinePreset.named(preset)
-        if let sftEpochs { p.sftEpochs = sftEpochs }
-        if let sftLr { p.sftLR = sftLr }
-        if let pretrainSteps { p.pretrainSteps = pretrainSteps }
+        if let sftEpochs { p.sft.epochs = Double(sftEpochs) }
+        if let sftLr { p.sft.lr = sftLr }
+        if let pretrainSteps { p.setPretrainSteps(pretrainSteps) }
         if let task { p.task = task }
         if let demoSlip { p.demoSlip = demoSlip }
         if let digits { p.digits = digits }

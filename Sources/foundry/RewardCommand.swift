@@ -41,8 +41,9 @@ struct RewardTrain: TrainingCommand {
     /// The options for `rankings` training rankings: the rankings' defaults stand in for a
     /// learning rate or epochs not given.
     func options(rankings: Int) -> RewardOptions {
-        var o: RewardOptions = stage.options()
-        o.lr = RewardOptions.rankingsLR; o.epochs = RewardOptions.rankingsEpochs(rows: rankings, batch: schedule.batch)
+        var o = (stage.options() as RewardOptions)
+        o.batch = schedule.batch
+        o = o.forRankings(rankings)
         configure(&o)
         return o
     }
