@@ -544,7 +544,7 @@ public enum Datasets {
     /// Any JSON value as one line (no newline), objects keeping their field order.
     public static func line(_ value: JSONValue) -> [UInt8] {
         var o: [UInt8] = []
-        encode(value, to: &o)
+        o += value.encoded()
         return o
     }
     /// One prompt row as its JSONL line (no newline).
@@ -561,33 +561,6 @@ public enum Datasets {
         try AtomicFile.write(Data(out), to: path)
     }
 
-    /// One-line JSON for a value (objects keep their field order).
-    static func jsonObject(_ fields: [(String, JSONValue)]) -> [UInt8] {
-        var o: [UInt8] = []
-        encode(.object(fields), to: &o)
-        return o
-    }
-
-    static func encode(_ v: JSONValue, to o: inout [UInt8]) {
-        switch v {
-        case .null: o += Array("null".utf8)
-        case .bool(let b): o += Array((b ? "true" : "false").utf8)
-        case .number(let d):
-            if !d.isFinite { o += Array("null".utf8) }
-            else if d.rounded() == d && abs(d) < 1e15 { o += Array(String(Int64(d)).utf8) }
-            else { o += Array("\(d)".utf8) }
-        case .string(let s): appendJSONString(s, to: &o)
-        case .array(let a):
-            o.append(UInt8(ascii: "["))
-            for (i, x) in a.enumerated() { if i > 0 { o += Array(", ".utf8) }; encode(x, to: &o) }
-            o.append(UInt8(ascii: "]"))
-        case .object(let pairs):
-            o.append(UInt8(ascii: "{"))
-            for (i, (k, x)) in pairs.enumerated() {
-                if i > 0 { o += Array(", ".utf8) }
-                appendJSONString(k, to: &o); o += Array(": ".utf8); encode(x, to: &o)
-            }
-            o.append(UInt8(ascii: "}"))
-        }
-    }
+    /// One-line JSON for a row (objects keep their field order).
+    static func jsonObject(_ fields: [(String, JSONValue)]) -> [UInt8] { JSONValue.object(fields).encoded() }
 }

@@ -28,6 +28,44 @@ public enum JSONValue: Sendable {
     }
 }
 
+extension JSONValue {
+    /// One line of JSON, objects in their field order: the one writer of Foundry's own rows
+    /// (datasets, rankings, metrics.jsonl). Integral numbers are written without a fraction,
+    /// others in Swift's shortest round-trip form, non-finite ones as null.
+    public func encoded() -> [UInt8] {
+        var o: [UInt8] = []
+        write(to: &o)
+        return o
+    }
+
+    /// The same as text.
+    public var line: String { String(decoding: encoded(), as: UTF8.self) }
+
+    func write(to o: inout [UInt8]) {
+        switch self {
+        case .null: o += Array("null".utf8)
+        case .bool(let b): o += Array((b ? "true" : "false").utf8)
+        case .number(let d):
+            if !d.isFinite { o += Array("null".utf8) }
+            else if d == 0 { o += Array((d.sign == .minus ? "-0" : "0").utf8) }
+            else if d.rounded() == d && abs(d) <= 1e15 { o += Array(String(Int64(d)).utf8) }
+            else { o += Array("\(d)".utf8) }
+        case .string(let s): appendJSONString(s, to: &o)
+        case .array(let a):
+            o.append(UInt8(ascii: "["))
+            for (i, x) in a.enumerated() { if i > 0 { o += Array(", ".utf8) }; x.write(to: &o) }
+            o.append(UInt8(ascii: "]"))
+        case .object(let pairs):
+            o.append(UInt8(ascii: "{"))
+            for (i, (k, x)) in pairs.enumerated() {
+                if i > 0 { o += Array(", ".utf8) }
+                appendJSONString(k, to: &o); o += Array(": ".utf8); x.write(to: &o)
+            }
+            o.append(UInt8(ascii: "}"))
+        }
+    }
+}
+
 public struct JSONParseError: Error {
     public let message: String
     public let offset: Int

@@ -263,11 +263,6 @@ public final class PipelineRun {
 
     /// (step, value) pairs of one metric from a stage's metrics.jsonl.
     func readCurve(_ stageDir: String, _ key: String) -> [(Double, Double)] {
-        guard let text = try? String(contentsOfFile: Checkpoint.path(stageDir, "metrics.jsonl"), encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            guard let j = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let s = j["step"] as? Double ?? (j["step"] as? Int).map(Double.init), let v = j[key] as? Double else { return nil }
-            return (s, v)
-        }
+        MetricsLog.curve(Checkpoint.path(stageDir, "metrics.jsonl"), key).map { ($0.step, $0.value) }
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import FoundryCore
+import FoundryData
 
-/// metrics.jsonl: one JSON object per line, appended as training goes.
+/// metrics.jsonl: one JSON object per line (`JSONValue`'s writer), appended as training goes.
 public final class MetricsLog {
     let handle: FileHandle?
 
@@ -11,8 +12,7 @@ public final class MetricsLog {
         guard let path else { handle = nil; return }
         if append, let step, let text = try? String(contentsOfFile: path, encoding: .utf8) {
             let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
-                guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let s = row["step"] as? Int else { return true }
+                guard let s = Self.parse(line)?["step"]?.int else { return true }
                 return s <= step
             }
             try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: path)
@@ -25,29 +25,21 @@ public final class MetricsLog {
     }
 
     /// One row, its fields in the given order; a non-finite number is written as null.
-    public func write(_ fields: [(String, Any)]) {
-        guard let handle, let line = try? Self.row(fields) else { return }
-        handle.write(Data((line + "\n").utf8))
+    public func write(_ fields: [(String, JSONValue)]) {
+        guard let handle else { return }
+        handle.write(Data(JSONValue.object(fields).encoded() + [0x0A]))
     }
 
-    /// `{"key": value, ...}` with the keys in the order given (a JSONEncoder object would not
-    /// keep it) and every key and value encoded by JSONEncoder (strings escaped).
-    static func row(_ fields: [(String, Any)]) throws -> String {
-        let encoder = JSONEncoder()
-        func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
-        let parts = try fields.map { name, value -> String in
-            let v: String
-            switch value {
-            case let d as Double: v = d.isFinite ? try json(d) : "null"
-            case let f as Float: v = f.isFinite ? try json(f) : "null"
-            case let i as Int: v = try json(i)
-            case let b as Bool: v = try json(b)
-            case let s as String: v = try json(s)
-            default: v = try json("\(value)")
-            }
-            return try json(name) + ": " + v
+    static func parse(_ line: Substring) -> JSONValue? { try? JSONParser.parse(Data(line.utf8)) }
+
+    /// (step, value) of one figure in the rows of the metrics.jsonl at `path` (none when the file
+    /// or the figure is missing): the one reader of Foundry's metrics.
+    public static func curve(_ path: String, _ key: String) -> [(step: Double, value: Double)] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let row = parse(line), let s = row["step"]?.number, let v = row[key]?.number else { return nil }
+            return (s, v)
         }
-        return "{" + parts.joined(separator: ", ") + "}"
     }
 
     deinit { try? handle?.close() }

@@ -98,7 +98,7 @@ public final class StageLog {
     }
 
     public func step(_ step: Int, of total: Int, _ fields: [(String, Double)], print shouldPrint: Bool) {
-        metrics?.write([("step", step)] + fields.map { ($0.0, $0.1 as Any) })
+        metrics?.write([("step", .number(Double(step)))] + fields.map { ($0.0, .number($0.1)) })
         // The first step pays for compiling kernels and warming caches: the rate is measured from
         // its end, and no ETA is shown before two steps after it.
         guard let first = firstStep else { firstStep = (step, Date()); return logLine(step, total, fields, "…", shouldPrint) }
