@@ -14,13 +14,15 @@ public final class BatchGenerator {
     public let model: GPT2
     /// Rows per forward at most; more prompts are run in successive batches.
     public let maxBatch: Int
-    /// Per padded batch size: the KV cache and the token picker's buffers.
-    var buffers: [Int: (cache: KVCache, picker: TokenPicker)] = [:]
+    /// Per padded batch size: the KV cache.
+    var caches: [Int: KVCache] = [:]
+    let chooser: TokenChooser
 
     public init(model: GPT2, maxBatch: Int = 64) throws {
         try Generator.requireCausal(model)
         self.model = model
         self.maxBatch = max(1, maxBatch)
+        chooser = TokenChooser(model: model)
     }
 
     /// The new tokens for each prompt (all `prompts` have the same length), each ending at the
@@ -44,11 +46,11 @@ public final class BatchGenerator {
         return out
     }
 
-    func buffers(rows: Int) throws -> (cache: KVCache, picker: TokenPicker) {
-        if let b = buffers[rows] { return b }
-        let b = (try model.makeCache(batch: rows), try TokenPicker(device: model.device, rows: rows, vocab: model.config.vocabSize))
-        buffers[rows] = b
-        return b
+    func cache(rows: Int) throws -> KVCache {
+        if let c = caches[rows] { return c }
+        let c = try model.makeCache(batch: rows)
+        caches[rows] = c
+        return c
     }
 
     func generateBatch(_ real: [[Int32]], _ realSeeds: [UInt64], _ settings: SamplingSettings) throws -> [[Int32]] {
@@ -59,24 +61,19 @@ public final class BatchGenerator {
         while B < real.count { B *= 2 }
         let prompts = real + Array(repeating: real[real.count - 1], count: B - real.count)
         let seeds = realSeeds + Array(repeating: 0, count: B - real.count)
-        let (kv, picker) = try buffers(rows: B)
+        let kv = try cache(rows: B)
         kv.reset()
         kv.weights = settings.weights
-        var rngs = seeds.map { RNG(seed: $0) }
-        var generated = [[Int32]](repeating: [], count: B)
-        var done = (0..<B).map { $0 >= real.count || settings.maxTokens <= 0 }
-        let greedy = settings.greedy || settings.filter.temperature <= 0
+        var sequences = (0..<B).map { DecodingSequence(prompt: prompts[$0], settings: settings, seed: seeds[$0]) }
+        let real = real.count
         var logits = try model.decode(tokens: prompts.flatMap { $0 }, cache: kv)
-        while !done.allSatisfy({ $0 }) {
-            // Every row draws, finished or not, so each row's stream is its own.
-            let next = try picker.pick(logits, greedy: greedy, filter: settings.filter) { (0..<B).map { rngs[$0].uniform() } }
-            for i in 0..<B where !done[i] {
-                generated[i].append(next[i])
-                if settings.stopTokens.contains(next[i]) || generated[i].count >= settings.maxTokens { done[i] = true }
-            }
-            if done.allSatisfy({ $0 }) { break }
+        while !sequences.prefix(real).allSatisfy(\.finished) {
+            // Every row draws, finished or not (the padding too), so each row's stream is its own.
+            let next = try chooser.choose(logits, &sequences)
+            for i in 0..<real where !sequences[i].finished { sequences[i].accept(next[i]) }
+            if sequences.prefix(real).allSatisfy(\.finished) { break }
             logits = try model.decode(tokens: next, cache: kv)
         }
-        return Array(generated.prefix(real.count))
+        return sequences.prefix(real).map(\.generated)
     }
 }

@@ -33,13 +33,13 @@ public struct SamplingSettings: Sendable {
 public final class Generator {
     public let model: GPT2
     let cache: KVCache
-    let picker: TokenPicker
+    let chooser: TokenChooser
 
     public init(model: GPT2) throws {
         try Generator.requireCausal(model)
         self.model = model
         cache = try model.makeCache(batch: 1)
-        picker = try TokenPicker(device: model.device, rows: 1, vocab: model.config.vocabSize)
+        chooser = TokenChooser(model: model)
     }
 
     /// Generation needs a left-to-right model; a masked one gets a message naming `foundry fill`.
@@ -54,33 +54,23 @@ public final class Generator {
     @discardableResult
     public func generate(prompt: [Int32], settings: SamplingSettings, onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
         guard !prompt.isEmpty else { throw FoundryError("the prompt is empty: give at least one token (for example the end-of-text token)") }
-        let d = model.device, V = model.config.vocabSize, T = model.config.maxSeq
-        var rng = RNG(seed: settings.seed)
-        var context = prompt
-        var generated: [Int32] = []
+        let T = model.config.maxSeq
+        var sequence = [DecodingSequence(prompt: prompt, settings: settings)]
         cache.reset()
         cache.weights = settings.weights
-        var logits = try model.decode(tokens: Array(context.suffix(T)), cache: cache)
-        let greedy = settings.greedy || settings.filter.temperature <= 0
-        while generated.count < settings.maxTokens {
-            if settings.repetitionPenalty != 1 {
-                let window = Array(context.suffix(T))
-                d.repetitionPenalty(logits: logits, vocab: V, tokens: try d.upload(ints: window), count: window.count,
-                                    penalty: settings.repetitionPenalty)
-            }
-            let next = try picker.pick(logits, greedy: greedy, filter: settings.filter) { [rng.uniform()] }[0]
-            generated.append(next)
-            context.append(next)
-            if !onToken(next) || settings.stopTokens.contains(next) { break }
-            if generated.count == settings.maxTokens { break }
+        var logits = try model.decode(tokens: Array(prompt.suffix(T)), cache: cache)
+        while !sequence[0].finished {
+            let next = try chooser.choose(logits, &sequence)[0]
+            let ended = sequence[0].accept(next)
+            if !onToken(next) || ended { break }
             if cache.length >= T {
                 // Context full: slide the window, keeping the most recent half, and re-feed it.
                 cache.reset(keepingWeights: true)
-                logits = try model.decode(tokens: Array(context.suffix(T / 2)), cache: cache)
+                logits = try model.decode(tokens: Array((prompt + sequence[0].generated).suffix(T / 2)), cache: cache)
             } else {
                 logits = try model.decode(tokens: [next], cache: cache)
             }
         }
-        return generated
+        return sequence[0].generated
     }
 }

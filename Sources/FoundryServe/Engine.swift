@@ -24,7 +24,7 @@ public final class Engine: @unchecked Sendable {
     private var chores: [() -> Void] = []
     private var stopping = false
     private var finished = false
-    private var pickers: [Int: TokenPicker] = [:]
+    private lazy var chooser = TokenChooser(model: model)
     /// Steps run and tokens fed, for the log and the tests.
     public private(set) var steps = 0
 
@@ -127,42 +127,16 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func picker(rows: Int) throws -> TokenPicker {
-        if let p = pickers[rows] { return p }
-        let p = try TokenPicker(device: model.device, rows: rows, vocab: model.config.vocabSize)
-        pickers[rows] = p
-        return p
-    }
-
     /// The next token of each sequence (row i of `logits`), with what each asked to be told.
     private func pick(_ live: [ActiveSequence], _ logits: TensorRef) throws -> [GeneratedToken] {
-        let d = model.device, V = model.config.vocabSize, T = model.config.maxSeq
+        let d = model.device, V = model.config.vocabSize
         var rows: [[Float]?] = Array(repeating: nil, count: live.count)
         for (i, s) in live.enumerated() where s.request.topLogprobs != nil || s.request.distribution > 0 {
             rows[i] = try d.read(logits.slice(i * V, V))   // the raw logits, before any penalty
         }
-        for (i, s) in live.enumerated() where s.request.settings.repetitionPenalty != 1 {
-            let window = Array((s.request.prompt + s.generated).suffix(T))
-            d.repetitionPenalty(logits: logits.slice(i * V, V), vocab: V, tokens: try d.upload(ints: window), count: window.count,
-                                penalty: s.request.settings.repetitionPenalty)
-        }
-        let first = live[0].request.settings
-        let shared = live.allSatisfy {
-            let s = $0.request.settings
-            return s.isGreedy == first.isGreedy && (s.isGreedy || s.filter == first.filter)
-        }
-        var ids: [Int32]
-        if shared {   // one launch for every row
-            ids = try picker(rows: live.count).pick(logits.slice(0, live.count * V), greedy: first.isGreedy, filter: first.filter) {
-                live.map { $0.rng.uniform() }
-            }
-        } else {
-            ids = []
-            for (i, s) in live.enumerated() {
-                let st = s.request.settings
-                ids += try picker(rows: 1).pick(logits.slice(i * V, V), greedy: st.isGreedy, filter: st.filter) { [s.rng.uniform()] }
-            }
-        }
+        var sequences = live.map(\.decoding)
+        let ids = try chooser.choose(logits, &sequences)
+        for (s, drawn) in zip(live, sequences) { s.decoding = drawn }   // their generators moved on
         return live.indices.map { i in
             var g = GeneratedToken(id: ids[i], text: "")
             if let row = rows[i] {
@@ -173,7 +147,7 @@ public final class Engine: @unchecked Sendable {
                     g.top = report.top(k).map { TokenLogprob(id: $0, logprob: report.logprob($0)) }
                 }
                 if r.distribution > 0 {
-                    g.distribution = report.chances(r.distribution, temperature: r.settings.isGreedy ? 0 : r.settings.filter.temperature)
+                    g.distribution = report.chances(r.distribution, temperature: live[i].decoding.isGreedy ? 0 : r.settings.filter.temperature)
                 }
             }
             return g
@@ -181,26 +155,22 @@ public final class Engine: @unchecked Sendable {
     }
 }
 
-extension SamplingSettings {
-    /// Greedy by flag or by a temperature of 0.
-    var isGreedy: Bool { greedy || filter.temperature <= 0 }
-}
-
 /// One request's sequence while the engine holds it.
 final class ActiveSequence {
     let request: GenerationRequest
     let handle: GenerationHandle
     let sink: (GenerationEvent) -> Void
-    var rng: RNG
+    /// Its settings, generator and tokens so far, as every decoder holds them.
+    var decoding: DecodingSequence
+    var generated: [Int32] { decoding.generated }
     var text: TextStream
     var slot = -1
     /// Positions in the cache; whether the prompt has been fed; the token to feed next.
     var position = 0, fed = false, last: Int32 = 0
-    var generated: [Int32] = []
 
     init(request: GenerationRequest, tokenizer: Tokenizer, handle: GenerationHandle, sink: @escaping (GenerationEvent) -> Void) {
         self.request = request; self.handle = handle; self.sink = sink
-        rng = RNG(seed: request.settings.seed)
+        decoding = DecodingSequence(prompt: request.prompt, settings: request.settings)
         text = TextStream(tokenizer: tokenizer, stops: request.stopTexts)
     }
 
@@ -210,7 +180,7 @@ final class ActiveSequence {
 
     /// Takes the picked token; returns true when the sequence is done.
     func advance(_ token: GeneratedToken, maxSeq: Int) -> Bool {
-        generated.append(token.id)
+        let lastAllowed = decoding.accept(token.id)
         last = token.id
         if request.settings.stopTokens.contains(token.id) {
             finish(.stop, text: text.flush())
@@ -221,7 +191,7 @@ final class ActiveSequence {
         event.text = piece
         sink(.token(event))
         if stopped { finish(.stop); return true }
-        if generated.count >= request.settings.maxTokens || position >= maxSeq {
+        if lastAllowed || position >= maxSeq {
             finish(.length, text: text.flush())
             return true
         }
