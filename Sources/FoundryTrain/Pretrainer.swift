@@ -248,11 +248,10 @@ extension Pretrainer: StageObjective {
             let (x, y) = batch(&progress.rng!, from: data.train)
             let rows = collective.shard(of: options.batch)
             let valid = y.filter { $0 >= 0 }.count
-            try model.forward(tokens: Array(x[rows.lowerBound * seq..<rows.upperBound * seq]), batch: rows.count, seq: seq)
             // Scaled by the global batch's targets: the ranks' gradients add up to the whole batch's.
-            try model.computeLoss(targets: Array(y[rows.lowerBound * seq..<rows.upperBound * seq]),
-                                  gradScale: 1 / Float(max(valid, 1) * options.gradAccum))
-            try model.backward()
+            try model.accumulateNextTokenGradients(tokens: Array(x[rows.lowerBound * seq..<rows.upperBound * seq]),
+                                                   targets: Array(y[rows.lowerBound * seq..<rows.upperBound * seq]),
+                                                   batch: rows.count, seq: seq, stepTargets: max(valid, 1) * options.gradAccum)
             lastValid = valid
             // The last micro-batch's loss is read after the update: one wait per step.
             if micro < options.gradAccum - 1 { stepLoss += try collective.meanLoss(of: model, valid: valid) / Double(options.gradAccum) }

@@ -94,9 +94,7 @@ extension SFTTrainer: DataObjective {
             ? SequenceBatch(sequences: step.batchRows.map { examples[$0].tokens }, lossMask: step.batchRows.map { examples[$0].lossMask },
                             pad: pad, maxSeq: model.config.maxSeq).validTargets : b.validTargets
         model.zeroGrad()
-        try model.forward(tokens: b.tokens, batch: b.batch, seq: b.seq)
-        try model.computeLoss(targets: b.targets, gradScale: 1 / Float(max(1, allValid)))
-        try model.backward()
+        try model.accumulateNextTokenGradients(tokens: b.tokens, targets: b.targets, batch: b.batch, seq: b.seq, stepTargets: allValid)
         if collective.isDistributed { try collective.sumGradients(of: model) }
         let pendingNorm = updater.update(lr: step.lr, clip: options.clip)
         let loss = try collective.meanLoss(of: model, valid: allValid)  // the step's one wait for the device

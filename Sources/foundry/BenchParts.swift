@@ -66,9 +66,7 @@ enum BenchParts {
                 x += trainTokens[s..<s + context]; y += trainTokens[s + 1..<s + context + 1]
             }
             model.zeroGrad()
-            try model.forward(tokens: x, batch: batch, seq: context)
-            try model.computeLoss(targets: y, gradScale: 1 / Float(batch * context))
-            try model.backward()
+            try model.accumulateNextTokenGradients(tokens: x, targets: y, batch: batch, seq: context, stepTargets: batch * context)
             let norm = opt.update(model, lr: 1e-3, clip: 1)
             lastLoss = try model.readLoss().loss  // the step's one wait
             _ = try norm.read()
@@ -77,14 +75,7 @@ enum BenchParts {
         let s = try seconds { for _ in 0..<steps { try step() } }
         var val = Double.nan
         if evalTokens > 0, valTokens.count > context + 1 {
-            var total = 0.0, n = 0
-            var at = 0
-            while at + context + 1 <= valTokens.count, n * context < evalTokens {
-                try model.forward(tokens: Array(valTokens[at..<at + context]), batch: 1, seq: context)
-                total += try model.loss(targets: Array(valTokens[at + 1..<at + context + 1])).loss
-                n += 1; at += context
-            }
-            val = total / Double(max(n, 1))
+            val = try windowedLoss(model: model, tokens: valTokens, seq: context, batch: batch, maxTokens: evalTokens)
         }
         return TrainResult(tokensPerSec: Double(steps * batch * context) / s, msPerStep: 1000 * s / Double(steps),
                            steps: steps, loss: lastLoss, valLoss: val)

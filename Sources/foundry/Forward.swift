@@ -81,9 +81,7 @@ struct Overfit: ParsableCommand {
         let valid = y.filter { $0 >= 0 }.count
         for i in 0..<steps {
             gpt.zeroGrad()
-            try gpt.forward(tokens: batchTokens, batch: B, seq: T)
-            try gpt.computeLoss(targets: y, gradScale: 1 / Float(max(valid, 1)))
-            try gpt.backward()
+            try gpt.accumulateNextTokenGradients(tokens: batchTokens, targets: y, batch: B, seq: T, stepTargets: valid)
             let norm = opt.update(gpt, lr: lr)
             let (loss, _) = try gpt.readLoss()
             _ = try norm.read()
