@@ -62,7 +62,7 @@ let package = Package(
                                                      .product(name: "NIOCore", package: "swift-nio")],
                 path: "Sources/FoundryServe", exclude: ["Page"], plugins: ["EmbedKernelsPlugin"]),
         // The kernel parity suite and benchmarks: library code so the binary can run them on any machine.
-        .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryOpenCL", "CCLBlast"],
+        .target(name: "FoundryCheck", dependencies: ["FoundryCore", "FoundryOpenCL", "CCLBlast", "FoundryData", "FoundryModel", "FoundrySample", "FoundryTrain"],
                 path: "Sources/FoundryCheck"),
         // The command line: one ParsableCommand per file.
         .executableTarget(name: "foundry", dependencies: [

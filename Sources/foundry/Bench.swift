@@ -64,9 +64,9 @@ struct Bench: ParsableCommand {
     }
 
     /// The generation shapes --models names (all of them by default; GPT-2 124M only with --gpt2 or by name).
-    func generationShapes() throws -> [BenchParts.GenerationShape] {
-        let all = BenchParts.GenerationShape.small + [BenchParts.GenerationShape.gpt2]
-        guard let models else { return BenchParts.GenerationShape.small + (gpt2 ? [BenchParts.GenerationShape.gpt2] : []) }
+    func generationShapes() throws -> [ModelBench.GenerationShape] {
+        let all = ModelBench.GenerationShape.small + [ModelBench.GenerationShape.gpt2]
+        guard let models else { return ModelBench.GenerationShape.small + (gpt2 ? [ModelBench.GenerationShape.gpt2] : []) }
         return try models.split(separator: ",").map { name in
             let label = name.trimmingCharacters(in: .whitespaces)
             guard let shape = all.first(where: { $0.label == label }) else {
@@ -107,7 +107,7 @@ struct Bench: ParsableCommand {
             print("    T    fwd ms    bwd ms   device memory of the attention buffers")
             var attention: [[String: Any]] = []
             for T in lengths {
-                let r = try BenchParts.attention(device: device, T: T, reps: quick ? 2 : 3)
+                let r = try ModelBench.attention(device: device, T: T, reps: quick ? 2 : 3)
                 print(String(format: "%5d  %8.3f  %8.3f   %@", T, r.forwardMs, r.backwardMs, r.bytes.map { String(format: "%.2f MiB", Double($0) / 1048576) } ?? "n/a (cpu backend)"))
                 fflush(stdout)
                 attention.append(["t": T, "forward_ms": r.forwardMs, "backward_ms": r.backwardMs, "peak_bytes": r.bytes as Any? ?? NSNull()])
@@ -124,7 +124,7 @@ struct Bench: ParsableCommand {
                 text.path = p
             }
             print("\n## training: nanoGPT CPU settings (4 layers, 4 heads, 128 wide, context 64, batch 12, char vocab) on \(text.source)")
-            let train = try BenchParts.train(device: device, text: text.text, layers: 4, heads: 4, embd: 128, context: 64, batch: 12,
+            let train = try ModelBench.train(device: device, text: text.text, layers: 4, heads: 4, embd: 128, context: 64, batch: 12,
                                              steps: quick ? 10 : trainSteps, evalTokens: quick ? 4096 : 32768)
             print(String(format: "%.0f tokens/s, %.1f ms/step over %d steps; loss %.4f, val loss %.4f", train.tokensPerSec, train.msPerStep,
                          train.steps, train.loss, train.valLoss))
@@ -132,7 +132,7 @@ struct Bench: ParsableCommand {
                                             "steps": train.steps, "loss": train.loss, "val_loss": train.valLoss,
                                             "pytorch_tokens_per_sec": NSNull(), "data": text.path as Any? ?? NSNull()]
             if let cl = device as? OpenCLDevice {
-                let shares = try BenchParts.kernelShares(index: cl.info.index, params: cl.params, text: text.text)
+                let shares = try ModelBench.kernelShares(index: cl.info.index, params: cl.params, text: text.text)
                 print("time share of the top kernels (one profiled step):")
                 for (name, share) in shares.prefix(8) { print("  \(name.padding(28)) \(String(format: "%5.1f%%", 100 * share))") }
                 trainJSON["kernel_shares"] = Dictionary(uniqueKeysWithValues: shares.map { ($0.0, $0.1) })
@@ -140,7 +140,7 @@ struct Bench: ParsableCommand {
             json["train"] = trainJSON
             if babySteps > 0 {
                 print("\n## training: baby GPT (6 layers, 6 heads, 384 wide, context 256, batch 16, char vocab; 10.8M parameters)")
-                let r = try BenchParts.train(device: device, text: text.text, layers: 6, heads: 6, embd: 384, context: 256, batch: 16,
+                let r = try ModelBench.train(device: device, text: text.text, layers: 6, heads: 6, embd: 384, context: 256, batch: 16,
                                              steps: quick ? 2 : babySteps, evalTokens: 0, warmup: 2)
                 print(String(format: "%.0f tokens/s, %.0f ms/step over %d steps; loss %.4f", r.tokensPerSec, r.msPerStep, r.steps, r.loss))
                 json["train_baby"] = ["settings": "baby-gpt", "layers": 6, "heads": 6, "embd": 384, "context": 256, "batch": 16,
@@ -153,7 +153,7 @@ struct Bench: ParsableCommand {
                     let cl = device as? OpenCLDevice
                     cl?.memory.resetPeak()
                     let before = cl?.memory.liveBytes ?? 0
-                    let r = try BenchParts.train(device: device, text: nil, layers: 12, heads: 12, embd: 768, context: 1024, batch: 1,
+                    let r = try ModelBench.train(device: device, text: nil, layers: 12, heads: 12, embd: 768, context: 1024, batch: 1,
                                                  steps: 2, evalTokens: 0, vocab: 50257, warmup: 1)
                     // Weights, gradients, AdamW moments, activations and scratch, as allocated.
                     let peak = cl.map { $0.memory.peakBytes - before }
@@ -179,24 +179,24 @@ struct Bench: ParsableCommand {
                 let precisions: [DecodeWeights] = shape.vocab >= 32000 ? [.f32, .f16] : [.f32]
                 for weights in precisions {
                 for mode in ["greedy", "top_p"] {
-                    let r = try BenchParts.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p",
+                    let r = try ModelBench.generate(device: device, shape: shape, tokens: quick ? 64 : generateTokens, topP: mode == "top_p",
                                                     weights: weights)
                     print("\(shape.label.padding(10)) \(mode.padding(7)) \(weights.rawValue) \(String(format: "%8.0f tokens/s   first token %7.1f ms", r.tokensPerSec, r.firstTokenMs))"
                           + (r.launchesPerToken.map { String(format: "   %.0f launches, %.0f reads a token", $0, r.readsPerToken ?? 0) } ?? ""))
                     fflush(stdout)
                     gen.append(["model": shape.label, "mode": mode, "weights": weights.rawValue, "layers": shape.layers, "heads": shape.heads, "embd": shape.embd,
                                 "vocab": shape.vocab, "foundry_tokens_per_sec": r.tokensPerSec, "first_token_ms": r.firstTokenMs,
-                                "prompt_tokens": BenchParts.promptTokens, "launches_per_token": r.launchesPerToken as Any? ?? NSNull(),
+                                "prompt_tokens": ModelBench.promptTokens, "launches_per_token": r.launchesPerToken as Any? ?? NSNull(),
                                 "reads_per_token": r.readsPerToken as Any? ?? NSNull(), "pytorch_tokens_per_sec": NSNull()])
                 }
                 }
             }
             // Concurrent streams decoded as one batch (what a server does with several requests).
             var concurrent: [[String: Any]] = []
-            let shape = BenchParts.GenerationShape.small[2]
+            let shape = ModelBench.GenerationShape.small[2]
             var single = 0.0
             for streams in [1, 4, 8] where shapes.contains(where: { $0.label == shape.label }) {
-                let rate = try BenchParts.concurrent(device: device, shape: shape, streams: streams, tokens: quick ? 32 : 128)
+                let rate = try ModelBench.concurrent(device: device, shape: shape, streams: streams, tokens: quick ? 32 : 128)
                 if streams == 1 { single = rate }
                 print("\(shape.label.padding(10)) \(streams) stream\(streams == 1 ? " " : "s") \(String(format: "%8.0f tokens/s in all (%.2fx one stream)", rate, rate / max(single, 1e-9)))")
                 fflush(stdout)

@@ -1,5 +1,4 @@
 import Foundation
-import FoundryCheck
 import FoundryCore
 import FoundryData
 import FoundryModel
@@ -7,9 +6,10 @@ import FoundryOpenCL
 import FoundrySample
 import FoundryTrain
 
-/// The measurements behind `foundry bench`, each self-contained.
-enum BenchParts {
-    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+/// The model-level measurements behind `foundry bench` (training, attention, generation), each
+/// self-contained: library code, so any binary or test can take them.
+public enum ModelBench {
+    public static func seconds(_ body: () throws -> Void) rethrows -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -17,7 +17,7 @@ enum BenchParts {
 
     /// Causal attention forward and backward at length T (batch 1, 4 heads of 32): median
     /// milliseconds, and the device memory its buffers take (opencl only).
-    static func attention(device: Device, T: Int, reps: Int) throws -> (forwardMs: Double, backwardMs: Double, bytes: Int?) {
+    public static func attention(device: Device, T: Int, reps: Int) throws -> (forwardMs: Double, backwardMs: Double, bytes: Int?) {
         let H = 4, C = 128
         let cl = device as? OpenCLDevice
         let before = cl?.memory.liveBytes ?? 0
@@ -35,12 +35,12 @@ enum BenchParts {
         return (f, b, cl.map { $0.memory.peakBytes - before })
     }
 
-    struct TrainResult { var tokensPerSec: Double, msPerStep: Double, steps: Int, loss: Double, valLoss: Double }
+    public struct TrainResult { public var tokensPerSec: Double, msPerStep: Double, steps: Int, loss: Double, valLoss: Double }
 
     /// Times `steps` AdamW steps (after warm-up) of a freshly initialised model on random
     /// windows of `text` (char tokenizer), then measures the validation loss on its last 10%.
     /// With `text` nil: random tokens of `vocab` (speed only).
-    static func train(device: Device, text: String?, layers: Int, heads: Int, embd: Int, context: Int, batch: Int,
+    public static func train(device: Device, text: String?, layers: Int, heads: Int, embd: Int, context: Int, batch: Int,
                       steps: Int, evalTokens: Int, vocab: Int = 0, warmup: Int = 3) throws -> TrainResult {
         var tokens: [Int32]
         var V = vocab
@@ -82,7 +82,7 @@ enum BenchParts {
     }
 
     /// Each kernel's share of device time over a few training steps, on a profiling queue.
-    static func kernelShares(index: Int, params: KernelParams, text: String) throws -> [(String, Double)] {
+    public static func kernelShares(index: Int, params: KernelParams, text: String) throws -> [(String, Double)] {
         let d = try OpenCLDevice(index: index, params: params, profiling: true)
         _ = try train(device: d, text: text, layers: 4, heads: 4, embd: 128, context: 64, batch: 12, steps: 1, evalTokens: 0, warmup: 1)
         d.resetProfile()
@@ -93,21 +93,24 @@ enum BenchParts {
     }
 
     /// A model shape generation is timed at.
-    struct GenerationShape {
-        let label: String, layers: Int, heads: Int, embd: Int, vocab: Int
+    public struct GenerationShape {
+        public let label: String, layers: Int, heads: Int, embd: Int, vocab: Int
+        public init(label: String, layers: Int, heads: Int, embd: Int, vocab: Int) {
+            self.label = label; self.layers = layers; self.heads = heads; self.embd = embd; self.vocab = vocab
+        }
         /// The character-level models of the training benchmark, llama2.c's "stories15M" width
         /// class (6 × 288, vocabulary 32000) and GPT-2 124M.
-        static let small = [GenerationShape(label: "4L-128", layers: 4, heads: 4, embd: 128, vocab: 65),
+        public static let small = [GenerationShape(label: "4L-128", layers: 4, heads: 4, embd: 128, vocab: 65),
                             GenerationShape(label: "6L-288", layers: 6, heads: 6, embd: 288, vocab: 65),
                             GenerationShape(label: "stories15M", layers: 6, heads: 6, embd: 288, vocab: 32000)]
-        static let gpt2 = GenerationShape(label: "gpt2-124M", layers: 12, heads: 12, embd: 768, vocab: 50257)
+        public static let gpt2 = GenerationShape(label: "gpt2-124M", layers: 12, heads: 12, embd: 768, vocab: 50257)
     }
 
     /// Timed runs a generation row takes the best of.
-    static let generationRuns = 3
+    public static let generationRuns = 3
 
     /// The prompt length time to first token is measured with.
-    static let promptTokens = 32
+    public static let promptTokens = 32
 
     /// Tokens per second generating `tokens` tokens from one token with the KV cache (random
     /// weights): greedy, or top-p 0.9 at temperature 1, the best of `generationRuns` runs (as
@@ -115,7 +118,7 @@ enum BenchParts {
     /// from run to run); and the time to the first token after a `promptTokens`-token prompt
     /// (its prefill and one pick), in milliseconds. `weights`: the precision the decoding steps
     /// read the weights in.
-    static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool, weights: DecodeWeights = .f32)
+    public static func generate(device: Device, shape g: GenerationShape, tokens: Int, topP: Bool, weights: DecodeWeights = .f32)
         throws -> (tokensPerSec: Double, firstTokenMs: Double, launchesPerToken: Double?, readsPerToken: Double?) {
         let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: max(tokens, promptTokens) + 1, channels: g.embd,
                                                 layers: g.layers, heads: g.heads), device: device)
@@ -144,7 +147,7 @@ enum BenchParts {
     /// Total tokens per second of `streams` conversations decoded together (one batch of
     /// `streams` rows a step, as a server batches concurrent requests), `tokens` each, top-p 0.9
     /// at temperature 1 from one-token prompts, random weights.
-    static func concurrent(device: Device, shape g: GenerationShape, streams: Int, tokens: Int) throws -> Double {
+    public static func concurrent(device: Device, shape g: GenerationShape, streams: Int, tokens: Int) throws -> Double {
         let model = try GPT2(config: GPT2Config(vocabSize: g.vocab, maxSeq: tokens + 2, channels: g.embd, layers: g.layers, heads: g.heads),
                              device: device)
         try model.initialise(seed: 7)
