@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 
 // MARK: - Rows
 

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 
 /// Foundry's own verifiable task family, generated from a seed (no download).
 ///

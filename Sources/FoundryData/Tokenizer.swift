@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 
 /// Text ↔ token ids. Every vocabulary Foundry trains ends with its special tokens
 /// (`TokenizerSpecials.foundry`: `<|endoftext|>`, `[MASK]`, `<|user|>`, `<|assistant|>`).

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 
 /// A checkpoint is a directory in Hugging Face GPT-2 layout:

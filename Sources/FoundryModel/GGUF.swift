@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 
 /// A checkpoint as a GGUF file for llama.cpp: its GPT-2 architecture (llama.cpp's tensor

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 
 /// A scalar head on a GPT-2 backbone: r = w · h, where h is the final LayerNorm's output at a

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 
 /// Compiled kernel binaries on disk, keyed by a hash of the source, the device, the driver and
 /// the build options, so a second run skips the (slow, on PoCL) compile.

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 
 /// Kernel parameters chosen by `foundry kernels tune`, one small JSON file per device (keyed
 /// by platform, device name and driver version) next to the compiled-kernel cache. A device

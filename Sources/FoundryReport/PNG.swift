@@ -2,6 +2,7 @@
 
 import Foundation
 import FoundryCore
+import FoundryFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 
 /// The Rank tab's bookkeeping: who ranks which prompt, the K distinct responses each was shown,

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryModel
 
 /// Group-relative policy optimisation: N samples per prompt, advantage (r − group mean) /

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryModel
 
 /// Which of GPT-2's Conv1D matrices get LoRA adapters.

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 
 /// metrics.jsonl: one JSON object per line (`JSONValue`'s writer), appended as training goes.

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryModel
 
 /// RLHF with PPO, with TRL's semantics: sampled responses (temperature, max length, stop at

@@ -1,4 +1,5 @@
 import FoundryCore
+import FoundryFiles
 import FoundryModel
 
 /// How a stage's trained model changes at each step: every parameter by AdamW (frozen parts

@@ -1,5 +1,6 @@
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryModel
 
 /// The training stages: what a checkpoint says it holds and what its log lines are named.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FoundryCheck
 import FoundryCore
+import FoundryFiles
 import FoundryData
 import FoundryModel
 import FoundryPipeline

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 import FoundryModel
 import FoundryPipeline

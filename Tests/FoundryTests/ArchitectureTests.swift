@@ -20,7 +20,7 @@ final class ArchitectureTests: XCTestCase {
             let names = cells[cells.count - 2]
             table[target] = names == "—" ? [] : Set(names.split(separator: ",").map { name -> String in
                 let n = name.trimmingCharacters(in: .whitespaces)
-                return ["Core", "CPU", "OpenCL", "Data", "Model", "Sample", "Train", "Report", "Pipeline", "Distributed", "Serve", "Check"]
+                return ["Core", "Files", "CPU", "OpenCL", "Data", "Model", "Sample", "Train", "Report", "Pipeline", "Distributed", "Serve", "Check"]
                     .contains(n) ? "Foundry" + n : n
             })
         }

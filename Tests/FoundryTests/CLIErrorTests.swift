@@ -1,5 +1,6 @@
 import XCTest
 import FoundryCore
+import FoundryFiles
 import Foundation
 
 /// Every user mistake ends with one clear line on stderr and a non-zero exit — never a crash.

@@ -1,5 +1,6 @@
 import XCTest
 import FoundryCore
+import FoundryFiles
 import Foundation
 import FoundryOpenCL
 

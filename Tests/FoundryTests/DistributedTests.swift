@@ -3,6 +3,7 @@ import XCTest
 import FoundryModel
 import FoundryData
 import FoundryCore
+import FoundryFiles
 
 /// Data-parallel training under Open MPI (`mpirun`; Debian's openmpi-bin, which `.ci/run`
 /// installs): 2 ranks each computing half of every batch take the same steps as 1 process

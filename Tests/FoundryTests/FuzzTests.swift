@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import FoundryCore
+import FoundryFiles
 import FoundryData
 import FoundryModel
 import FoundryPipeline

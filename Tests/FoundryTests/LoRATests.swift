@@ -1,6 +1,7 @@
 import XCTest
 import FoundryData
 import FoundryCore
+import FoundryFiles
 import FoundryCPU
 import FoundryModel
 @testable import FoundryTrain

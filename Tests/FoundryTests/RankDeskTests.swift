@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import FoundryModel
 import FoundryCore
+import FoundryFiles
 import FoundryCPU
 import FoundryData
 import FoundryTrain

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import FoundryCore
+import FoundryFiles
 
 final class SafeTensorsTests: XCTestCase {
     // MARK: - Helpers

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import XCTest
 import FoundryCore
+import FoundryFiles
 import FoundryCPU
 import FoundryData
 import FoundryModel

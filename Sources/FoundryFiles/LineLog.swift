@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCore
 
 /// An append-only file of lines (JSONL) that people's work is written to — rankings, skips —
 /// where every acknowledged line must survive and no line may be glued to a broken one.

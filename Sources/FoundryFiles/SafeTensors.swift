@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCore
 
 /// One tensor of a checkpoint, as host floats in row-major order.
 public struct NamedTensor: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import FoundryCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
