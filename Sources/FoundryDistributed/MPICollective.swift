@@ -80,24 +80,19 @@ public final class MPICollective: Collective {
         throw FoundryError("MPI \(what) failed on rank \(rank) of \(size): \(text) (a rank may have died; its own message says why)")
     }
 
-    public func sum(_ values: inout [Float]) throws {
-        guard size > 1, !values.isEmpty else { return }
-        // Open MPI's reduction algorithm depends only on the size and count, so the order of
-        // the additions (and every bit of the result) repeats run after run.
-        let count = Int32(values.count)
-        let code = values.withUnsafeMutableBytes { buf in
-            allreduce(Self.inPlace, buf.baseAddress!, count, float, opSum, world)
-        }
-        try check(code, "all-reduce of \(values.count) floats")
-    }
+    public func sum(_ values: inout [Float]) throws { try sumInPlace(&values, float, "floats") }
+    public func sum(_ values: inout [Double]) throws { try sumInPlace(&values, double, "numbers") }
 
-    public func sum(_ values: inout [Double]) throws {
+    /// values ← their element-wise sum over the ranks, in MPI type `type`. Open MPI's reduction
+    /// algorithm depends only on the size and count, so the order of the additions (and every
+    /// bit of the result) repeats run after run.
+    func sumInPlace<T>(_ values: inout [T], _ type: UnsafeMutableRawPointer, _ what: String) throws {
         guard size > 1, !values.isEmpty else { return }
         let count = Int32(values.count)
         let code = values.withUnsafeMutableBytes { buf in
-            allreduce(Self.inPlace, buf.baseAddress!, count, double, opSum, world)
+            allreduce(Self.inPlace, buf.baseAddress!, count, type, opSum, world)
         }
-        try check(code, "all-reduce of \(values.count) numbers")
+        try check(code, "all-reduce of \(values.count) \(what)")
     }
 
     public func reduceScatter(_ values: [Float], block: Int) throws -> [Float] {

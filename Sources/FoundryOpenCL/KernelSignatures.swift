@@ -48,10 +48,10 @@ enum KernelSignatures {
         return out
     }
 
-    /// `#define NAME(a, b) body` with the argument lists of its invocations at the start of a line.
-    static func functionMacros(_ source: String) -> [(parameters: [String], body: String, invocations: [[String]])] {
+    /// Every `#define` of `source`, its continued lines joined: the name, what follows it.
+    static func defines(_ source: String) -> [(name: String, rest: Substring)] {
+        var out: [(String, Substring)] = []
         let lines = source.components(separatedBy: "\n")
-        var macros: [(name: String, parameters: [String], body: String)] = []
         var i = 0
         while i < lines.count {
             var line = lines[i]
@@ -60,33 +60,29 @@ enum KernelSignatures {
             while line.hasSuffix("\\"), i < lines.count { line = String(line.dropLast()) + "\n" + lines[i]; i += 1 }
             let text = line.dropFirst("#define ".count)
             let name = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-            guard !name.isEmpty, text.dropFirst(name.count).first == "(", let close = text.firstIndex(of: ")") else { continue }
-            let parameters = text[text.index(after: text.index(text.startIndex, offsetBy: name.count))..<close]
-                .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            macros.append((String(name), parameters, String(text[text.index(after: close)...])))
+            if !name.isEmpty { out.append((String(name), text.dropFirst(name.count))) }
         }
-        return macros.map { m in
-            let calls = lines.filter { $0.hasPrefix(m.name + "(") }.map { line in
-                line.dropFirst(m.name.count + 1).prefix { $0 != ")" }.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return out
+    }
+
+    /// `#define NAME(a, b) body` with the argument lists of its invocations at the start of a line.
+    static func functionMacros(_ source: String) -> [(parameters: [String], body: String, invocations: [[String]])] {
+        let lines = source.components(separatedBy: "\n")
+        return defines(source).compactMap { name, rest in
+            guard rest.first == "(", let close = rest.firstIndex(of: ")") else { return nil }
+            let parameters = rest[rest.index(after: rest.startIndex)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let calls = lines.filter { $0.hasPrefix(name + "(") }.map { line in
+                line.dropFirst(name.count + 1).prefix { $0 != ")" }.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
-            return (m.parameters, m.body, calls)
+            return (parameters, String(rest[rest.index(after: close)...]), calls)
         }
     }
 
-    /// `#define NAME body` (no parameters; continued lines joined) → body.
+    /// `#define NAME body` (no parameters) → body.
     static func objectMacros(_ source: String) -> [String: String] {
         var out: [String: String] = [:]
-        let lines = source.components(separatedBy: "\n")
-        var i = 0
-        while i < lines.count {
-            var line = lines[i]
-            i += 1
-            guard line.hasPrefix("#define ") else { continue }
-            while line.hasSuffix("\\"), i < lines.count { line = String(line.dropLast()) + " " + lines[i]; i += 1 }
-            let text = line.dropFirst("#define ".count)
-            let name = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-            guard !name.isEmpty, text.dropFirst(name.count).first != "(" else { continue }
-            out[String(name)] = text.dropFirst(name.count).trimmingCharacters(in: .whitespaces)
+        for (name, rest) in defines(source) where rest.first != "(" {
+            out[name] = rest.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
         }
         return out
     }

@@ -96,17 +96,17 @@ public enum OpenCLPlatforms {
     }
 
     static func platformString(_ p: cl_platform_id, _ what: cl_platform_info) -> String {
-        var size = 0
-        clGetPlatformInfo(p, what, 0, nil, &size)
-        var bytes = [CChar](repeating: 0, count: size + 1)
-        clGetPlatformInfo(p, what, size, &bytes, nil)
-        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+        infoString { clGetPlatformInfo(p, what, $0, $1, $2) }
     }
     static func deviceString(_ d: cl_device_id, _ what: cl_device_info) -> String {
+        infoString { clGetDeviceInfo(d, what, $0, $1, $2) }
+    }
+    /// A string-valued query: its size first, then its bytes.
+    static func infoString(_ get: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int) -> String {
         var size = 0
-        clGetDeviceInfo(d, what, 0, nil, &size)
+        _ = get(0, nil, &size)
         var bytes = [CChar](repeating: 0, count: size + 1)
-        clGetDeviceInfo(d, what, size, &bytes, nil)
+        _ = bytes.withUnsafeMutableBytes { get(size, $0.baseAddress, nil) }
         return String(cString: bytes).trimmingCharacters(in: .whitespaces)
     }
     static func deviceValue<T: FixedWidthInteger>(_ d: cl_device_id, _ what: cl_device_info) -> T {
