@@ -47,7 +47,7 @@ extension PipelineRun {
         // reproduces the figure from the same file and seed.
         let (train, heldOut) = HeldOut.split(all, fraction: RewardOptions().heldOutFraction, seed: seed)
         try trainReward(into: "reward_page", "reward model (page rankings)", options: p.reward.forRankings(train.count),
-                        tok: tok) { try $0.run(rankings: train, log: try quiet("reward", "reward_page")) }
+                        tok: tok) { try $0.run(rankings: train, log: try quiet("reward_page")) }
         let heldPairs = heldOut.flatMap(\.pairs), tied = heldOut.reduce(0) { $0 + $1.tiedPairs }
         var figures: [String: Double] = ["pairwise_accuracy": .nan, "margin": .nan, "loss": .nan,
                                          "pairs": Double(heldPairs.count), "tied_pairs": Double(tied), "rankings": Double(rows.count),

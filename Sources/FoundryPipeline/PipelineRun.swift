@@ -43,9 +43,9 @@ public final class PipelineRun {
     func dir(_ name: String) -> String { Checkpoint.path(out, name) }
     func say(_ s: String) { log(s) }
     func exists(_ name: String) -> Bool { !fresh && FileManager.default.fileExists(atPath: Checkpoint.path(dir(name), "model.safetensors")) }
-    func quiet(_ stage: String, _ name: String) throws -> StageLog {
+    func quiet(_ name: String) throws -> StageLog {
         try AtomicFile.makeDirectory(dir(name))
-        return try StageLog(stage: stage, metricsPath: Checkpoint.path(dir(name), "metrics.jsonl")) { [weak self] line in
+        return try StageLog(metricsPath: Checkpoint.path(dir(name), "metrics.jsonl")) { [weak self] line in
             self?.say("  " + line)
         }
     }
@@ -116,7 +116,7 @@ public final class PipelineRun {
                 if v.name == "sft_lora" { o.lora = p.sftLoRA }
                 let examples = try data.sft(sftRows, completionOnly: o.completionOnlyLoss)
                 let trainer = try SFTTrainer(model: model, examples: examples, options: o, pad: tok.eosToken)
-                try trainer.run(log: try quiet("sft", v.name))
+                try trainer.run(log: try quiet(v.name))
                 try Checkpoint.save(model, tokenizer: tok, to: dir(v.name))
             }
             if v.skip { continue }
@@ -143,11 +143,11 @@ public final class PipelineRun {
             // People's rankings of K responses to as many prompts as the pairs have; a model from
             // the pairs (K = 2) beside it for the report's comparison; PPO uses the rankings' one.
             let ranked = Array(try data.rankings(try Datasets.readRankings(path: Checkpoint.path(taskDir, "rankings.jsonl"))).prefix(trainPairs.count))
-            try trainReward("reward", "reward model (rankings of \(p.rankK))") { try $0.run(rankings: ranked, log: try quiet("reward", "reward")) }
-            try trainReward("reward_pairs", "reward model (pairs, for comparison)") { try $0.run(trainPairs, log: try quiet("reward", "reward_pairs")) }
+            try trainReward("reward", "reward model (rankings of \(p.rankK))") { try $0.run(rankings: ranked, log: try quiet("reward")) }
+            try trainReward("reward_pairs", "reward model (pairs, for comparison)") { try $0.run(trainPairs, log: try quiet("reward_pairs")) }
             metrics["reward_model_pairs"] = try evaluateReward("reward_pairs")
         } else {
-            try trainReward("reward", "reward model") { try $0.run(trainPairs, log: try quiet("reward", "reward")) }
+            try trainReward("reward", "reward model") { try $0.run(trainPairs, log: try quiet("reward")) }
         }
         let rm = try RewardModel.load(dir("reward"), device: device)
         metrics["reward_model"] = try evaluateReward("reward")
@@ -167,7 +167,7 @@ public final class PipelineRun {
             o.seed = seed
             let scorer = try makeScorer(rewardModel: nil, checker: true, prompts: rlRows, tokenizer: tok, device: device)
             try GRPOTrainer(policy: policy, reference: nil, options: o, eos: tok.eosToken, score: scorer)
-                .run(prompts: rlPrompts, log: try quiet("grpo", "grpo"))
+                .run(prompts: rlPrompts, log: try quiet("grpo"))
             try Checkpoint.save(policy, tokenizer: tok, to: dir("grpo"))
         }
         try stage("ppo", "ppo", skip: skipped.contains(.ppo)) {
@@ -228,7 +228,7 @@ public final class PipelineRun {
         let (policy, _) = try loadModel(dir("sft"), device: device, needTokenizer: false)
         var o = options
         o.seed = seed
-        try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(pairs, log: try quiet("dpo", name))
+        try DPOTrainer(policy: policy, options: o, pad: tok.eosToken).run(pairs, log: try quiet(name))
         try Checkpoint.save(policy, tokenizer: tok, to: dir(name))
     }
 
@@ -242,7 +242,7 @@ public final class PipelineRun {
         o.seed = seed
         let scorer = try makeScorer(rewardModel: dir(reward), checker: false, prompts: rlRows, tokenizer: tok, device: device)
         let t = try PPOTrainer(policy: policy, reference: reference, value: value, options: o, eos: tok.eosToken, score: scorer)
-        let history = try t.run(prompts: rlPrompts, log: try quiet("ppo", name))
+        let history = try t.run(prompts: rlPrompts, log: try quiet(name))
         try Checkpoint.save(policy, tokenizer: tok, to: dir(name))
         return history
     }

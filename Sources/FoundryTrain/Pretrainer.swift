@@ -196,7 +196,7 @@ public final class Pretrainer {
         defer { lock?.release() }
         if collective.isLeader { try FileSet.recover(outDir) }
         let resumingAt = resume ? StageCheckpoint.savedStep(outDir) : nil
-        let log = try StageLog(stage: "pretrain", metricsPath: collective.isLeader ? Checkpoint.path(outDir, "metrics.jsonl") : nil,
+        let log = try StageLog(metricsPath: collective.isLeader ? Checkpoint.path(outDir, "metrics.jsonl") : nil,
                                resumingAt: resume ? (resumingAt ?? 0) : nil, log: say)
         let c = model.config
         if !resume {

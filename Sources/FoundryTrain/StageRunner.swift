@@ -102,6 +102,7 @@ public struct StageRunner {
 
     public func run(_ o: StageObjective) throws -> StageOutcome {
         let steps = o.steps, collective = o.collective, settings = o.resumeSettings
+        log.name = o.stage.rawValue
         var progress = StageProgress(stage: o.stage, step: 0,
                                      order: o.rows > 0 ? BatchOrder(count: o.rows, batch: o.batch, seed: o.orderSeed) : nil,
                                      rng: o.generatorSeed.map { RNG(seed: $0) }, settings: settings)

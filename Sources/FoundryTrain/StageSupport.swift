@@ -84,15 +84,15 @@ public struct BatchOrder: Codable {
 
 /// One progress line and one metrics.jsonl row per logged step, with TRL's metric names.
 public final class StageLog {
-    let name: String
+    /// The stage's name on its progress lines: the runner sets it from the objective's `Stage`.
+    var name = ""
     let metrics: MetricsLog?
     let log: (String) -> Void
     /// The first step this process ran (a resumed run starts past 1) and when it ended.
     var firstStep: (step: Int, done: Date)?
 
     /// `resumingAt`: keep the metrics rows up to that step (a resumed run) instead of starting afresh.
-    public init(stage: String, metricsPath: String?, resumingAt step: Int? = nil, log: @escaping (String) -> Void) throws {
-        name = stage
+    public init(metricsPath: String?, resumingAt step: Int? = nil, log: @escaping (String) -> Void) throws {
         metrics = try MetricsLog(path: metricsPath, append: step != nil, resumingAt: step)
         self.log = log
     }

@@ -33,7 +33,7 @@ struct DPO: TrainingCommand {
     func run() throws {
         try stage.train(eval: measure.eval, read: { try $0.data.pairs(try Datasets.readPreferences(path: self.data)) }) { run, pairs in
             let trainer = try DPOTrainer(policy: run.model, options: options, pad: run.tokenizer.eosToken, collective: run.collective)
-            try trainer.run(pairs, log: try stage.stageLog("dpo"), checkpoint: stage.checkpoint(run.tokenizer), resume: stage.resume)
+            try trainer.run(pairs, log: try stage.stageLog(), checkpoint: stage.checkpoint(run.tokenizer), resume: stage.resume)
             return trainer.end
         }
     }
@@ -79,7 +79,7 @@ struct PPO: TrainingCommand {
             let trainer = try PPOTrainer(policy: run.model, reference: try stage.loadReference(run.device),
                                          value: try RewardModel.load(rewardModel, device: run.device), options: options,
                                          eos: run.tokenizer.eosToken, collective: run.collective, score: score)
-            try trainer.run(prompts: try run.data.prompts(rows), log: try stage.stageLog("ppo"), checkpoint: stage.checkpoint(run.tokenizer),
+            try trainer.run(prompts: try run.data.prompts(rows), log: try stage.stageLog(), checkpoint: stage.checkpoint(run.tokenizer),
                             resume: stage.resume)
             return trainer.end
         }
@@ -121,7 +121,7 @@ struct GRPO: TrainingCommand {
             let score = try makeScorer(rewardModel: rewardModel, checker: checker, prompts: rows, tokenizer: run.tokenizer, device: run.device)
             let trainer = try GRPOTrainer(policy: run.model, reference: beta > 0 ? try stage.loadReference(run.device) : nil, options: options,
                                           eos: run.tokenizer.eosToken, collective: run.collective, score: score)
-            try trainer.run(prompts: try run.data.prompts(rows), log: try stage.stageLog("grpo"), checkpoint: stage.checkpoint(run.tokenizer),
+            try trainer.run(prompts: try run.data.prompts(rows), log: try stage.stageLog(), checkpoint: stage.checkpoint(run.tokenizer),
                             resume: stage.resume)
             return trainer.end
         }

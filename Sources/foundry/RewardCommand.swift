@@ -59,7 +59,7 @@ struct RewardTrain: TrainingCommand {
         func makeTrainer(_ o: RewardOptions) throws -> RewardTrainer {
             try RewardTrainer(model: rm, options: o, pad: tok.eosToken, collective: run.collective)
         }
-        let log = try stage.stageLog("reward")
+        let log = try stage.stageLog()
         if objective == .pointwise {
             let trainer = try makeTrainer(options)
             let rows = try Datasets.readPointwise(path: self.data)

@@ -109,10 +109,10 @@ struct StageOptions: ParsableArguments {
         return try withChatTokens(model, tok!, announce: false).0
     }
 
-    func stageLog(_ name: String) throws -> StageLog {
-        if Launch.isFollower { return try StageLog(stage: name, metricsPath: nil) { _ in } }   // rank 0 logs
+    func stageLog() throws -> StageLog {
+        if Launch.isFollower { return try StageLog(metricsPath: nil) { _ in } }   // rank 0 logs
         try AtomicFile.makeDirectory(out)
-        return try StageLog(stage: name, metricsPath: Checkpoint.path(out, "metrics.jsonl"),
+        return try StageLog(metricsPath: Checkpoint.path(out, "metrics.jsonl"),
                             resumingAt: resume ? StageCheckpoint.savedStep(out) : nil) { print($0); fflush(stdout) }
     }
 }
@@ -151,7 +151,7 @@ struct SFT: TrainingCommand {
                         read: { try $0.data.sft(try Datasets.readSFT(path: self.data), completionOnly: o.completionOnlyLoss) }) { run, examples in
             let trainer = try SFTTrainer(model: run.model, examples: examples, options: o, pad: run.tokenizer.eosToken, collective: run.collective)
             print("sft: \(examples.count) examples, \(trainer.steps) steps, \(trainer.frozenDescription)")
-            try trainer.run(log: try stage.stageLog("sft"), checkpoint: stage.checkpoint(run.tokenizer), resume: stage.resume)
+            try trainer.run(log: try stage.stageLog(), checkpoint: stage.checkpoint(run.tokenizer), resume: stage.resume)
             return trainer.end
         }
     }

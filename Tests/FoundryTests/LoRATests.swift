@@ -97,7 +97,7 @@ final class LoRATests: XCTestCase {
         return o
     }
 
-    func quietLog() throws -> StageLog { try StageLog(stage: "t", metricsPath: nil) { _ in } }
+    func quietLog() throws -> StageLog { try StageLog(metricsPath: nil) { _ in } }
 
     /// A LoRA SFT lowers the loss while every parameter outside the adapted matrices keeps its
     /// value to the bit; attn-only adapters leave the MLP matrices alone too.
@@ -166,7 +166,7 @@ final class LoRATests: XCTestCase {
     func testStoppedRunResumes() throws {
         let d = CPUDevice()
         func run(_ m: GPT2, stopAfter stop: Int?, dir: String, resume: Bool) throws -> [Double] {
-            let log = try StageLog(stage: "t", metricsPath: nil) { line in
+            let log = try StageLog(metricsPath: nil) { line in
                 if let stop, line.contains(" step \(String(format: "%4d", stop))/") { Interrupt.request() }
             }
             let ck = StageCheckpoint(dir: dir, saveEvery: 0, tokenizer: nil, baseModel: "base")

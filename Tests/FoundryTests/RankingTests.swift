@@ -57,7 +57,7 @@ final class RankingTests: XCTestCase {
                       : TokenizedPair(chosen: example(r.prompt, r.b), rejected: example(r.prompt, r.a))
         }
         var o = RewardOptions(); o.lr = 1e-2; o.epochs = 3; o.batch = 3; o.warmup = 1
-        let quiet = try StageLog(stage: "r", metricsPath: nil) { _ in }
+        let quiet = try StageLog(metricsPath: nil) { _ in }
         let fromRankings = RewardModel(backbone: try model(), head: ScalarHead(channels: 16, seed: 1))
         let h1 = try RewardTrainer(model: fromRankings, options: o, pad: 0).run(rankings: rankings, log: quiet)
         let fromPairs = RewardModel(backbone: try model(), head: ScalarHead(channels: 16, seed: 1))

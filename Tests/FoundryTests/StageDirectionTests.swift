@@ -19,7 +19,7 @@ final class StageDirectionTests: XCTestCase {
         return m
     }
 
-    func log(_ stage: String) throws -> StageLog { try StageLog(stage: stage, metricsPath: nil, log: quiet) }
+    func log(_ stage: String) throws -> StageLog { try StageLog(metricsPath: nil, log: quiet) }
 
     /// p(token | prompt) of the next position, from the logits at temperature 1.
     func nextTokenProbability(_ m: GPT2, prompt: [Int32], token: Int32) throws -> Double {

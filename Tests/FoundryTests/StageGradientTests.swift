@@ -87,7 +87,7 @@ final class StageGradientTests: XCTestCase {
         }
         var o = DPOOptions()
         o.lr = 0; o.batch = 2; o.epochs = 1; o.rpoAlpha = 0.5
-        let stageLog = try StageLog(stage: "dpo", metricsPath: nil) { _ in }
+        let stageLog = try StageLog(metricsPath: nil) { _ in }
         let h = try DPOTrainer(policy: m, options: o, pad: 0).run(pairs, log: stageLog)
         XCTAssertEqual(h.count, 1)
         XCTAssertEqual(h[0]["nll_loss"]!, nll, accuracy: 1e-9)
@@ -142,7 +142,7 @@ final class GRPOGroupTests: XCTestCase {
             o.dynamicSampling = dynamic; o.maxSamplingRounds = 3
             var calls = 0, lines: [String] = []
             let t = try GRPOTrainer(policy: m, reference: nil, options: o, eos: 0) { r in calls += 1; return r.map { _ in 1 } }
-            let h = try t.run(prompts: [[1, 2], [3, 4], [5, 6], [7, 8]], log: try StageLog(stage: "grpo", metricsPath: nil) { lines.append($0) })
+            let h = try t.run(prompts: [[1, 2], [3, 4], [5, 6], [7, 8]], log: try StageLog(metricsPath: nil) { lines.append($0) })
             XCTAssertTrue(lines.contains { $0.contains("GRPO made no update") }, "a run that learnt nothing says so: \(lines)")
             XCTAssertEqual(try d.read(m.params), before, "dynamic \(dynamic)")
             XCTAssertEqual(h[0]["frac_reward_zero_std"], 1)
@@ -166,7 +166,7 @@ final class GRPOGroupTests: XCTestCase {
             return r.enumerated().map { i, x in x.prompt[0] % 2 == 1 ? Double(i % 4) : 0 }
         }
         let prompts: [[Int32]] = [[1, 2], [2, 2], [4, 2], [6, 2], [3, 2], [8, 2], [5, 2], [2, 3]]
-        let h = try t.run(prompts: prompts, log: try StageLog(stage: "grpo", metricsPath: nil) { _ in })
+        let h = try t.run(prompts: prompts, log: try StageLog(metricsPath: nil) { _ in })
         XCTAssertNotEqual(try d.read(m.params), before)
         XCTAssertLessThan(calls, 10, "stopped once two informative groups were found")
         let groups = Double(seen / 4), zero = h[0]["frac_reward_zero_std"]! * groups

@@ -18,7 +18,7 @@ final class StageResumeTests: XCTestCase {
 
     /// A log that asks the run to stop after step `stop` (nil: never), and collects `key` per step.
     func log(stopAfter stop: Int?) throws -> StageLog {
-        try StageLog(stage: "t", metricsPath: nil) { line in
+        try StageLog(metricsPath: nil) { line in
             if let stop, line.contains(" step \(String(format: "%4d", stop))/") { Interrupt.request() }
         }
     }
