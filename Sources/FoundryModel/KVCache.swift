@@ -200,44 +200,31 @@ extension GPT2 {
         // from the cache's copies (halves, or transposed floats on devices that decode with dot
         // products), the LayerNorms, GELU and residual adds inside the products: four launches
         // a layer and the attention's two. A prompt's many rows take the GEMM on the parameters.
+        // Both run the one block below; only how a product is formed differs (`DecodeProducts`).
         let few = rows <= dotProductRows
+        let products: DecodeProducts
         if few && (kv.weights == .f16 || d.decodesWithDotProducts) {
-            let rw = try kv.rowWeights(of: self, format: kv.weights)
-            for l in 0..<config.layers {
-                let W = w.blocks[l]
-                // out = act(norm(a) · W + bias) + beta · out
-                func product(_ a: TensorRef, _ norm: RowNorm?, _ m: BlockTensor, bias: BlockTensor, gelu: Bool = false, beta: Float = 0,
-                             out: TensorRef) {
-                    let shape = m.shape(channels: C)
-                    d.gemmDecode(m: rows, n: shape[1], k: shape[0], a: a, norm: norm, w: rw.layers[l][m.rawValue], format: kv.weights,
-                                 bias: W[bias], gelu: gelu, beta: beta, c: out)
-                }
-                product(x, RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps), .attention, bias: .attentionBias, out: qkv)
-                attend(d, l, qkv, atty)
-                product(atty, nil, .attentionProjection, bias: .attentionProjectionBias, beta: 1, out: x)
-                product(x, RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps), .mlp, bias: .mlpBias, gelu: true, out: fchGelu)
-                product(fchGelu, nil, .mlpProjection, bias: .mlpProjectionBias, beta: 1, out: x)
-            }
-            d.gemmDecode(m: outputs, n: config.vocabSize, k: C, a: gather(d, x), norm: final, w: rw.head, format: kv.weights, bias: nil,
-                         gelu: false, beta: 0, c: logits)
-            return logits
-        }
-        // out = a · W + bias (+ out when `accumulate`: the residual stream adds in place).
-        func product(_ a: TensorRef, layer l: Int, _ m: BlockTensor, bias: BlockTensor, out: TensorRef, accumulate: Bool = false) {
-            let shape = m.shape(channels: C), W = w.blocks[l]
-            d.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: W[m],
-                   beta: accumulate ? 1 : 0, c: out, bias: W[bias])
+            products = RowProducts(device: d, weights: try kv.rowWeights(of: self, format: kv.weights), format: kv.weights,
+                                   blocks: w.blocks, rows: rows, channels: C)
+        } else {
+            products = MatrixProducts(device: d, blocks: w.blocks, rows: rows, channels: C, ln: ln, proj: proj, fch: fch,
+                                      mean: mean, rstd: rstd)
         }
         for l in 0..<config.layers {
             let W = w.blocks[l]
-            d.layerNormForward(x, weight: W[.ln1Weight], bias: W[.ln1Bias], out: ln, mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            product(ln, layer: l, .attention, bias: .attentionBias, out: qkv)
+            // x += proj(attention(norm1(x))); x += proj(gelu(fc(norm2(x))))
+            let input = products.normalize(l, x, RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps))
+            products.product(l, input, .attention, bias: .attentionBias, gelu: false, out: qkv)
             attend(d, l, qkv, atty)
-            product(atty, layer: l, .attentionProjection, bias: .attentionProjectionBias, out: proj)
-            d.residualLayerNormForward(x, proj, sum: x, weight: W[.ln2Weight], bias: W[.ln2Bias], out: ln,
-                                       mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
-            d.gemmBiasGelu(m: rows, n: 4 * C, k: C, a: ln, b: W[.mlp], bias: W[.mlpBias], pre: fch, out: fchGelu)
-            product(fchGelu, layer: l, .mlpProjection, bias: .mlpProjectionBias, out: x, accumulate: true)
+            let mlpInput = products.addProductThenNormalize(l, atty, .attentionProjection, bias: .attentionProjectionBias, into: x,
+                                                            RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps))
+            products.product(l, mlpInput, .mlp, bias: .mlpBias, gelu: true, out: fchGelu)
+            products.addProduct(l, fchGelu, .mlpProjection, bias: .mlpProjectionBias, into: x)
+        }
+        if let rowProducts = products as? RowProducts {
+            d.gemmDecode(m: outputs, n: config.vocabSize, k: C, a: gather(d, x), norm: final, w: rowProducts.weights.head,
+                         format: kv.weights, bias: nil, gelu: false, beta: 0, c: logits)
+            return logits
         }
         let last = gather(d, x), lastNorm = kv.lastNorm.slice(0, outputs * C)
         d.layerNormForward(last, weight: final.weight, bias: final.bias, out: lastNorm,
@@ -245,5 +232,89 @@ extension GPT2 {
         d.gemm(transA: false, transB: true, m: outputs, n: config.vocabSize, k: C, alpha: 1, a: lastNorm, b: w.tokenEmbedding,
                beta: 0, c: logits, bias: nil)
         return logits
+    }
+}
+
+/// A block's input: rows and the LayerNorm still to apply to them (products that normalise as
+/// they read), or rows already normalised.
+struct BlockInput {
+    let rows: TensorRef
+    let pendingNorm: RowNorm?
+}
+
+/// How the decoding block forms its products: `RowProducts` (a few rows, one dot product per
+/// output, LayerNorm and epilogues inside) or `MatrixProducts` (a prompt's rows, GEMM on the
+/// parameters). Each issues exactly the launches its path always has.
+protocol DecodeProducts {
+    /// `x` made ready for a product through `norm`.
+    func normalize(_ layer: Int, _ x: TensorRef, _ norm: RowNorm) -> BlockInput
+    /// out = act(input · W + bias).
+    func product(_ layer: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef)
+    /// x += a · W + bias.
+    func addProduct(_ layer: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef)
+    /// x += a · W + bias, then x made ready through `norm`.
+    func addProductThenNormalize(_ layer: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef,
+                                 _ norm: RowNorm) -> BlockInput
+}
+
+/// Products of a few rows from the cache's row-major copies of the weights.
+struct RowProducts: DecodeProducts {
+    let device: Device, weights: (layers: [[TensorRef]], head: TensorRef), format: DecodeWeights, blocks: [ModelTensors.Block], rows: Int, channels: Int
+
+    func normalize(_ layer: Int, _ x: TensorRef, _ norm: RowNorm) -> BlockInput { BlockInput(rows: x, pendingNorm: norm) }
+
+    func run(_ l: Int, _ a: TensorRef, _ norm: RowNorm?, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, beta: Float, out: TensorRef) {
+        let shape = m.shape(channels: channels)
+        device.gemmDecode(m: rows, n: shape[1], k: shape[0], a: a, norm: norm, w: weights.layers[l][m.rawValue], format: format,
+                          bias: blocks[l][bias], gelu: gelu, beta: beta, c: out)
+    }
+    func product(_ l: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef) {
+        run(l, input.rows, input.pendingNorm, m, bias: bias, gelu: gelu, beta: 0, out: out)
+    }
+    func addProduct(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef) {
+        run(l, a, nil, m, bias: bias, gelu: false, beta: 1, out: x)
+    }
+    func addProductThenNormalize(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef,
+                                 _ norm: RowNorm) -> BlockInput {
+        addProduct(l, a, m, bias: bias, into: x)
+        return normalize(l, x, norm)
+    }
+}
+
+/// Products of a prompt's rows: GEMM on the parameters, LayerNorms as launches of their own
+/// (the residual add of the attention's projection inside the second one).
+struct MatrixProducts: DecodeProducts {
+    let device: Device, blocks: [ModelTensors.Block], rows: Int, channels: Int
+    /// Scratch: the normalised rows, the projection before its residual add, the MLP's pre-GELU
+    /// activations, and the LayerNorm's statistics.
+    let ln: TensorRef, proj: TensorRef, fch: TensorRef, mean: TensorRef, rstd: TensorRef
+
+    func normalize(_ layer: Int, _ x: TensorRef, _ norm: RowNorm) -> BlockInput {
+        device.layerNormForward(x, weight: norm.weight, bias: norm.bias, out: ln, mean: mean, rstd: rstd, rows: rows, cols: channels,
+                                eps: norm.eps)
+        return BlockInput(rows: ln, pendingNorm: nil)
+    }
+    func gemm(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, out: TensorRef, accumulate: Bool) {
+        let shape = m.shape(channels: channels)
+        device.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: blocks[l][m],
+                    beta: accumulate ? 1 : 0, c: out, bias: blocks[l][bias])
+    }
+    func product(_ l: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef) {
+        if gelu {
+            let shape = m.shape(channels: channels)
+            device.gemmBiasGelu(m: rows, n: shape[1], k: shape[0], a: input.rows, b: blocks[l][m], bias: blocks[l][bias], pre: fch, out: out)
+        } else {
+            gemm(l, input.rows, m, bias: bias, out: out, accumulate: false)
+        }
+    }
+    func addProduct(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef) {
+        gemm(l, a, m, bias: bias, out: x, accumulate: true)
+    }
+    func addProductThenNormalize(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef,
+                                 _ norm: RowNorm) -> BlockInput {
+        gemm(l, a, m, bias: bias, out: proj, accumulate: false)
+        device.residualLayerNormForward(x, proj, sum: x, weight: norm.weight, bias: norm.bias, out: ln, mean: mean, rstd: rstd,
+                                        rows: rows, cols: channels, eps: norm.eps)
+        return BlockInput(rows: ln, pendingNorm: nil)
     }
 }
