@@ -127,26 +127,11 @@ public final class GPT2 {
         // add before it (residualLayerNormForward), so each block ends by normalising its output.
         d.layerNormForward(a.encoded, weight: w.blocks[0][.ln1Weight], bias: w.blocks[0][.ln1Bias], out: a.layers[0].ln1,
                            mean: a.layers[0].ln1Mean, rstd: a.layers[0].ln1Rstd, rows: BT, cols: C, eps: eps)
-        for l in 0..<config.layers {
-            let L = a.layers[l], W = w.blocks[l]
-            let residual = l == 0 ? a.encoded : a.layers[l - 1].res3
-            d.gemm(transA: false, transB: false, m: BT, n: 3 * C, k: C, alpha: 1, a: L.ln1, b: W[.attention],
-                   beta: 0, c: L.qkv, bias: W[.attentionBias])
-            d.attentionForward(q: L.qkv, k: L.qkv.slice(C, L.qkv.count - C), v: L.qkv.slice(2 * C, L.qkv.count - 2 * C),
-                               out: L.atty, lse: L.lse, layout: a.attention)
-            d.gemm(transA: false, transB: false, m: BT, n: C, k: C, alpha: 1, a: L.atty, b: W[.attentionProjection],
-                   beta: 0, c: L.attproj, bias: W[.attentionProjectionBias])
-            d.residualLayerNormForward(residual, L.attproj, sum: L.res2, weight: W[.ln2Weight], bias: W[.ln2Bias],
-                                       out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, rows: BT, cols: C, eps: eps)
-            d.gemmBiasGelu(m: BT, n: 4 * C, k: C, a: L.ln2, b: W[.mlp], bias: W[.mlpBias], pre: L.fch, out: L.fchGelu)
-            d.gemm(transA: false, transB: false, m: BT, n: C, k: 4 * C, alpha: 1, a: L.fchGelu, b: W[.mlpProjection],
-                   beta: 0, c: L.fcproj, bias: W[.mlpProjectionBias])
-            // The block's output, normalised for the next block (or by the final ln_f).
-            let last = l + 1 == config.layers
-            let (weight, bias) = last ? (w.finalNormWeight, w.finalNormBias) : (w.blocks[l + 1][.ln1Weight], w.blocks[l + 1][.ln1Bias])
-            let (ln, mean, rstd) = last ? (a.lnf, a.lnfMean, a.lnfRstd) : (a.layers[l + 1].ln1, a.layers[l + 1].ln1Mean, a.layers[l + 1].ln1Rstd)
-            d.residualLayerNormForward(L.res2, L.fcproj, sum: L.res3, weight: weight, bias: bias,
-                                       out: ln, mean: mean, rstd: rstd, rows: BT, cols: C, eps: eps)
+        let final = RowNorm(weight: w.finalNormWeight, bias: w.finalNormBias, eps: eps)
+        _ = runBlocks(from: BlockInput(rows: a.layers[0].ln1, pendingNorm: nil),
+                      pass: TrainingPass(device: d, blocks: w.blocks, a: a, rows: BT, channels: C, final: final), finalNorm: final) { l, qkv, atty in
+            d.attentionForward(q: qkv, k: qkv.slice(C, qkv.count - C), v: qkv.slice(2 * C, qkv.count - 2 * C),
+                               out: atty, lse: a.layers[l].lse, layout: a.attention)
         }
         // The LM head is the token embedding, transposed (tied weights).
         guard computeLogits else { return }
@@ -273,5 +258,43 @@ public final class GPT2 {
         let a = try Activations(config: config, device: device, batch: batch, seq: seq)
         acts = a
         return a
+    }
+}
+
+/// Training's pass through the blocks: every layer's activations kept for the backward, each
+/// residual sum in its own buffer, and every LayerNorm after the first fused with the residual
+/// add before it.
+struct TrainingPass: BlockPass {
+    let device: Device, blocks: [ModelTensors.Block]
+    let a: Activations
+    let rows: Int, channels: Int
+    /// ln_f, which normalises the last block's output into `a.lnf`.
+    let final: RowNorm
+
+    func qkv(_ l: Int) -> TensorRef { a.layers[l].qkv }
+    func atty(_ l: Int) -> TensorRef { a.layers[l].atty }
+    func mlp(_ l: Int) -> TensorRef { a.layers[l].fchGelu }
+
+    func product(_ l: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef) {
+        blockProduct(device, blocks[l], rows: rows, channels: channels, input.rows, m, bias: bias, gelu: gelu, pre: a.layers[l].fch, out: out)
+    }
+    func endAttention(_ l: Int, norm: RowNorm) -> BlockInput {
+        let L = a.layers[l], residual = l == 0 ? a.encoded : a.layers[l - 1].res3
+        blockProduct(device, blocks[l], rows: rows, channels: channels, L.atty, .attentionProjection, bias: .attentionProjectionBias,
+                     gelu: false, pre: L.fch, out: L.attproj)
+        device.residualLayerNormForward(residual, L.attproj, sum: L.res2, weight: norm.weight, bias: norm.bias,
+                                        out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, rows: rows, cols: channels, eps: norm.eps)
+        return BlockInput(rows: L.ln2, pendingNorm: nil)
+    }
+    func endBlock(_ l: Int, next: RowNorm?) -> BlockInput {
+        let L = a.layers[l], last = l + 1 == a.layers.count
+        blockProduct(device, blocks[l], rows: rows, channels: channels, L.fchGelu, .mlpProjection, bias: .mlpProjectionBias,
+                     gelu: false, pre: L.fch, out: L.fcproj)
+        // The block's output, normalised for the next block (or by the final ln_f).
+        let (ln, mean, rstd) = last ? (a.lnf, a.lnfMean, a.lnfRstd) : (a.layers[l + 1].ln1, a.layers[l + 1].ln1Mean, a.layers[l + 1].ln1Rstd)
+        let norm = next ?? final
+        device.residualLayerNormForward(L.res2, L.fcproj, sum: L.res3, weight: norm.weight, bias: norm.bias,
+                                        out: ln, mean: mean, rstd: rstd, rows: rows, cols: channels, eps: norm.eps)
+        return BlockInput(rows: ln, pendingNorm: nil)
     }
 }

@@ -200,27 +200,23 @@ extension GPT2 {
         // from the cache's copies (halves, or transposed floats on devices that decode with dot
         // products), the LayerNorms, GELU and residual adds inside the products: four launches
         // a layer and the attention's two. A prompt's many rows take the GEMM on the parameters.
-        // Both run the one block below; only how a product is formed differs (`DecodeProducts`).
+        // Both run the one GPT-2 block (`runBlocks`); only how a product is formed differs.
         let few = rows <= dotProductRows
-        let products: DecodeProducts
+        let products: BlockPass
+        let first: BlockInput
+        let ln1 = RowNorm(weight: w.blocks[0][.ln1Weight], bias: w.blocks[0][.ln1Bias], eps: eps)
         if few && (kv.weights == .f16 || d.decodesWithDotProducts) {
             products = RowProducts(device: d, weights: try kv.rowWeights(of: self, format: kv.weights), format: kv.weights,
-                                   blocks: w.blocks, rows: rows, channels: C)
+                                   blocks: w.blocks, rows: rows, channels: C, x: x, qkvOut: qkv, attyOut: atty, mlpOut: fchGelu)
+            first = BlockInput(rows: x, pendingNorm: ln1)
         } else {
-            products = MatrixProducts(device: d, blocks: w.blocks, rows: rows, channels: C, ln: ln, proj: proj, fch: fch,
-                                      mean: mean, rstd: rstd)
+            products = MatrixProducts(device: d, blocks: w.blocks, rows: rows, channels: C, x: x, ln: ln, proj: proj, fch: fch,
+                                      mean: mean, rstd: rstd, qkvOut: qkv, attyOut: atty, mlpOut: fchGelu)
+            d.layerNormForward(x, weight: ln1.weight, bias: ln1.bias, out: ln, mean: mean, rstd: rstd, rows: rows, cols: C, eps: eps)
+            first = BlockInput(rows: ln, pendingNorm: nil)
         }
-        for l in 0..<config.layers {
-            let W = w.blocks[l]
-            // x += proj(attention(norm1(x))); x += proj(gelu(fc(norm2(x))))
-            let input = products.normalize(l, x, RowNorm(weight: W[.ln1Weight], bias: W[.ln1Bias], eps: eps))
-            products.product(l, input, .attention, bias: .attentionBias, gelu: false, out: qkv)
-            attend(d, l, qkv, atty)
-            let mlpInput = products.addProductThenNormalize(l, atty, .attentionProjection, bias: .attentionProjectionBias, into: x,
-                                                            RowNorm(weight: W[.ln2Weight], bias: W[.ln2Bias], eps: eps))
-            products.product(l, mlpInput, .mlp, bias: .mlpBias, gelu: true, out: fchGelu)
-            products.addProduct(l, fchGelu, .mlpProjection, bias: .mlpProjectionBias, into: x)
-        }
+        // The final LayerNorm is left for the rows that need logits.
+        _ = runBlocks(from: first, pass: products, finalNorm: nil) { l, qkv, atty in attend(d, l, qkv, atty) }
         if let rowProducts = products as? RowProducts {
             d.gemmDecode(m: outputs, n: config.vocabSize, k: C, a: gather(d, x), norm: final, w: rowProducts.weights.head,
                          format: kv.weights, bias: nil, gelu: false, beta: 0, c: logits)
@@ -235,33 +231,17 @@ extension GPT2 {
     }
 }
 
-/// A block's input: rows and the LayerNorm still to apply to them (products that normalise as
-/// they read), or rows already normalised.
-struct BlockInput {
-    let rows: TensorRef
-    let pendingNorm: RowNorm?
-}
+/// Products of a few rows from the cache's row-major copies of the weights, one dot product per
+/// output, each LayerNorm, bias, GELU and residual add inside a product.
+struct RowProducts: BlockPass {
+    let device: Device, weights: (layers: [[TensorRef]], head: TensorRef), format: DecodeWeights, blocks: [ModelTensors.Block]
+    let rows: Int, channels: Int
+    /// The residual stream, and the scratch every layer reuses.
+    let x: TensorRef, qkvOut: TensorRef, attyOut: TensorRef, mlpOut: TensorRef
 
-/// How the decoding block forms its products: `RowProducts` (a few rows, one dot product per
-/// output, LayerNorm and epilogues inside) or `MatrixProducts` (a prompt's rows, GEMM on the
-/// parameters). Each issues exactly the launches its path always has.
-protocol DecodeProducts {
-    /// `x` made ready for a product through `norm`.
-    func normalize(_ layer: Int, _ x: TensorRef, _ norm: RowNorm) -> BlockInput
-    /// out = act(input · W + bias).
-    func product(_ layer: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef)
-    /// x += a · W + bias.
-    func addProduct(_ layer: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef)
-    /// x += a · W + bias, then x made ready through `norm`.
-    func addProductThenNormalize(_ layer: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef,
-                                 _ norm: RowNorm) -> BlockInput
-}
-
-/// Products of a few rows from the cache's row-major copies of the weights.
-struct RowProducts: DecodeProducts {
-    let device: Device, weights: (layers: [[TensorRef]], head: TensorRef), format: DecodeWeights, blocks: [ModelTensors.Block], rows: Int, channels: Int
-
-    func normalize(_ layer: Int, _ x: TensorRef, _ norm: RowNorm) -> BlockInput { BlockInput(rows: x, pendingNorm: norm) }
+    func qkv(_ l: Int) -> TensorRef { qkvOut }
+    func atty(_ l: Int) -> TensorRef { attyOut }
+    func mlp(_ l: Int) -> TensorRef { mlpOut }
 
     func run(_ l: Int, _ a: TensorRef, _ norm: RowNorm?, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, beta: Float, out: TensorRef) {
         let shape = m.shape(channels: channels)
@@ -271,50 +251,46 @@ struct RowProducts: DecodeProducts {
     func product(_ l: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef) {
         run(l, input.rows, input.pendingNorm, m, bias: bias, gelu: gelu, beta: 0, out: out)
     }
-    func addProduct(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef) {
-        run(l, a, nil, m, bias: bias, gelu: false, beta: 1, out: x)
+    func endAttention(_ l: Int, norm: RowNorm) -> BlockInput {
+        run(l, attyOut, nil, .attentionProjection, bias: .attentionProjectionBias, gelu: false, beta: 1, out: x)
+        return BlockInput(rows: x, pendingNorm: norm)
     }
-    func addProductThenNormalize(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef,
-                                 _ norm: RowNorm) -> BlockInput {
-        addProduct(l, a, m, bias: bias, into: x)
-        return normalize(l, x, norm)
+    func endBlock(_ l: Int, next: RowNorm?) -> BlockInput {
+        run(l, mlpOut, nil, .mlpProjection, bias: .mlpProjectionBias, gelu: false, beta: 1, out: x)
+        return BlockInput(rows: x, pendingNorm: next)
     }
 }
 
 /// Products of a prompt's rows: GEMM on the parameters, LayerNorms as launches of their own
-/// (the residual add of the attention's projection inside the second one).
-struct MatrixProducts: DecodeProducts {
+/// (the attention projection's residual add inside the second one).
+struct MatrixProducts: BlockPass {
     let device: Device, blocks: [ModelTensors.Block], rows: Int, channels: Int
-    /// Scratch: the normalised rows, the projection before its residual add, the MLP's pre-GELU
-    /// activations, and the LayerNorm's statistics.
-    let ln: TensorRef, proj: TensorRef, fch: TensorRef, mean: TensorRef, rstd: TensorRef
+    /// The residual stream; scratch: the normalised rows, the projection before its residual
+    /// add, the MLP's pre-GELU activations, the LayerNorm's statistics, and every layer's outputs.
+    let x: TensorRef, ln: TensorRef, proj: TensorRef, fch: TensorRef, mean: TensorRef, rstd: TensorRef
+    let qkvOut: TensorRef, attyOut: TensorRef, mlpOut: TensorRef
 
-    func normalize(_ layer: Int, _ x: TensorRef, _ norm: RowNorm) -> BlockInput {
-        device.layerNormForward(x, weight: norm.weight, bias: norm.bias, out: ln, mean: mean, rstd: rstd, rows: rows, cols: channels,
-                                eps: norm.eps)
-        return BlockInput(rows: ln, pendingNorm: nil)
-    }
-    func gemm(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, out: TensorRef, accumulate: Bool) {
-        let shape = m.shape(channels: channels)
-        device.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: a, b: blocks[l][m],
-                    beta: accumulate ? 1 : 0, c: out, bias: blocks[l][bias])
-    }
+    func qkv(_ l: Int) -> TensorRef { qkvOut }
+    func atty(_ l: Int) -> TensorRef { attyOut }
+    func mlp(_ l: Int) -> TensorRef { mlpOut }
+
     func product(_ l: Int, _ input: BlockInput, _ m: BlockTensor, bias: BlockTensor, gelu: Bool, out: TensorRef) {
-        if gelu {
-            let shape = m.shape(channels: channels)
-            device.gemmBiasGelu(m: rows, n: shape[1], k: shape[0], a: input.rows, b: blocks[l][m], bias: blocks[l][bias], pre: fch, out: out)
-        } else {
-            gemm(l, input.rows, m, bias: bias, out: out, accumulate: false)
-        }
+        blockProduct(device, blocks[l], rows: rows, channels: channels, input.rows, m, bias: bias, gelu: gelu, pre: fch, out: out)
     }
-    func addProduct(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef) {
-        gemm(l, a, m, bias: bias, out: x, accumulate: true)
-    }
-    func addProductThenNormalize(_ l: Int, _ a: TensorRef, _ m: BlockTensor, bias: BlockTensor, into x: TensorRef,
-                                 _ norm: RowNorm) -> BlockInput {
-        gemm(l, a, m, bias: bias, out: proj, accumulate: false)
+    func endAttention(_ l: Int, norm: RowNorm) -> BlockInput {
+        blockProduct(device, blocks[l], rows: rows, channels: channels, attyOut, .attentionProjection, bias: .attentionProjectionBias,
+                     gelu: false, pre: fch, out: proj)
         device.residualLayerNormForward(x, proj, sum: x, weight: norm.weight, bias: norm.bias, out: ln, mean: mean, rstd: rstd,
                                         rows: rows, cols: channels, eps: norm.eps)
+        return BlockInput(rows: ln, pendingNorm: nil)
+    }
+    func endBlock(_ l: Int, next: RowNorm?) -> BlockInput {
+        // The residual add inside the product (beta 1), then the next block's LayerNorm.
+        let shape = BlockTensor.mlpProjection.shape(channels: channels)
+        device.gemm(transA: false, transB: false, m: rows, n: shape[1], k: shape[0], alpha: 1, a: mlpOut, b: blocks[l][.mlpProjection],
+                    beta: 1, c: x, bias: blocks[l][.mlpProjectionBias])
+        guard let next else { return BlockInput(rows: x, pendingNorm: nil) }
+        device.layerNormForward(x, weight: next.weight, bias: next.bias, out: ln, mean: mean, rstd: rstd, rows: rows, cols: channels, eps: next.eps)
         return BlockInput(rows: ln, pendingNorm: nil)
     }
 }
