@@ -58,4 +58,17 @@ final class ArchitectureTests: XCTestCase {
     func testTheServerNeedsNoTrainer() throws {
         XCTAssertTrue(try actualImports("FoundryServe").isDisjoint(with: ["FoundryTrain", "FoundryPipeline", "FoundryReport"]))
     }
+
+    /// The stage runner is the one training loop: no other file installs the signal handler or
+    /// decides when to save (a trainer with a loop of its own would).
+    func testOnlyTheStageRunnerLoops() throws {
+        let dir = Self.root.appendingPathComponent("Sources")
+        var looping: [String] = []
+        let files = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)!
+        for case let url as URL in files where url.pathExtension == "swift" {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            if text.contains("Interrupt.install()") || text.contains(".decide(") { looping.append(url.lastPathComponent) }
+        }
+        XCTAssertEqual(looping, ["StageRunner.swift"])
+    }
 }
