@@ -497,23 +497,27 @@ final class DataTests: XCTestCase {
         }
     }
 
+    /// Every character of the task's SFT rows, pairs and eval prompts is in its pretraining
+    /// corpus, and a char tokenizer trained on the corpus fits every chat example in 64 tokens.
+    func assertCorpusCoversTask(_ t: inout SynthTask, _ corpus: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let have = Set(corpus.unicodeScalars)
+        var text = t.sftExamples(500).flatMap(\.messages).map(\.content)
+        text += t.preferencePairs(1000).flatMap { [$0.prompt, $0.chosen, $0.rejected] }
+        text += t.evalPrompts(200).map(\.prompt)
+        for s in text { for u in s.unicodeScalars { XCTAssertTrue(have.contains(u), "\(u) of \(s) is not in the corpus", file: file, line: line) } }
+        let chat = try ChatTemplate(tokenizer: CharTokenizer.train(corpus: corpus))
+        for p in t.preferencePairs(200) {
+            XCTAssertLessThanOrEqual(try chat.example(prompt: p.prompt, completion: p.rejected).tokens.count, 64, file: file, line: line)
+        }
+    }
+
     func testPretrainCorpusCoversTaskCharacters() throws {
         for subtraction in [false, true] {
             var t = try SynthTask(name: "arithmetic", seed: 5, subtraction: subtraction)
             let corpus = t.pretrainCorpus(characters: 3000)
             XCTAssertEqual(corpus.utf8.count, 3000)
             XCTAssertTrue(corpus.unicodeScalars.allSatisfy { $0.isASCII })
-            let have = Set(corpus.unicodeScalars)
-            var text = t.sftExamples(500).flatMap(\.messages).map(\.content)
-            text += t.preferencePairs(1000).flatMap { [$0.prompt, $0.chosen, $0.rejected] }
-            text += t.evalPrompts(200).map(\.prompt)
-            for s in text { for u in s.unicodeScalars { XCTAssertTrue(have.contains(u), "\(u) of \(s) is not in the corpus") } }
-            // A char tokenizer trained on the corpus encodes every chat example.
-            let tok = CharTokenizer.train(corpus: corpus)
-            let chat = try ChatTemplate(tokenizer: tok)
-            for p in t.preferencePairs(200) {
-                XCTAssertLessThanOrEqual(try chat.example(prompt: p.prompt, completion: p.rejected).tokens.count, 64)
-            }
+            try assertCorpusCoversTask(&t, corpus)
             // The arithmetic share is roughly as asked.
             let big = t.pretrainCorpus(characters: 40_000)
             let arithmeticLike = big.components(separatedBy: "\n\n").filter { $0.contains("=") }.reduce(0) { $0 + $1.count }
@@ -734,16 +738,7 @@ final class DataTests: XCTestCase {
             XCTAssertTrue(opening.contains(form), form)
         }
         XCTAssertTrue(opening.contains(" < ") || opening.contains(" > "))
-        let have = Set(corpus.unicodeScalars)
-        var text = t.sftExamples(500).flatMap(\.messages).map(\.content)
-        text += t.preferencePairs(1000).flatMap { [$0.prompt, $0.chosen, $0.rejected] }
-        text += t.evalPrompts(200).map(\.prompt)
-        for s in text { for u in s.unicodeScalars { XCTAssertTrue(have.contains(u), "\(u) of \(s) is not in the corpus") } }
-        let tok = CharTokenizer.train(corpus: corpus)
-        let chat = try ChatTemplate(tokenizer: tok)
-        for p in t.preferencePairs(200) {
-            XCTAssertLessThanOrEqual(try chat.example(prompt: p.prompt, completion: p.rejected).tokens.count, 64)
-        }
+        try assertCorpusCoversTask(&t, corpus)
         // Never the chat format, nor any training or eval prompt.
         let big = t.pretrainCorpus(characters: 60_000)
         XCTAssertFalse(big.contains("Which is larger:"))

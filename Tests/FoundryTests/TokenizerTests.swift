@@ -89,6 +89,21 @@ final class TokenizerTests: XCTestCase {
         XCTAssertTrue(e?.contains("U+1F600") ?? false, e ?? "no error")
     }
 
+    /// The tokenizer saved at `path` loads back as the same kind, size and specials, and
+    /// encodes the corpus and the tricky strings as `t` does.
+    @discardableResult
+    func assertReloads(_ t: Tokenizer, from path: String, kind: String, corpus: String, file: StaticString = #filePath,
+                       line: UInt = #line) throws -> Tokenizer {
+        let u = try TokenizerIO.load(path: path)
+        XCTAssertEqual(u.kind, kind, file: file, line: line)
+        XCTAssertEqual(u.vocabSize, t.vocabSize, file: file, line: line)
+        XCTAssertEqual(u.eosToken, t.eosToken, file: file, line: line)
+        XCTAssertEqual(u.maskToken, t.maskToken, file: file, line: line)
+        XCTAssertEqual(try u.encode(corpus), try t.encode(corpus), file: file, line: line)
+        for s in Self.tricky { XCTAssertEqual(try u.encode(s), try t.encode(s), file: file, line: line) }
+        return u
+    }
+
     func testCharSaveLoad() throws {
         let dir = try tempDir()
         let corpus = Self.tricky.joined(separator: "\n")
@@ -96,13 +111,7 @@ final class TokenizerTests: XCTestCase {
         let path = dir + "/tokenizer.json"
         try t.save(to: path)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["tokenizer.json"])
-        let u = try TokenizerIO.load(path: path)
-        XCTAssertEqual(u.kind, "char")
-        XCTAssertEqual(u.vocabSize, t.vocabSize)
-        XCTAssertEqual(u.eosToken, t.eosToken)
-        XCTAssertEqual(u.maskToken, t.maskToken)
-        for s in Self.tricky { XCTAssertEqual(try u.encode(s), try t.encode(s)) }
-        XCTAssertEqual(try u.encode(corpus), try t.encode(corpus))
+        try assertReloads(t, from: path, kind: "char", corpus: corpus)
         // A plain Hugging Face tokenizer.json: no extra top-level keys (tokenizers rejects them);
         // the kind is inferred (a single-scalar vocab with no merges is "char").
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
@@ -197,14 +206,8 @@ final class TokenizerTests: XCTestCase {
         try t.save(to: path)
         try t.save(to: path)  // overwrite in place
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["tok.json"])
-        let u = try TokenizerIO.load(path: path)
-        XCTAssertEqual(u.kind, "bpe")
-        XCTAssertEqual(u.vocabSize, t.vocabSize)
-        XCTAssertEqual(u.eosToken, t.eosToken)
-        XCTAssertEqual(u.maskToken, t.maskToken)
-        XCTAssertEqual(try u.encode(corpus), try t.encode(corpus))
-        for s in Self.tricky { XCTAssertEqual(try u.encode(s), try t.encode(s)) }
-        XCTAssertTrue((u as! BPETokenizer).merges.elementsEqual(t.merges, by: ==))
+        let u = try assertReloads(t, from: path, kind: "bpe", corpus: corpus)
+        XCTAssertTrue((try XCTUnwrap(u as? BPETokenizer)).merges.elementsEqual(t.merges, by: ==))
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         let model = json["model"] as! [String: Any]
         XCTAssertEqual(model["type"] as? String, "BPE")
