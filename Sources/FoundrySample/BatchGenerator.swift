@@ -65,15 +65,7 @@ public final class BatchGenerator {
         kv.reset()
         kv.weights = settings.weights
         var sequences = (0..<B).map { DecodingSequence(prompt: prompts[$0], settings: settings, seed: seeds[$0]) }
-        let real = real.count
-        var logits = try model.decode(tokens: prompts.flatMap { $0 }, cache: kv)
-        while !sequences.prefix(real).allSatisfy(\.finished) {
-            // Every row draws, finished or not (the padding too), so each row's stream is its own.
-            let next = try chooser.choose(logits, &sequences)
-            for i in 0..<real where !sequences[i].finished { sequences[i].accept(next[i]) }
-            if sequences.prefix(real).allSatisfy(\.finished) { break }
-            logits = try model.decode(tokens: next, cache: kv)
-        }
-        return sequences.prefix(real).map(\.generated)
+        try model.decodeLoop(&sequences, live: real.count, cache: kv, chooser: chooser)
+        return sequences.prefix(real.count).map(\.generated)
     }
 }

@@ -54,23 +54,10 @@ public final class Generator {
     @discardableResult
     public func generate(prompt: [Int32], settings: SamplingSettings, onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
         guard !prompt.isEmpty else { throw FoundryError("the prompt is empty: give at least one token (for example the end-of-text token)") }
-        let T = model.config.maxSeq
         var sequence = [DecodingSequence(prompt: prompt, settings: settings)]
         cache.reset()
         cache.weights = settings.weights
-        var logits = try model.decode(tokens: Array(prompt.suffix(T)), cache: cache)
-        while !sequence[0].finished {
-            let next = try chooser.choose(logits, &sequence)[0]
-            let ended = sequence[0].accept(next)
-            if !onToken(next) || ended { break }
-            if cache.length >= T {
-                // Context full: slide the window, keeping the most recent half, and re-feed it.
-                cache.reset(keepingWeights: true)
-                logits = try model.decode(tokens: Array((prompt + sequence[0].generated).suffix(T / 2)), cache: cache)
-            } else {
-                logits = try model.decode(tokens: [next], cache: cache)
-            }
-        }
+        try model.decodeLoop(&sequence, live: 1, cache: cache, chooser: chooser) { _, token in onToken(token) }
         return sequence[0].generated
     }
 }

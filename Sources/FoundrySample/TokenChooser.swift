@@ -83,3 +83,34 @@ public final class TokenChooser {
         return ids
     }
 }
+
+extension GPT2 {
+    /// The one feed-and-stop loop under `Generator` and `BatchGenerator`: every row of `cache`
+    /// is fed its sequence's prompt at once, then one token a step, picked by `chooser` from
+    /// the row's logits (every row draws, finished or not, so each row's stream is its own) and
+    /// kept by the first `live` sequences until each ends; `onToken(row, token)` sees each kept
+    /// token as it comes (false stops the loop). One row that fills the context slides: its
+    /// most recent half is fed again.
+    func decodeLoop(_ sequences: inout [DecodingSequence], live: Int, cache: KVCache, chooser: TokenChooser,
+                    onToken: (Int, Int32) -> Bool = { _, _ in true }) throws {
+        let T = config.maxSeq
+        var logits = try decode(tokens: sequences.flatMap { Array($0.prompt.suffix(T)) }, cache: cache)
+        while !sequences.prefix(live).allSatisfy(\.finished) {
+            let next = try chooser.choose(logits, &sequences)
+            var stopped = false
+            for i in 0..<live where !sequences[i].finished {
+                sequences[i].accept(next[i])
+                if !onToken(i, next[i]) { stopped = true }
+            }
+            if stopped || sequences.prefix(live).allSatisfy(\.finished) { break }
+            if cache.length >= T {
+                guard sequences.count == 1 else { throw FoundryError("a batch of sequences cannot slide past the context of \(T) tokens") }
+                // Context full: slide the window, keeping the most recent half, and re-feed it.
+                cache.reset(keepingWeights: true)
+                logits = try decode(tokens: Array((sequences[0].prompt + sequences[0].generated).suffix(T / 2)), cache: cache)
+            } else {
+                logits = try decode(tokens: next, cache: cache)
+            }
+        }
+    }
+}
