@@ -112,8 +112,8 @@ enum KernelSignatures {
     }
 
     /// Throws unless `args` fit kernel `name`'s declaration.
-    static func check(_ name: String, _ args: [KernelArg], declared: [String: [Parameter]] = all) throws {
-        guard let want = declared[name] else { throw FoundryError("OpenCL kernel \(name) is declared in no .cl file") }
+    static func check(_ name: String, _ args: [KernelArg]) throws {
+        guard let want = all[name] else { throw FoundryError("OpenCL kernel \(name) is declared in no .cl file") }
         let given = expanded(args)
         guard given.count == want.count else {
             throw FoundryError("OpenCL kernel \(name) takes \(want.count) arguments but its wrapper passes \(given.count) (a tensor counts twice: buffer and offset)")

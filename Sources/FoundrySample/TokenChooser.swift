@@ -52,11 +52,10 @@ public final class TokenChooser {
         return p
     }
 
-    /// Row i of `logits` for `sequences[rows[i]]` (all of them when `rows` is nil); each of
-    /// those sequences draws its uniform. Returns one token per row; the sequences are not
-    /// advanced (the caller accepts the tokens it keeps).
-    public func choose(_ logits: TensorRef, _ sequences: inout [DecodingSequence], rows: [Int]? = nil) throws -> [Int32] {
-        let rows = rows ?? Array(sequences.indices)
+    /// Row i of `logits` for `sequences[i]`; every sequence draws its uniform. Returns one token
+    /// per row; the sequences are not advanced (the caller accepts the tokens it keeps).
+    public func choose(_ logits: TensorRef, _ sequences: inout [DecodingSequence]) throws -> [Int32] {
+        let rows = Array(sequences.indices)
         guard let firstRow = rows.first else { return [] }
         let V = vocab
         for (i, r) in rows.enumerated() where sequences[r].settings.repetitionPenalty != 1 {

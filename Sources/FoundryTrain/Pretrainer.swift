@@ -189,7 +189,7 @@ public final class Pretrainer {
     }
 
     /// This call's figures, for the result and the logged rate.
-    var started = Date(), stepsRun = 0, lastLoss = Double.nan, valLoss: Double?, losses: [Double] = [], reduceSeconds = 0.0
+    var started = Date(), stepsRun = 0, reduceSeconds = 0.0
 
     public func run() throws -> PretrainResult {
         let lock = collective.isLeader ? try RunLock(outDir) : nil
@@ -207,7 +207,7 @@ public final class Pretrainer {
         if options.warmup >= options.steps {
             say("note: --warmup \(options.warmup) is not shorter than the run (\(options.steps) steps): the learning rate never reaches --lr \(options.lr); pass a smaller --warmup")
         }
-        started = Date(); stepsRun = 0; losses = []; reduceSeconds = 0
+        started = Date(); stepsRun = 0; reduceSeconds = 0
         let checkpoint = StageCheckpoint(dir: outDir, saveEvery: options.saveEvery, tokenizer: tokenizer)
         let outcome = try StageRunner(log: log, checkpoint: checkpoint, resume: resume).run(self)
         let seconds = Date().timeIntervalSince(started)
@@ -218,7 +218,10 @@ public final class Pretrainer {
         } else {
             say("saved \(outDir) at step \(outcome.progress.step)")
         }
-        return PretrainResult(steps: outcome.progress.step, lastLoss: lastLoss, valLoss: valLoss, seconds: seconds,
+        // This call's losses and its last validation loss, from the steps' logged figures.
+        let losses = outcome.history.compactMap { $0["loss"] }
+        return PretrainResult(steps: outcome.progress.step, lastLoss: losses.last ?? .nan,
+                              valLoss: outcome.history.last { $0["val_loss"] != nil }?["val_loss"], seconds: seconds,
                               tokensPerSecond: Double(stepsRun * tokensPerStep) / max(seconds, 1e-9),
                               interrupted: interrupted, losses: losses, reduceSeconds: reduceSeconds)
     }
@@ -270,14 +273,10 @@ extension Pretrainer: StageObjective {
         stepLoss += try collective.meanLoss(of: model, valid: lastValid) / Double(options.gradAccum)
         let norm = try shardedNorm ?? pendingNorm!.read()
         stepsRun += 1
-        lastLoss = stepLoss
-        losses.append(stepLoss)
         let tps = Double(stepsRun * tokensPerStep) / max(Date().timeIntervalSince(started), 1e-9)
         var fields = [("loss", stepLoss), ("lr", Double(step.lr)), ("grad_norm", norm), ("tokens_per_sec", tps)]
         if evaluates(after: step.index + 1) {
-            let v = try validationLoss()
-            valLoss = v
-            fields.append(("val_loss", v))
+            fields.append(("val_loss", try validationLoss()))
         }
         return fields
     }
@@ -285,6 +284,9 @@ extension Pretrainer: StageObjective {
     public func afterStep(_ step: StageStep) throws {
         if evaluates(after: step.index + 1) { preview() }
     }
+
+    /// ZeRO-1's moments are gathered from every rank.
+    public var snapshotOnEveryRank: Bool { sharded != nil }
 
     /// AdamW's moments, gathered whole from the ranks under ZeRO-1 (so any number of ranks resumes).
     public func snapshot() throws -> StageSnapshot {

@@ -64,7 +64,9 @@ public struct StageCheckpoint {
         try files.commit(to: dir)
         // A pretraining run saved before the formats were one, now continued: its old state
         // files describe an earlier step.
-        for old in [LegacyTrainState.stateFile, LegacyTrainState.optimizerFile] { try? FileManager.default.removeItem(atPath: Checkpoint.path(dir, old)) }
+        if state.stage == .pretrain {
+            for old in [LegacyTrainState.stateFile, LegacyTrainState.optimizerFile] { try? FileManager.default.removeItem(atPath: Checkpoint.path(dir, old)) }
+        }
     }
 
     /// The saved state of stage `stage` and its tensors, checked to be one step's and this stage's.

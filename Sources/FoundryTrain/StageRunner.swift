@@ -37,9 +37,11 @@ public protocol StageObjective: AnyObject {
     func step(_ step: StageStep, _ progress: inout StageProgress) throws -> [(String, Double)]
     /// After a step's line is logged (pretraining's sample preview).
     func afterStep(_ step: StageStep) throws
-    /// What a checkpoint holds besides the progress: the model and the state tensors. Every
-    /// rank calls it (a sharded optimizer gathers its moments); rank 0 writes.
+    /// What a checkpoint holds besides the progress: the model and the state tensors. Rank 0
+    /// calls it, and writes; every rank does when `snapshotOnEveryRank` (a collective inside).
     func snapshot() throws -> StageSnapshot
+    /// Whether taking a snapshot needs every rank (a sharded optimizer gathers its moments).
+    var snapshotOnEveryRank: Bool { get }
     /// Puts back what `snapshot` saved (called when resuming, after `progress` is loaded).
     func restore(_ tensors: [String: NamedTensor], _ progress: StageProgress) throws
 }
@@ -50,6 +52,7 @@ extension StageObjective {
     public var orderSeed: UInt64 { 0 }
     public var generatorSeed: UInt64? { nil }
     public var collective: Collective { SingleProcess() }
+    public var snapshotOnEveryRank: Bool { false }
     public var lastStep: Int { steps }
     public func prepare(_ progress: inout StageProgress) throws {}
     public func afterStep(_ step: StageStep) throws {}
@@ -117,6 +120,7 @@ public struct StageRunner {
         func save(_ step: Int) throws {
             guard let checkpoint else { return }
             progress.step = step
+            guard collective.isLeader || o.snapshotOnEveryRank else { return }
             let s = try o.snapshot()
             guard collective.isLeader else { return }
             try checkpoint.save(model: s.model, extraModelTensors: s.extraModelTensors, architecture: s.architecture,
