@@ -290,4 +290,17 @@ final class DistributedTests: XCTestCase {
         XCTAssertNotEqual(r.status, 137, "killed by the timeout: the ranks hung")
         XCTAssertTrue(r.output.contains("--batch 3 does not split evenly over 2 ranks"), r.output)
     }
+
+    /// GRPO splits the step's prompts (each with its group): an odd --prompts-per-step is named.
+    func testGRPOPromptsThatDoNotSplitAreRefused() throws {
+        let work = CLI.tempDir()
+        let base = try smallBase(work), prompts = work + "/prompts.jsonl"
+        try (0..<8).map { "{\"prompt\": \"the king \($0)\", \"answer\": \"\($0)\"}" }.joined(separator: "\n")
+            .write(toFile: prompts, atomically: true, encoding: .utf8)
+        let r = try mpi(2, ["grpo", "--model", base, "--prompts", prompts, "--checker", "--prompts-per-step", "3", "--steps", "1",
+                            "--backend", "cpu", "--out", work + "/grpo"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertNotEqual(r.status, 137, "killed by the timeout: the ranks hung")
+        XCTAssertTrue(r.output.contains("--prompts-per-step 3 does not split evenly over 2 ranks"), r.output)
+    }
 }
